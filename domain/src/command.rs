@@ -1,0 +1,126 @@
+//! What a caller asks of an order. A command is a wish: [`crate::decide`] turns it into a
+//! fact (an event) or refuses it.
+
+use crate::event::{EventKind, LineItem};
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+/// A request to change one order.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Command {
+    Place(PlaceOrder),
+    Pack {
+        warehouse: String,
+    },
+    Ship {
+        carrier: String,
+        tracking_number: String,
+    },
+    UpdateLocation {
+        location: String,
+    },
+    Deliver,
+    Cancel {
+        reason: String,
+    },
+}
+
+/// The content of a new order. The total is not part of it: the domain computes it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PlaceOrder {
+    pub customer_id: String,
+    pub items: Vec<LineItem>,
+    pub shipping_address: String,
+}
+
+/// The kind of a command, without its data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CommandKind {
+    Place,
+    Pack,
+    Ship,
+    UpdateLocation,
+    Deliver,
+    Cancel,
+}
+
+impl CommandKind {
+    /// Every kind, for exhaustive tests and tables.
+    pub const ALL: [CommandKind; 6] = [
+        CommandKind::Place,
+        CommandKind::Pack,
+        CommandKind::Ship,
+        CommandKind::UpdateLocation,
+        CommandKind::Deliver,
+        CommandKind::Cancel,
+    ];
+
+    /// The verb used in messages and URLs (`"pack"`, `"update location"`, ...).
+    pub fn verb(self) -> &'static str {
+        match self {
+            CommandKind::Place => "place",
+            CommandKind::Pack => "pack",
+            CommandKind::Ship => "ship",
+            CommandKind::UpdateLocation => "update the location of",
+            CommandKind::Deliver => "deliver",
+            CommandKind::Cancel => "cancel",
+        }
+    }
+}
+
+impl Command {
+    /// The kind of this command.
+    pub fn kind(&self) -> CommandKind {
+        match self {
+            Command::Place(_) => CommandKind::Place,
+            Command::Pack { .. } => CommandKind::Pack,
+            Command::Ship { .. } => CommandKind::Ship,
+            Command::UpdateLocation { .. } => CommandKind::UpdateLocation,
+            Command::Deliver => CommandKind::Deliver,
+            Command::Cancel { .. } => CommandKind::Cancel,
+        }
+    }
+
+    /// A digest of the command's content, used to tell a retried request (same digest) from
+    /// a different request that reuses an idempotency key or an order id.
+    ///
+    /// It is only ever compared within one process (the digest of an event read back from
+    /// the log is recomputed at start-up through [`EventKind::to_command`]), so the std
+    /// hasher's lack of cross-release stability does not matter.
+    pub fn fingerprint(&self) -> u64 {
+        let mut hasher = DefaultHasher::new();
+        self.hash(&mut hasher);
+        hasher.finish()
+    }
+}
+
+impl EventKind {
+    /// The command that produced this event. Deterministic because the only derived field
+    /// (the order total) is dropped, which lets the log alone answer "was this the same
+    /// request?" after a restart.
+    pub fn to_command(&self) -> Command {
+        match self {
+            EventKind::Placed(p) => Command::Place(PlaceOrder {
+                customer_id: p.customer_id.clone(),
+                items: p.items.clone(),
+                shipping_address: p.shipping_address.clone(),
+            }),
+            EventKind::Packed { warehouse } => Command::Pack {
+                warehouse: warehouse.clone(),
+            },
+            EventKind::Shipped {
+                carrier,
+                tracking_number,
+            } => Command::Ship {
+                carrier: carrier.clone(),
+                tracking_number: tracking_number.clone(),
+            },
+            EventKind::LocationUpdated { location } => Command::UpdateLocation {
+                location: location.clone(),
+            },
+            EventKind::Delivered => Command::Deliver,
+            EventKind::Cancelled { reason } => Command::Cancel {
+                reason: reason.clone(),
+            },
+        }
+    }
+}

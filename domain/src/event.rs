@@ -1,0 +1,108 @@
+//! Facts about an order, as appended to the log. The wire encoding lives in the `schemas`
+//! crate; these are the domain's own types.
+
+use crate::command::CommandKind;
+use crate::status::Status;
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+/// Milliseconds since the Unix epoch (UTC), as carried by Avro's `timestamp-millis`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(pub i64);
+
+/// What every event carries besides its content. Supplied by the caller of
+/// [`crate::decide`], because the domain has no clock and makes no ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventMeta {
+    pub event_id: Uuid,
+    pub occurred_at: Timestamp,
+    /// The client's `Idempotency-Key`, kept in the log so retries are recognised after a
+    /// restart.
+    pub idempotency_key: Option<String>,
+    pub correlation_id: Option<String>,
+}
+
+/// One fact about one order: the change, the order it belongs to, and the aggregate
+/// version it produces (1 for `OrderPlaced`, then +1 each).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub order_id: String,
+    pub version: u64,
+    pub meta: EventMeta,
+    pub kind: EventKind,
+}
+
+/// The content of an event, one variant per event type on the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventKind {
+    Placed(OrderPlaced),
+    Packed {
+        warehouse: String,
+    },
+    Shipped {
+        carrier: String,
+        tracking_number: String,
+    },
+    LocationUpdated {
+        location: String,
+    },
+    Delivered,
+    Cancelled {
+        reason: String,
+    },
+}
+
+/// The content of `OrderPlaced`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderPlaced {
+    pub customer_id: String,
+    pub items: Vec<LineItem>,
+    pub shipping_address: String,
+    /// Sum of quantity × unit price over the items, computed by the domain, scale 2.
+    pub total_amount: Decimal,
+}
+
+/// One line of an order. `unit_price` has at most two decimal places.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LineItem {
+    pub product_id: String,
+    pub quantity: u32,
+    pub unit_price: Decimal,
+}
+
+impl EventKind {
+    /// The command kind that produces this event kind.
+    pub fn command_kind(&self) -> CommandKind {
+        match self {
+            EventKind::Placed(_) => CommandKind::Place,
+            EventKind::Packed { .. } => CommandKind::Pack,
+            EventKind::Shipped { .. } => CommandKind::Ship,
+            EventKind::LocationUpdated { .. } => CommandKind::UpdateLocation,
+            EventKind::Delivered => CommandKind::Deliver,
+            EventKind::Cancelled { .. } => CommandKind::Cancel,
+        }
+    }
+
+    /// The event type's name (`"OrderPlaced"`, ...), as used for Avro record names.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            EventKind::Placed(_) => "OrderPlaced",
+            EventKind::Packed { .. } => "OrderPacked",
+            EventKind::Shipped { .. } => "OrderShipped",
+            EventKind::LocationUpdated { .. } => "OrderLocationUpdated",
+            EventKind::Delivered => "OrderDelivered",
+            EventKind::Cancelled { .. } => "OrderCancelled",
+        }
+    }
+
+    /// The status an order has right after this event.
+    pub fn resulting_status(&self) -> Status {
+        match self {
+            EventKind::Placed(_) => Status::Placed,
+            EventKind::Packed { .. } => Status::Packed,
+            EventKind::Shipped { .. } | EventKind::LocationUpdated { .. } => Status::Shipped,
+            EventKind::Delivered => Status::Delivered,
+            EventKind::Cancelled { .. } => Status::Cancelled,
+        }
+    }
+}

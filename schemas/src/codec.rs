@@ -1,0 +1,122 @@
+//! [`EventCodec`]: domain events to and from Confluent-framed Avro, through the registry.
+
+use crate::catalog::EventType;
+use crate::error::CodecError;
+use crate::wire::WireEvent;
+use orderflow_domain::Event;
+use schema_registry_converter::async_impl::avro::{AvroDecoder, AvroEncoder};
+use schema_registry_converter::async_impl::schema_registry::SrSettings;
+use schema_registry_converter::error::SRCError;
+use schema_registry_converter::schema_registry_common::{
+    SchemaType, SubjectNameStrategy, SuppliedSchema,
+};
+use std::time::Duration;
+
+/// Where the Schema Registry is and how to talk to it.
+#[derive(Debug, Clone)]
+pub struct RegistrySettings {
+    /// Base URL, e.g. `http://127.0.0.1:8081`.
+    pub url: String,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// `user:password` for HTTP basic auth (Confluent Cloud style), if any.
+    pub basic_auth: Option<String>,
+}
+
+/// Encodes and decodes the events of one topic. Schemas and ids are cached after first
+/// use, so the registry is only asked once per event type and per schema id.
+pub struct EventCodec {
+    encoder: AvroEncoder,
+    decoder: AvroDecoder,
+    strategies: Vec<SubjectNameStrategy>,
+}
+
+impl EventCodec {
+    /// A codec for `topic`. Talks to the registry lazily; see [`EventCodec::register_all`].
+    pub fn new(registry: &RegistrySettings, topic: &str) -> Result<Self, CodecError> {
+        let mut builder = SrSettings::new_builder(registry.url.clone());
+        builder.set_timeout(registry.timeout);
+        if let Some((user, password)) = registry
+            .basic_auth
+            .as_deref()
+            .and_then(|a| a.split_once(':'))
+        {
+            builder.set_basic_authorization(user, Some(password));
+        }
+        let settings = builder
+            .build()
+            .map_err(|e| CodecError::Registry(e.to_string()))?;
+        let strategies = EventType::ALL
+            .iter()
+            .map(|t| {
+                let schema =
+                    SuppliedSchema::new(None, SchemaType::Avro, t.schema_source().to_owned());
+                SubjectNameStrategy::TopicRecordNameStrategyWithSchema(topic.to_owned(), schema)
+            })
+            .collect();
+        Ok(EventCodec {
+            encoder: AvroEncoder::new(settings.clone()),
+            decoder: AvroDecoder::new(settings),
+            strategies,
+        })
+    }
+
+    /// Registers the schema of every event type under its subject (or finds it registered)
+    /// and caches the ids, so writers fail at start-up rather than on the first command.
+    pub async fn register_all(&self) -> Result<(), CodecError> {
+        for strategy in &self.strategies {
+            let subject = strategy.get_subject().map_err(registry_error)?;
+            self.encoder
+                .get_schema_and_id(&subject, strategy.clone())
+                .await
+                .map_err(registry_error)?;
+        }
+        Ok(())
+    }
+
+    /// The Confluent-framed Avro bytes of `event`.
+    pub async fn encode(&self, event: &Event) -> Result<Vec<u8>, CodecError> {
+        let wire = WireEvent::from(event);
+        let strategy = &self.strategies[wire.body.event_type() as usize];
+        self.encoder
+            .encode_value(wire.to_value(), strategy)
+            .await
+            .map_err(registry_error)
+    }
+
+    /// The domain event in `bytes`, written with any registered schema of a known event
+    /// type and resolved to the schema this code reads.
+    pub async fn decode(&self, bytes: &[u8]) -> Result<Event, CodecError> {
+        if bytes.len() < 5 || bytes[0] != 0 {
+            return Err(CodecError::Malformed(
+                "not in the Confluent wire format (magic byte 0, 4-byte schema id)".into(),
+            ));
+        }
+        let decoded = self
+            .decoder
+            .decode(Some(bytes))
+            .await
+            .map_err(registry_error)?;
+        let name = decoded.name.map(|n| n.fullname(None)).ok_or_else(|| {
+            CodecError::Malformed("the writer schema is not a named record".into())
+        })?;
+        let event_type = EventType::from_full_name(&name)
+            .ok_or_else(|| CodecError::Malformed(format!("unknown event type {name}")))?;
+        let value = decoded.value.resolve(event_type.schema()).map_err(|e| {
+            CodecError::Malformed(format!("{name} does not resolve to the reader schema: {e}"))
+        })?;
+        Ok(Event::try_from(WireEvent::from_value(event_type, value)?)?)
+    }
+}
+
+fn registry_error(e: SRCError) -> CodecError {
+    let text = match &e.cause {
+        Some(cause) => format!("{}: {cause}", e.error),
+        None => e.error.clone(),
+    };
+    if e.retriable {
+        CodecError::RegistryUnavailable(text)
+    } else {
+        CodecError::Registry(text)
+    }
+}

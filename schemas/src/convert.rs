@@ -1,0 +1,215 @@
+//! Wire ⇄ domain. Domain → wire cannot fail; wire → domain checks what Avro cannot.
+
+use crate::error::WireError;
+use crate::wire::{WireBody, WireEnvelope, WireEvent, WireItem};
+use orderflow_domain::{Event, EventKind, EventMeta, LineItem, OrderPlaced, Timestamp};
+
+impl From<&Event> for WireEvent {
+    fn from(event: &Event) -> Self {
+        let envelope = WireEnvelope {
+            event_id: event.meta.event_id,
+            order_id: event.order_id.clone(),
+            // Versions are counts of events of one order; they never approach i64::MAX.
+            version: event.version as i64,
+            occurred_at: event.meta.occurred_at.0,
+            idempotency_key: event.meta.idempotency_key.clone(),
+            correlation_id: event.meta.correlation_id.clone(),
+        };
+        let body = match &event.kind {
+            EventKind::Placed(p) => WireBody::OrderPlaced {
+                customer_id: p.customer_id.clone(),
+                items: p.items.iter().map(WireItem::from).collect(),
+                shipping_address: p.shipping_address.clone(),
+                total_amount: p.total_amount,
+            },
+            EventKind::Packed { warehouse } => WireBody::OrderPacked {
+                warehouse: warehouse.clone(),
+            },
+            EventKind::Shipped {
+                carrier,
+                tracking_number,
+            } => WireBody::OrderShipped {
+                carrier: carrier.clone(),
+                tracking_number: tracking_number.clone(),
+            },
+            EventKind::LocationUpdated { location } => WireBody::OrderLocationUpdated {
+                location: location.clone(),
+            },
+            EventKind::Delivered => WireBody::OrderDelivered,
+            EventKind::Cancelled { reason } => WireBody::OrderCancelled {
+                reason: reason.clone(),
+            },
+        };
+        WireEvent { envelope, body }
+    }
+}
+
+impl From<&LineItem> for WireItem {
+    fn from(item: &LineItem) -> Self {
+        WireItem {
+            product_id: item.product_id.clone(),
+            // The domain caps quantities at 10,000.
+            quantity: item.quantity as i32,
+            unit_price: item.unit_price,
+        }
+    }
+}
+
+impl TryFrom<WireItem> for LineItem {
+    type Error = WireError;
+
+    fn try_from(item: WireItem) -> Result<Self, Self::Error> {
+        let quantity = u32::try_from(item.quantity)
+            .map_err(|_| WireError::new("quantity", format!("is negative: {}", item.quantity)))?;
+        Ok(LineItem {
+            product_id: item.product_id,
+            quantity,
+            unit_price: item.unit_price,
+        })
+    }
+}
+
+impl TryFrom<WireEvent> for Event {
+    type Error = WireError;
+
+    fn try_from(wire: WireEvent) -> Result<Self, Self::Error> {
+        let WireEvent { envelope: e, body } = wire;
+        let version = u64::try_from(e.version)
+            .ok()
+            .filter(|v| *v >= 1)
+            .ok_or_else(|| {
+                WireError::new("version", format!("must be at least 1, got {}", e.version))
+            })?;
+        let kind = match body {
+            WireBody::OrderPlaced {
+                customer_id,
+                items,
+                shipping_address,
+                total_amount,
+            } => EventKind::Placed(OrderPlaced {
+                customer_id,
+                items: items
+                    .into_iter()
+                    .map(LineItem::try_from)
+                    .collect::<Result<_, _>>()?,
+                shipping_address,
+                total_amount,
+            }),
+            WireBody::OrderPacked { warehouse } => EventKind::Packed { warehouse },
+            WireBody::OrderShipped {
+                carrier,
+                tracking_number,
+            } => EventKind::Shipped {
+                carrier,
+                tracking_number,
+            },
+            WireBody::OrderLocationUpdated { location } => EventKind::LocationUpdated { location },
+            WireBody::OrderDelivered => EventKind::Delivered,
+            WireBody::OrderCancelled { reason } => EventKind::Cancelled { reason },
+        };
+        Ok(Event {
+            order_id: e.order_id,
+            version,
+            meta: EventMeta {
+                event_id: e.event_id,
+                occurred_at: Timestamp(e.occurred_at),
+                idempotency_key: e.idempotency_key,
+                correlation_id: e.correlation_id,
+            },
+            kind,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use apache_avro::reader::datum::GenericDatumReader;
+    use apache_avro::writer::datum::GenericDatumWriter;
+    use orderflow_domain::Decimal;
+    use uuid::Uuid;
+
+    fn event(version: u64, kind: EventKind) -> Event {
+        Event {
+            order_id: "ord-1".into(),
+            version,
+            meta: EventMeta {
+                event_id: Uuid::from_u128(version as u128),
+                occurred_at: Timestamp(1_763_000_000_123),
+                idempotency_key: (version % 2 == 0).then(|| "key-1".to_owned()),
+                correlation_id: Some("corr".into()),
+            },
+            kind,
+        }
+    }
+
+    fn every_kind() -> Vec<Event> {
+        let price: Decimal = "25.99".parse().unwrap();
+        vec![
+            event(
+                1,
+                EventKind::Placed(OrderPlaced {
+                    customer_id: "c-1".into(),
+                    items: vec![LineItem {
+                        product_id: "p".into(),
+                        quantity: 2,
+                        unit_price: price,
+                    }],
+                    shipping_address: "1 Main St".into(),
+                    total_amount: "51.98".parse().unwrap(),
+                }),
+            ),
+            event(
+                2,
+                EventKind::Packed {
+                    warehouse: "w".into(),
+                },
+            ),
+            event(
+                3,
+                EventKind::Shipped {
+                    carrier: "c".into(),
+                    tracking_number: "t".into(),
+                },
+            ),
+            event(
+                4,
+                EventKind::LocationUpdated {
+                    location: "l".into(),
+                },
+            ),
+            event(5, EventKind::Delivered),
+            event(6, EventKind::Cancelled { reason: "r".into() }),
+        ]
+    }
+
+    #[test]
+    fn every_event_round_trips_through_its_avro_schema() {
+        for original in every_kind() {
+            let wire = WireEvent::from(&original);
+            let schema = wire.body.event_type().schema();
+            let writer = GenericDatumWriter::builder(schema).build().unwrap();
+            let bytes = writer.write_value_to_vec(wire.to_value()).expect("value matches schema");
+            let reader = GenericDatumReader::builder(schema).build().unwrap();
+            let value = reader.read_value(&mut bytes.as_slice()).unwrap();
+            let back = WireEvent::from_value(wire.body.event_type(), value).unwrap();
+            assert_eq!(Event::try_from(back).unwrap(), original);
+        }
+    }
+
+    #[test]
+    fn a_wire_event_with_version_zero_is_refused() {
+        let mut wire = WireEvent::from(&every_kind()[1]);
+        wire.envelope.version = 0;
+        assert_eq!(Event::try_from(wire).unwrap_err().field, "version");
+    }
+
+    #[test]
+    fn a_negative_quantity_is_refused() {
+        let mut wire = WireEvent::from(&every_kind()[0]);
+        if let crate::WireBody::OrderPlaced { items, .. } = &mut wire.body {
+            items[0].quantity = -1;
+        }
+        assert_eq!(Event::try_from(wire).unwrap_err().field, "quantity");
+    }
+}

@@ -1,0 +1,28 @@
+//! The contract of the `orders.events` log: Avro schemas, wire types, and the codec that
+//! reads and writes them in the Confluent wire format through a Schema Registry.
+//!
+//! The `.avsc` files under `schemas/avro/<EventType>/vN.avsc` are the source of truth; this
+//! crate embeds them at compile time, so the code can never write a shape the files do not
+//! describe. Wire types ([`WireEvent`]) mirror the Avro records field for field and are
+//! kept apart from the domain's [`orderflow_domain::Event`]: `From`/`TryFrom` convert
+//! between the two, which is where old wire shapes will be upcast when schemas evolve.
+//!
+//! Layout:
+//! - `catalog`: the event types, their record names, subjects and parsed schemas;
+//! - `wire`: the wire structs and their mapping to and from Avro values;
+//! - `convert`: wire ⇄ domain;
+//! - `codec`: [`EventCodec`], encode/decode through the registry;
+//! - `error`: [`CodecError`].
+//!
+//! Dependencies point inward: services → schemas → domain.
+
+mod catalog;
+mod codec;
+mod convert;
+mod error;
+mod wire;
+
+pub use catalog::{EventType, NAMESPACE, subject_for};
+pub use codec::{EventCodec, RegistrySettings};
+pub use error::{CodecError, WireError};
+pub use wire::{WireBody, WireEnvelope, WireEvent, WireItem};

@@ -1,0 +1,119 @@
+//! librdkafka settings: defaults for the local stack, every property overridable.
+
+use rdkafka::ClientConfig;
+
+/// How to reach the Kafka cluster. Flattened into each binary's settings.
+#[derive(Debug, Clone, clap::Args)]
+pub struct KafkaSettings {
+    /// Bootstrap servers.
+    #[arg(long = "kafka-brokers", env = "ORDERFLOW_KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
+    pub brokers: String,
+    /// Any librdkafka property as `key=value`, repeatable; applied last, so it wins over
+    /// every default (e.g. `security.protocol=SASL_SSL`, `isolation.level=read_committed`).
+    /// From the environment: `;`-separated.
+    #[arg(
+        long = "kafka-property",
+        env = "ORDERFLOW_KAFKA_PROPERTIES",
+        value_delimiter = ';',
+        value_parser = parse_property
+    )]
+    pub properties: Vec<(String, String)>,
+}
+
+fn parse_property(s: &str) -> Result<(String, String), String> {
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not key=value"))?;
+    Ok((k.trim().to_owned(), v.trim().to_owned()))
+}
+
+impl KafkaSettings {
+    /// Settings for `brokers` with no overrides.
+    pub fn new(brokers: impl Into<String>) -> Self {
+        KafkaSettings {
+            brokers: brokers.into(),
+            properties: Vec::new(),
+        }
+    }
+
+    /// A client config with `defaults` for this kind of client, then the overrides.
+    pub fn client_config(&self, defaults: &[(&str, &str)]) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config.set("bootstrap.servers", &self.brokers);
+        for (k, v) in defaults {
+            config.set(*k, *v);
+        }
+        for (k, v) in &self.properties {
+            config.set(k, v);
+        }
+        config
+    }
+}
+
+/// The partition Kafka's default partitioner (Java client, `murmur2_random` in librdkafka)
+/// picks for `key`. Writers set the partition explicitly with it, so every client agrees
+/// where an order's events live.
+pub fn partition_for_key(key: &[u8], partitions: i32) -> i32 {
+    ((murmur2(key) & 0x7fff_ffff) % partitions as u32) as i32
+}
+
+/// Kafka's murmur2 (`org.apache.kafka.common.utils.Utils.murmur2`).
+fn murmur2(data: &[u8]) -> u32 {
+    const SEED: u32 = 0x9747_b28c;
+    const M: u32 = 0x5bd1_e995;
+    const R: u32 = 24;
+    let mut h = SEED ^ data.len() as u32;
+    let mut chunks = data.chunks_exact(4);
+    for chunk in &mut chunks {
+        let mut k = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+        k = k.wrapping_mul(M);
+        k ^= k >> R;
+        k = k.wrapping_mul(M);
+        h = h.wrapping_mul(M);
+        h ^= k;
+    }
+    let tail = chunks.remainder();
+    if tail.len() >= 3 {
+        h ^= (tail[2] as u32) << 16;
+    }
+    if tail.len() >= 2 {
+        h ^= (tail[1] as u32) << 8;
+    }
+    if !tail.is_empty() {
+        h ^= tail[0] as u32;
+        h = h.wrapping_mul(M);
+    }
+    h ^= h >> 13;
+    h = h.wrapping_mul(M);
+    h ^= h >> 15;
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn murmur2_matches_the_java_client() {
+        // Values from Kafka's own UtilsTest.testMurmur2.
+        let cases: [(&[u8], i32); 3] = [
+            (b"21", -973932308),
+            (b"foobar", -790332482),
+            (b"a-little-bit-long-string", -985981536),
+        ];
+        for (key, expected) in cases {
+            assert_eq!(murmur2(key) as i32, expected, "{}", String::from_utf8_lossy(key));
+        }
+    }
+
+    #[test]
+    fn overrides_win_over_defaults() {
+        let mut settings = KafkaSettings::new("b:9092");
+        settings.properties.push(parse_property("acks = 1").unwrap());
+        let config = settings.client_config(&[("acks", "all"), ("linger.ms", "5")]);
+        assert_eq!(config.get("acks"), Some("1"));
+        assert_eq!(config.get("linger.ms"), Some("5"));
+        assert_eq!(config.get("bootstrap.servers"), Some("b:9092"));
+        assert!(parse_property("nonsense").is_err());
+    }
+}

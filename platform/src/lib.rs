@@ -1,0 +1,17 @@
+//! Plumbing shared by the orderflow services, with no business logic in it:
+//!
+//! - `problem`: RFC 9457 `application/problem+json` responses ([`Problem`]);
+//! - `kafka`: librdkafka settings with local defaults and overrides ([`KafkaSettings`]) and
+//!   Kafka's default key partitioner ([`partition_for_key`]);
+//! - `telemetry`: tracing set-up;
+//! - `shutdown`: the Ctrl-C/SIGTERM future that `main` hands to `run`.
+
+mod kafka;
+mod problem;
+mod shutdown;
+mod telemetry;
+
+pub use kafka::{KafkaSettings, partition_for_key};
+pub use problem::{FieldError, PROBLEM_JSON, Problem};
+pub use shutdown::shutdown_signal;
+pub use telemetry::init_tracing;

@@ -1,0 +1,17 @@
+//! Tracing set-up shared by the binaries.
+
+use tracing_subscriber::EnvFilter;
+
+/// Installs the global subscriber: `RUST_LOG` filters (default `info`), and
+/// `ORDERFLOW_LOG_FORMAT=json` switches to one JSON object per line for log shippers.
+pub fn init_tracing() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = std::env::var("ORDERFLOW_LOG_FORMAT").is_ok_and(|f| f == "json");
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // A second call (tests) finds a subscriber installed; that is fine.
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}

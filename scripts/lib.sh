@@ -53,7 +53,7 @@ install_python_client() {
   fi
   log "installing Confluent's Python client into $PY_VENV"
   python3 -m venv "$PY_VENV"
-  "$PY_VENV/bin/pip" install -q 'confluent-kafka[avro,schemaregistry]==2.16.1'
+  "$PY_VENV/bin/pip" install -q 'confluent-kafka[avro,schemaregistry]==2.12.2'
 }
 
 start_postgres() {

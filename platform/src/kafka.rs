@@ -6,7 +6,11 @@ use rdkafka::ClientConfig;
 #[derive(Debug, Clone, clap::Args)]
 pub struct KafkaSettings {
     /// Bootstrap servers.
-    #[arg(long = "kafka-brokers", env = "ORDERFLOW_KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
+    #[arg(
+        long = "kafka-brokers",
+        env = "ORDERFLOW_KAFKA_BROKERS",
+        default_value = "127.0.0.1:9092"
+    )]
     pub brokers: String,
     /// Any librdkafka property as `key=value`, repeatable; applied last, so it wins over
     /// every default (e.g. `security.protocol=SASL_SSL`, `isolation.level=read_committed`).
@@ -102,14 +106,21 @@ mod tests {
             (b"a-little-bit-long-string", -985981536),
         ];
         for (key, expected) in cases {
-            assert_eq!(murmur2(key) as i32, expected, "{}", String::from_utf8_lossy(key));
+            assert_eq!(
+                murmur2(key) as i32,
+                expected,
+                "{}",
+                String::from_utf8_lossy(key)
+            );
         }
     }
 
     #[test]
     fn overrides_win_over_defaults() {
         let mut settings = KafkaSettings::new("b:9092");
-        settings.properties.push(parse_property("acks = 1").unwrap());
+        settings
+            .properties
+            .push(parse_property("acks = 1").unwrap());
         let config = settings.client_config(&[("acks", "all"), ("linger.ms", "5")]);
         assert_eq!(config.get("acks"), Some("1"));
         assert_eq!(config.get("linger.ms"), Some("5"));

@@ -86,9 +86,13 @@ mod tests {
 
     #[test]
     fn a_problem_renders_as_problem_json_with_retry_after() {
-        let response = Problem::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "broker down")
-            .retry_after(2)
-            .into_response();
+        let response = Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "broker down",
+        )
+        .retry_after(2)
+        .into_response();
         assert_eq!(response.status(), 503);
         assert_eq!(response.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
         assert_eq!(response.headers()[header::RETRY_AFTER], "2");

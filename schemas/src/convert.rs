@@ -136,7 +136,7 @@ mod tests {
             meta: EventMeta {
                 event_id: Uuid::from_u128(version as u128),
                 occurred_at: Timestamp(1_763_000_000_123),
-                idempotency_key: (version % 2 == 0).then(|| "key-1".to_owned()),
+                idempotency_key: version.is_multiple_of(2).then(|| "key-1".to_owned()),
                 correlation_id: Some("corr".into()),
             },
             kind,
@@ -189,7 +189,9 @@ mod tests {
             let wire = WireEvent::from(&original);
             let schema = wire.body.event_type().schema();
             let writer = GenericDatumWriter::builder(schema).build().unwrap();
-            let bytes = writer.write_value_to_vec(wire.to_value()).expect("value matches schema");
+            let bytes = writer
+                .write_value_to_vec(wire.to_value())
+                .expect("value matches schema");
             let reader = GenericDatumReader::builder(schema).build().unwrap();
             let value = reader.read_value(&mut bytes.as_slice()).unwrap();
             let back = WireEvent::from_value(wire.body.event_type(), value).unwrap();

@@ -1,0 +1,181 @@
+//! Wiring: the shared state handlers see, and `run`, which serves HTTP at once and brings
+//! the log side up in the background (retrying until the broker and registry answer).
+
+use crate::aggregates::{Ack, CommandRequest};
+use crate::error::CommandError;
+use crate::log;
+use crate::readiness::Readiness;
+use crate::settings::Settings;
+use crate::worker::{Worker, WorkerContext, WorkerMsg};
+use anyhow::Context;
+use orderflow_domain::Order;
+use orderflow_platform::partition_for_key;
+use orderflow_schemas::EventCodec;
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
+
+/// Capacity of each worker's inbox; a full inbox makes callers wait (backpressure).
+const WORKER_INBOX: usize = 8192;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    workers: Arc<OnceLock<Vec<mpsc::Sender<WorkerMsg>>>>,
+    readiness: Arc<Readiness>,
+}
+
+impl AppState {
+    fn new() -> Self {
+        AppState {
+            workers: Arc::new(OnceLock::new()),
+            readiness: Arc::new(Readiness::default()),
+        }
+    }
+
+    pub fn readiness(&self) -> &Readiness {
+        &self.readiness
+    }
+
+    fn worker_for(&self, order_id: &str) -> Result<&mpsc::Sender<WorkerMsg>, CommandError> {
+        let workers = self.workers.get().ok_or(CommandError::Rebuilding)?;
+        if !self.readiness.is_rebuilt() {
+            return Err(CommandError::Rebuilding);
+        }
+        let partition = partition_for_key(order_id.as_bytes(), workers.len() as i32);
+        Ok(&workers[partition as usize])
+    }
+
+    /// Hands a command to the worker of its order's partition and waits for the answer.
+    pub async fn submit(&self, request: CommandRequest) -> Result<Ack, CommandError> {
+        if !self.readiness.is_broker_up() {
+            return Err(CommandError::Unavailable("broker unreachable".into()));
+        }
+        let worker = self.worker_for(&request.order_id)?;
+        let (reply, answer) = oneshot::channel();
+        worker
+            .send(WorkerMsg::Command(request, reply))
+            .await
+            .map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
+    }
+
+    /// The write side's state of an order.
+    pub async fn inspect(&self, order_id: &str) -> Result<Order, CommandError> {
+        let worker = self.worker_for(order_id)?;
+        let (reply, answer) = oneshot::channel();
+        worker
+            .send(WorkerMsg::Inspect(order_id.to_owned(), reply))
+            .await
+            .map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
+    }
+}
+
+fn gone() -> CommandError {
+    CommandError::Unavailable("the partition worker stopped".into())
+}
+
+/// Serves the API on `listener` until `shutdown` completes. The log side (topic, schemas,
+/// rebuild) comes up in the background; until it has, commands get 503.
+pub async fn run(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let state = AppState::new();
+    let log_side = tokio::spawn(start_log_side(settings, state.clone()));
+    let served = axum::serve(listener, crate::http::router(state))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    log_side.abort();
+    served
+}
+
+/// Brings the log side up, retrying with backoff, then supervises its tasks. Aborting this
+/// task stops them all (the `JoinSet` aborts its tasks when dropped).
+async fn start_log_side(settings: Settings, state: AppState) {
+    let mut backoff = Duration::from_millis(200);
+    let mut tasks = loop {
+        match connect(&settings, &state).await {
+            Ok(tasks) => break tasks,
+            Err(e) => {
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    "log side not up yet; retrying in {backoff:?}"
+                );
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    };
+    while let Some(ended) = tasks.join_next().await {
+        tracing::error!(?ended, "a log-side task ended unexpectedly");
+    }
+}
+
+async fn connect(settings: &Settings, state: &AppState) -> anyhow::Result<JoinSet<()>> {
+    let topic = settings.log.topic.clone();
+    let codec = EventCodec::new(&settings.registry(), &topic).context("schema registry client")?;
+    codec
+        .register_all()
+        .await
+        .context("registering the event schemas")?;
+    let partitions = log::ensure_topic(
+        &settings.kafka,
+        &topic,
+        settings.log.partitions,
+        settings.log.replication_factor,
+    )
+    .await
+    .context("creating the topic")?;
+    let producer = log::producer(&settings.kafka, settings.command_timeout())
+        .context("creating the producer")?;
+    let reader = Arc::new(log::reader(&settings.kafka).context("creating the consumer")?);
+    let ends = log::end_offsets(reader.clone(), &topic, partitions)
+        .await
+        .context("reading end offsets")?;
+    let total: i64 = ends.iter().sum();
+    tracing::info!(%topic, partitions, events = total, "rebuilding state from the log");
+
+    state.readiness.expect_partitions(partitions as usize);
+    state.readiness.set_broker_up(true);
+    let ctx = Arc::new(WorkerContext {
+        topic: topic.clone(),
+        producer,
+        codec: Arc::new(codec),
+        readiness: state.readiness.clone(),
+        command_timeout: settings.command_timeout(),
+    });
+    let mut tasks = JoinSet::new();
+    let mut senders = Vec::new();
+    for (partition, end) in ends.into_iter().enumerate() {
+        let (tx, rx) = mpsc::channel(WORKER_INBOX);
+        senders.push(tx);
+        tasks.spawn(Worker::new(partition as i32, end, ctx.clone()).run(rx));
+    }
+    tasks.spawn(log::feed_workers(
+        reader.clone(),
+        topic.clone(),
+        senders.clone(),
+    ));
+    tasks.spawn(log::watch_broker(reader, topic, state.readiness.clone()));
+    tasks.spawn(report_rebuild(state.readiness.clone()));
+    // `connect` runs once successfully, so the cell is always empty here.
+    let _ = state.workers.set(senders);
+    Ok(tasks)
+}
+
+/// Logs rebuild progress until every partition is done.
+async fn report_rebuild(readiness: Arc<Readiness>) {
+    let started = std::time::Instant::now();
+    while !readiness.is_rebuilt() {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let (done, total) = readiness.progress();
+        tracing::info!(done, total, elapsed = ?started.elapsed(), "rebuild in progress (partitions)");
+    }
+    tracing::info!(elapsed = ?started.elapsed(), ignored = readiness.ignored(), "rebuild complete");
+}

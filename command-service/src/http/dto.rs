@@ -1,0 +1,198 @@
+//! Request and response bodies, and their mapping to domain commands.
+
+use crate::aggregates::Ack;
+use orderflow_domain::{Command, Decimal, LineItem, PlaceOrder, limits, validate_order_id};
+use orderflow_platform::FieldError;
+use serde::{Deserialize, Serialize};
+
+/// `POST /orders`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlaceOrderBody {
+    pub order_id: Option<String>,
+    pub customer_id: String,
+    pub items: Vec<ItemBody>,
+    pub shipping_address: String,
+}
+
+/// One line of `POST /orders`. The price is a string so no float ever touches money.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ItemBody {
+    pub product_id: String,
+    pub quantity: i64,
+    pub unit_price: String,
+}
+
+/// `POST /orders/{id}/pack`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackBody {
+    pub warehouse: String,
+}
+
+/// `POST /orders/{id}/ship`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShipBody {
+    pub carrier: String,
+    pub tracking_number: String,
+}
+
+/// `POST /orders/{id}/location`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocationBody {
+    pub location: String,
+}
+
+/// `POST /orders/{id}/deliver`: no fields.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliverBody {}
+
+/// `POST /orders/{id}/cancel`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CancelBody {
+    pub reason: String,
+}
+
+impl PlaceOrderBody {
+    /// The requested order id (if any) and the command, or the fields that cannot be read.
+    /// The domain checks the rest of the rules.
+    pub fn into_command(self) -> Result<(Option<String>, Command), Vec<FieldError>> {
+        let mut errors = Vec::new();
+        if let Some(id) = &self.order_id
+            && let Err(v) = validate_order_id(id)
+        {
+            errors.push(FieldError {
+                field: v.field,
+                message: v.message,
+            });
+        }
+        let items = self
+            .items
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, item)| item.into_line(i, &mut errors))
+            .collect();
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let command = Command::Place(PlaceOrder {
+            customer_id: self.customer_id,
+            items,
+            shipping_address: self.shipping_address,
+        });
+        Ok((self.order_id, command))
+    }
+}
+
+impl ItemBody {
+    fn into_line(self, i: usize, errors: &mut Vec<FieldError>) -> Option<LineItem> {
+        let quantity = u32::try_from(self.quantity)
+            .ok()
+            .filter(|q| *q <= limits::MAX_QUANTITY);
+        if quantity.is_none() {
+            errors.push(FieldError {
+                field: format!("items[{i}].quantity"),
+                message: format!(
+                    "must be between 1 and {}, got {}",
+                    limits::MAX_QUANTITY,
+                    self.quantity
+                ),
+            });
+        }
+        let price = parse_money(&self.unit_price);
+        if price.is_none() {
+            errors.push(FieldError {
+                field: format!("items[{i}].unit_price"),
+                message: format!(
+                    "must be a decimal string such as \"25.99\", got {:?}",
+                    self.unit_price
+                ),
+            });
+        }
+        Some(LineItem {
+            product_id: self.product_id,
+            quantity: quantity?,
+            unit_price: price?,
+        })
+    }
+}
+
+/// Plain decimal notation only: digits, an optional sign and point; no exponent, no spaces.
+fn parse_money(text: &str) -> Option<Decimal> {
+    let plain = !text.is_empty()
+        && text.len() <= 32
+        && text
+            .trim_start_matches('-')
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b'.')
+        && text.bytes().filter(|b| *b == b'.').count() <= 1
+        && text.bytes().any(|b| b.is_ascii_digit());
+    if !plain {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// Where an event is in the log.
+#[derive(Debug, Serialize)]
+pub struct Position {
+    pub partition: i32,
+    pub offset: i64,
+}
+
+/// The body of every successful command.
+#[derive(Debug, Serialize)]
+pub struct CommandResponse {
+    pub order_id: String,
+    pub status: &'static str,
+    pub version: u64,
+    pub event_id: String,
+    pub position: Position,
+}
+
+impl From<&Ack> for CommandResponse {
+    fn from(ack: &Ack) -> Self {
+        CommandResponse {
+            order_id: ack.order_id.clone(),
+            status: ack.status.as_str(),
+            version: ack.version,
+            event_id: ack.event_id.to_string(),
+            position: Position {
+                partition: ack.partition,
+                offset: ack.offset,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_must_be_plain_decimal_notation() {
+        assert_eq!(parse_money("25.99").unwrap().to_string(), "25.99");
+        assert_eq!(parse_money("-1").unwrap().to_string(), "-1");
+        for bad in ["", "1e3", "abc", "1.2.3", " 1", ".", "-", "0x10"] {
+            assert_eq!(parse_money(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn unreadable_quantities_and_prices_are_all_reported() {
+        let body: PlaceOrderBody = serde_json::from_str(
+            r#"{"customer_id":"c","shipping_address":"a","items":[
+                {"product_id":"p","quantity":-1,"unit_price":"1"},
+                {"product_id":"p","quantity":1,"unit_price":"x"}]}"#,
+        )
+        .unwrap();
+        let errors = body.into_command().unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["items[0].quantity", "items[1].unit_price"]);
+    }
+}

@@ -1,0 +1,118 @@
+//! `ApiError`: every failure of a request, mapped to one problem+json response.
+
+use crate::error::CommandError;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use orderflow_platform::{FieldError, Problem};
+
+/// Seconds a client should wait before retrying a 503.
+const RETRY_AFTER_SECS: u32 = 1;
+
+/// Everything a request can fail with. Internals never reach the client: the detail says
+/// what the client can do, the log says the rest.
+#[derive(Debug)]
+pub enum ApiError {
+    /// The worker refused or could not acknowledge the command.
+    Command(CommandError),
+    /// The body is not JSON. Handling: 400.
+    MalformedJson(String),
+    /// Fields have the wrong type or are missing. Handling: 422 naming them.
+    InvalidFields(Vec<FieldError>),
+    /// The body is not `application/json`. Handling: 415.
+    UnsupportedMediaType,
+    /// The body exceeds 64 KiB. Handling: 413.
+    PayloadTooLarge,
+    /// A header cannot be understood. Handling: 400.
+    BadHeader(String),
+}
+
+impl From<CommandError> for ApiError {
+    fn from(e: CommandError) -> Self {
+        ApiError::Command(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        problem(self).into_response()
+    }
+}
+
+fn problem(error: ApiError) -> Problem {
+    use StatusCode as S;
+    match error {
+        ApiError::Command(e) => command_problem(e),
+        ApiError::MalformedJson(detail) => Problem::new(
+            S::BAD_REQUEST,
+            "malformed-json",
+            format!("The body is not valid JSON: {detail}"),
+        ),
+        ApiError::InvalidFields(errors) => invalid(errors),
+        ApiError::UnsupportedMediaType => Problem::new(
+            S::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Send the body as application/json.",
+        ),
+        ApiError::PayloadTooLarge => Problem::new(
+            S::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            "The body must not exceed 64 KiB.",
+        ),
+        ApiError::BadHeader(detail) => Problem::new(S::BAD_REQUEST, "bad-header", detail),
+    }
+}
+
+fn invalid(errors: Vec<FieldError>) -> Problem {
+    let detail = match errors.as_slice() {
+        [one] => format!("Field `{}` {}.", one.field, one.message),
+        many => format!("{} fields are invalid; see `errors`.", many.len()),
+    };
+    Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-fields", detail).with_errors(errors)
+}
+
+fn command_problem(error: CommandError) -> Problem {
+    use StatusCode as S;
+    let detail = error.to_string();
+    match error {
+        CommandError::Invalid(violations) => invalid(
+            violations
+                .into_iter()
+                .map(|v| FieldError {
+                    field: v.field,
+                    message: v.message,
+                })
+                .collect(),
+        ),
+        CommandError::NotFound(_) => Problem::new(S::NOT_FOUND, "order-not-found", detail),
+        CommandError::TransitionNotAllowed { from, command, .. } => {
+            Problem::new(S::CONFLICT, "transition-not-allowed", detail)
+                .with("current_status", from.as_str())
+                .with("command", command.verb())
+        }
+        CommandError::AlreadyExists(_) => Problem::new(S::CONFLICT, "order-exists", detail),
+        CommandError::IdempotencyKeyReused(_) => {
+            Problem::new(S::CONFLICT, "idempotency-key-reused", detail)
+        }
+        CommandError::VersionMismatch { current, .. } => {
+            Problem::new(S::PRECONDITION_FAILED, "version-mismatch", detail)
+                .with("current_version", current)
+        }
+        CommandError::ConcurrentWrite { .. } => {
+            Problem::new(S::CONFLICT, "concurrent-write", detail)
+        }
+        CommandError::Rebuilding | CommandError::Unavailable(_) | CommandError::Overloaded => {
+            if let CommandError::Unavailable(cause) = &error {
+                tracing::warn!(%cause, "answering 503");
+            }
+            let public = match error {
+                CommandError::Unavailable(_) => {
+                    "The event log is unavailable; retry shortly (with the same Idempotency-Key)."
+                        .to_owned()
+                }
+                _ => detail,
+            };
+            Problem::new(S::SERVICE_UNAVAILABLE, "unavailable", public)
+                .retry_after(RETRY_AFTER_SECS)
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! Request parsing that turns every malformed input into an [`ApiError`], never a panic or
+//! a plain-text rejection.
+
+use super::error::ApiError;
+use crate::aggregates::Precondition;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderMap, header};
+use orderflow_platform::FieldError;
+use serde::de::DeserializeOwned;
+
+/// A JSON body: 415 unless `application/json`, 413 over the limit, 400 when not JSON, 422
+/// when a field is missing or has the wrong type.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let content_type = req.headers().get(header::CONTENT_TYPE).cloned();
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::MalformedJson(rejection.body_text())
+            }
+        })?;
+        match content_type {
+            Some(ct) if is_json(ct.to_str().unwrap_or_default()) => {}
+            // An empty body without a content type is an empty object: `POST .../deliver`.
+            None if bytes.iter().all(u8::is_ascii_whitespace) => return parse(b"{}").map(JsonBody),
+            _ => return Err(ApiError::UnsupportedMediaType),
+        }
+        parse(&bytes).map(JsonBody)
+    }
+}
+
+fn is_json(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_data() {
+            let field = if path == "." { "body".to_owned() } else { path };
+            ApiError::InvalidFields(vec![FieldError {
+                field,
+                message: strip_position(&inner.to_string()),
+            }])
+        } else {
+            ApiError::MalformedJson(inner.to_string())
+        }
+    })?;
+    de.end()
+        .map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    Ok(value)
+}
+
+/// serde_json appends "at line 1 column 7"; the field path already says where.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(at) => message[..at].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// `Idempotency-Key`: 1 to 255 visible ASCII characters.
+pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    text_header(headers, "idempotency-key", 255)
+}
+
+/// `X-Correlation-Id`: 1 to 128 visible ASCII characters.
+pub fn correlation_id(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    text_header(headers, "x-correlation-id", 128)
+}
+
+fn text_header(headers: &HeaderMap, name: &str, max: usize) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get(name) else {
+        return Ok(None);
+    };
+    let bad = || {
+        ApiError::BadHeader(format!(
+            "{name} must be 1 to {max} visible ASCII characters"
+        ))
+    };
+    let text = value.to_str().map_err(|_| bad())?.trim();
+    if text.is_empty()
+        || text.len() > max
+        || !text.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+    {
+        return Err(bad());
+    }
+    Ok(Some(text.to_owned()))
+}
+
+/// `If-Match`: `*` or a list of strong ETags holding versions (`"3"`).
+pub fn precondition(headers: &HeaderMap) -> Result<Option<Precondition>, ApiError> {
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let bad = || {
+        ApiError::BadHeader("If-Match must be * or a list of versions as ETags, e.g. \"3\"".into())
+    };
+    let text = value.to_str().map_err(|_| bad())?.trim();
+    if text == "*" {
+        return Ok(Some(Precondition::Exists));
+    }
+    let versions = text
+        .split(',')
+        .map(|tag| {
+            let tag = tag.trim();
+            // Weak tags never match under If-Match's strong comparison (RFC 9110 §13.1.1).
+            if tag.starts_with("W/") {
+                return Ok(None);
+            }
+            let inner = tag
+                .strip_prefix('"')
+                .and_then(|t| t.strip_suffix('"'))
+                .ok_or_else(bad)?;
+            inner.parse::<u64>().map(Some).map_err(|_| bad())
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(Precondition::Versions(
+        versions.into_iter().flatten().collect(),
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(name: &'static str, value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(name, HeaderValue::from_str(value).unwrap());
+        h
+    }
+
+    #[test]
+    fn if_match_accepts_star_and_strong_version_tags() {
+        assert_eq!(
+            precondition(&headers("if-match", "*")).unwrap(),
+            Some(Precondition::Exists)
+        );
+        assert_eq!(
+            precondition(&headers("if-match", "\"3\", \"4\"")).unwrap(),
+            Some(Precondition::Versions(vec![3, 4]))
+        );
+        assert_eq!(
+            precondition(&headers("if-match", "W/\"3\"")).unwrap(),
+            Some(Precondition::Versions(vec![]))
+        );
+        assert!(precondition(&headers("if-match", "3")).is_err());
+        assert_eq!(precondition(&HeaderMap::new()).unwrap(), None);
+    }
+
+    #[test]
+    fn idempotency_keys_must_be_short_visible_text() {
+        assert_eq!(
+            idempotency_key(&headers("idempotency-key", "k-1")).unwrap(),
+            Some("k-1".into())
+        );
+        assert!(idempotency_key(&headers("idempotency-key", &"k".repeat(256))).is_err());
+        assert!(idempotency_key(&headers("idempotency-key", " ")).is_err());
+    }
+
+    #[test]
+    fn json_content_types_include_suffixes_and_parameters() {
+        assert!(is_json("application/json; charset=utf-8"));
+        assert!(is_json("application/merge-patch+json"));
+        assert!(!is_json("text/plain"));
+    }
+}

@@ -1,0 +1,32 @@
+//! orderflow's command service: REST commands in, Avro events on the Kafka log out.
+//!
+//! A command is validated by the pure domain crate against the order's aggregate, which is
+//! rebuilt from the log at start-up and kept in memory. Each partition of the topic has one
+//! worker that is the single writer of its orders; a command is acknowledged only once its
+//! event has been read back from the log and accepted by the shared fold rule, so the log,
+//! not this process, decides what happened.
+//!
+//! Layout:
+//! - `settings`: typed configuration ([`Settings`]);
+//! - `app`: [`run`], the shared state and the start-up of the log side;
+//! - `http`: routes, request parsing and problem+json errors ([`router`] is built there);
+//! - `worker`: the per-partition single writer;
+//! - `aggregates`: per-partition state, idempotency and preconditions;
+//! - `log`: topic creation, producer, consumer and broker probe;
+//! - `readiness`: what `/readyz` reports;
+//! - `error`: [`CommandError`], the boundary between HTTP and the workers.
+
+mod aggregates;
+mod app;
+mod error;
+mod http;
+mod log;
+mod readiness;
+mod settings;
+mod worker;
+
+pub use aggregates::{Ack, CommandRequest, Precondition};
+pub use app::{AppState, run};
+pub use error::CommandError;
+pub use http::{ApiError, router};
+pub use settings::{LogSettings, Settings};

@@ -1,0 +1,167 @@
+//! The Kafka side: the topic, the producer, the reader that feeds the workers, and the
+//! broker health probe.
+
+use crate::readiness::Readiness;
+use crate::worker::WorkerMsg;
+use orderflow_platform::KafkaSettings;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
+use rdkafka::error::KafkaError;
+use rdkafka::producer::FutureProducer;
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{Message, Offset, TopicPartitionList};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+const METADATA_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Creates `topic` with `partitions` partitions unless it exists, and returns how many
+/// partitions it has.
+pub async fn ensure_topic(
+    kafka: &KafkaSettings,
+    topic: &str,
+    partitions: i32,
+    replication: i32,
+) -> Result<i32, KafkaError> {
+    let admin: AdminClient<DefaultClientContext> = kafka.client_config(&[]).create()?;
+    let new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(replication));
+    let options = AdminOptions::new().operation_timeout(Some(METADATA_TIMEOUT));
+    for result in admin.create_topics([&new_topic], &options).await? {
+        match result {
+            Ok(_) => tracing::info!(topic, partitions, "created topic"),
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((_, code)) => return Err(KafkaError::AdminOp(code)),
+        }
+    }
+    let consumer: BaseConsumer = kafka.client_config(&[]).create()?;
+    let topic_owned = topic.to_owned();
+    tokio::task::spawn_blocking(move || partition_count(&consumer, &topic_owned))
+        .await
+        .map_err(|_| KafkaError::Canceled)?
+}
+
+fn partition_count(consumer: &BaseConsumer, topic: &str) -> Result<i32, KafkaError> {
+    // A topic just created may take a moment to show all partitions in metadata.
+    for _ in 0..50 {
+        let metadata = consumer.fetch_metadata(Some(topic), METADATA_TIMEOUT)?;
+        if let Some(t) = metadata.topics().iter().find(|t| t.name() == topic)
+            && t.error().is_none()
+            && !t.partitions().is_empty()
+        {
+            return Ok(t.partitions().len() as i32);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(KafkaError::MetadataFetch(
+        RDKafkaErrorCode::UnknownTopicOrPartition,
+    ))
+}
+
+/// The idempotent producer. Many records in flight, batched by librdkafka.
+pub fn producer(kafka: &KafkaSettings, timeout: Duration) -> Result<FutureProducer, KafkaError> {
+    let timeout_ms = timeout.as_millis().to_string();
+    kafka
+        .client_config(&[
+            ("enable.idempotence", "true"),
+            ("acks", "all"),
+            ("linger.ms", "2"),
+            ("batch.num.messages", "10000"),
+            ("queue.buffering.max.messages", "500000"),
+            ("message.timeout.ms", &timeout_ms),
+        ])
+        .create()
+}
+
+/// A consumer that reads every partition from the beginning without a group: the command
+/// side folds the whole log, it does not share it.
+pub fn reader(kafka: &KafkaSettings) -> Result<StreamConsumer, KafkaError> {
+    kafka
+        .client_config(&[
+            ("group.id", "orderflow-command-service"),
+            ("enable.auto.commit", "false"),
+            ("enable.auto.offset.store", "false"),
+            ("isolation.level", "read_uncommitted"),
+            ("fetch.wait.max.ms", "10"),
+            ("fetch.min.bytes", "1"),
+            ("enable.partition.eof", "false"),
+        ])
+        .create()
+}
+
+/// The high watermark of each partition: where the rebuild ends.
+pub async fn end_offsets(
+    consumer: Arc<StreamConsumer>,
+    topic: &str,
+    partitions: i32,
+) -> Result<Vec<i64>, KafkaError> {
+    let topic = topic.to_owned();
+    tokio::task::spawn_blocking(move || {
+        (0..partitions)
+            .map(|p| {
+                consumer
+                    .fetch_watermarks(&topic, p, METADATA_TIMEOUT)
+                    .map(|(_, high)| high)
+            })
+            .collect()
+    })
+    .await
+    .map_err(|_| KafkaError::Canceled)?
+}
+
+/// Assigns every partition from the beginning and hands each record to its worker, until
+/// the workers are gone.
+pub async fn feed_workers(
+    consumer: Arc<StreamConsumer>,
+    topic: String,
+    workers: Vec<mpsc::Sender<WorkerMsg>>,
+) {
+    let mut assignment = TopicPartitionList::new();
+    for p in 0..workers.len() as i32 {
+        // An assignment error leaves `recv` failing below, where it is logged.
+        let _ = assignment.add_partition_offset(&topic, p, Offset::Beginning);
+    }
+    if let Err(e) = consumer.assign(&assignment) {
+        tracing::error!(error = %e, "cannot assign the topic's partitions");
+        return;
+    }
+    loop {
+        match consumer.recv().await {
+            Ok(message) => {
+                let partition = message.partition() as usize;
+                let Some(worker) = workers.get(partition) else {
+                    continue;
+                };
+                if worker
+                    .send(WorkerMsg::Record(message.detach()))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the log failed; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+}
+
+/// Probes the broker every second, so commands fail fast with 503 while it is away.
+pub async fn watch_broker(consumer: Arc<StreamConsumer>, topic: String, readiness: Arc<Readiness>) {
+    loop {
+        let probe = consumer.clone();
+        let t = topic.clone();
+        let up = tokio::task::spawn_blocking(move || {
+            probe
+                .fetch_metadata(Some(&t), Duration::from_secs(2))
+                .is_ok()
+        })
+        .await
+        .unwrap_or(false);
+        readiness.set_broker_up(up);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}

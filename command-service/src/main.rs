@@ -1,0 +1,19 @@
+//! The command service binary: parse settings, bind, run until Ctrl-C/SIGTERM.
+
+use anyhow::Context;
+use clap::Parser;
+use orderflow_command_service::{Settings, run};
+use orderflow_platform::{init_tracing, shutdown_signal};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    init_tracing();
+    let settings = Settings::parse();
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("binding {}", settings.listen))?;
+    tracing::info!(address = %listener.local_addr()?, topic = %settings.log.topic, "command service listening");
+    run(settings, listener, shutdown_signal())
+        .await
+        .context("serving HTTP")
+}

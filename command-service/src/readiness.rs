@@ -1,0 +1,67 @@
+//! What `/readyz` reports and what gates commands: rebuilt from the log, broker reachable.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+/// Shared readiness and counters of the service.
+#[derive(Debug, Default)]
+pub struct Readiness {
+    partitions: AtomicUsize,
+    rebuilt: AtomicUsize,
+    broker_up: AtomicBool,
+    ignored: AtomicU64,
+}
+
+impl Readiness {
+    /// Starts counting down the rebuild of `partitions` partitions.
+    pub fn expect_partitions(&self, partitions: usize) {
+        self.partitions.store(partitions, Ordering::SeqCst);
+    }
+
+    pub(crate) fn partition_rebuilt(&self) {
+        let done = self.rebuilt.fetch_add(1, Ordering::SeqCst) + 1;
+        if done == self.partitions.load(Ordering::SeqCst) {
+            tracing::info!(
+                partitions = done,
+                "state rebuilt from the log; accepting commands"
+            );
+        }
+    }
+
+    /// Every partition has been folded up to where the log ended at start-up.
+    pub fn is_rebuilt(&self) -> bool {
+        let partitions = self.partitions.load(Ordering::SeqCst);
+        partitions > 0 && self.rebuilt.load(Ordering::SeqCst) >= partitions
+    }
+
+    /// `(rebuilt, total)` partitions, for progress reports.
+    pub fn progress(&self) -> (usize, usize) {
+        (
+            self.rebuilt.load(Ordering::SeqCst),
+            self.partitions.load(Ordering::SeqCst),
+        )
+    }
+
+    pub fn set_broker_up(&self, up: bool) {
+        let was = self.broker_up.swap(up, Ordering::SeqCst);
+        if was != up {
+            if up {
+                tracing::info!("broker reachable");
+            } else {
+                tracing::warn!("broker unreachable; commands get 503 until it returns");
+            }
+        }
+    }
+
+    pub fn is_broker_up(&self) -> bool {
+        self.broker_up.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn count_ignored(&self) {
+        self.ignored.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Events the fold ignored (conflicts, duplicates) and records that could not be read.
+    pub fn ignored(&self) -> u64 {
+        self.ignored.load(Ordering::Relaxed)
+    }
+}

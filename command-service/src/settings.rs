@@ -1,0 +1,85 @@
+//! Typed settings of the command service: defaults for the local stack, every one
+//! overridable by flag or environment variable.
+
+use orderflow_platform::KafkaSettings;
+use orderflow_schemas::RegistrySettings;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Everything the command service needs to run.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "command-service",
+    about = "orderflow command service (REST → Kafka)"
+)]
+pub struct Settings {
+    /// Address the REST API listens on.
+    #[arg(
+        long,
+        env = "ORDERFLOW_COMMAND_LISTEN",
+        default_value = "127.0.0.1:8080"
+    )]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub kafka: KafkaSettings,
+    #[command(flatten)]
+    pub log: LogSettings,
+    /// Schema Registry base URL.
+    #[arg(
+        long,
+        env = "ORDERFLOW_SCHEMA_REGISTRY_URL",
+        default_value = "http://127.0.0.1:8081"
+    )]
+    pub registry_url: String,
+    /// `user:password` for the registry, if it needs basic auth.
+    #[arg(long, env = "ORDERFLOW_SCHEMA_REGISTRY_AUTH")]
+    pub registry_auth: Option<String>,
+    /// How long a command may wait for its event to be appended and read back.
+    #[arg(long, env = "ORDERFLOW_COMMAND_TIMEOUT_MS", default_value_t = 10_000)]
+    pub command_timeout_ms: u64,
+}
+
+/// The event log: which topic, and how to create it when it is missing.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LogSettings {
+    /// Topic holding the order events.
+    #[arg(long, env = "ORDERFLOW_TOPIC", default_value = "orders.events")]
+    pub topic: String,
+    /// Partitions when the service creates the topic (an existing topic keeps its own).
+    #[arg(long, env = "ORDERFLOW_TOPIC_PARTITIONS", default_value_t = 6)]
+    pub partitions: i32,
+    /// Replication factor when the service creates the topic.
+    #[arg(long, env = "ORDERFLOW_TOPIC_REPLICATION", default_value_t = 1)]
+    pub replication_factor: i32,
+}
+
+impl Settings {
+    /// Settings for a stack at the given addresses, everything else at its default. Used by
+    /// tests and tools that embed the service.
+    pub fn for_stack(brokers: &str, registry_url: &str, topic: &str) -> Self {
+        Settings {
+            listen: ([127, 0, 0, 1], 0).into(),
+            kafka: KafkaSettings::new(brokers),
+            log: LogSettings {
+                topic: topic.to_owned(),
+                partitions: 6,
+                replication_factor: 1,
+            },
+            registry_url: registry_url.to_owned(),
+            registry_auth: None,
+            command_timeout_ms: 10_000,
+        }
+    }
+
+    pub(crate) fn registry(&self) -> RegistrySettings {
+        RegistrySettings {
+            url: self.registry_url.clone(),
+            timeout: Duration::from_secs(5),
+            basic_auth: self.registry_auth.clone(),
+        }
+    }
+
+    pub(crate) fn command_timeout(&self) -> Duration {
+        Duration::from_millis(self.command_timeout_ms)
+    }
+}

@@ -1,0 +1,332 @@
+//! One worker per partition: the single writer for its orders.
+//!
+//! A worker owns the aggregates of its partition and handles two kinds of message in one
+//! loop, so no lock is ever taken: commands from the HTTP layer and records read back from
+//! the log. Commands for one order are serialized (the next one waits until the previous
+//! event has been read back); commands for different orders are pipelined, with many
+//! records in flight and no flush or awaited send per request. A command is acknowledged
+//! only when the worker reads its own event back and the fold accepts it.
+
+use crate::aggregates::{Ack, Aggregates, CommandRequest};
+use crate::error::CommandError;
+use crate::readiness::Readiness;
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
+use orderflow_domain::{Event, EventMeta, FoldOutcome, Order, Timestamp, decide};
+use orderflow_schemas::EventCodec;
+use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+/// Where a command's answer goes.
+pub type Reply = oneshot::Sender<Result<Ack, CommandError>>;
+
+/// What a worker receives.
+pub enum WorkerMsg {
+    Command(CommandRequest, Reply),
+    Record(OwnedMessage),
+    /// The current aggregate state of an order.
+    Inspect(String, oneshot::Sender<Result<Order, CommandError>>),
+}
+
+/// Most commands that may wait behind one order's in-flight command.
+const MAX_WAITING_PER_ORDER: usize = 256;
+
+/// What a worker shares with the rest of the service.
+pub struct WorkerContext {
+    pub topic: String,
+    pub producer: FutureProducer,
+    pub codec: Arc<EventCodec>,
+    pub readiness: Arc<Readiness>,
+    pub command_timeout: Duration,
+}
+
+struct InFlight {
+    event_id: Uuid,
+    created: bool,
+    reply: Reply,
+    deadline: Instant,
+}
+
+#[derive(Default)]
+struct OrderQueue {
+    in_flight: Option<InFlight>,
+    waiting: VecDeque<(CommandRequest, Reply)>,
+}
+
+type DeliveryResult = (String, Uuid, Result<(), String>);
+
+/// The worker of one partition.
+pub struct Worker {
+    partition: i32,
+    /// High watermark when the service started: the worker is rebuilt once past it.
+    rebuild_end: i64,
+    rebuilt: bool,
+    aggregates: Aggregates,
+    queues: HashMap<String, OrderQueue>,
+    deliveries: FuturesUnordered<BoxFuture<'static, DeliveryResult>>,
+    ctx: Arc<WorkerContext>,
+}
+
+impl Worker {
+    pub fn new(partition: i32, rebuild_end: i64, ctx: Arc<WorkerContext>) -> Self {
+        Worker {
+            partition,
+            rebuild_end,
+            rebuilt: false,
+            aggregates: Aggregates::new(partition),
+            queues: HashMap::new(),
+            deliveries: FuturesUnordered::new(),
+            ctx,
+        }
+    }
+
+    /// Runs until the channel closes (shutdown).
+    pub async fn run(mut self, mut inbox: mpsc::Receiver<WorkerMsg>) {
+        self.check_rebuilt(-1);
+        let mut tick = tokio::time::interval(Duration::from_millis(200));
+        loop {
+            tokio::select! {
+                msg = inbox.recv() => match msg {
+                    Some(WorkerMsg::Command(request, reply)) => self.on_command(request, reply).await,
+                    Some(WorkerMsg::Record(record)) => self.on_record(record).await,
+                    Some(WorkerMsg::Inspect(order_id, reply)) => {
+                        let answer = if self.rebuilt { Ok(self.aggregates.order(&order_id)) } else { Err(CommandError::Rebuilding) };
+                        let _ = reply.send(answer);
+                    }
+                    None => break,
+                },
+                Some((order_id, event_id, result)) = self.deliveries.next() => {
+                    if let Err(e) = result {
+                        self.fail_in_flight(&order_id, event_id, CommandError::Unavailable(e)).await;
+                    }
+                }
+                _ = tick.tick() => self.expire_in_flight().await,
+            }
+        }
+    }
+
+    fn check_rebuilt(&mut self, offset: i64) {
+        if !self.rebuilt && offset + 1 >= self.rebuild_end {
+            self.rebuilt = true;
+            self.ctx.readiness.partition_rebuilt();
+            tracing::info!(
+                partition = self.partition,
+                orders = self.aggregates.len(),
+                "partition rebuilt from the log"
+            );
+        }
+    }
+
+    async fn on_command(&mut self, request: CommandRequest, reply: Reply) {
+        if !self.rebuilt {
+            let _ = reply.send(Err(CommandError::Rebuilding));
+            return;
+        }
+        let order_id = request.order_id.clone();
+        let queue = self.queues.entry(order_id.clone()).or_default();
+        if queue.waiting.len() >= MAX_WAITING_PER_ORDER {
+            let _ = reply.send(Err(CommandError::Overloaded));
+            return;
+        }
+        queue.waiting.push_back((request, reply));
+        self.drain(&order_id).await;
+    }
+
+    /// Decides and appends one command whose order has nothing in flight; leaves it in
+    /// flight when an event was handed to the producer.
+    async fn start(&mut self, request: CommandRequest, reply: Reply) {
+        if let Some(answer) = self.aggregates.answer_without_appending(&request) {
+            let _ = reply.send(answer);
+            return;
+        }
+        let order = self.aggregates.order(&request.order_id);
+        let meta = EventMeta {
+            event_id: Uuid::new_v4(),
+            occurred_at: now(),
+            idempotency_key: request.idempotency_key.clone(),
+            correlation_id: request.correlation_id.clone(),
+        };
+        let event = match decide(&order, &request.command, meta) {
+            Ok(event) => event,
+            Err(e) => {
+                let _ = reply.send(Err(CommandError::from_domain(&request.order_id, e)));
+                return;
+            }
+        };
+        match self.append(&event).await {
+            Ok(()) => {
+                let in_flight = InFlight {
+                    event_id: event.meta.event_id,
+                    created: order.version == 0,
+                    reply,
+                    deadline: Instant::now() + self.ctx.command_timeout,
+                };
+                self.queues.entry(request.order_id).or_default().in_flight = Some(in_flight);
+            }
+            Err(e) => {
+                let _ = reply.send(Err(e));
+            }
+        }
+    }
+
+    /// Encodes and hands the event to the producer without waiting for the broker.
+    async fn append(&mut self, event: &Event) -> Result<(), CommandError> {
+        let payload = self
+            .ctx
+            .codec
+            .encode(event)
+            .await
+            .map_err(|e| CommandError::Unavailable(e.to_string()))?;
+        let record = FutureRecord::to(&self.ctx.topic)
+            .partition(self.partition)
+            .key(event.order_id.as_bytes())
+            .payload(&payload);
+        let delivery = self.ctx.producer.send_result(record).map_err(|(e, _)| {
+            tracing::warn!(error = %e, "producer queue refused a record");
+            CommandError::Overloaded
+        })?;
+        let (order_id, event_id) = (event.order_id.clone(), event.meta.event_id);
+        self.deliveries.push(Box::pin(async move {
+            let result = match delivery.await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err((e, _))) => Err(e.to_string()),
+                Err(_) => Err("the producer was shut down".to_owned()),
+            };
+            (order_id, event_id, result)
+        }));
+        Ok(())
+    }
+
+    async fn on_record(&mut self, record: OwnedMessage) {
+        let offset = record.offset();
+        let ctx = self.ctx.clone();
+        if let Some(event) = decode(&ctx, &record).await {
+            let outcome = self.aggregates.fold(&event, offset);
+            if outcome != FoldOutcome::Accepted {
+                self.ctx.readiness.count_ignored();
+                tracing::warn!(partition = self.partition, offset, order_id = %event.order_id, version = event.version, ?outcome, "event ignored by the fold");
+            }
+            self.settle(&event, offset, outcome).await;
+        }
+        self.check_rebuilt(offset);
+    }
+
+    /// Answers the command whose event this is, if it is ours.
+    async fn settle(&mut self, event: &Event, offset: i64, outcome: FoldOutcome) {
+        let Some(queue) = self.queues.get_mut(&event.order_id) else {
+            return;
+        };
+        let Some(in_flight) = queue
+            .in_flight
+            .take_if(|f| f.event_id == event.meta.event_id)
+        else {
+            return;
+        };
+        let answer = if outcome == FoldOutcome::Accepted {
+            Ok(Ack {
+                order_id: event.order_id.clone(),
+                status: event.kind.resulting_status(),
+                version: event.version,
+                event_id: event.meta.event_id,
+                partition: self.partition,
+                offset,
+                created: in_flight.created,
+                replayed: false,
+            })
+        } else {
+            Err(CommandError::ConcurrentWrite {
+                order_id: event.order_id.clone(),
+                version: event.version,
+            })
+        };
+        let _ = in_flight.reply.send(answer);
+        self.drain(&event.order_id).await;
+    }
+
+    async fn fail_in_flight(&mut self, order_id: &str, event_id: Uuid, error: CommandError) {
+        let Some(queue) = self.queues.get_mut(order_id) else {
+            return;
+        };
+        if let Some(in_flight) = queue.in_flight.take_if(|f| f.event_id == event_id) {
+            tracing::warn!(%order_id, error = %error, "command not acknowledged");
+            let _ = in_flight.reply.send(Err(error));
+            self.drain(order_id).await;
+        }
+    }
+
+    async fn expire_in_flight(&mut self) {
+        let now = Instant::now();
+        let expired: Vec<(String, Uuid)> = self
+            .queues
+            .iter()
+            .filter_map(|(id, q)| {
+                q.in_flight
+                    .as_ref()
+                    .filter(|f| f.deadline <= now)
+                    .map(|f| (id.clone(), f.event_id))
+            })
+            .collect();
+        for (order_id, event_id) in expired {
+            let error =
+                CommandError::Unavailable("the event was not confirmed by the log in time".into());
+            self.fail_in_flight(&order_id, event_id, error).await;
+        }
+    }
+
+    /// Starts waiting commands of `order_id` until one is in flight, or forgets the
+    /// emptied queue. Commands answered without an append are handled in this loop.
+    async fn drain(&mut self, order_id: &str) {
+        while let Some(queue) = self.queues.get_mut(order_id) {
+            if queue.in_flight.is_some() {
+                return;
+            }
+            let Some((request, reply)) = queue.waiting.pop_front() else {
+                self.queues.remove(order_id);
+                return;
+            };
+            self.start(request, reply).await;
+        }
+    }
+}
+
+/// Decodes a record, retrying while the registry is unreachable; `None` for poison,
+/// which the command side skips (the projector dead-letters it).
+async fn decode(ctx: &WorkerContext, record: &OwnedMessage) -> Option<Event> {
+    let payload = record.payload().unwrap_or_default();
+    let mut backoff = Duration::from_millis(100);
+    let event = loop {
+        match ctx.codec.decode(payload).await {
+            Ok(event) => break event,
+            Err(e) if e.is_transient() => {
+                tracing::warn!(error = %e, "registry unavailable while reading the log; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => {
+                ctx.readiness.count_ignored();
+                tracing::error!(partition = record.partition(), offset = record.offset(), error = %e, "skipping undecodable record");
+                return None;
+            }
+        }
+    };
+    if record.key() != Some(event.order_id.as_bytes()) {
+        ctx.readiness.count_ignored();
+        tracing::error!(partition = record.partition(), offset = record.offset(), order_id = %event.order_id, "skipping record whose key is not its order id");
+        return None;
+    }
+    Some(event)
+}
+
+fn now() -> Timestamp {
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis();
+    Timestamp(millis as i64)
+}

@@ -1,0 +1,53 @@
+//! Dependencies that are down: 503 with Retry-After, and recovery without a restart.
+
+use crate::helpers::{Registry, TestApp, brokers, expect_json, order_body, spawn_with};
+use orderflow_command_service::Settings;
+use reqwest::StatusCode;
+use uuid::Uuid;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn expect_unavailable(app: &TestApp) {
+    let response = app.place(&order_body(None)).await;
+    assert_eq!(response.headers()["retry-after"], "1");
+    expect_json(response, StatusCode::SERVICE_UNAVAILABLE).await;
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let alive = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(alive.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn without_a_registry_commands_get_503_until_it_comes_up() {
+    let port = free_port();
+    let topic = format!("orders.events.test-{}", Uuid::new_v4().simple());
+    let settings = Settings::for_stack(&brokers(), &format!("http://127.0.0.1:{port}"), &topic);
+    let mut app = spawn_with(settings, Registry::start().await).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    expect_unavailable(&app).await;
+
+    // The registry comes up on the configured port: the service recovers by itself.
+    app.registry = Registry::start_on(port).await;
+    app.wait_ready().await;
+    expect_json(app.place(&order_body(None)).await, StatusCode::CREATED).await;
+}
+
+#[tokio::test]
+async fn without_a_broker_commands_get_503_with_retry_after() {
+    let registry = Registry::start().await;
+    let mut settings = Settings::for_stack(
+        &format!("127.0.0.1:{}", free_port()),
+        &registry.url,
+        "orders.events.nowhere",
+    );
+    settings.command_timeout_ms = 1000;
+    let app = spawn_with(settings, registry).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    expect_unavailable(&app).await;
+}

@@ -1,0 +1,86 @@
+//! Two writers on one topic: the log decides, and no client is told 2xx for an event the
+//! fold ignored.
+
+use crate::helpers::{TestApp, spawn_app};
+use orderflow_domain::{FoldOutcome, Order, fold};
+use serde_json::json;
+use std::collections::{HashMap, HashSet};
+
+#[tokio::test]
+async fn two_instances_never_acknowledge_an_event_the_log_ignores() {
+    let a = spawn_app().await;
+    let mut ids = Vec::new();
+    for _ in 0..10 {
+        ids.push(a.place_ok().await);
+    }
+    let b = a.second_instance().await;
+    // Both instances race to move the same orders; each order gets commands from both.
+    let hammer = |app: &TestApp, ids: Vec<String>, tag: &'static str| {
+        let client = app.client.clone();
+        let base = app.address.clone();
+        async move {
+            let mut acked = Vec::new();
+            let mut statuses = HashMap::new();
+            for round in 0..6 {
+                let mut requests = Vec::new();
+                for id in &ids {
+                    let (path, body) = match round % 3 {
+                        0 => ("pack", json!({"warehouse": tag})),
+                        1 => ("cancel", json!({"reason": tag})),
+                        _ => ("ship", json!({"carrier": tag, "tracking_number": "t"})),
+                    };
+                    requests.push(
+                        client
+                            .post(format!("{base}/orders/{id}/{path}"))
+                            .json(&body)
+                            .send(),
+                    );
+                }
+                for response in futures::future::join_all(requests).await {
+                    let response = response.unwrap();
+                    *statuses.entry(response.status().as_u16()).or_insert(0) += 1;
+                    if response.status().is_success() {
+                        let body: serde_json::Value = response.json().await.unwrap();
+                        acked.push(body["event_id"].as_str().unwrap().to_owned());
+                    }
+                }
+            }
+            (acked, statuses)
+        }
+    };
+    let ((acked_a, statuses_a), (acked_b, statuses_b)) =
+        tokio::join!(hammer(&a, ids.clone(), "a"), hammer(&b, ids.clone(), "b"));
+    assert!(
+        statuses_a
+            .keys()
+            .chain(statuses_b.keys())
+            .all(|s| [200, 409].contains(s)),
+        "{statuses_a:?} {statuses_b:?}"
+    );
+
+    // Fold the log with the shared rule: every acknowledged event must be accepted.
+    let log = a.log().await;
+    let mut orders: HashMap<String, Order> = HashMap::new();
+    let mut accepted = HashSet::new();
+    for record in &log {
+        let order = orders
+            .remove(&record.event.order_id)
+            .unwrap_or_else(|| Order::new(record.event.order_id.clone()));
+        let folded = fold(order, &record.event);
+        if folded.outcome == FoldOutcome::Accepted {
+            accepted.insert(record.event.meta.event_id.to_string());
+        }
+        orders.insert(record.event.order_id.clone(), folded.order);
+    }
+    for id in acked_a.iter().chain(&acked_b) {
+        assert!(
+            accepted.contains(id),
+            "event {id} was acknowledged but the fold ignored it"
+        );
+    }
+    assert_eq!(
+        acked_a.len() + acked_b.len(),
+        accepted.len() - ids.len(),
+        "every accepted transition was acknowledged once"
+    );
+}

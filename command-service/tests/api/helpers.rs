@@ -1,0 +1,347 @@
+//! `spawn_app()` and friends: a command service on port 0 over a fresh topic, with its own
+//! registry on a fresh database.
+
+use orderflow_command_service::{Settings, run};
+use orderflow_domain::Event;
+use orderflow_schemas::{EventCodec, RegistrySettings};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use sqlx::{Connection, PgConnection};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+pub fn brokers() -> String {
+    std::env::var("ORDERFLOW_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into())
+}
+
+fn admin_database_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://orderflow:orderflow@127.0.0.1:5432/postgres".into())
+}
+
+/// A dev registry on a database of its own.
+pub struct Registry {
+    pub url: String,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<(), orderflow_dev_registry::Error>>,
+}
+
+impl Registry {
+    /// Starts a registry on a fresh database, on `port` (0 for any).
+    pub async fn start_on(port: u16) -> Registry {
+        let name = format!("cs_test_{}", Uuid::new_v4().simple());
+        let admin = admin_database_url();
+        let mut conn = PgConnection::connect(&admin)
+            .await
+            .expect("connect to Postgres");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let url = match admin.rfind('/') {
+            Some(i) => format!("{}/{name}", &admin[..i]),
+            None => panic!("bad TEST_DATABASE_URL"),
+        };
+        let pool = orderflow_dev_registry::connect(&url).await.unwrap();
+        let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(orderflow_dev_registry::run(listener, pool, async {
+            let _ = stopped.await;
+        }));
+        Registry {
+            url,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    pub async fn start() -> Registry {
+        Self::start_on(0).await
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.task.abort();
+    }
+}
+
+/// A running command service.
+pub struct TestApp {
+    pub address: String,
+    pub topic: String,
+    pub registry: Registry,
+    pub client: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+/// A command service over a fresh topic and a fresh registry, ready for commands.
+pub async fn spawn_app() -> TestApp {
+    let registry = Registry::start().await;
+    let topic = format!("orders.events.test-{}", Uuid::new_v4().simple());
+    let app = spawn_on(&topic, registry).await;
+    app.wait_ready().await;
+    app
+}
+
+/// A command service for `topic` and `registry`, not waited for.
+pub async fn spawn_on(topic: &str, registry: Registry) -> TestApp {
+    let settings = Settings::for_stack(&brokers(), &registry.url, topic);
+    spawn_with(settings, registry).await
+}
+
+pub async fn spawn_with(settings: Settings, registry: Registry) -> TestApp {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let topic = settings.log.topic.clone();
+    let task = tokio::spawn(run(settings, listener, async {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        address,
+        topic,
+        registry,
+        client: reqwest::Client::new(),
+        stop: Some(stop),
+        task: Some(task),
+    }
+}
+
+impl TestApp {
+    /// Waits until `/readyz` says ready.
+    pub async fn wait_ready(&self) {
+        for _ in 0..300 {
+            if let Ok(r) = self.client.get(self.url("/readyz")).send().await
+                && r.status() == StatusCode::OK
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("command service at {} did not become ready", self.address);
+    }
+
+    /// Stops this instance and starts a new one on the same topic and registry.
+    pub async fn restart(mut self) -> TestApp {
+        self.shutdown().await;
+        let registry = std::mem::replace(&mut self.registry, Registry::placeholder());
+        let app = spawn_on(&self.topic, registry).await;
+        app.wait_ready().await;
+        app
+    }
+
+    /// Another instance on the same topic and registry (a second writer).
+    pub async fn second_instance(&self) -> TestApp {
+        let settings = Settings::for_stack(&brokers(), &self.registry.url, &self.topic);
+        let app = spawn_with(settings, Registry::placeholder()).await;
+        app.wait_ready().await;
+        app
+    }
+
+    pub async fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// POSTs JSON with extra headers.
+    pub async fn post(&self, path: &str, body: &Value, headers: &[(&str, &str)]) -> Response {
+        let mut request = self.client.post(self.url(path)).json(body);
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn place(&self, body: &Value) -> Response {
+        self.post("/orders", body, &[]).await
+    }
+
+    /// Places a valid order and returns its id.
+    pub async fn place_ok(&self) -> String {
+        let response = self.place(&order_body(None)).await;
+        let body = expect_json(response, StatusCode::CREATED).await;
+        body["order_id"].as_str().unwrap().to_owned()
+    }
+
+    /// Places an order and moves it through `steps` (e.g. `["pack", "ship"]`).
+    pub async fn order_at(&self, steps: &[&str]) -> String {
+        let id = self.place_ok().await;
+        for step in steps {
+            let (path, body) = step_request(step);
+            let r = self.post(&format!("/orders/{id}/{path}"), &body, &[]).await;
+            expect_json(r, StatusCode::OK).await;
+        }
+        id
+    }
+
+    /// Every record of the topic, decoded with the project's codec.
+    pub async fn log(&self) -> Vec<LogRecord> {
+        read_log(&self.topic, &self.registry.url).await
+    }
+}
+
+impl Registry {
+    /// A registry handle that owns nothing (for instances sharing another's registry).
+    fn placeholder() -> Registry {
+        Registry {
+            url: String::new(),
+            stop: None,
+            task: tokio::spawn(async { Ok(()) }),
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// The request for a lifecycle step.
+pub fn step_request(step: &str) -> (&'static str, Value) {
+    match step {
+        "pack" => ("pack", json!({"warehouse": "AMS-1"})),
+        "ship" => (
+            "ship",
+            json!({"carrier": "DHL", "tracking_number": "JD0123"}),
+        ),
+        "location" => ("location", json!({"location": "Utrecht hub"})),
+        "deliver" => ("deliver", json!({})),
+        "cancel" => ("cancel", json!({"reason": "customer request"})),
+        other => panic!("unknown step {other}"),
+    }
+}
+
+/// A valid `POST /orders` body.
+pub fn order_body(order_id: Option<&str>) -> Value {
+    let mut body = json!({
+        "customer_id": "cust-42",
+        "items": [
+            {"product_id": "sku-1", "quantity": 2, "unit_price": "25.99"},
+            {"product_id": "sku-2", "quantity": 1, "unit_price": "5.5"}
+        ],
+        "shipping_address": "1 Main St, Springfield"
+    });
+    if let Some(id) = order_id {
+        body["order_id"] = json!(id);
+    }
+    body
+}
+
+/// Asserts the status and a JSON body (problem+json for errors); returns the body.
+pub async fn expect_json(response: Response, status: StatusCode) -> Value {
+    let actual = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let text = response.text().await.unwrap();
+    assert_eq!(actual, status, "body: {text}");
+    let expected_type = if status.is_success() {
+        "application/json"
+    } else {
+        "application/problem+json"
+    };
+    assert_eq!(content_type.as_deref(), Some(expected_type), "body: {text}");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// One record of the topic.
+#[derive(Debug, Clone)]
+pub struct LogRecord {
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Vec<u8>,
+    pub event: Event,
+}
+
+/// Reads every record of `topic` up to its current end.
+pub async fn read_log(topic: &str, registry_url: &str) -> Vec<LogRecord> {
+    let raw = read_raw(topic).await;
+    let codec = EventCodec::new(
+        &RegistrySettings {
+            url: registry_url.to_owned(),
+            timeout: Duration::from_secs(5),
+            basic_auth: None,
+        },
+        topic,
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    for (partition, offset, key, payload) in raw {
+        let event = codec.decode(&payload).await.expect("every record decodes");
+        out.push(LogRecord {
+            partition,
+            offset,
+            key,
+            event,
+        });
+    }
+    out
+}
+
+/// `(partition, offset, key, value)` of every record of `topic`.
+pub async fn read_raw(topic: &str) -> Vec<(i32, i64, Vec<u8>, Vec<u8>)> {
+    let topic = topic.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", brokers())
+            .set("group.id", "orderflow-tests")
+            .set("enable.auto.commit", "false")
+            .create()
+            .unwrap();
+        let metadata = consumer
+            .fetch_metadata(Some(&topic), Duration::from_secs(5))
+            .unwrap();
+        let partitions = metadata.topics()[0].partitions().len() as i32;
+        let mut remaining = 0;
+        let mut tpl = TopicPartitionList::new();
+        for p in 0..partitions {
+            let (_, high) = consumer
+                .fetch_watermarks(&topic, p, Duration::from_secs(5))
+                .unwrap();
+            remaining += high;
+            tpl.add_partition_offset(&topic, p, Offset::Beginning)
+                .unwrap();
+        }
+        consumer.assign(&tpl).unwrap();
+        let mut out = Vec::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while (out.len() as i64) < remaining && std::time::Instant::now() < deadline {
+            if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+                out.push((
+                    m.partition(),
+                    m.offset(),
+                    m.key().unwrap_or_default().to_vec(),
+                    m.payload().unwrap_or_default().to_vec(),
+                ));
+            }
+        }
+        assert_eq!(out.len() as i64, remaining, "read the whole topic");
+        out.sort_by_key(|r| (r.0, r.1));
+        out
+    })
+    .await
+    .unwrap()
+}

@@ -1,0 +1,11 @@
+//! Integration tests of the command service against the real stack: tansu (Kafka API),
+//! the dev Schema Registry on Postgres, and Confluent's Python client. Each test gets its
+//! own topic and its own registry database.
+
+mod availability;
+mod concurrency;
+mod helpers;
+mod idempotency;
+mod lifecycle;
+mod validation;
+mod wire;

@@ -1,0 +1,102 @@
+//! What lands on the topic: keys, partitions, and Avro that Confluent's own client reads.
+
+use crate::helpers::{brokers, spawn_app};
+use orderflow_domain::EventKind;
+use orderflow_platform::partition_for_key;
+use serde_json::Value;
+use std::process::Command;
+
+fn python() -> String {
+    std::env::var("ORDERFLOW_PYTHON").unwrap_or_else(|_| {
+        let home = std::env::var("HOME").unwrap_or_default();
+        format!("{home}/.cache/orderflow/venv/bin/python")
+    })
+}
+
+#[tokio::test]
+async fn every_event_is_keyed_by_its_order_in_the_partition_kafka_would_pick() {
+    let app = spawn_app().await;
+    for _ in 0..12 {
+        app.order_at(&["pack"]).await;
+    }
+    let log = app.log().await;
+    assert_eq!(log.len(), 24);
+    let partitions: std::collections::HashSet<i32> = log.iter().map(|r| r.partition).collect();
+    assert!(partitions.len() > 1, "orders spread over partitions");
+    for record in &log {
+        assert_eq!(record.key, record.event.order_id.as_bytes());
+        assert_eq!(record.partition, partition_for_key(&record.key, 6));
+    }
+}
+
+#[tokio::test]
+async fn every_record_decodes_with_confluents_python_avro_deserializer() {
+    let app = spawn_app().await;
+    app.order_at(&["pack", "ship", "location", "deliver"]).await;
+    app.order_at(&["cancel"]).await;
+    let ours = app.log().await;
+
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/decode_topic.py");
+    let topic = app.topic.clone();
+    let registry = app.registry.url.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(python())
+            .args([script, &brokers(), &registry, &topic])
+            .output()
+    })
+    .await
+    .unwrap()
+    .unwrap_or_else(|e| {
+        panic!(
+            "cannot run {} (run scripts/test.sh to install it): {e}",
+            python()
+        )
+    });
+    assert!(
+        output.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut theirs: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+    theirs.sort_by_key(|r| (r["partition"].as_i64(), r["offset"].as_i64()));
+    assert_eq!(theirs.len(), ours.len());
+
+    let mut schema_ids = std::collections::HashSet::new();
+    for (mine, decoded) in ours.iter().zip(&theirs) {
+        let v = &decoded["value"];
+        assert_eq!(
+            (decoded["partition"].as_i64(), decoded["offset"].as_i64()),
+            (Some(mine.partition as i64), Some(mine.offset))
+        );
+        assert_eq!(decoded["key"], mine.event.order_id);
+        assert_eq!(v["event_id"], mine.event.meta.event_id.to_string());
+        assert_eq!(v["order_id"], mine.event.order_id);
+        assert_eq!(v["version"], mine.event.version);
+        assert_eq!(v["occurred_at"], mine.event.meta.occurred_at.0);
+        schema_ids.insert(decoded["schema_id"].as_i64().unwrap());
+        match &mine.event.kind {
+            EventKind::Placed(p) => {
+                assert_eq!(v["total_amount"], p.total_amount.to_string());
+                assert_eq!(v["items"][0]["unit_price"], "25.99");
+                assert_eq!(v["items"][1]["unit_price"], "5.50");
+                assert_eq!(v["items"][0]["quantity"], 2);
+                assert_eq!(v["customer_id"], p.customer_id);
+            }
+            EventKind::Shipped {
+                carrier,
+                tracking_number,
+            } => {
+                assert_eq!(
+                    (&v["carrier"], &v["tracking_number"]),
+                    (
+                        &Value::from(carrier.as_str()),
+                        &Value::from(tracking_number.as_str())
+                    )
+                );
+            }
+            EventKind::Cancelled { reason } => assert_eq!(v["reason"], reason.as_str()),
+            _ => {}
+        }
+    }
+    assert_eq!(schema_ids.len(), 6, "one schema per event type");
+}

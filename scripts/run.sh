@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Installs what is missing and starts the whole local stack:
+#   tansu (Kafka API) :9092, PostgreSQL :5432, Redis :6379,
+#   dev Schema Registry :8081, command service :8080.
+# Logs and pids go to .stack/. `scripts/run.sh stop` stops what this script started.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$REPO_ROOT"
+
+export ORDERFLOW_SCHEMA_REGISTRY_URL="${ORDERFLOW_SCHEMA_REGISTRY_URL:-http://127.0.0.1:8081}"
+export REGISTRY_DATABASE_URL="${REGISTRY_DATABASE_URL:-$ORDERFLOW_DATABASE_URL}"
+
+stop_service() {
+  local pidfile="$STACK_DIR/$1.pid"
+  if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    log "stopping $1"
+    kill "$(cat "$pidfile")" 2>/dev/null || true
+  fi
+  rm -f "$pidfile"
+}
+
+if [ "${1:-}" = "stop" ]; then
+  for s in command-service dev-registry tansu; do stop_service "$s"; done
+  exit 0
+fi
+
+start_service() { # name, health url, binary, args...
+  local name=$1 health=$2; shift 2
+  if curl -fsS "$health" >/dev/null 2>&1; then log "$name already running"; return 0; fi
+  log "starting $name"
+  nohup "$@" >"$STACK_DIR/$name.log" 2>&1 &
+  echo $! >"$STACK_DIR/$name.pid"
+  for _ in $(seq 1 300); do
+    curl -fsS "$health" >/dev/null 2>&1 && return 0
+    kill -0 "$(cat "$STACK_DIR/$name.pid")" 2>/dev/null || { tail -20 "$STACK_DIR/$name.log" >&2; return 1; }
+    sleep 0.2
+  done
+  echo "$name did not become ready, see $STACK_DIR/$name.log" >&2; return 1
+}
+
+start_infrastructure
+log "building the services (release)"
+cargo build --release --locked -p orderflow-dev-registry -p orderflow-command-service
+start_service dev-registry http://127.0.0.1:8081/healthz target/release/orderflow-dev-registry
+start_service command-service http://127.0.0.1:8080/readyz target/release/command-service
+
+cat <<MSG
+
+orderflow is running:
+  command service   http://127.0.0.1:8080   (logs: .stack/command-service.log)
+  schema registry   http://127.0.0.1:8081   (dev registry, logs: .stack/dev-registry.log)
+  Kafka API (tansu) 127.0.0.1:$KAFKA_PORT   PostgreSQL 127.0.0.1:$PG_PORT   Redis 127.0.0.1:$REDIS_PORT
+
+Try it:
+  curl -si -X POST http://127.0.0.1:8080/orders -H 'content-type: application/json' \\
+    -d '{"customer_id":"cust-1","items":[{"product_id":"sku-1","quantity":2,"unit_price":"25.99"}],"shipping_address":"1 Main St"}'
+
+Stop it: scripts/run.sh stop
+MSG

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs the whole test suite against the real stack (installing and starting what is
+# missing): formatting, lints, unit tests and integration tests.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$REPO_ROOT"
+
+start_infrastructure
+install_python_client
+export ORDERFLOW_PYTHON="$PY_VENV/bin/python"
+export TEST_DATABASE_URL="${TEST_DATABASE_URL:-postgres://orderflow:orderflow@127.0.0.1:$PG_PORT/postgres}"
+
+log "cargo fmt --check"
+cargo fmt --all -- --check
+log "cargo clippy"
+cargo clippy --locked --workspace --all-targets -- -D warnings
+log "cargo test"
+cargo test --locked --workspace -- --test-threads "${TEST_THREADS:-4}"

@@ -113,7 +113,10 @@ async fn start_log_side(settings: Settings, state: AppState) {
         }
     };
     while let Some(ended) = tasks.join_next().await {
-        tracing::error!(?ended, "a log-side task ended unexpectedly");
+        // Only the rebuild reporter ends on its own; a worker or the reader ending is a bug.
+        if let Err(e) = ended {
+            tracing::error!(error = %e, "a log-side task failed");
+        }
     }
 }
 
@@ -152,10 +155,10 @@ async fn connect(settings: &Settings, state: &AppState) -> anyhow::Result<JoinSe
     });
     let mut tasks = JoinSet::new();
     let mut senders = Vec::new();
-    for (partition, end) in ends.into_iter().enumerate() {
+    for partition in 0..partitions {
         let (tx, rx) = mpsc::channel(WORKER_INBOX);
         senders.push(tx);
-        tasks.spawn(Worker::new(partition as i32, end, ctx.clone()).run(rx));
+        tasks.spawn(Worker::new(partition, ctx.clone()).run(rx));
     }
     tasks.spawn(log::feed_workers(
         reader.clone(),
@@ -163,19 +166,21 @@ async fn connect(settings: &Settings, state: &AppState) -> anyhow::Result<JoinSe
         senders.clone(),
     ));
     tasks.spawn(log::watch_broker(reader, topic, state.readiness.clone()));
-    tasks.spawn(report_rebuild(state.readiness.clone()));
+    tasks.spawn(report_rebuild(state.readiness.clone(), total));
     // `connect` runs once successfully, so the cell is always empty here.
     let _ = state.workers.set(senders);
     Ok(tasks)
 }
 
-/// Logs rebuild progress until every partition is done.
-async fn report_rebuild(readiness: Arc<Readiness>) {
+/// Logs rebuild progress until every partition is done. `estimate` is the sum of the
+/// reported high watermarks, which some brokers understate.
+async fn report_rebuild(readiness: Arc<Readiness>, estimate: i64) {
     let started = std::time::Instant::now();
     while !readiness.is_rebuilt() {
         tokio::time::sleep(Duration::from_secs(2)).await;
         let (done, total) = readiness.progress();
-        tracing::info!(done, total, elapsed = ?started.elapsed(), "rebuild in progress (partitions)");
+        let events = readiness.folded();
+        tracing::info!(events, estimate, partitions_done = done, partitions = total, elapsed = ?started.elapsed(), "rebuilding from the log");
     }
-    tracing::info!(elapsed = ?started.elapsed(), ignored = readiness.ignored(), "rebuild complete");
+    tracing::info!(events = readiness.folded(), ignored = readiness.ignored(), elapsed = ?started.elapsed(), "rebuild complete");
 }

@@ -85,12 +85,15 @@ pub fn reader(kafka: &KafkaSettings) -> Result<StreamConsumer, KafkaError> {
             ("isolation.level", "read_uncommitted"),
             ("fetch.wait.max.ms", "10"),
             ("fetch.min.bytes", "1"),
-            ("enable.partition.eof", "false"),
+            // The end of the rebuild is the first end-of-partition event, not ListOffsets:
+            // tansu 0.6 reports the high watermark as the last batch's base offset + 1.
+            ("enable.partition.eof", "true"),
         ])
         .create()
 }
 
-/// The high watermark of each partition: where the rebuild ends.
+/// The high watermark of each partition, as the broker reports it: for progress logs only
+/// (the rebuild itself ends at end-of-partition events).
 pub async fn end_offsets(
     consumer: Arc<StreamConsumer>,
     topic: &str,
@@ -138,6 +141,14 @@ pub async fn feed_workers(
                     .await
                     .is_err()
                 {
+                    return;
+                }
+            }
+            Err(KafkaError::PartitionEOF(partition)) => {
+                let Some(worker) = workers.get(partition as usize) else {
+                    continue;
+                };
+                if worker.send(WorkerMsg::EndOfLog).await.is_err() {
                     return;
                 }
             }

@@ -9,6 +9,7 @@ pub struct Readiness {
     rebuilt: AtomicUsize,
     broker_up: AtomicBool,
     ignored: AtomicU64,
+    folded: AtomicU64,
 }
 
 impl Readiness {
@@ -54,6 +55,15 @@ impl Readiness {
 
     pub fn is_broker_up(&self) -> bool {
         self.broker_up.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn count_folded(&self) {
+        self.folded.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records read from the log and folded since start-up.
+    pub fn folded(&self) -> u64 {
+        self.folded.load(Ordering::Relaxed)
     }
 
     pub(crate) fn count_ignored(&self) {

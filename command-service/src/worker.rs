@@ -30,6 +30,8 @@ pub type Reply = oneshot::Sender<Result<Ack, CommandError>>;
 pub enum WorkerMsg {
     Command(CommandRequest, Reply),
     Record(OwnedMessage),
+    /// The reader reached the end of the partition: everything up to here is folded.
+    EndOfLog,
     /// The current aggregate state of an order.
     Inspect(String, oneshot::Sender<Result<Order, CommandError>>),
 }
@@ -64,8 +66,6 @@ type DeliveryResult = (String, Uuid, Result<(), String>);
 /// The worker of one partition.
 pub struct Worker {
     partition: i32,
-    /// High watermark when the service started: the worker is rebuilt once past it.
-    rebuild_end: i64,
     rebuilt: bool,
     aggregates: Aggregates,
     queues: HashMap<String, OrderQueue>,
@@ -74,10 +74,9 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn new(partition: i32, rebuild_end: i64, ctx: Arc<WorkerContext>) -> Self {
+    pub fn new(partition: i32, ctx: Arc<WorkerContext>) -> Self {
         Worker {
             partition,
-            rebuild_end,
             rebuilt: false,
             aggregates: Aggregates::new(partition),
             queues: HashMap::new(),
@@ -88,13 +87,13 @@ impl Worker {
 
     /// Runs until the channel closes (shutdown).
     pub async fn run(mut self, mut inbox: mpsc::Receiver<WorkerMsg>) {
-        self.check_rebuilt(-1);
         let mut tick = tokio::time::interval(Duration::from_millis(200));
         loop {
             tokio::select! {
                 msg = inbox.recv() => match msg {
                     Some(WorkerMsg::Command(request, reply)) => self.on_command(request, reply).await,
                     Some(WorkerMsg::Record(record)) => self.on_record(record).await,
+                    Some(WorkerMsg::EndOfLog) => self.mark_rebuilt(),
                     Some(WorkerMsg::Inspect(order_id, reply)) => {
                         let answer = if self.rebuilt { Ok(self.aggregates.order(&order_id)) } else { Err(CommandError::Rebuilding) };
                         let _ = reply.send(answer);
@@ -111,8 +110,8 @@ impl Worker {
         }
     }
 
-    fn check_rebuilt(&mut self, offset: i64) {
-        if !self.rebuilt && offset + 1 >= self.rebuild_end {
+    fn mark_rebuilt(&mut self) {
+        if !self.rebuilt {
             self.rebuilt = true;
             self.ctx.readiness.partition_rebuilt();
             tracing::info!(
@@ -205,6 +204,7 @@ impl Worker {
 
     async fn on_record(&mut self, record: OwnedMessage) {
         let offset = record.offset();
+        self.ctx.readiness.count_folded();
         let ctx = self.ctx.clone();
         if let Some(event) = decode(&ctx, &record).await {
             let outcome = self.aggregates.fold(&event, offset);
@@ -214,7 +214,6 @@ impl Worker {
             }
             self.settle(&event, offset, outcome).await;
         }
-        self.check_rebuilt(offset);
     }
 
     /// Answers the command whose event this is, if it is ours.

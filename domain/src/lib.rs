@@ -38,4 +38,4 @@ pub use fold::{Fold, FoldOutcome, Order, apply, fold};
 pub use rust_decimal::Decimal;
 pub use status::Status;
 pub use validate::limits;
-pub use validate::validate_order_id;
+pub use validate::{validate_order_id, violations};

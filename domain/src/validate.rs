@@ -46,8 +46,9 @@ pub fn validate_order_id(id: &str) -> Result<(), Violation> {
     }
 }
 
-/// Every violation in the command's fields; empty when it is valid.
-pub(crate) fn violations(command: &Command) -> Vec<Violation> {
+/// Every violation in the command's fields; empty when it is valid. [`crate::decide`]
+/// checks this first; entry points may call it to report problems alongside their own.
+pub fn violations(command: &Command) -> Vec<Violation> {
     let mut out = Vec::new();
     match command {
         Command::Place(place) => check_place(place, &mut out),

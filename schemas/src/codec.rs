@@ -3,6 +3,7 @@
 use crate::catalog::EventType;
 use crate::error::CodecError;
 use crate::wire::WireEvent;
+use apache_avro::types::Value;
 use orderflow_domain::Event;
 use schema_registry_converter::async_impl::avro::{AvroDecoder, AvroEncoder};
 use schema_registry_converter::async_impl::schema_registry::SrSettings;
@@ -49,8 +50,11 @@ impl EventCodec {
         let strategies = EventType::ALL
             .iter()
             .map(|t| {
-                let schema =
-                    SuppliedSchema::new(None, SchemaType::Avro, t.schema_source().to_owned());
+                let schema = SuppliedSchema::new(
+                    Some(t.full_name()),
+                    SchemaType::Avro,
+                    t.schema_source().to_owned(),
+                );
                 SubjectNameStrategy::TopicRecordNameStrategyWithSchema(topic.to_owned(), schema)
             })
             .collect();
@@ -102,10 +106,42 @@ impl EventCodec {
         })?;
         let event_type = EventType::from_full_name(&name)
             .ok_or_else(|| CodecError::Malformed(format!("unknown event type {name}")))?;
-        let value = decoded.value.resolve(event_type.schema()).map_err(|e| {
+        let mut value = decoded.value;
+        widen_decimals(&mut value);
+        let value = value.resolve(event_type.schema()).map_err(|e| {
             CodecError::Malformed(format!("{name} does not resolve to the reader schema: {e}"))
         })?;
         Ok(Event::try_from(WireEvent::from_value(event_type, value)?)?)
+    }
+}
+
+/// Bytes every decimal is widened to before resolution. apache-avro 0.22's
+/// `Value::resolve` refuses a `bytes` decimal whose byte length could not hold the
+/// schema's full precision (12 digits need 6 bytes), although Avro writers (Java's
+/// included) write the shortest two's complement. Sign-extending keeps the value.
+const DECIMAL_RESOLVE_BYTES: usize = 8;
+
+fn widen_decimals(value: &mut Value) {
+    match value {
+        Value::Decimal(d) => {
+            let Ok(bytes) = <Vec<u8>>::try_from(&*d) else {
+                return;
+            };
+            if bytes.len() < DECIMAL_RESOLVE_BYTES {
+                let fill = if bytes.first().is_some_and(|b| b & 0x80 != 0) {
+                    0xff
+                } else {
+                    0
+                };
+                let mut wide = vec![fill; DECIMAL_RESOLVE_BYTES - bytes.len()];
+                wide.extend_from_slice(&bytes);
+                *d = apache_avro::Decimal::from(wide);
+            }
+        }
+        Value::Record(fields) => fields.iter_mut().for_each(|(_, v)| widen_decimals(v)),
+        Value::Array(items) => items.iter_mut().for_each(widen_decimals),
+        Value::Union(_, inner) => widen_decimals(inner),
+        _ => {}
     }
 }
 
@@ -118,5 +154,42 @@ fn registry_error(e: SRCError) -> CodecError {
         CodecError::RegistryUnavailable(text)
     } else {
         CodecError::Registry(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn money(bytes: Vec<u8>) -> Value {
+        Value::Decimal(apache_avro::Decimal::from(bytes))
+    }
+
+    #[test]
+    fn shortest_form_decimals_resolve_after_widening() {
+        let schema = apache_avro::Schema::parse_str(
+            r#"{"type":"bytes","logicalType":"decimal","precision":12,"scale":2}"#,
+        )
+        .unwrap();
+        for (short, wide) in [
+            (vec![0x0a, 0x27], vec![0, 0, 0, 0, 0, 0, 0x0a, 0x27]),
+            (
+                vec![0x80],
+                vec![0xff; 7].into_iter().chain([0x80]).collect(),
+            ),
+        ] {
+            assert!(
+                money(short.clone()).resolve(&schema).is_err(),
+                "the library bug this works around"
+            );
+            let mut value = Value::Array(vec![money(short)]);
+            widen_decimals(&mut value);
+            assert_eq!(value.clone(), Value::Array(vec![money(wide)]));
+            let array = apache_avro::Schema::parse_str(
+                r#"{"type":"array","items":{"type":"bytes","logicalType":"decimal","precision":12,"scale":2}}"#,
+            )
+            .unwrap();
+            assert!(value.resolve(&array).is_ok());
+        }
     }
 }

@@ -1,7 +1,9 @@
 //! Request and response bodies, and their mapping to domain commands.
 
 use crate::aggregates::Ack;
-use orderflow_domain::{Command, Decimal, LineItem, PlaceOrder, limits, validate_order_id};
+use orderflow_domain::{
+    Command, Decimal, LineItem, PlaceOrder, limits, validate_order_id, violations,
+};
 use orderflow_platform::FieldError;
 use serde::{Deserialize, Serialize};
 
@@ -75,26 +77,34 @@ impl PlaceOrderBody {
             .items
             .into_iter()
             .enumerate()
-            .filter_map(|(i, item)| item.into_line(i, &mut errors))
+            .map(|(i, item)| item.into_line(i, &mut errors))
             .collect();
-        if !errors.is_empty() {
-            return Err(errors);
-        }
         let command = Command::Place(PlaceOrder {
             customer_id: self.customer_id,
             items,
             shipping_address: self.shipping_address,
         });
-        Ok((self.order_id, command))
+        if errors.is_empty() {
+            return Ok((self.order_id, command));
+        }
+        // Report the domain's findings too, except on fields already reported unreadable.
+        for v in violations(&command) {
+            if !errors.iter().any(|e| e.field == v.field) {
+                errors.push(FieldError {
+                    field: v.field,
+                    message: v.message,
+                });
+            }
+        }
+        Err(errors)
     }
 }
 
 impl ItemBody {
-    fn into_line(self, i: usize, errors: &mut Vec<FieldError>) -> Option<LineItem> {
-        let quantity = u32::try_from(self.quantity)
-            .ok()
-            .filter(|q| *q <= limits::MAX_QUANTITY);
-        if quantity.is_none() {
+    /// The line item; an unreadable quantity or price is reported and replaced by a valid
+    /// placeholder, so the domain's checks can still report everything else.
+    fn into_line(self, i: usize, errors: &mut Vec<FieldError>) -> LineItem {
+        let quantity = u32::try_from(self.quantity).unwrap_or_else(|_| {
             errors.push(FieldError {
                 field: format!("items[{i}].quantity"),
                 message: format!(
@@ -103,9 +113,9 @@ impl ItemBody {
                     self.quantity
                 ),
             });
-        }
-        let price = parse_money(&self.unit_price);
-        if price.is_none() {
+            1
+        });
+        let unit_price = parse_money(&self.unit_price).unwrap_or_else(|| {
             errors.push(FieldError {
                 field: format!("items[{i}].unit_price"),
                 message: format!(
@@ -113,12 +123,13 @@ impl ItemBody {
                     self.unit_price
                 ),
             });
-        }
-        Some(LineItem {
+            Decimal::ZERO
+        });
+        LineItem {
             product_id: self.product_id,
-            quantity: quantity?,
-            unit_price: price?,
-        })
+            quantity,
+            unit_price,
+        }
     }
 }
 

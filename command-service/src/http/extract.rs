@@ -49,17 +49,17 @@ fn is_json(content_type: &str) -> bool {
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if inner.is_data() {
-            let field = if path == "." { "body".to_owned() } else { path };
-            ApiError::InvalidFields(vec![FieldError {
-                field,
-                message: strip_position(&inner.to_string()),
-            }])
-        } else {
-            ApiError::MalformedJson(inner.to_string())
+        // A field error only counts when the whole body is JSON (`{} trailing` is a 400);
+        // checked on the error path alone, so valid requests are parsed once.
+        if let Err(syntax) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+            return ApiError::MalformedJson(syntax.to_string());
         }
+        let path = e.path().to_string();
+        let field = if path == "." { "body".to_owned() } else { path };
+        ApiError::InvalidFields(vec![FieldError {
+            field,
+            message: strip_position(&e.into_inner().to_string()),
+        }])
     })?;
     de.end()
         .map_err(|e| ApiError::MalformedJson(e.to_string()))?;

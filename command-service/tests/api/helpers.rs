@@ -5,6 +5,7 @@ use orderflow_command_service::{Settings, run};
 use orderflow_domain::Event;
 use orderflow_schemas::{EventCodec, RegistrySettings};
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
@@ -101,6 +102,7 @@ pub async fn spawn_on(topic: &str, registry: Registry) -> TestApp {
 }
 
 pub async fn spawn_with(settings: Settings, registry: Registry) -> TestApp {
+    orderflow_platform::init_tracing();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = oneshot::channel::<()>();
@@ -301,7 +303,8 @@ pub async fn read_log(topic: &str, registry_url: &str) -> Vec<LogRecord> {
     out
 }
 
-/// `(partition, offset, key, value)` of every record of `topic`.
+/// `(partition, offset, key, value)` of every record of `topic`, read until every
+/// partition reports its end (tansu's ListOffsets understates the high watermark).
 pub async fn read_raw(topic: &str) -> Vec<(i32, i64, Vec<u8>, Vec<u8>)> {
     let topic = topic.to_owned();
     tokio::task::spawn_blocking(move || {
@@ -309,37 +312,45 @@ pub async fn read_raw(topic: &str) -> Vec<(i32, i64, Vec<u8>, Vec<u8>)> {
             .set("bootstrap.servers", brokers())
             .set("group.id", "orderflow-tests")
             .set("enable.auto.commit", "false")
+            .set("enable.partition.eof", "true")
             .create()
             .unwrap();
         let metadata = consumer
             .fetch_metadata(Some(&topic), Duration::from_secs(5))
             .unwrap();
         let partitions = metadata.topics()[0].partitions().len() as i32;
-        let mut remaining = 0;
         let mut tpl = TopicPartitionList::new();
         for p in 0..partitions {
-            let (_, high) = consumer
-                .fetch_watermarks(&topic, p, Duration::from_secs(5))
-                .unwrap();
-            remaining += high;
             tpl.add_partition_offset(&topic, p, Offset::Beginning)
                 .unwrap();
         }
         consumer.assign(&tpl).unwrap();
         let mut out = Vec::new();
+        let mut at_end = std::collections::HashSet::new();
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while (out.len() as i64) < remaining && std::time::Instant::now() < deadline {
-            if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
-                out.push((
+        while (at_end.len() as i32) < partitions {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the topic was not read to its end in time"
+            );
+            match consumer.poll(Duration::from_millis(200)) {
+                Some(Ok(m)) => out.push((
                     m.partition(),
                     m.offset(),
                     m.key().unwrap_or_default().to_vec(),
                     m.payload().unwrap_or_default().to_vec(),
-                ));
+                )),
+                Some(Err(KafkaError::PartitionEOF(p))) => {
+                    at_end.insert(p);
+                }
+                Some(Err(e)) => panic!("reading {topic}: {e}"),
+                None => {}
             }
         }
-        assert_eq!(out.len() as i64, remaining, "read the whole topic");
         out.sort_by_key(|r| (r.0, r.1));
+        let before = out.len();
+        out.dedup_by_key(|r| (r.0, r.1));
+        assert_eq!(out.len(), before, "no offset read twice");
         out
     })
     .await

@@ -3,7 +3,7 @@
 
 use crate::readiness::Readiness;
 use crate::worker::WorkerMsg;
-use orderflow_platform::KafkaSettings;
+use orderflow_platform::{KafkaSettings, QuietEof};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
@@ -76,7 +76,7 @@ pub fn producer(kafka: &KafkaSettings, timeout: Duration) -> Result<FutureProduc
 
 /// A consumer that reads every partition from the beginning without a group: the command
 /// side folds the whole log, it does not share it.
-pub fn reader(kafka: &KafkaSettings) -> Result<StreamConsumer, KafkaError> {
+pub fn reader(kafka: &KafkaSettings) -> Result<Reader, KafkaError> {
     kafka
         .client_config(&[
             ("group.id", "orderflow-command-service"),
@@ -89,13 +89,16 @@ pub fn reader(kafka: &KafkaSettings) -> Result<StreamConsumer, KafkaError> {
             // tansu 0.6 reports the high watermark as the last batch's base offset + 1.
             ("enable.partition.eof", "true"),
         ])
-        .create()
+        .create_with_context(QuietEof)
 }
+
+/// The consumer the command side reads the log with.
+pub type Reader = StreamConsumer<QuietEof>;
 
 /// The high watermark of each partition, as the broker reports it: for progress logs only
 /// (the rebuild itself ends at end-of-partition events).
 pub async fn end_offsets(
-    consumer: Arc<StreamConsumer>,
+    consumer: Arc<Reader>,
     topic: &str,
     partitions: i32,
 ) -> Result<Vec<i64>, KafkaError> {
@@ -116,7 +119,7 @@ pub async fn end_offsets(
 /// Assigns every partition from the beginning and hands each record to its worker, until
 /// the workers are gone.
 pub async fn feed_workers(
-    consumer: Arc<StreamConsumer>,
+    consumer: Arc<Reader>,
     topic: String,
     workers: Vec<mpsc::Sender<WorkerMsg>>,
 ) {
@@ -161,7 +164,7 @@ pub async fn feed_workers(
 }
 
 /// Probes the broker every second, so commands fail fast with 503 while it is away.
-pub async fn watch_broker(consumer: Arc<StreamConsumer>, topic: String, readiness: Arc<Readiness>) {
+pub async fn watch_broker(consumer: Arc<Reader>, topic: String, readiness: Arc<Readiness>) {
     loop {
         let probe = consumer.clone();
         let t = topic.clone();

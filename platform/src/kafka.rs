@@ -1,6 +1,10 @@
 //! librdkafka settings: defaults for the local stack, every property overridable.
 
 use rdkafka::ClientConfig;
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::ConsumerContext;
+use rdkafka::error::KafkaError;
+use rdkafka::types::RDKafkaErrorCode;
 
 /// How to reach the Kafka cluster. Flattened into each binary's settings.
 #[derive(Debug, Clone, clap::Args)]
@@ -53,6 +57,22 @@ impl KafkaSettings {
         config
     }
 }
+
+/// Client context that reports librdkafka's errors through `tracing`, leaving out
+/// end-of-partition, which readers use as a signal rather than a fault.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct QuietEof;
+
+impl ClientContext for QuietEof {
+    fn error(&self, error: KafkaError, reason: &str) {
+        match error {
+            KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF) => {}
+            other => tracing::warn!(error = %other, reason, "librdkafka"),
+        }
+    }
+}
+
+impl ConsumerContext for QuietEof {}
 
 /// The partition Kafka's default partitioner (Java client, `murmur2_random` in librdkafka)
 /// picks for `key`. Writers set the partition explicitly with it, so every client agrees

@@ -308,12 +308,12 @@ pub async fn read_log(topic: &str, registry_url: &str) -> Vec<LogRecord> {
 pub async fn read_raw(topic: &str) -> Vec<(i32, i64, Vec<u8>, Vec<u8>)> {
     let topic = topic.to_owned();
     tokio::task::spawn_blocking(move || {
-        let consumer: BaseConsumer = ClientConfig::new()
+        let consumer: BaseConsumer<orderflow_platform::QuietEof> = ClientConfig::new()
             .set("bootstrap.servers", brokers())
             .set("group.id", "orderflow-tests")
             .set("enable.auto.commit", "false")
             .set("enable.partition.eof", "true")
-            .create()
+            .create_with_context(orderflow_platform::QuietEof)
             .unwrap();
         let metadata = consumer
             .fetch_metadata(Some(&topic), Duration::from_secs(5))

@@ -5,6 +5,7 @@ use orderflow_domain::{
     Command, Decimal, LineItem, PlaceOrder, limits, validate_order_id, violations,
 };
 use orderflow_platform::FieldError;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 /// `POST /orders`.
@@ -58,6 +59,51 @@ pub struct DeliverBody {}
 #[serde(deny_unknown_fields)]
 pub struct CancelBody {
     pub reason: String,
+}
+
+/// The body of a transition, which maps to its command without failing (the domain
+/// checks the fields).
+pub trait TransitionBody: DeserializeOwned + Send + 'static {
+    fn into_command(self) -> Command;
+}
+
+impl TransitionBody for PackBody {
+    fn into_command(self) -> Command {
+        Command::Pack {
+            warehouse: self.warehouse,
+        }
+    }
+}
+
+impl TransitionBody for ShipBody {
+    fn into_command(self) -> Command {
+        Command::Ship {
+            carrier: self.carrier,
+            tracking_number: self.tracking_number,
+        }
+    }
+}
+
+impl TransitionBody for LocationBody {
+    fn into_command(self) -> Command {
+        Command::UpdateLocation {
+            location: self.location,
+        }
+    }
+}
+
+impl TransitionBody for DeliverBody {
+    fn into_command(self) -> Command {
+        Command::Deliver
+    }
+}
+
+impl TransitionBody for CancelBody {
+    fn into_command(self) -> Command {
+        Command::Cancel {
+            reason: self.reason,
+        }
+    }
 }
 
 impl PlaceOrderBody {

@@ -32,11 +32,11 @@ pub fn router(state: AppState) -> axum::Router {
     axum::Router::new()
         .route("/orders", post(place))
         .route("/orders/{id}", get(inspect))
-        .route("/orders/{id}/pack", post(pack))
-        .route("/orders/{id}/ship", post(ship))
-        .route("/orders/{id}/location", post(locate))
-        .route("/orders/{id}/deliver", post(deliver))
-        .route("/orders/{id}/cancel", post(cancel))
+        .route("/orders/{id}/pack", post(transition::<PackBody>))
+        .route("/orders/{id}/ship", post(transition::<ShipBody>))
+        .route("/orders/{id}/location", post(transition::<LocationBody>))
+        .route("/orders/{id}/deliver", post(transition::<DeliverBody>))
+        .route("/orders/{id}/cancel", post(transition::<CancelBody>))
         .route(
             "/healthz",
             get(|| async { Json(serde_json::json!({"status": "alive"})) }),
@@ -63,80 +63,16 @@ async fn place(
     submit(&app, &headers, order_id, command).await
 }
 
-async fn pack(
-    s: State<AppState>,
-    h: HeaderMap,
-    p: Path<String>,
-    JsonBody(b): JsonBody<PackBody>,
-) -> Result<Response, ApiError> {
-    transition(
-        s,
-        h,
-        p,
-        Command::Pack {
-            warehouse: b.warehouse,
-        },
-    )
-    .await
-}
-
-async fn ship(
-    s: State<AppState>,
-    h: HeaderMap,
-    p: Path<String>,
-    JsonBody(b): JsonBody<ShipBody>,
-) -> Result<Response, ApiError> {
-    let command = Command::Ship {
-        carrier: b.carrier,
-        tracking_number: b.tracking_number,
-    };
-    transition(s, h, p, command).await
-}
-
-async fn locate(
-    s: State<AppState>,
-    h: HeaderMap,
-    p: Path<String>,
-    JsonBody(b): JsonBody<LocationBody>,
-) -> Result<Response, ApiError> {
-    transition(
-        s,
-        h,
-        p,
-        Command::UpdateLocation {
-            location: b.location,
-        },
-    )
-    .await
-}
-
-async fn deliver(
-    s: State<AppState>,
-    h: HeaderMap,
-    p: Path<String>,
-    _: JsonBody<DeliverBody>,
-) -> Result<Response, ApiError> {
-    transition(s, h, p, Command::Deliver).await
-}
-
-async fn cancel(
-    s: State<AppState>,
-    h: HeaderMap,
-    p: Path<String>,
-    JsonBody(b): JsonBody<CancelBody>,
-) -> Result<Response, ApiError> {
-    transition(s, h, p, Command::Cancel { reason: b.reason }).await
-}
-
-async fn transition(
+/// A transition: the body names the command, the path names the order.
+async fn transition<B: TransitionBody>(
     State(app): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    command: Command,
+    JsonBody(body): JsonBody<B>,
 ) -> Result<Response, ApiError> {
     // An id that could never have been placed names no order.
     validate_order_id(&id).map_err(|_| CommandError::NotFound(id.clone()))?;
-    submit(&app, &headers, id, command).await
+    submit(&app, &headers, id, body.into_command()).await
 }
 
 async fn submit(

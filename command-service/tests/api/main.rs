@@ -7,5 +7,6 @@ mod concurrency;
 mod helpers;
 mod idempotency;
 mod lifecycle;
+mod rebuild;
 mod validation;
 mod wire;

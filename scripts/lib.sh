@@ -36,7 +36,8 @@ apt_install() {
 
 install_system_packages() {
   # libssl/libsasl/zlib/cmake/pkg-config: librdkafka is built from source by rdkafka-sys.
-  apt_install postgresql redis-server libssl-dev libsasl2-dev zlib1g-dev cmake pkg-config curl
+  apt_install build-essential postgresql redis-server libssl-dev libsasl2-dev zlib1g-dev cmake pkg-config \
+    curl python3 python3-venv
 }
 
 install_tansu() {
@@ -60,18 +61,22 @@ start_postgres() {
   local cluster
   cluster=$(pg_lsclusters -h | awk 'NR==1 {print $1" "$2}')
   if [ -z "$cluster" ]; then
-    as_root pg_createcluster 15 main >/dev/null
-    cluster="15 main"
+    local version
+    version=$(ls /usr/lib/postgresql | sort -n | tail -1)
+    as_root pg_createcluster "$version" main >/dev/null
+    cluster="$version main"
   fi
   # shellcheck disable=SC2086
   if ! pg_lsclusters -h | awk '{print $4}' | grep -q online; then
     log "starting PostgreSQL"
     as_root pg_ctlcluster $cluster start
   fi
+  local up=""
   for _ in $(seq 1 30); do
-    pg_isready -q -h 127.0.0.1 -p "$PG_PORT" && break
+    if pg_isready -q -h 127.0.0.1 -p "$PG_PORT"; then up=1; break; fi
     sleep 1
   done
+  [ -n "$up" ] || { echo "PostgreSQL did not start on port $PG_PORT" >&2; return 1; }
   as_root su postgres -c "psql -q -p $PG_PORT -tc \"SELECT 1 FROM pg_roles WHERE rolname='orderflow'\" | grep -q 1 || psql -q -p $PG_PORT -c \"CREATE ROLE orderflow LOGIN SUPERUSER PASSWORD 'orderflow'\""
   as_root su postgres -c "psql -q -p $PG_PORT -tc \"SELECT 1 FROM pg_database WHERE datname='orderflow'\" | grep -q 1 || createdb -p $PG_PORT -O orderflow orderflow"
 }

@@ -23,15 +23,21 @@ if [ "${1:-}" = "stop" ]; then
   exit 0
 fi
 
-start_service() { # name, health url, binary, args...
-  local name=$1 health=$2; shift 2
-  if curl -fsS "$health" >/dev/null 2>&1; then log "$name already running"; return 0; fi
-  log "starting $name"
-  nohup "$@" >"$STACK_DIR/$name.log" 2>&1 &
-  echo $! >"$STACK_DIR/$name.pid"
-  for _ in $(seq 1 300); do
-    curl -fsS "$health" >/dev/null 2>&1 && return 0
-    kill -0 "$(cat "$STACK_DIR/$name.pid")" 2>/dev/null || { tail -20 "$STACK_DIR/$name.log" >&2; return 1; }
+start_service() { # name, base url, binary, args...
+  local name=$1 base=$2; shift 2
+  if curl -fsS "$base/healthz" >/dev/null 2>&1; then
+    log "$name already running"
+  else
+    log "starting $name"
+    nohup "$@" >"$STACK_DIR/$name.log" 2>&1 &
+    echo $! >"$STACK_DIR/$name.pid"
+  fi
+  # Ready, not just alive: the command service rebuilds its state from the log first.
+  for _ in $(seq 1 600); do
+    curl -fsS "$base/readyz" >/dev/null 2>&1 && return 0
+    if [ -f "$STACK_DIR/$name.pid" ] && ! kill -0 "$(cat "$STACK_DIR/$name.pid")" 2>/dev/null; then
+      tail -20 "$STACK_DIR/$name.log" >&2; return 1
+    fi
     sleep 0.2
   done
   echo "$name did not become ready, see $STACK_DIR/$name.log" >&2; return 1
@@ -40,8 +46,8 @@ start_service() { # name, health url, binary, args...
 start_infrastructure
 log "building the services (release)"
 cargo build --release --locked -p orderflow-dev-registry -p orderflow-command-service
-start_service dev-registry http://127.0.0.1:8081/healthz target/release/orderflow-dev-registry
-start_service command-service http://127.0.0.1:8080/readyz target/release/command-service
+start_service dev-registry http://127.0.0.1:8081 target/release/orderflow-dev-registry
+start_service command-service http://127.0.0.1:8080 target/release/command-service
 
 cat <<MSG
 

@@ -26,13 +26,16 @@ const WORKER_INBOX: usize = 8192;
 pub struct AppState {
     workers: Arc<OnceLock<Vec<mpsc::Sender<WorkerMsg>>>>,
     readiness: Arc<Readiness>,
+    answer_timeout: Duration,
 }
 
 impl AppState {
-    fn new() -> Self {
+    pub(crate) fn new(command_timeout: Duration) -> Self {
         AppState {
             workers: Arc::new(OnceLock::new()),
             readiness: Arc::new(Readiness::default()),
+            // The worker answers 503 itself at the command timeout; this is the backstop.
+            answer_timeout: command_timeout + Duration::from_secs(1),
         }
     }
 
@@ -57,10 +60,9 @@ impl AppState {
         let worker = self.worker_for(&request.order_id)?;
         let (reply, answer) = oneshot::channel();
         worker
-            .send(WorkerMsg::Command(request, reply))
-            .await
-            .map_err(|_| gone())?;
-        answer.await.map_err(|_| gone())?
+            .try_send(WorkerMsg::Command(request, reply))
+            .map_err(busy_or_gone)?;
+        self.wait(answer).await
     }
 
     /// The write side's state of an order.
@@ -68,10 +70,30 @@ impl AppState {
         let worker = self.worker_for(order_id)?;
         let (reply, answer) = oneshot::channel();
         worker
-            .send(WorkerMsg::Inspect(order_id.to_owned(), reply))
-            .await
-            .map_err(|_| gone())?;
-        answer.await.map_err(|_| gone())?
+            .try_send(WorkerMsg::Inspect(order_id.to_owned(), reply))
+            .map_err(busy_or_gone)?;
+        self.wait(answer).await
+    }
+
+    /// Waits for a worker's answer, but never longer than a command may take: a worker
+    /// stalled on a dependency must not hold HTTP requests forever.
+    async fn wait<T>(
+        &self,
+        answer: oneshot::Receiver<Result<T, CommandError>>,
+    ) -> Result<T, CommandError> {
+        match tokio::time::timeout(self.answer_timeout, answer).await {
+            Ok(answer) => answer.map_err(|_| gone())?,
+            Err(_) => Err(CommandError::Unavailable(
+                "no answer from the partition worker in time".into(),
+            )),
+        }
+    }
+}
+
+fn busy_or_gone<T>(e: mpsc::error::TrySendError<T>) -> CommandError {
+    match e {
+        mpsc::error::TrySendError::Full(_) => CommandError::Overloaded,
+        mpsc::error::TrySendError::Closed(_) => gone(),
     }
 }
 
@@ -86,7 +108,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let state = AppState::new();
+    let state = AppState::new(settings.command_timeout());
     let log_side = tokio::spawn(start_log_side(settings, state.clone()));
     let served = axum::serve(listener, crate::http::router(state))
         .with_graceful_shutdown(shutdown)
@@ -148,6 +170,7 @@ async fn connect(settings: &Settings, state: &AppState) -> anyhow::Result<JoinSe
     state.readiness.set_broker_up(true);
     let ctx = Arc::new(WorkerContext {
         topic: topic.clone(),
+        partitions,
         producer,
         codec: Arc::new(codec),
         readiness: state.readiness.clone(),

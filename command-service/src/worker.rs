@@ -14,6 +14,7 @@ use futures::StreamExt;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
 use orderflow_domain::{Event, EventMeta, FoldOutcome, Order, Timestamp, decide};
+use orderflow_platform::partition_for_key;
 use orderflow_schemas::EventCodec;
 use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -42,16 +43,21 @@ const MAX_WAITING_PER_ORDER: usize = 256;
 /// What a worker shares with the rest of the service.
 pub struct WorkerContext {
     pub topic: String,
+    /// Partitions of the topic, to check that each record is where its key belongs.
+    pub partitions: i32,
     pub producer: FutureProducer,
     pub codec: Arc<EventCodec>,
     pub readiness: Arc<Readiness>,
     pub command_timeout: Duration,
 }
 
+/// The one command of an order whose event is on its way. After its deadline the client
+/// gets 503, but the order stays blocked until the event is read back or its delivery
+/// fails, so no later command is decided against a state the log may be about to change.
 struct InFlight {
     event_id: Uuid,
     created: bool,
-    reply: Reply,
+    reply: Option<Reply>,
     deadline: Instant,
 }
 
@@ -105,7 +111,7 @@ impl Worker {
                         self.fail_in_flight(&order_id, event_id, CommandError::Unavailable(e)).await;
                     }
                 }
-                _ = tick.tick() => self.expire_in_flight().await,
+                _ = tick.tick() => self.expire_in_flight(),
             }
         }
     }
@@ -163,7 +169,7 @@ impl Worker {
                 let in_flight = InFlight {
                     event_id: event.meta.event_id,
                     created: order.version == 0,
-                    reply,
+                    reply: Some(reply),
                     deadline: Instant::now() + self.ctx.command_timeout,
                 };
                 self.queues.entry(request.order_id).or_default().in_flight = Some(in_flight);
@@ -244,37 +250,42 @@ impl Worker {
                 version: event.version,
             })
         };
-        let _ = in_flight.reply.send(answer);
+        if let Some(reply) = in_flight.reply {
+            let _ = reply.send(answer);
+        }
         self.drain(&event.order_id).await;
     }
 
+    /// The delivery of an in-flight event failed: it is not in the log, so the order can
+    /// move on.
     async fn fail_in_flight(&mut self, order_id: &str, event_id: Uuid, error: CommandError) {
         let Some(queue) = self.queues.get_mut(order_id) else {
             return;
         };
         if let Some(in_flight) = queue.in_flight.take_if(|f| f.event_id == event_id) {
             tracing::warn!(%order_id, error = %error, "command not acknowledged");
-            let _ = in_flight.reply.send(Err(error));
+            if let Some(reply) = in_flight.reply {
+                let _ = reply.send(Err(error));
+            }
             self.drain(order_id).await;
         }
     }
 
-    async fn expire_in_flight(&mut self) {
+    /// Answers 503 to commands whose event was not confirmed in time, keeping their orders
+    /// blocked until the event's fate is known.
+    fn expire_in_flight(&mut self) {
         let now = Instant::now();
-        let expired: Vec<(String, Uuid)> = self
-            .queues
-            .iter()
-            .filter_map(|(id, q)| {
-                q.in_flight
-                    .as_ref()
-                    .filter(|f| f.deadline <= now)
-                    .map(|f| (id.clone(), f.event_id))
-            })
-            .collect();
-        for (order_id, event_id) in expired {
-            let error =
-                CommandError::Unavailable("the event was not confirmed by the log in time".into());
-            self.fail_in_flight(&order_id, event_id, error).await;
+        for (order_id, queue) in &mut self.queues {
+            let Some(in_flight) = queue.in_flight.as_mut().filter(|f| f.deadline <= now) else {
+                continue;
+            };
+            if let Some(reply) = in_flight.reply.take() {
+                tracing::warn!(%order_id, "event not confirmed by the log in time; answering 503");
+                let error = CommandError::Unavailable(
+                    "the event was not confirmed by the log in time".into(),
+                );
+                let _ = reply.send(Err(error));
+            }
         }
     }
 
@@ -314,9 +325,10 @@ async fn decode(ctx: &WorkerContext, record: &OwnedMessage) -> Option<Event> {
             }
         }
     };
-    if record.key() != Some(event.order_id.as_bytes()) {
+    let home = partition_for_key(event.order_id.as_bytes(), ctx.partitions);
+    if record.key() != Some(event.order_id.as_bytes()) || record.partition() != home {
         ctx.readiness.count_ignored();
-        tracing::error!(partition = record.partition(), offset = record.offset(), order_id = %event.order_id, "skipping record whose key is not its order id");
+        tracing::error!(partition = record.partition(), offset = record.offset(), order_id = %event.order_id, "skipping record whose key is not its order id or that is not in its key's partition");
         return None;
     }
     Some(event)

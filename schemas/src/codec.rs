@@ -3,14 +3,17 @@
 use crate::catalog::EventType;
 use crate::error::CodecError;
 use crate::wire::WireEvent;
+use apache_avro::Schema;
 use apache_avro::types::Value;
 use orderflow_domain::Event;
 use schema_registry_converter::async_impl::avro::{AvroDecoder, AvroEncoder};
 use schema_registry_converter::async_impl::schema_registry::SrSettings;
+use schema_registry_converter::avro_common::AvroSchema;
 use schema_registry_converter::error::SRCError;
 use schema_registry_converter::schema_registry_common::{
     SchemaType, SubjectNameStrategy, SuppliedSchema,
 };
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Where the Schema Registry is and how to talk to it.
@@ -29,7 +32,10 @@ pub struct RegistrySettings {
 pub struct EventCodec {
     encoder: AvroEncoder,
     decoder: AvroDecoder,
-    strategies: Vec<SubjectNameStrategy>,
+    /// Register-or-find strategies, carrying the schema text (used once at start-up).
+    registrations: Vec<SubjectNameStrategy>,
+    /// The same subjects without the schema text, so encoding clones no schema per record.
+    subjects: Vec<SubjectNameStrategy>,
 }
 
 impl EventCodec {
@@ -47,33 +53,38 @@ impl EventCodec {
         let settings = builder
             .build()
             .map_err(|e| CodecError::Registry(e.to_string()))?;
-        let strategies = EventType::ALL
+        let registrations = EventType::ALL
             .iter()
             .map(|t| {
-                let schema = SuppliedSchema::new(
-                    Some(t.full_name()),
-                    SchemaType::Avro,
-                    t.schema_source().to_owned(),
-                );
+                let source = t.schema_source().to_owned();
+                let schema = SuppliedSchema::new(Some(t.full_name()), SchemaType::Avro, source);
                 SubjectNameStrategy::TopicRecordNameStrategyWithSchema(topic.to_owned(), schema)
             })
+            .collect();
+        let subjects = EventType::ALL
+            .iter()
+            .map(|t| SubjectNameStrategy::TopicRecordNameStrategy(topic.to_owned(), t.full_name()))
             .collect();
         Ok(EventCodec {
             encoder: AvroEncoder::new(settings.clone()),
             decoder: AvroDecoder::new(settings),
-            strategies,
+            registrations,
+            subjects,
         })
     }
 
     /// Registers the schema of every event type under its subject (or finds it registered)
-    /// and caches the ids, so writers fail at start-up rather than on the first command.
+    /// and caches the ids for writing and reading, so a writer fails at start-up rather than
+    /// on its first command, and reads back its own events without asking the registry.
     pub async fn register_all(&self) -> Result<(), CodecError> {
-        for strategy in &self.strategies {
+        for strategy in &self.registrations {
             let subject = strategy.get_subject().map_err(registry_error)?;
-            self.encoder
+            let schema = self
+                .encoder
                 .get_schema_and_id(&subject, strategy.clone())
                 .await
                 .map_err(registry_error)?;
+            self.schema_by_id(schema.id).await?;
         }
         Ok(())
     }
@@ -81,7 +92,7 @@ impl EventCodec {
     /// The Confluent-framed Avro bytes of `event`.
     pub async fn encode(&self, event: &Event) -> Result<Vec<u8>, CodecError> {
         let wire = WireEvent::from(event);
-        let strategy = &self.strategies[wire.body.event_type() as usize];
+        let strategy = &self.subjects[wire.body.event_type() as usize];
         self.encoder
             .encode_value(wire.to_value(), strategy)
             .await
@@ -96,22 +107,45 @@ impl EventCodec {
                 "not in the Confluent wire format (magic byte 0, 4-byte schema id)".into(),
             ));
         }
+        let id = u32::from_be_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]);
+        // Fetched (and classified) first, so the decode below never calls the registry.
+        let writer = self.schema_by_id(id).await?;
+        let name = match &writer.parsed {
+            Schema::Record(record) => record.name.fullname(None),
+            _ => {
+                return Err(CodecError::Malformed(format!(
+                    "schema {id} is not a record"
+                )));
+            }
+        };
+        let event_type = EventType::from_full_name(&name)
+            .ok_or_else(|| CodecError::Malformed(format!("unknown event type {name}")))?;
         let decoded = self
             .decoder
             .decode(Some(bytes))
             .await
-            .map_err(registry_error)?;
-        let name = decoded.name.map(|n| n.fullname(None)).ok_or_else(|| {
-            CodecError::Malformed("the writer schema is not a named record".into())
-        })?;
-        let event_type = EventType::from_full_name(&name)
-            .ok_or_else(|| CodecError::Malformed(format!("unknown event type {name}")))?;
+            .map_err(|e| CodecError::Malformed(format!("{name} cannot be read: {e}")))?;
         let mut value = decoded.value;
         widen_decimals(&mut value);
         let value = value.resolve(event_type.schema()).map_err(|e| {
             CodecError::Malformed(format!("{name} does not resolve to the reader schema: {e}"))
         })?;
         Ok(Event::try_from(WireEvent::from_value(event_type, value)?)?)
+    }
+
+    /// The writer schema with `id`. Only a registry that answers "no such schema" makes the
+    /// record poison; any other failure (timeouts, 5xx, auth) is transient, and the
+    /// decoder's cached error is dropped so the next attempt asks again.
+    async fn schema_by_id(&self, id: u32) -> Result<Arc<AvroSchema>, CodecError> {
+        self.decoder.get_schema(id).await.map_err(|e| {
+            let text = format!("{e}");
+            if text.contains("status 404") {
+                CodecError::Registry(format!("the registry has no schema with id {id}"))
+            } else {
+                self.decoder.remove_errors_from_cache();
+                CodecError::RegistryUnavailable(format!("schema {id}: {text}"))
+            }
+        })
     }
 }
 

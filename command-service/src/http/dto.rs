@@ -2,7 +2,7 @@
 
 use crate::aggregates::Ack;
 use orderflow_domain::{
-    Command, Decimal, LineItem, PlaceOrder, limits, validate_order_id, violations,
+    Command, Decimal, LineItem, PlaceOrder, Violation, limits, validate_order_id, violations,
 };
 use orderflow_platform::FieldError;
 use serde::de::DeserializeOwned;
@@ -114,10 +114,7 @@ impl PlaceOrderBody {
         if let Some(id) = &self.order_id
             && let Err(v) = validate_order_id(id)
         {
-            errors.push(FieldError {
-                field: v.field,
-                message: v.message,
-            });
+            errors.push(field_error(v));
         }
         let items = self
             .items
@@ -136,10 +133,7 @@ impl PlaceOrderBody {
         // Report the domain's findings too, except on fields already reported unreadable.
         for v in violations(&command) {
             if !errors.iter().any(|e| e.field == v.field) {
-                errors.push(FieldError {
-                    field: v.field,
-                    message: v.message,
-                });
+                errors.push(field_error(v));
             }
         }
         Err(errors)
@@ -179,6 +173,14 @@ impl ItemBody {
     }
 }
 
+/// A domain violation in the API's error shape.
+pub fn field_error(v: Violation) -> FieldError {
+    FieldError {
+        field: v.field,
+        message: v.message,
+    }
+}
+
 /// Plain decimal notation only: digits, an optional sign and point; no exponent, no spaces.
 fn parse_money(text: &str) -> Option<Decimal> {
     let plain = !text.is_empty()
@@ -192,7 +194,8 @@ fn parse_money(text: &str) -> Option<Decimal> {
     if !plain {
         return None;
     }
-    text.parse().ok()
+    // Exact: a price with more digits than a decimal holds is refused, never rounded.
+    Decimal::from_str_exact(text).ok()
 }
 
 /// Where an event is in the log.
@@ -235,7 +238,17 @@ mod tests {
     fn money_must_be_plain_decimal_notation() {
         assert_eq!(parse_money("25.99").unwrap().to_string(), "25.99");
         assert_eq!(parse_money("-1").unwrap().to_string(), "-1");
-        for bad in ["", "1e3", "abc", "1.2.3", " 1", ".", "-", "0x10"] {
+        for bad in [
+            "",
+            "1e3",
+            "abc",
+            "1.2.3",
+            " 1",
+            ".",
+            "-",
+            "0x10",
+            "25.990000000000000000000000000001",
+        ] {
             assert_eq!(parse_money(bad), None, "{bad:?}");
         }
     }

@@ -24,6 +24,10 @@ pub enum ApiError {
     PayloadTooLarge,
     /// A header cannot be understood. Handling: 400.
     BadHeader(String),
+    /// The path cannot be read (e.g. invalid percent-encoding). Handling: 400.
+    BadPath(String),
+    /// The route exists but not for this method. Handling: 405.
+    MethodNotAllowed,
 }
 
 impl From<CommandError> for ApiError {
@@ -59,6 +63,12 @@ fn problem(error: ApiError) -> Problem {
             "The body must not exceed 64 KiB.",
         ),
         ApiError::BadHeader(detail) => Problem::new(S::BAD_REQUEST, "bad-header", detail),
+        ApiError::BadPath(detail) => Problem::new(S::BAD_REQUEST, "bad-path", detail),
+        ApiError::MethodNotAllowed => Problem::new(
+            S::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+            "This resource does not support that method.",
+        ),
     }
 }
 
@@ -77,10 +87,7 @@ fn command_problem(error: CommandError) -> Problem {
         CommandError::Invalid(violations) => invalid(
             violations
                 .into_iter()
-                .map(|v| FieldError {
-                    field: v.field,
-                    message: v.message,
-                })
+                .map(super::dto::field_error)
                 .collect(),
         ),
         CommandError::NotFound(_) => Problem::new(S::NOT_FOUND, "order-not-found", detail),

@@ -3,6 +3,8 @@
 mod dto;
 mod error;
 mod extract;
+#[cfg(test)]
+mod tests;
 
 pub use error::ApiError;
 
@@ -10,6 +12,7 @@ use crate::aggregates::{Ack, CommandRequest};
 use crate::app::AppState;
 use crate::error::CommandError;
 use axum::Json;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -45,6 +48,7 @@ pub fn router(state: AppState) -> axum::Router {
         .fallback(|| async {
             Problem::new(StatusCode::NOT_FOUND, "not-found", "No such resource.")
         })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
 }
@@ -55,39 +59,49 @@ async fn place(
     JsonBody(body): JsonBody<PlaceOrderBody>,
 ) -> Result<Response, ApiError> {
     let (order_id, command) = body.into_command().map_err(ApiError::InvalidFields)?;
-    let key = extract::idempotency_key(&headers)?;
-    let order_id = order_id.unwrap_or_else(|| match &key {
-        Some(k) => Uuid::new_v5(&ORDER_ID_NAMESPACE, k.as_bytes()).to_string(),
-        None => Uuid::new_v4().to_string(),
-    });
-    submit(&app, &headers, order_id, command).await
+    submit(&app, request(&headers, order_id, command)?).await
 }
 
 /// A transition: the body names the command, the path names the order.
 async fn transition<B: TransitionBody>(
     State(app): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    path: Result<Path<String>, PathRejection>,
     JsonBody(body): JsonBody<B>,
 ) -> Result<Response, ApiError> {
-    // An id that could never have been placed names no order.
-    validate_order_id(&id).map_err(|_| CommandError::NotFound(id.clone()))?;
-    submit(&app, &headers, id, body.into_command()).await
+    let id = order_id_in(path)?;
+    submit(&app, request(&headers, Some(id), body.into_command())?).await
 }
 
-async fn submit(
-    app: &AppState,
+/// The order id of the path; an id that could never have been placed names no order.
+fn order_id_in(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+    let Path(id) = path.map_err(|e| ApiError::BadPath(e.body_text()))?;
+    validate_order_id(&id).map_err(|_| CommandError::NotFound(id.clone()))?;
+    Ok(id)
+}
+
+/// The command with what its headers say. Without an order id, one is derived from the
+/// `Idempotency-Key` (so retries find the same order) or made up.
+fn request(
     headers: &HeaderMap,
-    order_id: String,
+    order_id: Option<String>,
     command: Command,
-) -> Result<Response, ApiError> {
-    let request = CommandRequest {
+) -> Result<CommandRequest, ApiError> {
+    let idempotency_key = extract::idempotency_key(headers)?;
+    let order_id = order_id.unwrap_or_else(|| match &idempotency_key {
+        Some(k) => Uuid::new_v5(&ORDER_ID_NAMESPACE, k.as_bytes()).to_string(),
+        None => Uuid::new_v4().to_string(),
+    });
+    Ok(CommandRequest {
         order_id,
         command,
         precondition: extract::precondition(headers)?,
-        idempotency_key: extract::idempotency_key(headers)?,
+        idempotency_key,
         correlation_id: extract::correlation_id(headers)?,
-    };
+    })
+}
+
+async fn submit(app: &AppState, request: CommandRequest) -> Result<Response, ApiError> {
     let ack = app.submit(request).await?;
     Ok(ack_response(&ack))
 }
@@ -119,9 +133,9 @@ fn etag(version: u64) -> HeaderValue {
 /// `GET /orders/{id}`: the write side's view (status and version), for `If-Match`.
 async fn inspect(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    validate_order_id(&id).map_err(|_| CommandError::NotFound(id.clone()))?;
+    let id = order_id_in(path)?;
     let order = app.inspect(&id).await?;
     let status = order
         .status

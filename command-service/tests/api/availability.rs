@@ -51,3 +51,20 @@ async fn without_a_broker_commands_get_503_with_retry_after() {
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     expect_unavailable(&app).await;
 }
+
+#[tokio::test]
+async fn a_registry_outage_after_start_up_does_not_stop_commands() {
+    let mut app = crate::helpers::spawn_app().await;
+    let id = app.place_ok().await;
+    // Every schema the service writes and reads back was cached at start-up.
+    app.registry = Registry::start().await;
+    let packed = app
+        .post(
+            &format!("/orders/{id}/pack"),
+            &serde_json::json!({"warehouse": "w"}),
+            &[],
+        )
+        .await;
+    assert_eq!(expect_json(packed, StatusCode::OK).await["version"], 2);
+    expect_json(app.place(&order_body(None)).await, StatusCode::CREATED).await;
+}

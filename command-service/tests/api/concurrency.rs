@@ -102,3 +102,55 @@ async fn two_instances_never_acknowledge_an_event_the_log_ignores() {
         "every accepted transition was acknowledged once"
     );
 }
+
+#[tokio::test]
+async fn concurrent_commands_for_one_order_are_applied_one_after_another() {
+    let app = crate::helpers::spawn_app().await;
+    let id = app.order_at(&["pack", "ship"]).await;
+    let requests = (0..20).map(|i| {
+        app.client
+            .post(app.url(&format!("/orders/{id}/location")))
+            .json(&json!({"location": format!("hub {i}")}))
+            .send()
+    });
+    let mut versions = Vec::new();
+    for response in futures::future::join_all(requests).await {
+        let response = response.unwrap();
+        assert_eq!(response.status(), 200);
+        let body: serde_json::Value = response.json().await.unwrap();
+        versions.push(body["version"].as_u64().unwrap());
+    }
+    versions.sort();
+    assert_eq!(versions, (4..24).collect::<Vec<u64>>());
+    let log_versions: Vec<u64> = app
+        .log()
+        .await
+        .iter()
+        .filter(|r| r.event.order_id == id)
+        .map(|r| r.event.version)
+        .collect();
+    assert_eq!(log_versions, (1..24).collect::<Vec<u64>>());
+}
+
+#[tokio::test]
+async fn two_concurrent_requests_with_one_key_append_once() {
+    let app = crate::helpers::spawn_app().await;
+    let id = app.order_at(&["pack", "ship"]).await;
+    let send = || {
+        app.client
+            .post(app.url(&format!("/orders/{id}/location")))
+            .header("idempotency-key", "same-key")
+            .json(&json!({"location": "Utrecht"}))
+            .send()
+    };
+    let (a, b) = tokio::join!(send(), send());
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(
+        (a.status(), b.status()),
+        (reqwest::StatusCode::OK, reqwest::StatusCode::OK)
+    );
+    let (a, b): (serde_json::Value, serde_json::Value) =
+        (a.json().await.unwrap(), b.json().await.unwrap());
+    assert_eq!(a, b);
+    assert_eq!(app.log().await.len(), 4);
+}

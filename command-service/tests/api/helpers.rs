@@ -356,3 +356,18 @@ pub async fn read_raw(topic: &str) -> Vec<(i32, i64, Vec<u8>, Vec<u8>)> {
     .await
     .unwrap()
 }
+
+/// Creates `topic` with `partitions` partitions.
+pub async fn create_topic(topic: &str, partitions: i32) {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    let admin: AdminClient<rdkafka::client::DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .create()
+        .unwrap();
+    let topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
+    let results = admin
+        .create_topics([&topic], &AdminOptions::new())
+        .await
+        .unwrap();
+    assert!(results.iter().all(|r| r.is_ok()), "{results:?}");
+}

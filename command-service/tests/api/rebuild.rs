@@ -52,6 +52,8 @@ async fn conflicting_and_undecodable_records_are_ignored_by_the_rebuild() {
     // An exact duplicate of version 2, and bytes that are not an event at all.
     append(&app.topic, &id, &codec.encode(&log[1].event).await.unwrap()).await;
     append(&app.topic, &id, b"not avro at all").await;
+    // Confluent framing with a schema id the registry does not know: poison, not transient.
+    append(&app.topic, &id, &[0, 0, 0, 0x7f, 0xff, 2, 4]).await;
 
     let app = app.restart().await;
     let order = expect_json(

@@ -30,6 +30,52 @@ async fn every_event_is_keyed_by_its_order_in_the_partition_kafka_would_pick() {
 }
 
 #[tokio::test]
+async fn the_partitioner_agrees_with_the_java_default_as_librdkafka_implements_it() {
+    let app = spawn_app().await;
+    // Keys of every length modulo 4, so murmur2's tail handling is covered.
+    let keys: Vec<String> = [
+        "a",
+        "ab",
+        "abc",
+        "abcd",
+        "order-1",
+        "order-22",
+        "order-333",
+        "6f1c2d3e-aaaa-bbbb-cccc-0123456789ab",
+    ]
+    .iter()
+    .map(|k| k.to_string())
+    .collect();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/python/partition_keys.py"
+    );
+    let mut args = vec![script.to_owned(), brokers(), format!("{}.probe", app.topic)];
+    // The probe topic must exist with the same partition count.
+    crate::helpers::create_topic(&args[2], 6).await;
+    args.extend(keys.iter().cloned());
+    let output = tokio::task::spawn_blocking(move || Command::new(python()).args(&args).output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let placed: std::collections::HashMap<String, i32> =
+        serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(placed.len(), keys.len());
+    for key in &keys {
+        assert_eq!(
+            placed[key],
+            partition_for_key(key.as_bytes(), 6),
+            "key {key}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn every_record_decodes_with_confluents_python_avro_deserializer() {
     let app = spawn_app().await;
     app.order_at(&["pack", "ship", "location", "deliver"]).await;

@@ -46,6 +46,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(root))
         .route("/healthz", get(healthz))
+        .route("/readyz", get(healthz))
         .merge(subjects::routes())
         .merge(schemas::routes())
         .merge(config::routes())

@@ -12,7 +12,7 @@ use orderflow_domain::Order;
 use orderflow_platform::partition_for_key;
 use orderflow_schemas::EventCodec;
 use std::future::Future;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
@@ -21,10 +21,14 @@ use tokio::task::JoinSet;
 /// Capacity of each worker's inbox; a full inbox makes callers wait (backpressure).
 const WORKER_INBOX: usize = 8192;
 
+/// The senders of one generation of partition workers, indexed by partition.
+type Workers = Arc<Vec<mpsc::Sender<WorkerMsg>>>;
+
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
-    workers: Arc<OnceLock<Vec<mpsc::Sender<WorkerMsg>>>>,
+    /// The current generation of partition workers; replaced when the log side restarts.
+    workers: Arc<RwLock<Option<Workers>>>,
     readiness: Arc<Readiness>,
     answer_timeout: Duration,
 }
@@ -32,7 +36,7 @@ pub struct AppState {
 impl AppState {
     pub(crate) fn new(command_timeout: Duration) -> Self {
         AppState {
-            workers: Arc::new(OnceLock::new()),
+            workers: Arc::new(RwLock::new(None)),
             readiness: Arc::new(Readiness::default()),
             // The worker answers 503 itself at the command timeout; this is the backstop.
             answer_timeout: command_timeout + Duration::from_secs(1),
@@ -43,13 +47,24 @@ impl AppState {
         &self.readiness
     }
 
-    fn worker_for(&self, order_id: &str) -> Result<&mpsc::Sender<WorkerMsg>, CommandError> {
-        let workers = self.workers.get().ok_or(CommandError::Rebuilding)?;
+    fn worker_for(&self, order_id: &str) -> Result<mpsc::Sender<WorkerMsg>, CommandError> {
         if !self.readiness.is_rebuilt() {
             return Err(CommandError::Rebuilding);
         }
+        let guard = self
+            .workers
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let workers = guard.as_ref().ok_or(CommandError::Rebuilding)?;
         let partition = partition_for_key(order_id.as_bytes(), workers.len() as i32);
-        Ok(&workers[partition as usize])
+        Ok(workers[partition as usize].clone())
+    }
+
+    fn set_workers(&self, workers: Option<Workers>) {
+        *self
+            .workers
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = workers;
     }
 
     /// Hands a command to the worker of its order's partition and waits for the answer.
@@ -117,28 +132,30 @@ pub async fn run(
     served
 }
 
-/// Brings the log side up, retrying with backoff, then supervises its tasks. Aborting this
-/// task stops them all (the `JoinSet` aborts its tasks when dropped).
+/// Brings the log side up, retrying with backoff, and supervises it: if any of its tasks
+/// ends (a fatal producer error, a reader that lost its assignment, a worker that died),
+/// the whole log side is torn down and rebuilt from the log, so the service heals itself.
+/// Aborting this task stops everything (a `JoinSet` aborts its tasks when dropped).
 async fn start_log_side(settings: Settings, state: AppState) {
     let mut backoff = Duration::from_millis(200);
-    let mut tasks = loop {
+    loop {
         match connect(&settings, &state).await {
-            Ok(tasks) => break tasks,
+            Ok(mut tasks) => {
+                backoff = Duration::from_millis(200);
+                let ended = tasks.join_next().await;
+                tracing::error!(?ended, "a log-side task ended; restarting the log side");
+                state.set_workers(None);
+                state.readiness.reset();
+            }
             Err(e) => {
                 tracing::warn!(
                     error = format!("{e:#}"),
                     "log side not up yet; retrying in {backoff:?}"
                 );
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(5));
             }
         }
-    };
-    while let Some(ended) = tasks.join_next().await {
-        // Only the rebuild reporter ends on its own; a worker or the reader ending is a bug.
-        if let Err(e) = ended {
-            tracing::error!(error = %e, "a log-side task failed");
-        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
     }
 }
 
@@ -190,12 +207,11 @@ async fn connect(settings: &Settings, state: &AppState) -> anyhow::Result<JoinSe
     ));
     tasks.spawn(log::watch_broker(reader, topic, state.readiness.clone()));
     tasks.spawn(report_rebuild(state.readiness.clone(), total));
-    // `connect` runs once successfully, so the cell is always empty here.
-    let _ = state.workers.set(senders);
+    state.set_workers(Some(Arc::new(senders)));
     Ok(tasks)
 }
 
-/// Logs rebuild progress until every partition is done. `estimate` is the sum of the
+/// Logs rebuild progress until every partition is done, then idles. `estimate` is the sum of the
 /// reported high watermarks, which some brokers understate.
 async fn report_rebuild(readiness: Arc<Readiness>, estimate: i64) {
     let started = std::time::Instant::now();
@@ -206,4 +222,6 @@ async fn report_rebuild(readiness: Arc<Readiness>, estimate: i64) {
         tracing::info!(events, estimate, partitions_done = done, partitions = total, elapsed = ?started.elapsed(), "rebuilding from the log");
     }
     tracing::info!(events = readiness.folded(), ignored = readiness.ignored(), elapsed = ?started.elapsed(), "rebuild complete");
+    // Stay in the supervised set without ending it: only a failure may end the set.
+    std::future::pending::<()>().await;
 }

@@ -18,6 +18,11 @@ impl Readiness {
         self.partitions.store(partitions, Ordering::SeqCst);
     }
 
+    /// Back to "rebuilding", for a restart of the log side.
+    pub(crate) fn reset(&self) {
+        self.rebuilt.store(0, Ordering::SeqCst);
+    }
+
     pub(crate) fn partition_rebuilt(&self) {
         let done = self.rebuilt.fetch_add(1, Ordering::SeqCst) + 1;
         if done == self.partitions.load(Ordering::SeqCst) {

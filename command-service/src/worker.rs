@@ -17,7 +17,7 @@ use orderflow_domain::{Event, EventMeta, FoldOutcome, Order, Timestamp, decide};
 use orderflow_platform::partition_for_key;
 use orderflow_schemas::EventCodec;
 use rdkafka::message::{Message, OwnedMessage};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -109,6 +109,12 @@ impl Worker {
                 Some((order_id, event_id, result)) = self.deliveries.next() => {
                     if let Err(e) = result {
                         self.fail_in_flight(&order_id, event_id, CommandError::Unavailable(e)).await;
+                        if let Some(fatal) = self.ctx.producer.client().fatal_error() {
+                            // The idempotent producer cannot go on; ending this worker makes
+                            // the supervisor rebuild the log side with a new producer.
+                            tracing::error!(?fatal, partition = self.partition, "producer failed fatally");
+                            break;
+                        }
                     }
                 }
                 _ = tick.tick() => self.expire_in_flight(),

@@ -154,3 +154,64 @@ async fn two_concurrent_requests_with_one_key_append_once() {
     assert_eq!(a, b);
     assert_eq!(app.log().await.len(), 4);
 }
+
+#[tokio::test]
+async fn racing_location_updates_from_two_instances_are_acknowledged_only_when_accepted() {
+    let a = spawn_app().await;
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        ids.push(a.order_at(&["pack", "ship"]).await);
+    }
+    let b = a.second_instance().await;
+    // Location updates are always allowed while shipped: every 409 here is a lost race.
+    let send = |app: &TestApp, round: usize| {
+        let requests: Vec<_> = ids
+            .iter()
+            .map(|id| {
+                app.client
+                    .post(app.url(&format!("/orders/{id}/location")))
+                    .json(&json!({"location": format!("{} {round}", app.address)}))
+                    .send()
+            })
+            .collect();
+        futures::future::join_all(requests)
+    };
+    let mut acked = HashSet::new();
+    let mut lost = 0;
+    for round in 0..8 {
+        let (from_a, from_b) = tokio::join!(send(&a, round), send(&b, round));
+        for response in from_a.into_iter().chain(from_b) {
+            let response = response.unwrap();
+            let status = response.status().as_u16();
+            let body: serde_json::Value = response.json().await.unwrap();
+            match status {
+                200 => assert!(acked.insert(body["event_id"].as_str().unwrap().to_owned())),
+                409 => {
+                    assert_eq!(body["type"], "/problems/concurrent-write");
+                    lost += 1;
+                }
+                other => panic!("unexpected {other}: {body}"),
+            }
+        }
+    }
+    let log = a.log().await;
+    let mut orders: HashMap<String, Order> = HashMap::new();
+    let mut accepted_updates = HashSet::new();
+    for record in &log {
+        let order = orders
+            .remove(&record.event.order_id)
+            .unwrap_or_else(|| Order::new(record.event.order_id.clone()));
+        let folded = fold(order, &record.event);
+        if folded.outcome == FoldOutcome::Accepted
+            && record.event.kind.type_name() == "OrderLocationUpdated"
+        {
+            accepted_updates.insert(record.event.meta.event_id.to_string());
+        }
+        orders.insert(record.event.order_id.clone(), folded.order);
+    }
+    assert_eq!(
+        acked, accepted_updates,
+        "acknowledged exactly the accepted updates ({lost} races lost)"
+    );
+    assert_eq!(acked.len() + lost, 2 * 8 * ids.len());
+}

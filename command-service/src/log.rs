@@ -3,9 +3,7 @@
 
 use crate::readiness::Readiness;
 use crate::worker::WorkerMsg;
-use orderflow_platform::{KafkaSettings, QuietEof};
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
+use orderflow_platform::{KafkaSettings, QuietEof, create_topic_if_missing};
 use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::producer::FutureProducer;
@@ -25,15 +23,8 @@ pub async fn ensure_topic(
     partitions: i32,
     replication: i32,
 ) -> Result<i32, KafkaError> {
-    let admin: AdminClient<DefaultClientContext> = kafka.client_config(&[]).create()?;
-    let new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(replication));
-    let options = AdminOptions::new().operation_timeout(Some(METADATA_TIMEOUT));
-    for result in admin.create_topics([&new_topic], &options).await? {
-        match result {
-            Ok(_) => tracing::info!(topic, partitions, "created topic"),
-            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((_, code)) => return Err(KafkaError::AdminOp(code)),
-        }
+    if create_topic_if_missing(kafka, topic, partitions, replication).await? {
+        tracing::info!(topic, partitions, "created topic");
     }
     let consumer: BaseConsumer = kafka.client_config(&[]).create()?;
     let topic_owned = topic.to_owned();

@@ -1,6 +1,9 @@
 //! librdkafka settings: defaults for the local stack, every property overridable.
 
 use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use std::time::Duration;
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::ConsumerContext;
 use rdkafka::error::KafkaError;
@@ -56,6 +59,28 @@ impl KafkaSettings {
         }
         config
     }
+}
+
+/// Creates `topic` unless it exists (tansu and many clusters do not auto-create topics).
+/// Returns whether it was created; an existing topic keeps its own partition count.
+pub async fn create_topic_if_missing(
+    kafka: &KafkaSettings,
+    topic: &str,
+    partitions: i32,
+    replication: i32,
+) -> Result<bool, KafkaError> {
+    let admin: AdminClient<DefaultClientContext> = kafka.client_config(&[]).create()?;
+    let new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(replication));
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(5)));
+    let mut created = false;
+    for result in admin.create_topics([&new_topic], &options).await? {
+        match result {
+            Ok(_) => created = true,
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((_, code)) => return Err(KafkaError::AdminOp(code)),
+        }
+    }
+    Ok(created)
 }
 
 /// Client context that reports librdkafka's errors through `tracing`, leaving out

@@ -11,7 +11,7 @@ mod problem;
 mod shutdown;
 mod telemetry;
 
-pub use kafka::{KafkaSettings, QuietEof, partition_for_key};
+pub use kafka::{KafkaSettings, QuietEof, create_topic_if_missing, partition_for_key};
 pub use problem::{FieldError, PROBLEM_JSON, Problem};
 pub use shutdown::shutdown_signal;
 pub use telemetry::init_tracing;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing and starts the whole local stack:
 #   tansu (Kafka API) :9092, PostgreSQL :5432, Redis :6379,
-#   dev Schema Registry :8081, command service :8080.
+#   dev Schema Registry :8081, command service :8080, projector :8091, query API :8090.
 # Logs and pids go to .stack/. `scripts/run.sh stop` stops what this script started.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
@@ -19,7 +19,7 @@ stop_service() {
 }
 
 if [ "${1:-}" = "stop" ]; then
-  for s in command-service dev-registry tansu; do stop_service "$s"; done
+  for s in query-api projector command-service dev-registry tansu; do stop_service "$s"; done
   exit 0
 fi
 
@@ -45,20 +45,26 @@ start_service() { # name, base url, binary, args...
 
 start_infrastructure
 log "building the services (release)"
-cargo build --release --locked -p orderflow-dev-registry -p orderflow-command-service
+cargo build --release --locked --bins
 start_service dev-registry http://127.0.0.1:8081 target/release/orderflow-dev-registry
 start_service command-service http://127.0.0.1:8080 target/release/command-service
+start_service projector http://127.0.0.1:8091 target/release/projector
+start_service query-api http://127.0.0.1:8090 target/release/query-api
 
 cat <<MSG
 
 orderflow is running:
   command service   http://127.0.0.1:8080   (logs: .stack/command-service.log)
+  query API         http://127.0.0.1:8090   (logs: .stack/query-api.log)
+  projector         http://127.0.0.1:8091   (health only; logs: .stack/projector.log)
   schema registry   http://127.0.0.1:8081   (dev registry, logs: .stack/dev-registry.log)
   Kafka API (tansu) 127.0.0.1:$KAFKA_PORT   PostgreSQL 127.0.0.1:$PG_PORT   Redis 127.0.0.1:$REDIS_PORT
 
 Try it:
   curl -si -X POST http://127.0.0.1:8080/orders -H 'content-type: application/json' \\
     -d '{"customer_id":"cust-1","items":[{"product_id":"sku-1","quantity":2,"unit_price":"25.99"}],"shipping_address":"1 Main St"}'
+
+  curl -s http://127.0.0.1:8090/orders/<order_id>
 
 Stop it: scripts/run.sh stop
 MSG

@@ -10,7 +10,7 @@ export ORDERFLOW_PYTHON="$PY_VENV/bin/python"
 export TEST_DATABASE_URL="${TEST_DATABASE_URL:-postgres://orderflow:orderflow@127.0.0.1:$PG_PORT/postgres}"
 
 # Databases left behind by interrupted earlier runs.
-psql -q "$ORDERFLOW_DATABASE_URL" -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'cs\_test\_%'" \
+psql -q "$ORDERFLOW_DATABASE_URL" -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'cs\_test\_%' OR datname LIKE 'qa\_test\_%' OR datname LIKE 'pj\_%'" \
   | while read -r db; do psql -q "$ORDERFLOW_DATABASE_URL" -c "DROP DATABASE IF EXISTS $db" || true; done
 
 log "cargo fmt --check"

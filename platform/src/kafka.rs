@@ -2,12 +2,12 @@
 
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
-use std::time::Duration;
 use rdkafka::client::ClientContext;
+use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::ConsumerContext;
 use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
+use std::time::Duration;
 
 /// How to reach the Kafka cluster. Flattened into each binary's settings.
 #[derive(Debug, Clone, clap::Args)]

@@ -1,0 +1,181 @@
+//! The Redis read model: after each Postgres commit, the current state of every order the
+//! batch changed is written through as one JSON document per order
+//! (`<prefix>order:<id>`), in one pipeline.
+//!
+//! Redis is a cache here, never in the way of the projection: each batch's write is
+//! bounded by a timeout, failures are counted and logged at most every few seconds, and
+//! the projector goes on. A Lua script compares versions so that an older state (a
+//! zombie instance, a retried batch) never overwrites a newer one.
+
+use crate::error::ProjectorError;
+use crate::model::OrderView;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Writes `ARGV[2]` (a JSON order whose version is `ARGV[1]`) to `KEYS[1]` with a time to
+/// live of `ARGV[3]` ms, unless the key holds that version or a newer one. Returns 1 when
+/// written.
+const WRITE_IF_NEWER: &str = r#"
+local current = redis.call('GET', KEYS[1])
+if current then
+  local ok, doc = pcall(cjson.decode, current)
+  if ok and type(doc) == 'table' and tonumber(doc.version) and
+     tonumber(doc.version) >= tonumber(ARGV[1]) then
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+"#;
+
+/// Least time between two attempts to (re)create the connection, so a Redis that is down
+/// costs one refused connect per interval, not one per batch.
+const RECONNECT_INTERVAL: Duration = Duration::from_secs(1);
+/// Least time between two warnings about failed writes.
+const LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Counters of the cache writer, shared with `/readyz`.
+#[derive(Debug, Default)]
+pub struct CacheStats {
+    /// Batches whose write-through succeeded.
+    pub written: AtomicU64,
+    /// Batches whose write-through failed or timed out.
+    pub failed: AtomicU64,
+}
+
+/// Writes orders through to Redis.
+pub struct Cache {
+    client: redis::Client,
+    connection: Option<ConnectionManager>,
+    last_connect: Option<Instant>,
+    last_warning: Option<Instant>,
+    unreported: u64,
+    script: redis::Script,
+    prefix: String,
+    ttl: Duration,
+    timeout: Duration,
+    stats: Arc<CacheStats>,
+}
+
+impl Cache {
+    /// A writer for the Redis at `url`; connects on first use.
+    pub fn new(
+        url: &str,
+        prefix: &str,
+        ttl: Duration,
+        timeout: Duration,
+        stats: Arc<CacheStats>,
+    ) -> Result<Cache, ProjectorError> {
+        let client = redis::Client::open(url).map_err(|e| ProjectorError::Redis(e.to_string()))?;
+        Ok(Cache {
+            client,
+            connection: None,
+            last_connect: None,
+            last_warning: None,
+            unreported: 0,
+            script: redis::Script::new(WRITE_IF_NEWER),
+            prefix: prefix.to_owned(),
+            ttl,
+            timeout,
+            stats,
+        })
+    }
+
+    /// The key of an order's document.
+    pub fn key(prefix: &str, order_id: &str) -> String {
+        format!("{prefix}order:{order_id}")
+    }
+
+    /// Writes `orders` through, within the timeout. Never fails: errors are counted and
+    /// logged.
+    pub async fn write(&mut self, orders: &[&OrderView]) {
+        if orders.is_empty() {
+            return;
+        }
+        // Serialising is CPU work, not waiting on Redis: it stays outside the timeout.
+        let documents: Vec<(String, u64, String)> = orders
+            .iter()
+            .map(|o| {
+                let key = Self::key(&self.prefix, &o.order_id);
+                (key, o.version, o.to_json().to_string())
+            })
+            .collect();
+        let timeout = self.timeout;
+        let result = match tokio::time::timeout(timeout, self.try_write(&documents)).await {
+            Ok(result) => result,
+            Err(_) => Err(ProjectorError::Redis(format!(
+                "timed out after {timeout:?}"
+            ))),
+        };
+        match result {
+            Ok(()) => {
+                self.stats.written.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => {
+                self.stats.failed.fetch_add(1, Ordering::Relaxed);
+                self.unreported += 1;
+                if self
+                    .last_warning
+                    .is_none_or(|at| at.elapsed() >= LOG_INTERVAL)
+                {
+                    tracing::warn!(error = %e, failed_batches = self.unreported, "writing orders to Redis failed; the Postgres projection goes on");
+                    self.last_warning = Some(Instant::now());
+                    self.unreported = 0;
+                }
+            }
+        }
+    }
+
+    async fn try_write(
+        &mut self,
+        documents: &[(String, u64, String)],
+    ) -> Result<(), ProjectorError> {
+        let ttl_ms = self.ttl.as_millis() as u64;
+        let mut pipe = redis::pipe();
+        // Loading the script first in the same pipeline means EVALSHA never meets NOSCRIPT
+        // (after a Redis restart or failover), at the cost of a few bytes per batch.
+        pipe.load_script(&self.script).ignore();
+        let invocations: Vec<redis::ScriptInvocation<'_>> = documents
+            .iter()
+            .map(|(key, version, json)| {
+                let mut invocation = self.script.prepare_invoke();
+                invocation.key(key).arg(version).arg(json).arg(ttl_ms);
+                invocation
+            })
+            .collect();
+        for invocation in &invocations {
+            pipe.invoke_script(invocation).ignore();
+        }
+        let connection = self.connection().await?;
+        let result = pipe.query_async::<()>(connection).await;
+        result.map_err(|e| ProjectorError::Redis(e.to_string()))
+    }
+
+    async fn connection(&mut self) -> Result<&mut ConnectionManager, ProjectorError> {
+        if self.connection.is_none() {
+            if self
+                .last_connect
+                .is_some_and(|at| at.elapsed() < RECONNECT_INTERVAL)
+            {
+                return Err(ProjectorError::Redis("not connected".into()));
+            }
+            self.last_connect = Some(Instant::now());
+            // The manager reconnects by itself once it exists; bounded attempts keep a
+            // request from waiting on reconnects longer than the batch timeout anyway.
+            let config = ConnectionManagerConfig::new()
+                .set_connection_timeout(self.timeout)
+                .set_response_timeout(self.timeout)
+                .set_number_of_retries(1);
+            let manager = ConnectionManager::new_with_config(self.client.clone(), config)
+                .await
+                .map_err(|e| ProjectorError::Redis(e.to_string()))?;
+            tracing::info!("connected to Redis");
+            self.connection = Some(manager);
+        }
+        self.connection
+            .as_mut()
+            .ok_or_else(|| ProjectorError::Redis("not connected".into()))
+    }
+}

@@ -1,0 +1,258 @@
+//! The consumer group member and the thread that polls it.
+//!
+//! Offsets live in Postgres, not in Kafka. When the group assigns partitions, the
+//! rebalance callback (which librdkafka runs inside `poll`, on the polling thread, where
+//! blocking is fine) loads the stored next offsets and assigns the partitions *at* them,
+//! so fetching starts where the read model ends. The callback also tells the batch loop,
+//! in the same channel as the records, so the loop knows each partition's next offset
+//! before it sees a record of it. On revocation it waits (bounded) until the loop has
+//! finished the batches already handed over. Records polled before a rebalance but not yet
+//! handed over are dropped: they are fetched again from the stored offsets.
+
+use crate::health::Health;
+use crate::store::Store;
+use orderflow_platform::KafkaSettings;
+use rdkafka::Offset;
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, RebalanceProtocol};
+use rdkafka::error::{KafkaError, KafkaResult};
+use rdkafka::message::OwnedMessage;
+use rdkafka::topic_partition_list::TopicPartitionList;
+use rdkafka::types::RDKafkaRespErr;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// Longest time a revocation waits for the batch loop to finish what it was handed.
+const REVOKE_DRAIN: Duration = Duration::from_secs(10);
+/// Least time between two warnings about polling errors (librdkafka retries by itself).
+const LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// What the polling thread hands to the batch loop, in order.
+#[derive(Debug)]
+pub enum Feed {
+    /// Partitions now owned by this instance, with their stored next offsets.
+    Assigned(HashMap<i32, i64>),
+    /// Partitions no longer owned; the loop acknowledges once everything before is done.
+    Revoked(Vec<i32>, std::sync::mpsc::SyncSender<()>),
+    /// Records in log order per partition.
+    Batch(Vec<OwnedMessage>),
+}
+
+/// The consumer as the projector uses it.
+pub type GroupConsumer = BaseConsumer<AssignmentContext>;
+
+/// Consumer context that assigns partitions at the offsets stored in Postgres.
+pub struct AssignmentContext {
+    topic: String,
+    store: Store,
+    runtime: tokio::runtime::Handle,
+    feed: mpsc::Sender<Feed>,
+    generation: AtomicU64,
+    stop: Arc<AtomicBool>,
+    health: Arc<Health>,
+}
+
+impl ClientContext for AssignmentContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::warn!(error = %error, reason, "librdkafka");
+    }
+}
+
+impl ConsumerContext for AssignmentContext {
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        let partitions: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
+        let cooperative = matches!(
+            consumer.rebalance_protocol(),
+            RebalanceProtocol::Cooperative
+        );
+        let result = match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                self.assign(consumer, tpl, &partitions, cooperative)
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                self.revoke(&partitions);
+                if cooperative {
+                    consumer.incremental_unassign(tpl)
+                } else {
+                    consumer.unassign()
+                }
+            }
+            other => {
+                tracing::error!(error = ?other, "rebalance failed");
+                consumer.unassign()
+            }
+        };
+        if let Err(e) = result {
+            tracing::error!(error = %e, "applying the rebalance failed");
+        }
+        let owned = consumer.assignment().map(|a| a.count()).unwrap_or(0);
+        self.health.set_assignment(owned);
+    }
+}
+
+impl AssignmentContext {
+    fn assign(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        tpl: &mut TopicPartitionList,
+        partitions: &[i32],
+        cooperative: bool,
+    ) -> KafkaResult<()> {
+        let Some(offsets) = self.stored_offsets(partitions) else {
+            return Ok(());
+        };
+        for (&partition, &offset) in &offsets {
+            tpl.set_partition_offset(&self.topic, partition, Offset::Offset(offset))?;
+        }
+        tracing::info!(?offsets, "assigned partitions at their stored offsets");
+        // Sent before the assignment takes effect, so no record of these partitions can
+        // reach the loop ahead of their offsets.
+        if !self.in_runtime() {
+            let _ = self.feed.blocking_send(Feed::Assigned(offsets));
+        }
+        if cooperative {
+            consumer.incremental_assign(tpl)
+        } else {
+            consumer.assign(tpl)
+        }
+    }
+
+    /// The stored offsets, retried while Postgres is away (nothing can be folded meanwhile
+    /// anyway; librdkafka keeps heartbeating on its own thread). `None` when stopping.
+    fn stored_offsets(&self, partitions: &[i32]) -> Option<HashMap<i32, i64>> {
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            if self.in_runtime() {
+                return None;
+            }
+            match self.runtime.block_on(self.store.claim_offsets(partitions)) {
+                Ok(offsets) => {
+                    self.health.set_database_up(true);
+                    return Some(offsets);
+                }
+                Err(e) => {
+                    self.health.set_database_up(false);
+                    tracing::warn!(error = %e, "loading stored offsets failed; retrying in {backoff:?}");
+                }
+            }
+            if self.stop.load(Ordering::SeqCst) {
+                return None;
+            }
+            std::thread::sleep(backoff);
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    fn revoke(&self, partitions: &[i32]) {
+        tracing::info!(?partitions, "partitions revoked");
+        // The consumer may be closed from a runtime thread when it is dropped there;
+        // blocking is not allowed then, and the loop is gone anyway.
+        if self.in_runtime() || self.stop.load(Ordering::SeqCst) {
+            return;
+        }
+        let (ack, acked) = std::sync::mpsc::sync_channel(1);
+        if self
+            .feed
+            .blocking_send(Feed::Revoked(partitions.to_vec(), ack))
+            .is_ok()
+        {
+            let _ = acked.recv_timeout(REVOKE_DRAIN);
+        }
+    }
+
+    fn in_runtime(&self) -> bool {
+        tokio::runtime::Handle::try_current().is_ok()
+    }
+}
+
+/// Creates the consumer and subscribes it to `topic` in `group`.
+pub fn subscribe(
+    kafka: &KafkaSettings,
+    topic: &str,
+    group: &str,
+    store: Store,
+    feed: mpsc::Sender<Feed>,
+    stop: Arc<AtomicBool>,
+    health: Arc<Health>,
+) -> KafkaResult<GroupConsumer> {
+    let context = AssignmentContext {
+        topic: topic.to_owned(),
+        store,
+        runtime: tokio::runtime::Handle::current(),
+        feed,
+        generation: AtomicU64::new(0),
+        stop,
+        health,
+    };
+    let consumer: GroupConsumer = kafka
+        .client_config(&[
+            ("group.id", group),
+            ("enable.auto.commit", "false"),
+            ("enable.auto.offset.store", "false"),
+            ("auto.offset.reset", "earliest"),
+            ("isolation.level", "read_uncommitted"),
+            ("fetch.wait.max.ms", "50"),
+            ("enable.partition.eof", "false"),
+        ])
+        .create_with_context(context)?;
+    consumer.subscribe(&[topic])?;
+    Ok(consumer)
+}
+
+/// Polls until `stop`, handing over batches of up to `max_records` records, each sent at
+/// most `max_wait` after its first record arrived. Runs on its own thread.
+pub fn poll_loop(
+    consumer: Arc<GroupConsumer>,
+    feed: mpsc::Sender<Feed>,
+    max_records: usize,
+    max_wait: Duration,
+    stop: Arc<AtomicBool>,
+) {
+    let mut batch: Vec<OwnedMessage> = Vec::with_capacity(max_records);
+    let mut first_at = Instant::now();
+    let mut last_error: Option<Instant> = None;
+    // A closed feed means the batch loop is gone (stopped or aborted): leave the group.
+    while !stop.load(Ordering::SeqCst) && !feed.is_closed() {
+        let timeout = if batch.is_empty() {
+            Duration::from_millis(100)
+        } else {
+            max_wait.saturating_sub(first_at.elapsed())
+        };
+        let generation = consumer.context().generation.load(Ordering::SeqCst);
+        let polled = consumer.poll(timeout);
+        if consumer.context().generation.load(Ordering::SeqCst) != generation {
+            // A rebalance ran inside this poll: what was polled before it belongs to the
+            // old assignment and will be fetched again from the stored offsets.
+            batch.clear();
+        }
+        match polled {
+            Some(Ok(message)) => {
+                if batch.is_empty() {
+                    first_at = Instant::now();
+                }
+                batch.push(message.detach());
+            }
+            Some(Err(e)) if last_error.is_none_or(|at| at.elapsed() > LOG_INTERVAL) => {
+                tracing::warn!(error = %e, "polling the log failed");
+                last_error = Some(Instant::now());
+            }
+            Some(Err(_)) | None => {}
+        }
+        let full = batch.len() >= max_records;
+        if !batch.is_empty() && (full || first_at.elapsed() >= max_wait) {
+            let records = std::mem::replace(&mut batch, Vec::with_capacity(max_records));
+            if feed.blocking_send(Feed::Batch(records)).is_err() {
+                return;
+            }
+        }
+    }
+}

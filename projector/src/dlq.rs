@@ -1,0 +1,104 @@
+//! The dead-letter topic: poison records (undecodable, unknown schema, or a change the
+//! lifecycle forbids) are copied there with their original key and value and headers
+//! saying why and where they came from, so the projection can go on without losing them.
+
+use crate::error::ProjectorError;
+use crate::model::Position;
+use orderflow_platform::{KafkaSettings, create_topic_if_missing};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use std::time::Duration;
+
+/// Longest wait for the broker to confirm a dead-lettered record.
+const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One record to dead-letter.
+#[derive(Debug, Clone)]
+pub struct Poison {
+    pub position: Position,
+    pub key: Option<Vec<u8>>,
+    pub value: Option<Vec<u8>>,
+    /// Why it is poison, for the `error` header.
+    pub error: String,
+}
+
+/// The producer of the dead-letter topic.
+pub struct DeadLetters {
+    producer: FutureProducer,
+    topic: String,
+    source_topic: String,
+}
+
+impl DeadLetters {
+    /// Creates the dead-letter topic when it is missing, and its producer.
+    pub async fn start(
+        kafka: &KafkaSettings,
+        topic: &str,
+        source_topic: &str,
+        replication: i32,
+    ) -> Result<DeadLetters, ProjectorError> {
+        if create_topic_if_missing(kafka, topic, 1, replication).await? {
+            tracing::info!(topic, "created the dead-letter topic");
+        }
+        let timeout_ms = DELIVERY_TIMEOUT.as_millis().to_string();
+        let producer = kafka
+            .client_config(&[
+                ("enable.idempotence", "true"),
+                ("acks", "all"),
+                ("linger.ms", "1"),
+                ("message.timeout.ms", &timeout_ms),
+            ])
+            .create()?;
+        Ok(DeadLetters {
+            producer,
+            topic: topic.to_owned(),
+            source_topic: source_topic.to_owned(),
+        })
+    }
+
+    /// Produces every record of `poison` and waits until the broker has them all, so the
+    /// batch's offsets are only committed past records that are safe in the DLQ.
+    pub async fn send_all(&self, poison: &[Poison]) -> Result<(), ProjectorError> {
+        let sends = poison.iter().map(|p| self.send(p));
+        futures::future::try_join_all(sends).await?;
+        for p in poison {
+            tracing::warn!(partition = p.position.partition, offset = p.position.offset, error = %p.error, dlq = %self.topic, "dead-lettered a poison record");
+        }
+        Ok(())
+    }
+
+    async fn send(&self, poison: &Poison) -> Result<(), ProjectorError> {
+        let partition = poison.position.partition.to_string();
+        let offset = poison.position.offset.to_string();
+        let headers = OwnedHeaders::new()
+            .insert(Header {
+                key: "error",
+                value: Some(poison.error.as_str()),
+            })
+            .insert(Header {
+                key: "source.topic",
+                value: Some(self.source_topic.as_str()),
+            })
+            .insert(Header {
+                key: "source.partition",
+                value: Some(partition.as_str()),
+            })
+            .insert(Header {
+                key: "source.offset",
+                value: Some(offset.as_str()),
+            });
+        let mut record: FutureRecord<'_, [u8], [u8]> =
+            FutureRecord::to(&self.topic).headers(headers);
+        if let Some(key) = &poison.key {
+            record = record.key(key.as_slice());
+        }
+        if let Some(value) = &poison.value {
+            record = record.payload(value.as_slice());
+        }
+        self.producer
+            .send(record, DELIVERY_TIMEOUT)
+            .await
+            .map(|_| ())
+            .map_err(|(e, _)| ProjectorError::Kafka(e))
+    }
+}

@@ -1,0 +1,58 @@
+//! The one error type at the projector's boundary.
+
+use orderflow_schemas::CodecError;
+use rdkafka::error::KafkaError;
+use thiserror::Error;
+
+/// Why a step of the projector failed. Nothing here ever makes the projector skip a
+/// record: every variant is either retried (the whole batch, whose offsets commit in the
+/// same transaction as its rows, so a retry is safe) or only affects the Redis cache.
+#[derive(Debug, Error)]
+pub enum ProjectorError {
+    /// Postgres refused or could not be reached. Handling: transient; the batch is rolled
+    /// back and retried with backoff, and `/readyz` reports not ready until it succeeds.
+    #[error("postgres: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The read-model migrations could not be applied. Handling: start-up retries with
+    /// backoff and logs it; a migration that can never apply needs an operator.
+    #[error("applying the read-model migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The Schema Registry is unavailable. Handling: transient; the batch is retried with
+    /// backoff and no record is dead-lettered because of it.
+    #[error("schema registry: {0}")]
+    Registry(CodecError),
+    /// A Kafka client could not be created, a topic created, or a dead-letter record was
+    /// not delivered. Handling: transient; start-up or the batch is retried with backoff
+    /// (a retried batch may dead-letter the same poison record again: the DLQ is
+    /// at-least-once).
+    #[error("kafka: {0}")]
+    Kafka(#[from] KafkaError),
+    /// The offset stored for a partition is not the one this instance expected: another
+    /// instance (a zombie from before a rebalance) folded part of it. Handling: adopt the
+    /// stored offsets, drop the records below them, and fold the rest of the batch again.
+    #[error("partition {partition}: stored next offset {stored}, expected {expected}")]
+    Fenced {
+        partition: i32,
+        expected: i64,
+        stored: i64,
+    },
+    /// Writing the order cache to Redis failed or timed out. Handling: counted and logged
+    /// (rate-limited); the projection goes on, the cache catches up with later versions
+    /// or expires.
+    #[error("redis: {0}")]
+    Redis(String),
+}
+
+impl ProjectorError {
+    /// A stable, short name of the failure for logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ProjectorError::Database(_) => "database",
+            ProjectorError::Migrate(_) => "migrate",
+            ProjectorError::Registry(_) => "registry",
+            ProjectorError::Kafka(_) => "kafka",
+            ProjectorError::Fenced { .. } => "fenced",
+            ProjectorError::Redis(_) => "redis",
+        }
+    }
+}

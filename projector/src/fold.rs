@@ -1,0 +1,227 @@
+//! The batch fold, pure: given the decoded events of a batch and the current state of the
+//! orders they touch, the set of row changes the batch makes to the read model.
+//!
+//! Each event goes through the shared rule (`orderflow_domain::fold`), against the state
+//! left by the events before it in the same batch, so several events of one order in a
+//! batch chain correctly. Ignored events (duplicates, conflicting appends) change nothing;
+//! events the lifecycle forbids are returned as rejected, for the dead-letter topic.
+
+use crate::model::{
+    DecodedRecord, HistoryRow, HourlyDelta, Ignored, OrderChange, OrderView, ProductDelta,
+    Rejected, to_datetime,
+};
+use chrono::{DurationRound, TimeDelta};
+use orderflow_domain::{Decimal, Event, EventKind, FoldOutcome, Order, Status, fold};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap};
+
+/// Everything one batch changes in the read model.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct BatchPlan {
+    /// Final state of each order the batch changed, in the order they were first touched.
+    pub orders: Vec<OrderChange>,
+    /// Accepted events, in log order.
+    pub history: Vec<HistoryRow>,
+    pub hourly: Vec<HourlyDelta>,
+    /// Net change of the number of orders per status, sorted by status name, zeros left out.
+    pub status: Vec<(Status, i64)>,
+    pub products: Vec<ProductDelta>,
+    pub ignored: Vec<Ignored>,
+    pub rejected: Vec<Rejected>,
+}
+
+impl BatchPlan {
+    /// Whether the batch changes no row of the read model (offsets still move).
+    pub fn is_empty(&self) -> bool {
+        self.orders.is_empty()
+    }
+}
+
+/// Folds `events` (in log order) over `current`, the stored state of the orders they touch
+/// (orders missing from it do not exist yet).
+pub fn fold_batch(mut current: HashMap<String, OrderView>, events: &[DecodedRecord]) -> BatchPlan {
+    let mut plan = BatchPlan::default();
+    let mut touched: Vec<String> = Vec::new();
+    let mut placed_here: HashMap<String, bool> = HashMap::new();
+    let mut hourly: BTreeMap<chrono::DateTime<chrono::Utc>, (i64, Decimal)> = BTreeMap::new();
+    let mut status: BTreeMap<&'static str, (Status, i64)> = BTreeMap::new();
+    let mut products: BTreeMap<String, (i64, Decimal)> = BTreeMap::new();
+
+    for record in events {
+        let event = &record.event;
+        let existing = current.get(&event.order_id);
+        let state = Order {
+            id: event.order_id.clone(),
+            status: existing.map(|v| v.status),
+            version: existing.map_or(0, |v| v.version),
+        };
+        match fold(state, event).outcome {
+            FoldOutcome::Accepted => {}
+            FoldOutcome::VersionConflict { current, got } => {
+                plan.ignored.push(Ignored {
+                    position: record.position,
+                    order_id: event.order_id.clone(),
+                    current,
+                    got,
+                });
+                continue;
+            }
+            FoldOutcome::TransitionNotAllowed { from } => {
+                let from = from.map_or("not placed", |s| s.as_str());
+                plan.rejected.push(Rejected {
+                    position: record.position,
+                    reason: format!(
+                        "{} at version {} is not allowed for order {} that is {from}",
+                        event.kind.type_name(),
+                        event.version,
+                        event.order_id
+                    ),
+                });
+                continue;
+            }
+        }
+        let old_status = existing.map(|v| v.status);
+        let view = apply_to_view(current.remove(&event.order_id), event);
+        if old_status != Some(view.status) {
+            if let Some(old) = old_status {
+                status.entry(old.as_str()).or_insert((old, 0)).1 -= 1;
+            }
+            status
+                .entry(view.status.as_str())
+                .or_insert((view.status, 0))
+                .1 += 1;
+        }
+        if let EventKind::Placed(placed) = &event.kind {
+            placed_here.insert(event.order_id.clone(), true);
+            let hour = to_datetime(event.meta.occurred_at)
+                .duration_trunc(TimeDelta::hours(1))
+                .unwrap_or_default();
+            let window = hourly.entry(hour).or_insert((0, Decimal::ZERO));
+            window.0 += 1;
+            window.1 += placed.total_amount;
+            for item in &placed.items {
+                let p = products
+                    .entry(item.product_id.clone())
+                    .or_insert((0, Decimal::ZERO));
+                p.0 += i64::from(item.quantity);
+                p.1 += item.unit_price * Decimal::from(item.quantity);
+            }
+        }
+        if !touched.contains(&event.order_id) {
+            touched.push(event.order_id.clone());
+        }
+        plan.history.push(history_row(event));
+        current.insert(event.order_id.clone(), view);
+    }
+
+    plan.orders = touched
+        .into_iter()
+        .filter_map(|id| {
+            let placed = placed_here.contains_key(&id);
+            current.remove(&id).map(|view| OrderChange { view, placed })
+        })
+        .collect();
+    plan.hourly = hourly
+        .into_iter()
+        .map(|(hour, (order_count, revenue))| HourlyDelta {
+            hour,
+            order_count,
+            revenue,
+        })
+        .collect();
+    plan.status = status
+        .into_values()
+        .filter(|(_, delta)| *delta != 0)
+        .collect();
+    plan.products = products
+        .into_iter()
+        .map(|(product_id, (quantity, revenue))| ProductDelta {
+            product_id,
+            quantity,
+            revenue,
+        })
+        .collect();
+    plan
+}
+
+/// The state after an event the fold accepted. `view` is `None` only for a placement.
+fn apply_to_view(view: Option<OrderView>, event: &Event) -> OrderView {
+    let at = to_datetime(event.meta.occurred_at);
+    let mut view = match (view, &event.kind) {
+        (_, EventKind::Placed(p)) => OrderView {
+            order_id: event.order_id.clone(),
+            customer_id: p.customer_id.clone(),
+            status: Status::Placed,
+            items: p.items.clone(),
+            total_amount: p.total_amount,
+            shipping_address: p.shipping_address.clone(),
+            warehouse: None,
+            carrier: None,
+            tracking_number: None,
+            location: None,
+            cancel_reason: None,
+            version: 0,
+            placed_at: at,
+            updated_at: at,
+        },
+        (Some(view), _) => view,
+        // The fold rule only accepts a non-placement for an order that exists.
+        (None, _) => unreachable!("the fold accepted a change of an order never placed"),
+    };
+    match &event.kind {
+        EventKind::Placed(_) | EventKind::Delivered => {}
+        EventKind::Packed { warehouse } => view.warehouse = Some(warehouse.clone()),
+        EventKind::Shipped {
+            carrier,
+            tracking_number,
+        } => {
+            view.carrier = Some(carrier.clone());
+            view.tracking_number = Some(tracking_number.clone());
+        }
+        EventKind::LocationUpdated { location } => view.location = Some(location.clone()),
+        EventKind::Cancelled { reason } => view.cancel_reason = Some(reason.clone()),
+    }
+    view.status = event.kind.resulting_status();
+    view.version = event.version;
+    view.updated_at = at;
+    view
+}
+
+fn history_row(event: &Event) -> HistoryRow {
+    let mut data = match &event.kind {
+        EventKind::Placed(p) => json!({
+            "customer_id": p.customer_id,
+            "items": p.items.iter().map(|i| json!({
+                "product_id": i.product_id,
+                "quantity": i.quantity,
+                "unit_price": i.unit_price.to_string(),
+            })).collect::<Vec<_>>(),
+            "shipping_address": p.shipping_address,
+            "total_amount": p.total_amount.to_string(),
+        }),
+        EventKind::Packed { warehouse } => json!({ "warehouse": warehouse }),
+        EventKind::Shipped {
+            carrier,
+            tracking_number,
+        } => json!({ "carrier": carrier, "tracking_number": tracking_number }),
+        EventKind::LocationUpdated { location } => json!({ "location": location }),
+        EventKind::Delivered => json!({}),
+        EventKind::Cancelled { reason } => json!({ "reason": reason }),
+    };
+    if let Value::Object(map) = &mut data {
+        if let Some(key) = &event.meta.idempotency_key {
+            map.insert("idempotency_key".into(), json!(key));
+        }
+        if let Some(id) = &event.meta.correlation_id {
+            map.insert("correlation_id".into(), json!(id));
+        }
+    }
+    HistoryRow {
+        order_id: event.order_id.clone(),
+        version: event.version,
+        event_type: event.kind.type_name(),
+        event_id: event.meta.event_id,
+        occurred_at: to_datetime(event.meta.occurred_at),
+        data,
+    }
+}

@@ -1,0 +1,82 @@
+//! `/healthz` and `/readyz`, and the counters they report.
+
+use crate::cache::CacheStats;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+/// Readiness and counters of the projector, shared by its tasks.
+#[derive(Debug, Default)]
+pub struct Health {
+    joined: AtomicBool,
+    database_up: AtomicBool,
+    partitions: AtomicUsize,
+    /// Events folded into the read model.
+    pub applied: AtomicU64,
+    /// Events the fold rule ignored: duplicates and conflicting appends.
+    pub ignored: AtomicU64,
+    /// Records sent to the dead-letter topic.
+    pub dead_lettered: AtomicU64,
+    /// Batches committed to Postgres.
+    pub batches: AtomicU64,
+    /// Redis write-through counters.
+    pub cache: Arc<CacheStats>,
+}
+
+impl Health {
+    /// The group gave this instance its (possibly empty) share of partitions.
+    pub fn set_assignment(&self, partitions: usize) {
+        self.joined.store(true, Ordering::SeqCst);
+        self.partitions.store(partitions, Ordering::SeqCst);
+    }
+
+    /// Whether the last Postgres operation succeeded.
+    pub fn set_database_up(&self, up: bool) {
+        let was = self.database_up.swap(up, Ordering::SeqCst);
+        if was != up && !up {
+            tracing::warn!("postgres unavailable; the projection waits for it");
+        }
+    }
+
+    /// Ready: joined the consumer group and Postgres answers.
+    pub fn is_ready(&self) -> bool {
+        self.joined.load(Ordering::SeqCst) && self.database_up.load(Ordering::SeqCst)
+    }
+
+    /// The counters, as `/readyz` shows them.
+    pub fn snapshot(&self) -> Value {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        json!({
+            "ready": self.is_ready(),
+            "assigned_partitions": self.partitions.load(Ordering::SeqCst),
+            "database_up": self.database_up.load(Ordering::SeqCst),
+            "applied": get(&self.applied),
+            "ignored": get(&self.ignored),
+            "dead_lettered": get(&self.dead_lettered),
+            "batches": get(&self.batches),
+            "cache_written": get(&self.cache.written),
+            "cache_failed": get(&self.cache.failed),
+        })
+    }
+}
+
+/// The health routes.
+pub fn router(health: Arc<Health>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/readyz", get(readyz))
+        .with_state(health)
+}
+
+async fn readyz(State(health): State<Arc<Health>>) -> (StatusCode, Json<Value>) {
+    let status = if health.is_ready() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(health.snapshot()))
+}

@@ -1,0 +1,202 @@
+//! orderflow's projector: folds the `orders.events` log into the read models, effectively
+//! once.
+//!
+//! Instances share the topic's partitions through a consumer group. Records are taken in
+//! batches (up to N records or T ms), decoded through the Schema Registry, folded with the
+//! domain's shared rule (`orderflow_domain::fold`: a version must be exactly `current + 1`
+//! and the transition allowed), and written to Postgres in **one transaction per batch**
+//! that also stores each partition's next offset. The stored offsets, not Kafka's, say
+//! where to resume, so a crash at any moment loses nothing and applies nothing twice.
+//! After the commit, the changed orders are written through to Redis (best effort, bounded
+//! by a timeout); poison records go to a dead-letter topic before the batch commits.
+//!
+//! Analytics are kept incrementally in the same transaction: `stats_hourly` counts
+//! placements and their revenue in the hour of `OrderPlaced.occurred_at` (tumbling
+//! windows), `stats_products` the quantities and revenue placed per product; neither is
+//! reduced by a cancellation (they measure demand placed, and a placed hour never changes
+//! after the fact). `stats_status` counts orders per *current* status: every accepted
+//! transition moves one order from the old status's row to the new one. Each accepted
+//! batch also sends `pg_notify('orderflow_orders', {"order_id", "version"})` per changed
+//! order, delivered on commit, so a query API can wait for a version without polling.
+//!
+//! Layout:
+//! - `settings`: typed configuration ([`Settings`]);
+//! - `consumer`: the group member, the rebalance callback that assigns at the stored
+//!   offsets, and the polling thread that cuts batches;
+//! - `pipeline`: the batch loop (decode, fold, write, dead-letter, commit, cache);
+//! - `fold` (pure) and `model`: from decoded events and current state to row changes;
+//! - `store` / `store_write`: Postgres, migrations and the set-based batch statements;
+//! - `cache`: the Redis write-through;
+//! - `dlq`: the dead-letter topic;
+//! - `health` and `lag`: `/healthz`, `/readyz`, counters and lag logs;
+//! - `error`: [`ProjectorError`].
+
+mod cache;
+mod consumer;
+mod dlq;
+mod error;
+mod fold;
+#[cfg(test)]
+mod fold_tests;
+mod health;
+mod lag;
+mod model;
+mod pipeline;
+mod settings;
+mod store;
+mod store_write;
+
+pub use cache::Cache;
+pub use error::ProjectorError;
+pub use fold::{BatchPlan, fold_batch};
+pub use health::Health;
+pub use model::{DecodedRecord, OrderView, Position};
+pub use settings::Settings;
+pub use store::{NOTIFY_CHANNEL, PROJECTION};
+
+use crate::consumer::Feed;
+use crate::pipeline::Pipeline;
+use anyhow::Context;
+use orderflow_schemas::EventCodec;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+
+/// Batches handed over but not yet folded: enough to overlap polling with writing, few
+/// enough that a revocation drains quickly.
+const FEED_CAPACITY: usize = 2;
+
+/// Serves `/healthz` and `/readyz` on `listener` and runs the projection until `shutdown`
+/// completes. Postgres, Kafka and the registry are connected in the background, retried
+/// with backoff; `/readyz` is 503 until the group assigned this instance and Postgres
+/// answers.
+pub async fn run(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let health = Arc::new(Health::default());
+    let (stop, stopped) = watch::channel(false);
+    let projection = tokio::spawn(project(settings, health.clone(), stopped));
+    let served = axum::serve(listener, health::router(health))
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        })
+        .await;
+    // Stopping between batches is clean; a batch cut short rolls back, which is safe too.
+    let _ = tokio::time::timeout(Duration::from_secs(15), projection).await;
+    served
+}
+
+/// Connects (retrying), then runs the batch loop until `stop`.
+async fn project(settings: Settings, health: Arc<Health>, stop: watch::Receiver<bool>) {
+    let mut backoff = Duration::from_millis(200);
+    let (pipeline, feed, poll_stop, poller) = loop {
+        if *stop.borrow() {
+            return;
+        }
+        match connect(&settings, &health, &stop).await {
+            Ok(parts) => break parts,
+            Err(e) => {
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    "projector not connected yet; retrying in {backoff:?}"
+                );
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    };
+    let lag = tokio::spawn(lag::report(
+        pipeline.consumer.clone(),
+        settings.topic.clone(),
+        pipeline.positions.clone(),
+        stop.clone(),
+    ));
+    pipeline.run(feed, stop).await;
+    lag.abort();
+    let _ = lag.await;
+    // The polling thread holds the last handle of the consumer, so closing it (and
+    // leaving the group) happens there, where the rebalance callback may block.
+    poll_stop.store(true, Ordering::SeqCst);
+    let _ = tokio::task::spawn_blocking(move || poller.join()).await;
+    tracing::info!("projector stopped");
+}
+
+type Parts = (
+    Pipeline,
+    mpsc::Receiver<Feed>,
+    Arc<AtomicBool>,
+    std::thread::JoinHandle<()>,
+);
+
+async fn connect(
+    settings: &Settings,
+    health: &Arc<Health>,
+    stop: &watch::Receiver<bool>,
+) -> anyhow::Result<Parts> {
+    let topic = settings.topic.clone();
+    let store = store::Store::connect(&settings.database_url, &topic)?;
+    store.migrate().await.context("migrating the read model")?;
+    health.set_database_up(true);
+    let codec = EventCodec::new(&settings.registry(), &topic).context("registry client")?;
+    let dlq_topic = settings.dlq_topic();
+    let dead_letters = dlq::DeadLetters::start(
+        &settings.kafka,
+        &dlq_topic,
+        &topic,
+        settings.topic_replication,
+    )
+    .await
+    .context("creating the dead-letter topic")?;
+    let cache = Cache::new(
+        &settings.redis_url,
+        &settings.redis_prefix,
+        settings.redis_ttl(),
+        settings.redis_timeout(),
+        health.cache.clone(),
+    )?;
+    let (feed_tx, feed_rx) = mpsc::channel(FEED_CAPACITY);
+    let poll_stop = Arc::new(AtomicBool::new(*stop.borrow()));
+    let consumer = Arc::new(
+        consumer::subscribe(
+            &settings.kafka,
+            &topic,
+            &settings.group,
+            store.clone(),
+            feed_tx.clone(),
+            poll_stop.clone(),
+            health.clone(),
+        )
+        .context("creating the consumer")?,
+    );
+    let poller = {
+        let consumer = consumer.clone();
+        let (max, wait, flag) = (
+            settings.batch_max_records.max(1),
+            settings.batch_max_wait(),
+            poll_stop.clone(),
+        );
+        std::thread::Builder::new()
+            .name("projector-poll".into())
+            .spawn(move || consumer::poll_loop(consumer, feed_tx, max, wait, flag))
+            .context("starting the polling thread")?
+    };
+    tracing::info!(%topic, group = %settings.group, dlq = %dlq_topic, "projector consuming");
+    let pipeline = Pipeline {
+        topic,
+        store,
+        codec,
+        dead_letters,
+        cache,
+        health: health.clone(),
+        consumer,
+        positions: Arc::new(Mutex::new(HashMap::new())),
+    };
+    Ok((pipeline, feed_rx, poll_stop, poller))
+}

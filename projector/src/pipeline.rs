@@ -1,0 +1,229 @@
+//! The batch loop: takes the batches the polling thread hands over, and for each one
+//! decodes, folds and writes it in one Postgres transaction together with the partitions'
+//! next offsets, dead-letters its poison records before committing, then writes the
+//! changed orders through to Redis.
+//!
+//! A batch that fails for a transient reason (Postgres, the registry, the DLQ producer)
+//! is retried whole, with backoff, until it succeeds: its transaction rolled back, so a
+//! retry applies it exactly once. Records below a partition's stored next offset are
+//! skipped, which makes any redelivery harmless.
+
+use crate::cache::Cache;
+use crate::consumer::{Feed, GroupConsumer};
+use crate::dlq::{DeadLetters, Poison};
+use crate::error::ProjectorError;
+use crate::fold::fold_batch;
+use crate::health::Health;
+use crate::model::{DecodedRecord, Position};
+use crate::store::Store;
+use orderflow_schemas::EventCodec;
+use rdkafka::consumer::{CommitMode, Consumer};
+use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::{Offset, TopicPartitionList};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+
+/// What the batch loop works with.
+pub struct Pipeline {
+    pub topic: String,
+    pub store: Store,
+    pub codec: EventCodec,
+    pub dead_letters: DeadLetters,
+    pub cache: Cache,
+    pub health: Arc<Health>,
+    pub consumer: Arc<GroupConsumer>,
+    /// Next offset of each owned partition, shared with the lag reporter.
+    pub positions: Arc<Mutex<HashMap<i32, i64>>>,
+}
+
+impl Pipeline {
+    /// Runs until `stop` turns true or the polling thread is gone.
+    pub async fn run(mut self, mut feed: mpsc::Receiver<Feed>, mut stop: watch::Receiver<bool>) {
+        let mut next: HashMap<i32, i64> = HashMap::new();
+        loop {
+            let message = tokio::select! {
+                message = feed.recv() => message,
+                _ = stop.wait_for(|s| *s) => None,
+            };
+            match message {
+                Some(Feed::Assigned(offsets)) => next.extend(offsets),
+                Some(Feed::Revoked(partitions, ack)) => {
+                    for p in partitions {
+                        next.remove(&p);
+                    }
+                    let _ = ack.send(());
+                }
+                Some(Feed::Batch(records)) => {
+                    if !self.handle(&records, &mut next, &stop).await {
+                        return;
+                    }
+                }
+                None => return,
+            }
+            *self.positions.lock().unwrap_or_else(|e| e.into_inner()) = next.clone();
+        }
+    }
+
+    /// Folds one batch, retrying until it is committed. `false` when stopped meanwhile.
+    async fn handle(
+        &mut self,
+        records: &[OwnedMessage],
+        next: &mut HashMap<i32, i64>,
+        stop: &watch::Receiver<bool>,
+    ) -> bool {
+        let mut backoff = Duration::from_millis(100);
+        let mut last_warning: Option<Instant> = None;
+        loop {
+            match self.fold_and_commit(records, next).await {
+                Ok(()) => {
+                    self.health.set_database_up(true);
+                    return true;
+                }
+                Err(ProjectorError::Fenced {
+                    partition,
+                    expected,
+                    stored,
+                }) => {
+                    tracing::warn!(
+                        partition,
+                        expected,
+                        stored,
+                        "another instance moved the partition; adopting the stored offsets"
+                    );
+                    let owned: Vec<i32> = next.keys().copied().collect();
+                    match self.store.claim_offsets(&owned).await {
+                        Ok(stored) => {
+                            next.extend(stored);
+                            continue;
+                        }
+                        Err(e) => self.warn_retry(&e, backoff, &mut last_warning),
+                    }
+                }
+                Err(e) => {
+                    if matches!(e, ProjectorError::Database(_)) {
+                        self.health.set_database_up(false);
+                    }
+                    self.warn_retry(&e, backoff, &mut last_warning);
+                }
+            }
+            if *stop.borrow() {
+                return false;
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    fn warn_retry(&self, e: &ProjectorError, backoff: Duration, last: &mut Option<Instant>) {
+        if last.is_none_or(|at| at.elapsed() >= Duration::from_secs(10)) {
+            tracing::warn!(error = %e, kind = e.kind(), "folding a batch failed; retrying the whole batch in {backoff:?}");
+            *last = Some(Instant::now());
+        }
+    }
+
+    async fn fold_and_commit(
+        &mut self,
+        records: &[OwnedMessage],
+        next: &mut HashMap<i32, i64>,
+    ) -> Result<(), ProjectorError> {
+        // The idempotence guard: only owned partitions, only records not yet folded.
+        let fresh: Vec<&OwnedMessage> = records
+            .iter()
+            .filter(|m| next.get(&m.partition()).is_some_and(|n| m.offset() >= *n))
+            .collect();
+        if fresh.is_empty() {
+            return Ok(());
+        }
+        let mut decoded = Vec::with_capacity(fresh.len());
+        let mut poison = Vec::new();
+        let mut by_position: HashMap<Position, &OwnedMessage> = HashMap::new();
+        for &message in &fresh {
+            let position = Position {
+                partition: message.partition(),
+                offset: message.offset(),
+            };
+            by_position.insert(position, message);
+            match self
+                .codec
+                .decode(message.payload().unwrap_or_default())
+                .await
+            {
+                Ok(event) => decoded.push(DecodedRecord { position, event }),
+                Err(e) if e.is_transient() => return Err(ProjectorError::Registry(e)),
+                Err(e) => poison.push(poison_of(message, e.to_string())),
+            }
+        }
+        let mut new_next: BTreeMap<i32, i64> = BTreeMap::new();
+        for m in &fresh {
+            let n = new_next.entry(m.partition()).or_insert(0);
+            *n = (*n).max(m.offset() + 1);
+        }
+        let expected: Vec<(i32, i64)> = new_next.keys().map(|p| (*p, next[p])).collect();
+
+        let mut tx = self.store.begin().await?;
+        tx.lock_offsets(&expected).await?;
+        let ids: HashSet<&str> = decoded.iter().map(|d| d.event.order_id.as_str()).collect();
+        let ids: Vec<String> = ids.into_iter().map(str::to_owned).collect();
+        let current = tx.load_orders(&ids).await?;
+        let plan = fold_batch(current, &decoded);
+        for rejected in &plan.rejected {
+            if let Some(message) = by_position.get(&rejected.position) {
+                poison.push(poison_of(message, rejected.reason.clone()));
+            }
+        }
+        let offsets: Vec<(i32, i64)> = new_next.iter().map(|(p, o)| (*p, *o)).collect();
+        tx.write(&plan, &offsets).await?;
+        if !poison.is_empty() {
+            poison.sort_by_key(|p| p.position);
+            self.dead_letters.send_all(&poison).await?;
+        }
+        tx.commit().await?;
+
+        next.extend(offsets.iter().copied());
+        self.count(&plan, poison.len());
+        self.commit_to_kafka(&offsets);
+        let views: Vec<_> = plan.orders.iter().map(|c| &c.view).collect();
+        self.cache.write(&views).await;
+        Ok(())
+    }
+
+    fn count(&self, plan: &crate::fold::BatchPlan, dead_lettered: usize) {
+        let h = &self.health;
+        h.applied
+            .fetch_add(plan.history.len() as u64, Ordering::Relaxed);
+        h.ignored
+            .fetch_add(plan.ignored.len() as u64, Ordering::Relaxed);
+        h.dead_lettered
+            .fetch_add(dead_lettered as u64, Ordering::Relaxed);
+        h.batches.fetch_add(1, Ordering::Relaxed);
+        for i in &plan.ignored {
+            tracing::debug!(order_id = %i.order_id, current = i.current, got = i.got, partition = i.position.partition, offset = i.position.offset, "ignored a duplicate or conflicting event");
+        }
+    }
+
+    /// Kafka's committed offsets are for monitoring tools only; Postgres is the truth.
+    fn commit_to_kafka(&self, offsets: &[(i32, i64)]) {
+        let mut tpl = TopicPartitionList::new();
+        for &(partition, offset) in offsets {
+            let _ = tpl.add_partition_offset(&self.topic, partition, Offset::Offset(offset));
+        }
+        if let Err(e) = self.consumer.commit(&tpl, CommitMode::Async) {
+            tracing::debug!(error = %e, "committing offsets to Kafka failed (monitoring only)");
+        }
+    }
+}
+
+fn poison_of(message: &OwnedMessage, error: String) -> Poison {
+    Poison {
+        position: Position {
+            partition: message.partition(),
+            offset: message.offset(),
+        },
+        key: message.key().map(<[u8]>::to_vec),
+        value: message.payload().map(<[u8]>::to_vec),
+        error,
+    }
+}

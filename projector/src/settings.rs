@@ -1,0 +1,145 @@
+//! Typed settings of the projector: defaults for the local stack, every one overridable by
+//! flag or environment variable.
+
+use orderflow_platform::KafkaSettings;
+use orderflow_schemas::RegistrySettings;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Everything the projector needs to run.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "projector",
+    about = "orderflow projector (Kafka → Postgres and Redis read models)"
+)]
+pub struct Settings {
+    /// Address `/healthz` and `/readyz` listen on.
+    #[arg(
+        long,
+        env = "ORDERFLOW_PROJECTOR_LISTEN",
+        default_value = "127.0.0.1:8091"
+    )]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub kafka: KafkaSettings,
+    /// Topic holding the order events.
+    #[arg(long, env = "ORDERFLOW_TOPIC", default_value = "orders.events")]
+    pub topic: String,
+    /// Consumer group the projector instances share the partitions in.
+    #[arg(
+        long,
+        env = "ORDERFLOW_PROJECTOR_GROUP",
+        default_value = "orderflow-projector"
+    )]
+    pub group: String,
+    /// Dead-letter topic for poison records; `<topic>.dlq` when not set.
+    #[arg(long, env = "ORDERFLOW_DLQ_TOPIC")]
+    pub dlq_topic: Option<String>,
+    /// Replication factor when the projector creates the dead-letter topic.
+    #[arg(long, env = "ORDERFLOW_TOPIC_REPLICATION", default_value_t = 1)]
+    pub topic_replication: i32,
+    /// PostgreSQL holding the read model and the consumed offsets.
+    #[arg(
+        long,
+        env = "ORDERFLOW_DATABASE_URL",
+        default_value = "postgres://orderflow:orderflow@127.0.0.1:5432/orderflow"
+    )]
+    pub database_url: String,
+    /// Redis holding the order cache.
+    #[arg(
+        long,
+        env = "ORDERFLOW_REDIS_URL",
+        default_value = "redis://127.0.0.1:6379"
+    )]
+    pub redis_url: String,
+    /// Prefix of every Redis key the projector writes.
+    #[arg(long, env = "ORDERFLOW_REDIS_PREFIX", default_value = "orderflow:")]
+    pub redis_prefix: String,
+    /// Time to live of a cached order, in seconds.
+    #[arg(long, env = "ORDERFLOW_REDIS_TTL_SECS", default_value_t = 86_400)]
+    pub redis_ttl_secs: u64,
+    /// Longest time one batch may spend writing to Redis before it is given up.
+    #[arg(long, env = "ORDERFLOW_REDIS_TIMEOUT_MS", default_value_t = 200)]
+    pub redis_timeout_ms: u64,
+    /// Schema Registry base URL.
+    #[arg(
+        long,
+        env = "ORDERFLOW_SCHEMA_REGISTRY_URL",
+        default_value = "http://127.0.0.1:8081"
+    )]
+    pub registry_url: String,
+    /// `user:password` for the registry, if it needs basic auth.
+    #[arg(long, env = "ORDERFLOW_SCHEMA_REGISTRY_AUTH")]
+    pub registry_auth: Option<String>,
+    /// Most records folded in one Postgres transaction.
+    #[arg(
+        long,
+        env = "ORDERFLOW_PROJECTOR_BATCH_MAX_RECORDS",
+        default_value_t = 2000
+    )]
+    pub batch_max_records: usize,
+    /// Longest wait for a batch to fill once its first record is in, in milliseconds.
+    #[arg(
+        long,
+        env = "ORDERFLOW_PROJECTOR_BATCH_MAX_WAIT_MS",
+        default_value_t = 20
+    )]
+    pub batch_max_wait_ms: u64,
+}
+
+impl Settings {
+    /// Settings for a stack at the given addresses, everything else at its default. Used by
+    /// tests and tools that embed the projector.
+    pub fn for_stack(
+        brokers: &str,
+        registry_url: &str,
+        topic: &str,
+        database_url: &str,
+        redis_url: &str,
+    ) -> Self {
+        Settings {
+            listen: ([127, 0, 0, 1], 0).into(),
+            kafka: KafkaSettings::new(brokers),
+            topic: topic.to_owned(),
+            group: "orderflow-projector".to_owned(),
+            dlq_topic: None,
+            topic_replication: 1,
+            database_url: database_url.to_owned(),
+            redis_url: redis_url.to_owned(),
+            redis_prefix: "orderflow:".to_owned(),
+            redis_ttl_secs: 86_400,
+            redis_timeout_ms: 200,
+            registry_url: registry_url.to_owned(),
+            registry_auth: None,
+            batch_max_records: 2000,
+            batch_max_wait_ms: 20,
+        }
+    }
+
+    /// The dead-letter topic: the configured one or `<topic>.dlq`.
+    pub fn dlq_topic(&self) -> String {
+        self.dlq_topic
+            .clone()
+            .unwrap_or_else(|| format!("{}.dlq", self.topic))
+    }
+
+    pub(crate) fn registry(&self) -> RegistrySettings {
+        RegistrySettings {
+            url: self.registry_url.clone(),
+            timeout: Duration::from_secs(5),
+            basic_auth: self.registry_auth.clone(),
+        }
+    }
+
+    pub(crate) fn batch_max_wait(&self) -> Duration {
+        Duration::from_millis(self.batch_max_wait_ms)
+    }
+
+    pub(crate) fn redis_timeout(&self) -> Duration {
+        Duration::from_millis(self.redis_timeout_ms)
+    }
+
+    pub(crate) fn redis_ttl(&self) -> Duration {
+        Duration::from_secs(self.redis_ttl_secs)
+    }
+}

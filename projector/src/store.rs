@@ -1,0 +1,216 @@
+//! The Postgres side: migrations, the stored offsets, and the one transaction per batch
+//! that loads the touched orders, writes every row change with set-based statements
+//! (`UNNEST` of arrays, one statement per table) and moves the offsets with them.
+
+use crate::error::ProjectorError;
+use crate::fold::BatchPlan;
+use crate::model::OrderView;
+use orderflow_domain::{Decimal, LineItem, Status};
+use sqlx::postgres::{PgPoolOptions, PgRow};
+use sqlx::{PgPool, Postgres, Row, Transaction};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// The name of this read model in `projection_offsets`.
+pub const PROJECTION: &str = "orders";
+
+/// The channel `pg_notify` announces new order versions on, as
+/// `{"order_id": "...", "version": n}`, once per changed order and committed batch.
+pub const NOTIFY_CHANNEL: &str = "orderflow_orders";
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// The read-model database of one topic.
+#[derive(Clone)]
+pub struct Store {
+    pool: PgPool,
+    topic: String,
+}
+
+impl Store {
+    /// Connects lazily (a database that is down is retried by each operation).
+    pub fn connect(database_url: &str, topic: &str) -> Result<Store, ProjectorError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(3))
+            .connect_lazy(database_url)?;
+        Ok(Store {
+            pool,
+            topic: topic.to_owned(),
+        })
+    }
+
+    /// Applies the read-model migrations.
+    pub async fn migrate(&self) -> Result<(), ProjectorError> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// The stored next offset of each of `partitions`, creating 0 for those never folded,
+    /// so every later batch can lock its partition's row.
+    pub async fn claim_offsets(
+        &self,
+        partitions: &[i32],
+    ) -> Result<HashMap<i32, i64>, ProjectorError> {
+        sqlx::query(
+            "INSERT INTO projection_offsets (projection, topic, partition, next_offset)
+             SELECT $1, $2, p, 0 FROM UNNEST($3::int[]) AS p
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(PROJECTION)
+        .bind(&self.topic)
+        .bind(partitions)
+        .execute(&self.pool)
+        .await?;
+        let rows: Vec<(i32, i64)> = sqlx::query_as(
+            "SELECT partition, next_offset FROM projection_offsets
+             WHERE projection = $1 AND topic = $2 AND partition = ANY($3)",
+        )
+        .bind(PROJECTION)
+        .bind(&self.topic)
+        .bind(partitions)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().collect())
+    }
+
+    /// Starts a batch's transaction.
+    pub async fn begin(&self) -> Result<BatchTx, ProjectorError> {
+        Ok(BatchTx {
+            tx: self.pool.begin().await?,
+            topic: self.topic.clone(),
+        })
+    }
+}
+
+/// The transaction of one batch. Dropped without [`BatchTx::commit`], it rolls back.
+pub struct BatchTx {
+    tx: Transaction<'static, Postgres>,
+    topic: String,
+}
+
+impl BatchTx {
+    /// Locks the offset rows of the batch's partitions and checks they are where this
+    /// instance expects them; another instance that folded part of them fences this one.
+    pub async fn lock_offsets(&mut self, expected: &[(i32, i64)]) -> Result<(), ProjectorError> {
+        let partitions: Vec<i32> = expected.iter().map(|(p, _)| *p).collect();
+        let stored: HashMap<i32, i64> = sqlx::query_as::<_, (i32, i64)>(
+            "SELECT partition, next_offset FROM projection_offsets
+             WHERE projection = $1 AND topic = $2 AND partition = ANY($3)
+             ORDER BY partition FOR UPDATE",
+        )
+        .bind(PROJECTION)
+        .bind(&self.topic)
+        .bind(&partitions)
+        .fetch_all(&mut *self.tx)
+        .await?
+        .into_iter()
+        .collect();
+        for &(partition, expected) in expected {
+            let stored = stored.get(&partition).copied().unwrap_or(0);
+            if stored != expected {
+                return Err(ProjectorError::Fenced {
+                    partition,
+                    expected,
+                    stored,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The stored state of the given orders, with their items, in one query.
+    pub async fn load_orders(
+        &mut self,
+        order_ids: &[String],
+    ) -> Result<HashMap<String, OrderView>, ProjectorError> {
+        let rows = sqlx::query(
+            "SELECT o.order_id, o.customer_id, o.status, o.total_amount, o.shipping_address,
+                    o.warehouse, o.carrier, o.tracking_number, o.location, o.cancel_reason,
+                    o.version, o.placed_at, o.updated_at,
+                    COALESCE(array_agg(i.product_id ORDER BY i.line_no)
+                             FILTER (WHERE i.line_no IS NOT NULL), '{}') AS product_ids,
+                    COALESCE(array_agg(i.quantity ORDER BY i.line_no)
+                             FILTER (WHERE i.line_no IS NOT NULL), '{}') AS quantities,
+                    COALESCE(array_agg(i.unit_price ORDER BY i.line_no)
+                             FILTER (WHERE i.line_no IS NOT NULL), '{}') AS unit_prices
+             FROM orders o LEFT JOIN order_items i ON i.order_id = o.order_id
+             WHERE o.order_id = ANY($1)
+             GROUP BY o.order_id",
+        )
+        .bind(order_ids)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let view = view_from_row(row)?;
+                Ok((view.order_id.clone(), view))
+            })
+            .collect()
+    }
+
+    /// Writes every row change of `plan` and moves the offsets to `next_offsets`.
+    pub async fn write(
+        &mut self,
+        plan: &BatchPlan,
+        next_offsets: &[(i32, i64)],
+    ) -> Result<(), ProjectorError> {
+        crate::store_write::write_plan(&mut self.tx, plan).await?;
+        let (partitions, offsets): (Vec<i32>, Vec<i64>) = next_offsets.iter().copied().unzip();
+        sqlx::query(
+            "INSERT INTO projection_offsets (projection, topic, partition, next_offset)
+             SELECT $1, $2, p, o FROM UNNEST($3::int[], $4::bigint[]) AS u(p, o)
+             ON CONFLICT (projection, topic, partition)
+             DO UPDATE SET next_offset = EXCLUDED.next_offset",
+        )
+        .bind(PROJECTION)
+        .bind(&self.topic)
+        .bind(&partitions)
+        .bind(&offsets)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Commits the batch: rows, analytics, offsets and notifications at once.
+    pub async fn commit(self) -> Result<(), ProjectorError> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+fn view_from_row(row: &PgRow) -> Result<OrderView, sqlx::Error> {
+    let status: String = row.try_get("status")?;
+    let status = Status::parse(&status)
+        .ok_or_else(|| sqlx::Error::Decode(format!("unknown status {status:?}").into()))?;
+    let products: Vec<String> = row.try_get("product_ids")?;
+    let quantities: Vec<i32> = row.try_get("quantities")?;
+    let prices: Vec<Decimal> = row.try_get("unit_prices")?;
+    let items = products
+        .into_iter()
+        .zip(quantities)
+        .zip(prices)
+        .map(|((product_id, quantity), unit_price)| LineItem {
+            product_id,
+            quantity: quantity.max(0) as u32,
+            unit_price,
+        })
+        .collect();
+    let version: i64 = row.try_get("version")?;
+    Ok(OrderView {
+        order_id: row.try_get("order_id")?,
+        customer_id: row.try_get("customer_id")?,
+        status,
+        items,
+        total_amount: row.try_get("total_amount")?,
+        shipping_address: row.try_get("shipping_address")?,
+        warehouse: row.try_get("warehouse")?,
+        carrier: row.try_get("carrier")?,
+        tracking_number: row.try_get("tracking_number")?,
+        location: row.try_get("location")?,
+        cancel_reason: row.try_get("cancel_reason")?,
+        version: version.max(0) as u64,
+        placed_at: row.try_get("placed_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}

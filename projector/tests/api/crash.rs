@@ -1,0 +1,732 @@
+//! The real `projector` binary, killed with SIGKILL in the middle of a backlog and started
+//! again with the same configuration, ends with exactly the read model that a fold of the
+//! whole log gives: nothing lost, nothing applied twice.
+//!
+//! Set `ORDERFLOW_CRASH_TEST_LOGS=1` to see the children's logs.
+
+use crate::helpers::{PARTITIONS, Stack, brokers, event, order_id, read_topic, redis_url};
+use orderflow_domain::{
+    Decimal, Event, EventKind, FoldOutcome, LineItem, Order, OrderPlaced, fold,
+};
+use orderflow_platform::{KafkaSettings, partition_for_key};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Debug;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Orders in the backlog (about four events each).
+const ORDERS: usize = 3_000;
+/// Records per batch of the children: small, so the backlog takes many batches.
+const BATCH_MAX_RECORDS: &str = "500";
+
+#[tokio::test]
+async fn a_projector_killed_with_sigkill_mid_batch_and_restarted_matches_a_fold_of_the_whole_log() {
+    let started = Instant::now();
+    let stack = Stack::start().await;
+
+    // The backlog, produced before any projector runs.
+    let ids: Vec<String> = (0..ORDERS).map(|_| order_id()).collect();
+    let events = backlog(&ids);
+    produce_unbatched(&stack, &events).await;
+
+    // The log as it is, in log order per partition (orders never span partitions).
+    let records = read_topic(&stack.topic).await;
+    assert_eq!(
+        records.len(),
+        events.len(),
+        "every produced event is in the log"
+    );
+    let mut log = Vec::with_capacity(records.len());
+    let mut ends: BTreeMap<i32, i64> = (0..PARTITIONS).map(|p| (p, 0)).collect();
+    for record in &records {
+        let key = record.key.as_deref().expect("keyed record");
+        let partition = partition_for_key(key, PARTITIONS);
+        let offset = ends[&partition];
+        *ends.get_mut(&partition).unwrap() += 1;
+        let value = record.value.as_deref().expect("record with a value");
+        let event = stack.codec.decode(value).await.unwrap();
+        log.push(((partition, offset), event));
+    }
+    let expected = Expected::fold(&log);
+    assert!(
+        expected.ignored >= 10,
+        "the backlog holds duplicates and conflicting appends"
+    );
+
+    // First projector process: killed once some batches are committed, but not all.
+    let env = child_env(&stack);
+    let total: i64 = ends.values().sum();
+    let mut first = Projector::start(&env);
+    let poll_deadline = Instant::now() + Duration::from_secs(40);
+    let at_kill = loop {
+        first.assert_alive();
+        let stored = stored_offsets(&stack).await;
+        let done: i64 = stored.values().sum();
+        assert!(
+            done < total,
+            "the first projector finished the whole backlog ({total} records) before it \
+             could be killed: make the backlog bigger"
+        );
+        if done > 0 {
+            break stored;
+        }
+        assert!(
+            Instant::now() < poll_deadline,
+            "the first projector made no progress"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    first.kill();
+    let resumed_at = stored_offsets(&stack).await;
+    let resumed: i64 = resumed_at.values().sum();
+    assert!(
+        resumed < total,
+        "killed after the whole backlog was folded ({resumed_at:?}, saw {at_kill:?}): \
+         make the backlog bigger"
+    );
+    println!(
+        "killed after {:?}: {resumed} of {total} records folded ({resumed_at:?})",
+        started.elapsed()
+    );
+
+    // Second projector process, same configuration: resumes from the stored offsets.
+    let mut second = Projector::start(&env);
+    let deadline = Instant::now() + Duration::from_secs(45);
+    loop {
+        second.assert_alive();
+        let stored = stored_offsets(&stack).await;
+        if ends
+            .iter()
+            .all(|(p, end)| stored.get(p).copied().unwrap_or(0) >= *end)
+        {
+            assert_eq!(stored, ends, "stored offsets point past the end of the log");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not projected in time: stored {stored:?}, log ends at {ends:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    println!("caught up after {:?}", started.elapsed());
+
+    let actual = Actual::load(&stack).await;
+    {
+        // TEMP diagnostics
+        let mut missing: BTreeMap<i32, Vec<i64>> = BTreeMap::new();
+        let mut states: HashMap<String, Order> = HashMap::new();
+        for ((p, o), e) in &log {
+            let state = states
+                .remove(&e.order_id)
+                .unwrap_or_else(|| Order::new(e.order_id.clone()));
+            let folded = fold(state, e);
+            states.insert(e.order_id.clone(), folded.order);
+            if folded.outcome == FoldOutcome::Accepted
+                && !actual
+                    .history
+                    .contains_key(&(e.order_id.clone(), e.version as i64))
+            {
+                missing.entry(*p).or_default().push(*o);
+            }
+        }
+        for (p, offs) in &missing {
+            let mut ranges: Vec<(i64, i64)> = Vec::new();
+            for &o in offs {
+                match ranges.last_mut() {
+                    Some(r) if r.1 + 1 == o => r.1 = o,
+                    _ => ranges.push((o, o)),
+                }
+            }
+            println!(
+                "partition {p}: {} missing, first ranges {:?}",
+                offs.len(),
+                &ranges[..ranges.len().min(20)]
+            );
+        }
+        for start in [
+            resumed_at.get(&0).copied().unwrap_or(0),
+            1,
+            250,
+            499,
+            500,
+            501,
+        ] {
+            let topic = stack.topic.clone();
+            let firsts = tokio::task::spawn_blocking(move || {
+                use rdkafka::Message;
+                use rdkafka::consumer::{BaseConsumer, Consumer};
+                let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+                    .set("bootstrap.servers", brokers())
+                    .set("group.id", "diag")
+                    .set("enable.auto.commit", "false")
+                    .create()
+                    .unwrap();
+                let mut tpl = rdkafka::TopicPartitionList::new();
+                tpl.add_partition_offset(&topic, 0, rdkafka::Offset::Offset(start))
+                    .unwrap();
+                consumer.assign(&tpl).unwrap();
+                let mut firsts = Vec::new();
+                let deadline = Instant::now() + Duration::from_secs(5);
+                while firsts.len() < 5 && Instant::now() < deadline {
+                    if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+                        firsts.push(m.offset());
+                    }
+                }
+                firsts
+            })
+            .await
+            .unwrap();
+            println!("fetch from {start}: first offsets {firsts:?}");
+        }
+        let dlq = read_topic(&format!("{}.dlq", stack.topic)).await;
+        println!("dlq: {} records", dlq.len());
+        for r in dlq.iter().take(5) {
+            println!("  {:?}", r.headers);
+        }
+    }
+    assert_same("orders", &expected.orders, &actual.orders);
+    assert_same("order_items", &expected.items, &actual.items);
+    assert_same("order_history", &expected.history, &actual.history);
+    assert_same("stats_status", &expected.status, &actual.status);
+    assert_same("stats_hourly", &expected.hourly, &actual.hourly);
+    assert_same("stats_products", &expected.products, &actual.products);
+
+    // Redis is written through after each commit, best effort: the orders the second
+    // process finished (last accepted event at or after where it resumed) must be cached
+    // at their final version. (An order finished in the killed process's last batch,
+    // committed but not yet cached, is not repaired: the cache is best effort.)
+    let sample: Vec<&String> = expected
+        .last_position
+        .iter()
+        .filter(|(_, (p, offset))| resumed_at.get(p).copied().unwrap_or(0) <= *offset)
+        .map(|(id, _)| id)
+        .step_by(25)
+        .collect();
+    assert!(sample.len() >= 10, "a sample of orders to look up in Redis");
+    for id in sample {
+        let want = &expected.orders[id];
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let doc = stack.cached(id).await;
+            let got = doc
+                .as_ref()
+                .map(|d| (d["version"].as_i64(), d["status"].clone()));
+            if got == Some((Some(want.version), want.status.clone().into())) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "Redis holds {doc:?} for {id}, expected version {} ({})",
+                want.version,
+                want.status
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    second.kill();
+    println!("done after {:?}", started.elapsed());
+}
+
+/// The events of `ids`, interleaved in rounds (the n-th event of every order, then the
+/// n+1-th, ...) so batches mix orders and an order's events span batches. Lifecycles mix
+/// delivered, cancelled, shipped and placed orders; some orders also get duplicates and
+/// conflicting appends that the fold must ignore.
+fn backlog(ids: &[String]) -> Vec<Event> {
+    let mut rounds: Vec<Vec<Event>> = Vec::new();
+    let mut push = |round: usize, e: Event| {
+        if rounds.len() <= round {
+            rounds.resize_with(round + 1, Vec::new);
+        }
+        rounds[round].push(e);
+    };
+    for (i, id) in ids.iter().enumerate() {
+        let minutes = (i % 600) as i64;
+        let lifecycle: Vec<EventKind> = match i % 5 {
+            0 => vec![
+                placement(i),
+                packing(i),
+                shipping(i),
+                locating(i, 0),
+                EventKind::Delivered,
+            ],
+            1 => vec![
+                placement(i),
+                packing(i),
+                shipping(i),
+                locating(i, 0),
+                locating(i, 1),
+                EventKind::Delivered,
+            ],
+            2 => vec![placement(i), packing(i), cancelling(i)],
+            3 => vec![placement(i), packing(i), shipping(i)],
+            _ if i % 10 == 4 => vec![placement(i)],
+            _ => vec![placement(i), cancelling(i)],
+        };
+        let mut produced = Vec::new();
+        for (n, kind) in lifecycle.into_iter().enumerate() {
+            let e = event(id, n as u64 + 1, minutes + 7 * n as i64, kind);
+            produced.push(e.clone());
+            push(n, e);
+        }
+        // Duplicates (the very same event again) and conflicting appends (another event
+        // for a version already taken, or a version with a gap): all ignored.
+        if i % 97 == 0 && produced.len() > 1 {
+            push(3, produced[1].clone());
+            push(6, produced[0].clone());
+        }
+        if i % 89 == 0 {
+            let conflict = event(id, 2, minutes + 1, cancelling(i + 1));
+            push(2, conflict);
+        }
+        if i % 83 == 0 {
+            push(1, event(id, 9, minutes + 2, EventKind::Delivered));
+        }
+    }
+    rounds.into_iter().flatten().collect()
+}
+
+fn placement(i: usize) -> EventKind {
+    const PRICES: [&str; 4] = ["2.50", "10.00", "3.99", "125.75"];
+    let lines = 1 + i % 3;
+    let items: Vec<LineItem> = (0..lines)
+        .map(|l| LineItem {
+            product_id: format!("sku-{}", (i + l * 3) % 11),
+            quantity: 1 + ((i + l) % 4) as u32,
+            unit_price: PRICES[(i + l) % PRICES.len()].parse().unwrap(),
+        })
+        .collect();
+    let total_amount = items
+        .iter()
+        .map(|i| i.unit_price * Decimal::from(i.quantity))
+        .sum();
+    EventKind::Placed(OrderPlaced {
+        customer_id: format!("cust-{}", i % 37),
+        items,
+        shipping_address: format!("{} Main St", i % 101),
+        total_amount,
+    })
+}
+
+fn packing(i: usize) -> EventKind {
+    EventKind::Packed {
+        warehouse: format!("AMS-{}", i % 3),
+    }
+}
+
+fn shipping(i: usize) -> EventKind {
+    EventKind::Shipped {
+        carrier: ["DHL", "UPS", "PostNL"][i % 3].into(),
+        tracking_number: format!("TRK{i:06}"),
+    }
+}
+
+fn locating(i: usize, n: usize) -> EventKind {
+    EventKind::LocationUpdated {
+        location: format!("hub-{}-{n}", i % 13),
+    }
+}
+
+fn cancelling(i: usize) -> EventKind {
+    EventKind::Cancelled {
+        reason: format!("reason {}", i % 5),
+    }
+}
+
+/// A row of `orders`, timestamps in epoch milliseconds.
+#[derive(Debug, Clone, PartialEq)]
+struct OrderRow {
+    customer_id: String,
+    status: String,
+    items_count: i32,
+    total_amount: Decimal,
+    shipping_address: String,
+    warehouse: Option<String>,
+    carrier: Option<String>,
+    tracking_number: Option<String>,
+    location: Option<String>,
+    cancel_reason: Option<String>,
+    version: i64,
+    placed_at: i64,
+    updated_at: i64,
+}
+
+type ItemKey = (String, i32);
+type ItemRow = (String, i32, Decimal);
+type HistoryKey = (String, i64);
+/// Event type and event id (as text) of a history row.
+type HistoryRow = (String, String);
+
+/// The read model, computed in the test by folding the log with the domain's rule.
+#[derive(Default)]
+struct Expected {
+    orders: BTreeMap<String, OrderRow>,
+    items: BTreeMap<ItemKey, ItemRow>,
+    history: BTreeMap<HistoryKey, HistoryRow>,
+    status: BTreeMap<String, i64>,
+    hourly: BTreeMap<i64, (i64, Decimal)>,
+    products: BTreeMap<String, (i64, Decimal)>,
+    /// Where each order's last accepted event sits in the log.
+    last_position: BTreeMap<String, (i32, i64)>,
+    /// Events the fold rule did not accept.
+    ignored: usize,
+}
+
+impl Expected {
+    fn fold(log: &[((i32, i64), Event)]) -> Expected {
+        let mut x = Expected::default();
+        let mut states: HashMap<String, Order> = HashMap::new();
+        for (position, e) in log {
+            let state = states
+                .remove(&e.order_id)
+                .unwrap_or_else(|| Order::new(e.order_id.clone()));
+            let folded = fold(state, e);
+            states.insert(e.order_id.clone(), folded.order);
+            if folded.outcome != FoldOutcome::Accepted {
+                x.ignored += 1;
+                continue;
+            }
+            x.apply(e);
+            x.last_position.insert(e.order_id.clone(), *position);
+        }
+        for row in x.orders.values() {
+            *x.status.entry(row.status.clone()).or_default() += 1;
+        }
+        x
+    }
+
+    fn apply(&mut self, e: &Event) {
+        let at = e.meta.occurred_at.0;
+        let data = match &e.kind {
+            EventKind::Placed(p) => {
+                let hour = at - at.rem_euclid(3_600_000);
+                let window = self.hourly.entry(hour).or_default();
+                window.0 += 1;
+                window.1 += p.total_amount;
+                for (n, item) in p.items.iter().enumerate() {
+                    let product = self.products.entry(item.product_id.clone()).or_default();
+                    product.0 += i64::from(item.quantity);
+                    product.1 += item.unit_price * Decimal::from(item.quantity);
+                    self.items.insert(
+                        (e.order_id.clone(), n as i32 + 1),
+                        (
+                            item.product_id.clone(),
+                            item.quantity as i32,
+                            item.unit_price,
+                        ),
+                    );
+                }
+                self.orders.insert(
+                    e.order_id.clone(),
+                    OrderRow {
+                        customer_id: p.customer_id.clone(),
+                        status: String::new(),
+                        items_count: p.items.len() as i32,
+                        total_amount: p.total_amount,
+                        shipping_address: p.shipping_address.clone(),
+                        warehouse: None,
+                        carrier: None,
+                        tracking_number: None,
+                        location: None,
+                        cancel_reason: None,
+                        version: 0,
+                        placed_at: at,
+                        updated_at: at,
+                    },
+                );
+                None
+            }
+            other => Some(other),
+        };
+        let row = self
+            .orders
+            .get_mut(&e.order_id)
+            .expect("accepted on a placed order");
+        match data {
+            Some(EventKind::Packed { warehouse }) => row.warehouse = Some(warehouse.clone()),
+            Some(EventKind::Shipped {
+                carrier,
+                tracking_number,
+            }) => {
+                row.carrier = Some(carrier.clone());
+                row.tracking_number = Some(tracking_number.clone());
+            }
+            Some(EventKind::LocationUpdated { location }) => row.location = Some(location.clone()),
+            Some(EventKind::Cancelled { reason }) => row.cancel_reason = Some(reason.clone()),
+            _ => {}
+        }
+        row.status = e.kind.resulting_status().as_str().to_owned();
+        row.version = e.version as i64;
+        row.updated_at = at;
+        self.history.insert(
+            (e.order_id.clone(), e.version as i64),
+            (e.kind.type_name().to_owned(), e.meta.event_id.to_string()),
+        );
+    }
+}
+
+/// The read model as stored in Postgres.
+struct Actual {
+    orders: BTreeMap<String, OrderRow>,
+    items: BTreeMap<ItemKey, ItemRow>,
+    history: BTreeMap<HistoryKey, HistoryRow>,
+    status: BTreeMap<String, i64>,
+    hourly: BTreeMap<i64, (i64, Decimal)>,
+    products: BTreeMap<String, (i64, Decimal)>,
+}
+
+type OrderTuple = (
+    String,
+    String,
+    String,
+    i32,
+    Decimal,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    i64,
+    i64,
+    i64,
+);
+
+impl Actual {
+    async fn load(stack: &Stack) -> Actual {
+        let db = &stack.db;
+        let orders: Vec<OrderTuple> = sqlx::query_as(
+            "SELECT order_id, customer_id, status, items_count, total_amount, shipping_address,
+                    warehouse, carrier, tracking_number, location, cancel_reason, version,
+                    (extract(epoch FROM placed_at) * 1000)::bigint,
+                    (extract(epoch FROM updated_at) * 1000)::bigint
+             FROM orders",
+        )
+        .fetch_all(db)
+        .await
+        .unwrap();
+        let orders = orders
+            .into_iter()
+            .map(|o| {
+                (
+                    o.0,
+                    OrderRow {
+                        customer_id: o.1,
+                        status: o.2,
+                        items_count: o.3,
+                        total_amount: o.4,
+                        shipping_address: o.5,
+                        warehouse: o.6,
+                        carrier: o.7,
+                        tracking_number: o.8,
+                        location: o.9,
+                        cancel_reason: o.10,
+                        version: o.11,
+                        placed_at: o.12,
+                        updated_at: o.13,
+                    },
+                )
+            })
+            .collect();
+        let items: Vec<(String, i32, String, i32, Decimal)> = sqlx::query_as(
+            "SELECT order_id, line_no, product_id, quantity, unit_price FROM order_items",
+        )
+        .fetch_all(db)
+        .await
+        .unwrap();
+        let history: Vec<(String, i64, String, String)> = sqlx::query_as(
+            "SELECT order_id, version, event_type, event_id::text FROM order_history",
+        )
+        .fetch_all(db)
+        .await
+        .unwrap();
+        let status: Vec<(String, i64)> =
+            sqlx::query_as("SELECT status, order_count FROM stats_status WHERE order_count <> 0")
+                .fetch_all(db)
+                .await
+                .unwrap();
+        let hourly: Vec<(i64, i64, Decimal)> = sqlx::query_as(
+            "SELECT (extract(epoch FROM hour) * 1000)::bigint, order_count, revenue
+             FROM stats_hourly",
+        )
+        .fetch_all(db)
+        .await
+        .unwrap();
+        let products: Vec<(String, i64, Decimal)> =
+            sqlx::query_as("SELECT product_id, quantity, revenue FROM stats_products")
+                .fetch_all(db)
+                .await
+                .unwrap();
+        Actual {
+            orders,
+            items: items
+                .into_iter()
+                .map(|(o, l, p, q, u)| ((o, l), (p, q, u)))
+                .collect(),
+            history: history
+                .into_iter()
+                .map(|(o, v, t, id)| ((o, v), (t, id)))
+                .collect(),
+            status: status.into_iter().collect(),
+            hourly: hourly.into_iter().map(|(h, c, r)| (h, (c, r))).collect(),
+            products: products.into_iter().map(|(p, q, r)| (p, (q, r))).collect(),
+        }
+    }
+}
+
+/// Asserts two tables are equal, showing the first differences rather than both tables.
+fn assert_same<K: Ord + Debug, V: PartialEq + Debug>(
+    table: &str,
+    expected: &BTreeMap<K, V>,
+    actual: &BTreeMap<K, V>,
+) {
+    let mut differences = Vec::new();
+    for (k, want) in expected {
+        match actual.get(k) {
+            Some(got) if got == want => {}
+            got => differences.push(format!("{k:?}: expected {want:?}, got {got:?}")),
+        }
+    }
+    for (k, got) in actual {
+        if !expected.contains_key(k) {
+            differences.push(format!("{k:?}: unexpected {got:?}"));
+        }
+    }
+    assert!(
+        differences.is_empty(),
+        "{table}: {} of {} expected rows differ ({} rows stored); first ones:\n{}",
+        differences.len(),
+        expected.len(),
+        actual.len(),
+        differences[..differences.len().min(10)].join("\n")
+    );
+}
+
+/// Appends `events` in order, keyed and partitioned by order id, one record per producer
+/// batch: tansu skips the rest of a multi-record batch when a fetch starts in its middle,
+/// which a restart at a stored offset does.
+async fn produce_unbatched(stack: &Stack, events: &[Event]) {
+    let producer: FutureProducer = KafkaSettings::new(brokers())
+        .client_config(&[
+            ("enable.idempotence", "true"),
+            ("linger.ms", "0"),
+            ("batch.num.messages", "1"),
+        ])
+        .create()
+        .unwrap();
+    let mut encoded = Vec::with_capacity(events.len());
+    for event in events {
+        encoded.push((&event.order_id, stack.codec.encode(event).await.unwrap()));
+    }
+    let sends = encoded.iter().map(|(key, value)| {
+        let record = FutureRecord::to(&stack.topic)
+            .key(key.as_bytes())
+            .payload(value.as_slice())
+            .partition(partition_for_key(key.as_bytes(), PARTITIONS));
+        producer.send(record, Duration::from_secs(60))
+    });
+    for delivery in futures::future::join_all(sends).await {
+        delivery.map_err(|(e, _)| e).unwrap();
+    }
+}
+
+/// Stored next offsets of the stack's topic, by partition.
+async fn stored_offsets(stack: &Stack) -> BTreeMap<i32, i64> {
+    sqlx::query_as("SELECT partition, next_offset FROM projection_offsets WHERE topic = $1")
+        .bind(&stack.topic)
+        .fetch_all(&stack.db)
+        .await
+        .map(|rows: Vec<(i32, i64)>| rows.into_iter().collect())
+        .unwrap_or_default()
+}
+
+/// The configuration of both projector processes, as environment variables.
+fn child_env(stack: &Stack) -> Vec<(&'static str, String)> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let settings = stack.settings();
+    vec![
+        ("ORDERFLOW_PROJECTOR_LISTEN", format!("127.0.0.1:{port}")),
+        ("ORDERFLOW_KAFKA_BROKERS", brokers()),
+        // A member that vanished without leaving is evicted from the group quickly, so
+        // the second process gets the partitions without a long wait.
+        (
+            "ORDERFLOW_KAFKA_PROPERTIES",
+            "session.timeout.ms=6000;heartbeat.interval.ms=500".into(),
+        ),
+        ("ORDERFLOW_TOPIC", stack.topic.clone()),
+        ("ORDERFLOW_PROJECTOR_GROUP", settings.group),
+        ("ORDERFLOW_DATABASE_URL", stack.database_url.clone()),
+        ("ORDERFLOW_REDIS_URL", redis_url()),
+        ("ORDERFLOW_REDIS_PREFIX", stack.redis_prefix.clone()),
+        // Generous, so a slow debug build does not give up cache writes the test checks.
+        ("ORDERFLOW_REDIS_TIMEOUT_MS", "2000".into()),
+        ("ORDERFLOW_SCHEMA_REGISTRY_URL", stack.registry.url.clone()),
+        (
+            "ORDERFLOW_PROJECTOR_BATCH_MAX_RECORDS",
+            BATCH_MAX_RECORDS.into(),
+        ),
+        ("ORDERFLOW_PROJECTOR_BATCH_MAX_WAIT_MS", "20".into()),
+        (
+            "RUST_LOG",
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+        ),
+    ]
+}
+
+/// A `projector` child process, killed when dropped (also when the test panics).
+struct Projector {
+    child: Option<Child>,
+}
+
+impl Projector {
+    fn start(env: &[(&'static str, String)]) -> Projector {
+        let logs = std::env::var_os("ORDERFLOW_CRASH_TEST_LOGS").is_some();
+        let output = || {
+            if logs {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            }
+        };
+        let child = Command::new(env!("CARGO_BIN_EXE_projector"))
+            .env_clear()
+            .envs(env.iter().map(|(k, v)| (*k, v)))
+            .stdin(Stdio::null())
+            .stdout(output())
+            .stderr(output())
+            .spawn()
+            .expect("starting the projector binary");
+        Projector { child: Some(child) }
+    }
+
+    fn assert_alive(&mut self) {
+        let child = self.child.as_mut().expect("running");
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!(
+                "the projector exited on its own: {status} (ORDERFLOW_CRASH_TEST_LOGS=1 shows its logs)"
+            );
+        }
+    }
+
+    /// SIGKILL (on Unix), then reaps the process.
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("killing the projector");
+            child.wait().expect("reaping the projector");
+        }
+    }
+}
+
+impl Drop for Projector {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

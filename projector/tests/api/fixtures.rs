@@ -1,0 +1,84 @@
+//! Events and analytics for the tests: builders of domain events at fixed times, and the
+//! analytics tables as comparable lines.
+
+use orderflow_domain::{Decimal, Event, EventKind, EventMeta, LineItem, OrderPlaced, Timestamp};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// 2026-01-01T10:00:00Z in epoch milliseconds.
+pub const T0: i64 = 1_767_261_600_000;
+
+/// An event of `order` at `version`, `minutes` after T0.
+pub fn event(order: &str, version: u64, minutes: i64, kind: EventKind) -> Event {
+    Event {
+        order_id: order.into(),
+        version,
+        meta: EventMeta {
+            event_id: Uuid::new_v4(),
+            occurred_at: Timestamp(T0 + minutes * 60_000),
+            idempotency_key: None,
+            correlation_id: None,
+        },
+        kind,
+    }
+}
+
+/// An `OrderPlaced` of `items` (`product`, quantity, unit price).
+pub fn placed(items: &[(&str, u32, &str)]) -> EventKind {
+    let items: Vec<LineItem> = items
+        .iter()
+        .map(|(p, q, price)| LineItem {
+            product_id: (*p).into(),
+            quantity: *q,
+            unit_price: price.parse().unwrap(),
+        })
+        .collect();
+    let total_amount = items
+        .iter()
+        .map(|i| i.unit_price * Decimal::from(i.quantity))
+        .sum();
+    EventKind::Placed(OrderPlaced {
+        customer_id: "cust-1".into(),
+        items,
+        shipping_address: "1 Main St".into(),
+        total_amount,
+    })
+}
+
+pub fn packed() -> EventKind {
+    EventKind::Packed {
+        warehouse: "AMS-1".into(),
+    }
+}
+
+pub fn shipped() -> EventKind {
+    EventKind::Shipped {
+        carrier: "DHL".into(),
+        tracking_number: "JD0123".into(),
+    }
+}
+
+pub fn cancelled() -> EventKind {
+    EventKind::Cancelled {
+        reason: "customer request".into(),
+    }
+}
+
+/// A unique order id.
+pub fn order_id() -> String {
+    Uuid::new_v4().to_string()
+}
+
+/// Analytics as comparable text: hourly, per status, per product.
+pub async fn analytics(db: &PgPool) -> Vec<String> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT 'hour ' || to_char(hour AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24') || ' ' || order_count || ' ' || revenue FROM stats_hourly
+         UNION ALL SELECT 'status ' || status || ' ' || order_count FROM stats_status WHERE order_count <> 0
+         UNION ALL SELECT 'product ' || product_id || ' ' || quantity || ' ' || revenue FROM stats_products
+         ORDER BY 1",
+    )
+    .fetch_all(db)
+    .await
+    .unwrap();
+    rows.into_iter().map(|(s,)| s).collect()
+}

@@ -1,0 +1,380 @@
+//! `spawn_projector()` and friends: a projector over a fresh topic, a fresh Postgres
+//! database and a unique Redis key prefix, with its own dev registry.
+
+pub use crate::fixtures::*;
+
+use orderflow_domain::Event;
+use orderflow_platform::{KafkaSettings, partition_for_key};
+use orderflow_projector::{Settings, run};
+use orderflow_schemas::{EventCodec, RegistrySettings};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::Headers;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use serde_json::Value;
+use sqlx::{Connection, PgConnection, PgPool};
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+/// Partitions of every test topic.
+pub const PARTITIONS: i32 = 3;
+
+pub fn brokers() -> String {
+    std::env::var("ORDERFLOW_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into())
+}
+
+fn admin_database_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://orderflow:orderflow@127.0.0.1:5432/postgres".into())
+}
+
+pub fn redis_url() -> String {
+    std::env::var("ORDERFLOW_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// A fresh database, by URL.
+pub async fn fresh_database(prefix: &str) -> String {
+    let name = format!("{prefix}_{}", Uuid::new_v4().simple());
+    let admin = admin_database_url();
+    let mut conn = PgConnection::connect(&admin).await.expect("Postgres");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let i = admin.rfind('/').expect("bad TEST_DATABASE_URL");
+    format!("{}/{name}", &admin[..i])
+}
+
+/// A dev registry on a database of its own.
+pub struct Registry {
+    pub url: String,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<(), orderflow_dev_registry::Error>>,
+}
+
+impl Registry {
+    pub async fn start() -> Registry {
+        let url = fresh_database("pj_registry").await;
+        let pool = orderflow_dev_registry::connect(&url).await.unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(orderflow_dev_registry::run(listener, pool, async {
+            let _ = stopped.await;
+        }));
+        Registry {
+            url,
+            stop: Some(stop),
+            task,
+        }
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.task.abort();
+    }
+}
+
+/// The stack of one test: topic, registry, read-model database, Redis prefix, producer.
+pub struct Stack {
+    pub topic: String,
+    pub registry: Registry,
+    pub database_url: String,
+    pub db: PgPool,
+    pub redis_prefix: String,
+    pub codec: EventCodec,
+    producer: FutureProducer,
+    /// Next offset of each partition after everything produced so far.
+    produced: BTreeMap<i32, i64>,
+}
+
+impl Stack {
+    pub async fn start() -> Stack {
+        orderflow_platform::init_tracing();
+        let registry = Registry::start().await;
+        let topic = format!("orders.events.pj-{}", Uuid::new_v4().simple());
+        create_topic(&topic).await;
+        let database_url = fresh_database("pj_test").await;
+        let db = PgPool::connect(&database_url).await.unwrap();
+        let codec = EventCodec::new(
+            &RegistrySettings {
+                url: registry.url.clone(),
+                timeout: Duration::from_secs(5),
+                basic_auth: None,
+            },
+            &topic,
+        )
+        .unwrap();
+        codec.register_all().await.unwrap();
+        let producer = KafkaSettings::new(brokers())
+            .client_config(&[("enable.idempotence", "true"), ("linger.ms", "5")])
+            .create()
+            .unwrap();
+        Stack {
+            redis_prefix: format!("pjtest:{}:", Uuid::new_v4().simple()),
+            topic,
+            registry,
+            database_url,
+            db,
+            codec,
+            producer,
+            produced: BTreeMap::new(),
+        }
+    }
+
+    /// Projector settings for this stack, with a group of its own.
+    pub fn settings(&self) -> Settings {
+        let mut s = Settings::for_stack(
+            &brokers(),
+            &self.registry.url,
+            &self.topic,
+            &self.database_url,
+            &redis_url(),
+        );
+        s.group = format!("pj-{}", Uuid::new_v4().simple());
+        s.redis_prefix = self.redis_prefix.clone();
+        s
+    }
+
+    /// Appends events, in order, keyed and partitioned by order id.
+    pub async fn append(&mut self, events: &[Event]) {
+        for event in events {
+            let bytes = self.codec.encode(event).await.unwrap();
+            self.produce(event.order_id.as_bytes(), &bytes).await;
+        }
+    }
+
+    /// Appends many events at once (all in flight together), for volume tests.
+    pub async fn append_many(&mut self, events: &[Event]) {
+        let mut encoded = Vec::with_capacity(events.len());
+        for event in events {
+            encoded.push((
+                event.order_id.clone(),
+                self.codec.encode(event).await.unwrap(),
+            ));
+        }
+        let sends = encoded.iter().map(|(key, value)| {
+            let record = FutureRecord::to(&self.topic)
+                .key(key.as_bytes())
+                .payload(value.as_slice())
+                .partition(partition_for_key(key.as_bytes(), PARTITIONS));
+            self.producer.send(record, Duration::from_secs(60))
+        });
+        for delivery in futures::future::join_all(sends).await {
+            let d = delivery.map_err(|(e, _)| e).unwrap();
+            let next = self.produced.entry(d.partition).or_insert(0);
+            *next = (*next).max(d.offset + 1);
+        }
+    }
+
+    /// Appends raw bytes under `key`.
+    pub async fn produce(&mut self, key: &[u8], value: &[u8]) -> (i32, i64) {
+        let partition = partition_for_key(key, PARTITIONS);
+        let record = FutureRecord::to(&self.topic)
+            .key(key)
+            .payload(value)
+            .partition(partition);
+        let (partition, offset) = self
+            .producer
+            .send(record, Duration::from_secs(10))
+            .await
+            .map(|d| (d.partition, d.offset))
+            .map_err(|(e, _)| e)
+            .unwrap();
+        self.produced.insert(partition, offset + 1);
+        (partition, offset)
+    }
+
+    /// Waits until the stored offsets cover everything appended so far.
+    pub async fn wait_projected(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let stored: HashMap<i32, i64> = sqlx::query_as(
+                "SELECT partition, next_offset FROM projection_offsets WHERE topic = $1",
+            )
+            .bind(&self.topic)
+            .fetch_all(&self.db)
+            .await
+            .map(|rows| rows.into_iter().collect())
+            .unwrap_or_default();
+            if self
+                .produced
+                .iter()
+                .all(|(p, n)| stored.get(p).is_some_and(|s| s >= n))
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "not projected in time: stored {stored:?}, produced {:?}",
+                self.produced
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The cached document of an order, if any.
+    pub async fn cached(&self, order_id: &str) -> Option<Value> {
+        let client = redis::Client::open(redis_url()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let key = format!("{}order:{order_id}", self.redis_prefix);
+        let text: Option<String> = redis::cmd("GET")
+            .arg(key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        text.map(|t| serde_json::from_str(&t).unwrap())
+    }
+}
+
+/// A running projector.
+pub struct TestProjector {
+    pub address: String,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+/// Starts a projector with `settings`.
+pub async fn spawn_projector(settings: Settings) -> TestProjector {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(run(settings, listener, async {
+        let _ = stopped.await;
+    }));
+    TestProjector {
+        address,
+        stop: Some(stop),
+        task: Some(task),
+    }
+}
+
+impl TestProjector {
+    /// `/readyz`'s body (counters included).
+    pub async fn status(&self) -> Value {
+        reqwest::get(format!("{}/readyz", self.address))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Stops gracefully.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(20), task).await;
+        }
+    }
+
+    /// Stops at once, wherever it is (a crash, as far as the read model can tell).
+    pub fn kill(mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for TestProjector {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+async fn create_topic(topic: &str) {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .create()
+        .unwrap();
+    let new_topic = NewTopic::new(topic, PARTITIONS, TopicReplication::Fixed(1));
+    for result in admin
+        .create_topics([&new_topic], &AdminOptions::new())
+        .await
+        .unwrap()
+    {
+        result.unwrap();
+    }
+}
+
+/// One record of a topic with its headers.
+#[derive(Debug, Clone)]
+pub struct RawRecord {
+    pub key: Option<Vec<u8>>,
+    pub value: Option<Vec<u8>>,
+    pub headers: HashMap<String, String>,
+}
+
+/// Every record of `topic` up to its end, read until each partition reports its end
+/// (tansu's ListOffsets understates the high watermark).
+pub async fn read_topic(topic: &str) -> Vec<RawRecord> {
+    let topic = topic.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let consumer: BaseConsumer<orderflow_platform::QuietEof> = ClientConfig::new()
+            .set("bootstrap.servers", brokers())
+            .set("group.id", "orderflow-projector-tests")
+            .set("enable.auto.commit", "false")
+            .set("enable.partition.eof", "true")
+            .create_with_context(orderflow_platform::QuietEof)
+            .unwrap();
+        let metadata = consumer
+            .fetch_metadata(Some(&topic), Duration::from_secs(5))
+            .unwrap();
+        let partitions = metadata.topics()[0].partitions().len() as i32;
+        let mut tpl = TopicPartitionList::new();
+        for p in 0..partitions {
+            tpl.add_partition_offset(&topic, p, Offset::Beginning)
+                .unwrap();
+        }
+        consumer.assign(&tpl).unwrap();
+        let mut out = Vec::new();
+        let mut at_end = std::collections::HashSet::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while (at_end.len() as i32) < partitions {
+            assert!(Instant::now() < deadline, "{topic} not read to its end");
+            match consumer.poll(Duration::from_millis(200)) {
+                Some(Ok(m)) => {
+                    let headers = m
+                        .headers()
+                        .map(|h| {
+                            h.iter()
+                                .map(|h| {
+                                    let v = h.value.map(|v| String::from_utf8_lossy(v).into());
+                                    (h.key.to_owned(), v.unwrap_or_default())
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    out.push(RawRecord {
+                        key: m.key().map(<[u8]>::to_vec),
+                        value: m.payload().map(<[u8]>::to_vec),
+                        headers,
+                    });
+                }
+                Some(Err(KafkaError::PartitionEOF(p))) => {
+                    at_end.insert(p);
+                }
+                Some(Err(e)) => panic!("reading {topic}: {e}"),
+                None => {}
+            }
+        }
+        out
+    })
+    .await
+    .unwrap()
+}

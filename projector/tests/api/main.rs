@@ -1,0 +1,11 @@
+//! Integration tests of the projector against the real stack: tansu (Kafka API), Postgres,
+//! Redis and the dev Schema Registry. Each test gets its own topic, read-model database,
+//! registry and Redis key prefix.
+
+mod crash;
+mod faults;
+mod fixtures;
+mod helpers;
+mod projection;
+mod restart;
+mod throughput;

@@ -1,0 +1,92 @@
+//! Stopping or killing the projector, and starting it again, loses nothing and applies
+//! nothing twice: it resumes from the offsets stored with the read model.
+
+use crate::helpers::{
+    Stack, analytics, cancelled, event, order_id, packed, placed, spawn_projector,
+};
+use std::time::Duration;
+
+#[tokio::test]
+async fn a_restart_resumes_from_the_stored_offsets_without_double_counting() {
+    let mut stack = Stack::start().await;
+    let first = spawn_projector(stack.settings()).await;
+    let (a, b) = (order_id(), order_id());
+    stack
+        .append(&[
+            event(&a, 1, 0, placed(&[("sku-1", 2, "3")])),
+            event(&b, 1, 1, placed(&[("sku-1", 1, "3")])),
+            event(&a, 2, 2, packed()),
+        ])
+        .await;
+    stack.wait_projected().await;
+    let before = analytics(&stack.db).await;
+    first.shutdown().await;
+
+    // A new group has no committed offsets in Kafka and would read from the beginning:
+    // only the offsets stored in Postgres keep it from folding everything again.
+    let second = spawn_projector(stack.settings()).await;
+    wait_ready(&second).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(analytics(&stack.db).await, before, "nothing replayed");
+    assert_eq!(second.status().await["applied"], 0);
+
+    stack.append(&[event(&b, 2, 3, cancelled())]).await;
+    stack.wait_projected().await;
+    assert_eq!(
+        analytics(&stack.db).await,
+        [
+            "hour 2026-01-01 10 2 9.00",
+            "product sku-1 3 9.00",
+            "status cancelled 1",
+            "status packed 1",
+        ]
+    );
+    second.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_projector_killed_mid_stream_and_restarted_folds_every_event_exactly_once() {
+    let mut stack = Stack::start().await;
+    let settings = stack.settings();
+    let first = spawn_projector(settings.clone()).await;
+    let orders: Vec<String> = (0..300).map(|_| order_id()).collect();
+    let mut events = Vec::new();
+    for (i, id) in orders.iter().enumerate() {
+        events.push(event(id, 1, i as i64 % 50, placed(&[("sku-1", 1, "2.50")])));
+    }
+    for id in &orders {
+        events.push(event(id, 2, 55, packed()));
+    }
+    let (head, tail) = events.split_at(350);
+    stack.append(head).await;
+    // Kill it wherever it is, possibly in the middle of a batch.
+    first.kill();
+    stack.append(tail).await;
+
+    let second = spawn_projector(settings).await;
+    stack.wait_projected().await;
+    assert_eq!(
+        analytics(&stack.db).await,
+        [
+            "hour 2026-01-01 10 300 750.00",
+            "product sku-1 300 750.00",
+            "status packed 300",
+        ]
+    );
+    let history: i64 = sqlx::query_scalar("SELECT count(*) FROM order_history")
+        .fetch_one(&stack.db)
+        .await
+        .unwrap();
+    assert_eq!(history, 600);
+    second.shutdown().await;
+}
+
+async fn wait_ready(projector: &crate::helpers::TestProjector) {
+    for _ in 0..300 {
+        if projector.status().await["ready"] == true {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("projector did not become ready");
+}

@@ -1,0 +1,173 @@
+//! The Redis order cache, read first by `GET /orders/{id}` and filled on a miss.
+//!
+//! The projector writes `<prefix>order:<id>` through after every commit; this side reads
+//! it and, on a miss, writes the document it read from Postgres with the projector's own
+//! version guard (a Lua script: write only if the key is absent or holds an older
+//! version), so a fill racing the projector can never replace a newer state with an older
+//! one. Every Redis call is bounded by a short timeout and every failure is a miss: Redis
+//! can slow nothing down and break nothing.
+
+use crate::store::OrderDoc;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use serde_json::Value;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+/// The projector's guard (`projector/src/cache.rs`): writes `ARGV[2]` (a JSON order of
+/// version `ARGV[1]`) to `KEYS[1]` with a time to live of `ARGV[3]` ms unless the key holds
+/// that version or a newer one. Returns 1 when written.
+const WRITE_IF_NEWER: &str = r#"
+local current = redis.call('GET', KEYS[1])
+if current then
+  local ok, doc = pcall(cjson.decode, current)
+  if ok and type(doc) == 'table' and tonumber(doc.version) and
+     tonumber(doc.version) >= tonumber(ARGV[1]) then
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+"#;
+
+/// The cache of order documents. Cheap to clone.
+#[derive(Clone)]
+pub struct Cache {
+    /// Set once by the background connector; the manager reconnects by itself afterwards.
+    connection: Arc<OnceLock<ConnectionManager>>,
+    script: Arc<redis::Script>,
+    prefix: String,
+    ttl: Duration,
+    timeout: Duration,
+}
+
+impl Cache {
+    /// A cache with no connection yet; [`Cache::connect`] provides it in the background.
+    pub fn new(prefix: &str, ttl: Duration, timeout: Duration) -> Cache {
+        Cache {
+            connection: Arc::new(OnceLock::new()),
+            script: Arc::new(redis::Script::new(WRITE_IF_NEWER)),
+            prefix: prefix.to_owned(),
+            ttl,
+            timeout,
+        }
+    }
+
+    /// The key of an order's document (the projector's format).
+    pub fn key(&self, order_id: &str) -> String {
+        format!("{}order:{order_id}", self.prefix)
+    }
+
+    /// Connects to Redis, retrying with backoff until it answers. Requests never wait for
+    /// this: until it succeeds, every lookup is a miss.
+    pub async fn connect(self, url: String) {
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            match self.try_connect(&url).await {
+                Ok(manager) => {
+                    tracing::info!("connected to Redis");
+                    let _ = self.connection.set(manager);
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "Redis not reachable; serving from Postgres, retrying in {backoff:?}");
+                }
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    async fn try_connect(&self, url: &str) -> redis::RedisResult<ConnectionManager> {
+        let client = redis::Client::open(url)?;
+        // Reconnects are bounded like requests, so a Redis that went away costs each
+        // request at most the timeout.
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(self.timeout.max(Duration::from_millis(500)))
+            .set_response_timeout(self.timeout)
+            .set_number_of_retries(1);
+        ConnectionManager::new_with_config(client, config).await
+    }
+
+    /// The cached document of `order_id`, or `None` on a miss, an unreadable document, an
+    /// error or a timeout.
+    pub async fn get(&self, order_id: &str) -> Option<OrderDoc> {
+        let mut connection = self.connection.get()?.clone();
+        let key = self.key(order_id);
+        let mut command = redis::cmd("GET");
+        command.arg(&key);
+        let get = command.query_async::<Option<String>>(&mut connection);
+        let text = match tokio::time::timeout(self.timeout, get).await {
+            Ok(Ok(text)) => text?,
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "cache read failed; reading Postgres");
+                return None;
+            }
+            Err(_) => {
+                tracing::debug!("cache read timed out; reading Postgres");
+                return None;
+            }
+        };
+        parse(&text)
+    }
+
+    /// Writes `doc` unless the cache already holds that version or a newer one. Best
+    /// effort: failures are logged at debug level and ignored.
+    pub async fn fill(&self, order_id: &str, doc: &OrderDoc) {
+        let Some(connection) = self.connection.get() else {
+            return;
+        };
+        let mut connection = connection.clone();
+        let mut invocation = self.script.prepare_invoke();
+        invocation
+            .key(self.key(order_id))
+            .arg(doc.version)
+            .arg(doc.json.to_string())
+            .arg(self.ttl.as_millis() as u64);
+        let write = invocation.invoke_async::<i64>(&mut connection);
+        match tokio::time::timeout(self.timeout, write).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::debug!(error = %e, "cache fill failed"),
+            Err(_) => tracing::debug!("cache fill timed out"),
+        }
+    }
+
+    /// Whether Redis answers a PING within the timeout (for `/readyz`).
+    pub async fn ping(&self) -> bool {
+        let Some(connection) = self.connection.get() else {
+            return false;
+        };
+        let mut connection = connection.clone();
+        let command = redis::cmd("PING");
+        let ping = command.query_async::<String>(&mut connection);
+        matches!(tokio::time::timeout(self.timeout, ping).await, Ok(Ok(_)))
+    }
+}
+
+/// A cached document and its version; `None` if it is not the projector's shape.
+fn parse(text: &str) -> Option<OrderDoc> {
+    let json: Value = serde_json::from_str(text).ok()?;
+    let version = json.get("version")?.as_u64()?;
+    Some(OrderDoc { version, json })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_without_a_version_are_misses() {
+        assert_eq!(parse(r#"{"order_id":"a","version":3}"#).unwrap().version, 3);
+        assert!(parse(r#"{"order_id":"a"}"#).is_none());
+        assert!(parse("not json").is_none());
+    }
+
+    #[test]
+    fn keys_follow_the_projector_format() {
+        let cache = Cache::new(
+            "of-test:",
+            Duration::from_secs(1),
+            Duration::from_millis(50),
+        );
+        assert_eq!(cache.key("o-1"), "of-test:order:o-1");
+    }
+}

@@ -1,0 +1,136 @@
+//! `ApiError`: every failure of a request, mapped to one problem+json response.
+//!
+//! Bad input is always a 4xx naming what was wrong; a dependency outage is a 503 with
+//! `Retry-After`; internals (SQL, driver messages) only reach the log.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use orderflow_platform::{FieldError, Problem};
+
+/// Seconds a client should wait before retrying a 503.
+const RETRY_AFTER_SECS: u32 = 1;
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The query string cannot be parsed (a number that is not one). Handling: 400.
+    #[error("{0}")]
+    BadQuery(String),
+    /// A parameter parsed but is out of range or not an allowed value. Handling: 422.
+    #[error("parameter `{param}` {message}")]
+    InvalidParam {
+        param: &'static str,
+        message: String,
+    },
+    /// The pagination cursor was not produced by this API. Handling: 400.
+    #[error("the cursor is not valid; pass `next_cursor` from a previous page unchanged")]
+    BadCursor,
+    /// The path cannot be read (e.g. invalid percent-encoding). Handling: 400.
+    #[error("{0}")]
+    BadPath(String),
+    /// No such order in the read model. Handling: 404.
+    #[error("order {0} not found")]
+    NotFound(String),
+    /// `min_version` was not reached within `wait_ms`. Handling: 504 with the version held.
+    #[error("order {order_id} did not reach version {min_version} in time")]
+    VersionNotReached {
+        order_id: String,
+        min_version: u64,
+        current_version: Option<u64>,
+    },
+    /// The route exists but not for this method. Handling: 405.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// A Postgres failure. Handling: 503 when Postgres is unreachable, else 500; logged.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl ApiError {
+    /// A 422 for `param`.
+    pub fn invalid(param: &'static str, message: impl Into<String>) -> Self {
+        ApiError::InvalidParam {
+            param,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        problem(self).into_response()
+    }
+}
+
+fn problem(error: ApiError) -> Problem {
+    use StatusCode as S;
+    let detail = error.to_string();
+    match error {
+        ApiError::BadQuery(detail) => Problem::new(S::BAD_REQUEST, "bad-query", detail),
+        ApiError::InvalidParam { param, message } => Problem::new(
+            S::UNPROCESSABLE_ENTITY,
+            "invalid-parameter",
+            format!("Parameter `{param}` {message}."),
+        )
+        .with_errors(vec![FieldError {
+            field: param.to_owned(),
+            message,
+        }]),
+        ApiError::BadCursor => Problem::new(S::BAD_REQUEST, "bad-cursor", detail),
+        ApiError::BadPath(detail) => Problem::new(S::BAD_REQUEST, "bad-path", detail),
+        ApiError::NotFound(_) => Problem::new(S::NOT_FOUND, "order-not-found", detail),
+        ApiError::VersionNotReached {
+            current_version,
+            min_version,
+            ..
+        } => Problem::new(S::GATEWAY_TIMEOUT, "version-not-reached", detail)
+            .with("min_version", min_version)
+            .with("current_version", current_version),
+        ApiError::MethodNotAllowed => Problem::new(
+            S::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+            "This resource does not support that method.",
+        ),
+        ApiError::Database(e) if is_outage(&e) => {
+            tracing::warn!(error = %e, "Postgres unavailable; answering 503");
+            Problem::new(
+                S::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "The read model is unavailable; retry shortly.",
+            )
+            .retry_after(RETRY_AFTER_SECS)
+        }
+        ApiError::Database(e) => {
+            tracing::error!(error = %e, "query failed");
+            Problem::new(
+                S::INTERNAL_SERVER_ERROR,
+                "internal",
+                "The query failed; it has been logged.",
+            )
+        }
+    }
+}
+
+/// Whether `e` means Postgres cannot be reached or cannot serve right now (as opposed to a
+/// query this service got wrong): those are 503s a retry may fix.
+pub(crate) fn is_outage(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        // Connection exceptions (08), insufficient resources (53), operator intervention
+        // (57: shutdown, cancel), and a read model not migrated yet (42P01: the projector
+        // creates the tables when it first starts).
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08")
+                || code.starts_with("53")
+                || code.starts_with("57")
+                || code == "42P01"
+                || code == "3D000"
+        }),
+        _ => false,
+    }
+}

@@ -1,0 +1,39 @@
+//! orderflow's query API: the read side over the projector's read models.
+//!
+//! The projector folds the event log into Postgres tables (orders, items, history and
+//! analytics) and writes each order through to Redis as one JSON document. This service
+//! only reads them: `GET /orders/{id}` tries Redis first and falls back to Postgres
+//! (filling the cache with a version guard), lists and analytics come from Postgres.
+//! Clients that just wrote can ask for `min_version`: the request waits, without polling,
+//! until the projector's `pg_notify` announces that version (read-your-writes).
+//!
+//! Failures stay small: Redis down means cache misses, Postgres down means 503 with
+//! `Retry-After`, bad input means a 4xx problem+json naming the parameter.
+//!
+//! Layout:
+//! - `settings`: typed configuration ([`Settings`]);
+//! - `app`: [`run`], [`router`], the shared state and `/healthz`, `/readyz`;
+//! - `orders`: `GET /orders/{id}` and its history; `list`: `GET /orders` and its cursor;
+//! - `stats`: the analytics endpoints;
+//! - `wait`: the notification listener and the registry of waiting requests;
+//! - `store`: Postgres reads; `cache`: Redis reads and guarded fills;
+//! - `params`: query and path parsing; `error`: [`ApiError`], the problem+json mapping.
+
+mod app;
+mod cache;
+mod error;
+mod list;
+mod orders;
+mod params;
+mod settings;
+mod stats;
+mod store;
+#[cfg(test)]
+mod tests;
+mod wait;
+
+pub use app::{AppState, router, run};
+pub use error::ApiError;
+pub use list::Cursor;
+pub use settings::Settings;
+pub use wait::NOTIFY_CHANNEL;

@@ -1,0 +1,19 @@
+//! The query API binary: parse settings, bind, run until Ctrl-C/SIGTERM.
+
+use anyhow::Context;
+use clap::Parser;
+use orderflow_platform::{init_tracing, shutdown_signal};
+use orderflow_query_api::{Settings, run};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    init_tracing();
+    let settings = Settings::parse();
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("binding {}", settings.listen))?;
+    tracing::info!(address = %listener.local_addr()?, "query API listening");
+    run(settings, listener, shutdown_signal())
+        .await
+        .context("serving HTTP")
+}

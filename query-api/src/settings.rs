@@ -1,0 +1,76 @@
+//! Typed settings of the query API: defaults for the local stack, every one overridable by
+//! flag or environment variable.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Everything the query API needs to run.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "query-api",
+    about = "orderflow query API (Postgres and Redis read models → REST)"
+)]
+pub struct Settings {
+    /// Address the REST API listens on.
+    #[arg(long, env = "ORDERFLOW_QUERY_LISTEN", default_value = "127.0.0.1:8090")]
+    pub listen: SocketAddr,
+    /// PostgreSQL holding the projector's read model (read only from here).
+    #[arg(
+        long,
+        env = "ORDERFLOW_DATABASE_URL",
+        default_value = "postgres://orderflow:orderflow@127.0.0.1:5432/orderflow"
+    )]
+    pub database_url: String,
+    /// Most pooled Postgres connections (the notification listener has one of its own).
+    #[arg(long, env = "ORDERFLOW_QUERY_DB_CONNECTIONS", default_value_t = 10)]
+    pub database_connections: u32,
+    /// Longest wait for a pooled connection before a request answers 503.
+    #[arg(long, env = "ORDERFLOW_QUERY_DB_TIMEOUT_MS", default_value_t = 2_000)]
+    pub database_timeout_ms: u64,
+    /// Redis holding the order cache.
+    #[arg(
+        long,
+        env = "ORDERFLOW_REDIS_URL",
+        default_value = "redis://127.0.0.1:6379"
+    )]
+    pub redis_url: String,
+    /// Prefix of every Redis key (the projector's prefix, so both see the same documents).
+    #[arg(long, env = "ORDERFLOW_REDIS_PREFIX", default_value = "orderflow:")]
+    pub redis_prefix: String,
+    /// Time to live of an order this API writes to the cache, in seconds.
+    #[arg(long, env = "ORDERFLOW_REDIS_TTL_SECS", default_value_t = 86_400)]
+    pub redis_ttl_secs: u64,
+    /// Longest time one cache read or write may take before the request goes on without
+    /// it: Redis is an accelerator, never a reason to be slow.
+    #[arg(long, env = "ORDERFLOW_QUERY_REDIS_TIMEOUT_MS", default_value_t = 50)]
+    pub redis_timeout_ms: u64,
+}
+
+impl Settings {
+    /// Settings for a stack at the given addresses, everything else at its default. Used by
+    /// tests and tools that embed the service.
+    pub fn for_stack(database_url: &str, redis_url: &str, redis_prefix: &str) -> Self {
+        Settings {
+            listen: ([127, 0, 0, 1], 0).into(),
+            database_url: database_url.to_owned(),
+            database_connections: 10,
+            database_timeout_ms: 2_000,
+            redis_url: redis_url.to_owned(),
+            redis_prefix: redis_prefix.to_owned(),
+            redis_ttl_secs: 86_400,
+            redis_timeout_ms: 50,
+        }
+    }
+
+    pub(crate) fn database_timeout(&self) -> Duration {
+        Duration::from_millis(self.database_timeout_ms)
+    }
+
+    pub(crate) fn redis_ttl(&self) -> Duration {
+        Duration::from_secs(self.redis_ttl_secs)
+    }
+
+    pub(crate) fn redis_timeout(&self) -> Duration {
+        Duration::from_millis(self.redis_timeout_ms)
+    }
+}

@@ -1,0 +1,237 @@
+//! Read-your-writes: waiting until the read model holds a version of an order.
+//!
+//! One background task per process LISTENs on the projector's channel
+//! ([`NOTIFY_CHANNEL`], payload `{"order_id", "version"}`, sent when a batch commits) and
+//! wakes the requests waiting for that order through an in-process registry of
+//! `watch` channels, one per order somebody waits for. A woken request reads the row
+//! once; nothing polls Postgres on a timer.
+//!
+//! Lost wakeups are ruled out twice: a request subscribes *before* it reads the row, so a
+//! commit between the two still wakes it; and when the listener (re)connects, every
+//! waiter is woken to re-read, because notifications sent while it was away are gone.
+
+use crate::error::ApiError;
+use crate::store::{OrderDoc, Store};
+use serde::Deserialize;
+use sqlx::postgres::PgListener;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// The projector's channel (`orderflow_projector::NOTIFY_CHANNEL`), spelled out here so
+/// this crate does not depend on the projector.
+pub const NOTIFY_CHANNEL: &str = "orderflow_orders";
+
+/// The requests waiting for orders, by order id.
+#[derive(Debug, Default)]
+pub struct Waiters {
+    /// The latest version announced for each order someone waits for.
+    senders: Mutex<HashMap<String, watch::Sender<u64>>>,
+    /// Whether the listener is connected (reported by `/readyz`).
+    listening: AtomicBool,
+}
+
+/// One request's interest in one order; unregisters itself when dropped.
+pub struct Subscription {
+    receiver: watch::Receiver<u64>,
+    waiters: Arc<Waiters>,
+    order_id: String,
+}
+
+#[derive(Deserialize)]
+struct Notification {
+    order_id: String,
+    version: u64,
+}
+
+impl Waiters {
+    /// Starts waiting for announcements about `order_id`.
+    pub fn subscribe(self: &Arc<Self>, order_id: &str) -> Subscription {
+        let mut senders = self.lock();
+        let receiver = senders
+            .entry(order_id.to_owned())
+            .or_insert_with(|| watch::channel(0).0)
+            .subscribe();
+        Subscription {
+            receiver,
+            waiters: self.clone(),
+            order_id: order_id.to_owned(),
+        }
+    }
+
+    /// Wakes the waiters of `order_id` (a no-op when nobody waits for it).
+    pub fn notify(&self, order_id: &str, version: u64) {
+        if let Some(sender) = self.lock().get(order_id) {
+            sender.send_modify(|v| *v = (*v).max(version));
+        }
+    }
+
+    /// Wakes every waiter to re-read its order.
+    fn wake_all(&self) {
+        for sender in self.lock().values() {
+            sender.send_modify(|_| {});
+        }
+    }
+
+    /// Whether the notification listener is connected.
+    pub fn is_listening(&self) -> bool {
+        self.listening.load(Ordering::Relaxed)
+    }
+
+    /// Orders somebody waits for.
+    #[cfg(test)]
+    fn watched(&self) -> usize {
+        self.lock().len()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, watch::Sender<u64>>> {
+        // The map stays consistent even if a holder panicked: every operation is one call.
+        self.senders.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Subscription {
+    /// Waits for the next announcement (or listener reconnect) about the order.
+    async fn changed(&mut self) {
+        // The registry keeps the sender while this receiver exists, so this cannot fail;
+        // if it ever did, waiting out the deadline is the safe answer.
+        if self.receiver.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let mut senders = self.waiters.lock();
+        // Counted under the lock, so no subscriber can join in between; this receiver is
+        // still alive here, hence `<= 1`.
+        if senders
+            .get(&self.order_id)
+            .is_some_and(|s| s.receiver_count() <= 1)
+        {
+            senders.remove(&self.order_id);
+        }
+    }
+}
+
+/// Waits until the read model holds `order_id` at `min_version` or later, at most `wait`.
+/// Reads the row after subscribing, once per wake-up, and once at the deadline (so the
+/// 504 reports what the read model holds then).
+pub async fn until_version(
+    store: &Store,
+    waiters: &Arc<Waiters>,
+    order_id: &str,
+    min_version: u64,
+    wait: Duration,
+) -> Result<OrderDoc, ApiError> {
+    let deadline = Instant::now() + wait;
+    let mut subscription = waiters.subscribe(order_id);
+    loop {
+        let doc = store.order(order_id).await?;
+        if let Some(doc) = doc.filter(|d| d.version >= min_version) {
+            return Ok(doc);
+        }
+        if tokio::time::timeout_at(deadline, subscription.changed())
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    let doc = store.order(order_id).await?;
+    match doc {
+        Some(doc) if doc.version >= min_version => Ok(doc),
+        doc => Err(ApiError::VersionNotReached {
+            order_id: order_id.to_owned(),
+            min_version,
+            current_version: doc.map(|d| d.version),
+        }),
+    }
+}
+
+/// The listener task: LISTEN, dispatch announcements, and on any failure reconnect with
+/// backoff (then wake everyone, since announcements in the gap are lost). Runs until
+/// aborted.
+pub async fn listen(store: Store, waiters: Arc<Waiters>) {
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        match connect(&store).await {
+            Ok(mut listener) => {
+                backoff = Duration::from_millis(200);
+                waiters.listening.store(true, Ordering::Relaxed);
+                waiters.wake_all();
+                tracing::info!(channel = NOTIFY_CHANNEL, "listening for read-model changes");
+                let cause = dispatch(&mut listener, &waiters).await;
+                waiters.listening.store(false, Ordering::Relaxed);
+                tracing::warn!(error = %cause, "notification listener lost; reconnecting");
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "notification listener not connected; retrying in {backoff:?}");
+            }
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
+async fn connect(store: &Store) -> Result<PgListener, sqlx::Error> {
+    let mut listener = PgListener::connect_with(store.pool()).await?;
+    listener.listen(NOTIFY_CHANNEL).await?;
+    Ok(listener)
+}
+
+/// Dispatches announcements until the connection fails; returns why.
+async fn dispatch(listener: &mut PgListener, waiters: &Waiters) -> String {
+    loop {
+        // `try_recv` reports a lost connection as `None` instead of silently reconnecting,
+        // so the caller knows to wake everyone after reconnecting.
+        match listener.try_recv().await {
+            Ok(Some(notification)) => {
+                match serde_json::from_str::<Notification>(notification.payload()) {
+                    Ok(n) => waiters.notify(&n.order_id, n.version),
+                    Err(e) => {
+                        tracing::debug!(error = %e, payload = notification.payload(), "ignoring an unreadable notification")
+                    }
+                }
+            }
+            Ok(None) => return "connection closed".into(),
+            Err(e) => return e.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn notifications_wake_subscribers_and_dropping_unregisters() {
+        let waiters = Arc::new(Waiters::default());
+        let mut a = waiters.subscribe("o-1");
+        let b = waiters.subscribe("o-1");
+        waiters.notify("o-1", 3);
+        waiters.notify("o-2", 9);
+        tokio::time::timeout(Duration::from_secs(1), a.changed())
+            .await
+            .unwrap();
+        assert_eq!(*a.receiver.borrow(), 3);
+        drop(b);
+        assert_eq!(waiters.watched(), 1);
+        drop(a);
+        assert_eq!(waiters.watched(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_reconnect_wakes_everyone() {
+        let waiters = Arc::new(Waiters::default());
+        let mut a = waiters.subscribe("o-1");
+        waiters.wake_all();
+        tokio::time::timeout(Duration::from_secs(1), a.changed())
+            .await
+            .unwrap();
+    }
+}

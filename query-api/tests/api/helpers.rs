@@ -1,0 +1,255 @@
+//! `spawn_app()` and fixtures: a query API on port 0 over a fresh database (migrated with
+//! the projector's migrations, filled with SQL, not with the projector's code) and a
+//! unique Redis prefix.
+
+use chrono::{DateTime, Utc};
+use orderflow_query_api::{Settings, run};
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use sqlx::{Connection, PgConnection, PgPool};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
+
+fn admin_database_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://orderflow:orderflow@127.0.0.1:5432/postgres".into())
+}
+
+/// A running query API and the stores behind it.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub db: PgPool,
+    pub prefix: String,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+/// A query API over a fresh, migrated database and a fresh Redis prefix, ready.
+pub async fn spawn_app() -> TestApp {
+    spawn_with_redis(REDIS_URL).await
+}
+
+/// Like [`spawn_app`], with Redis at `redis_url` (a closed port for "Redis down").
+pub async fn spawn_with_redis(redis_url: &str) -> TestApp {
+    orderflow_platform::init_tracing();
+    let database_url = fresh_database().await;
+    let db = PgPool::connect(&database_url).await.unwrap();
+    sqlx::migrate!("../projector/migrations")
+        .run(&db)
+        .await
+        .unwrap();
+    let prefix = format!("qa-test-{}:", Uuid::new_v4().simple());
+    let settings = Settings::for_stack(&database_url, redis_url, &prefix);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(run(settings, listener, async {
+        let _ = stopped.await;
+    }));
+    let app = TestApp {
+        address,
+        client: reqwest::Client::new(),
+        db,
+        prefix,
+        stop: Some(stop),
+        task: Some(task),
+    };
+    app.wait_ready(redis_url == REDIS_URL).await;
+    app
+}
+
+async fn fresh_database() -> String {
+    let name = format!("qa_test_{}", Uuid::new_v4().simple());
+    let admin = admin_database_url();
+    let mut conn = PgConnection::connect(&admin)
+        .await
+        .expect("connect to Postgres");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    match admin.rfind('/') {
+        Some(i) => format!("{}/{name}", &admin[..i]),
+        None => panic!("bad TEST_DATABASE_URL"),
+    }
+}
+
+impl TestApp {
+    /// Waits until `/readyz` is 200 with the notification listener connected (and Redis
+    /// up, when `redis` is set), so tests do not race the background connections.
+    async fn wait_ready(&self, redis: bool) {
+        for _ in 0..100 {
+            if let Ok(r) = self.client.get(self.url("/readyz")).send().await
+                && r.status() == StatusCode::OK
+                && let Ok(body) = r.json::<Value>().await
+                && body["notifications"] == "listening"
+                && (!redis || body["redis"] == "up")
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("query API at {} did not become ready", self.address);
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// A Redis connection, for looking at what the API cached.
+    pub async fn redis(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(REDIS_URL)
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// An order row as the projector would have written it.
+pub struct Fixture<'a> {
+    pub order_id: &'a str,
+    pub customer_id: &'a str,
+    pub status: &'a str,
+    pub version: i64,
+    pub placed_at: &'a str,
+    pub items: &'a [(&'a str, i32, &'a str)],
+}
+
+impl Fixture<'_> {
+    /// A placed order of `customer_id` at `placed_at` with two lines totalling 57.48.
+    pub fn placed<'a>(order_id: &'a str, customer_id: &'a str, placed_at: &'a str) -> Fixture<'a> {
+        Fixture {
+            order_id,
+            customer_id,
+            status: "placed",
+            version: 1,
+            placed_at,
+            items: &[("sku-1", 2, "25.99"), ("sku-2", 1, "5.50")],
+        }
+    }
+}
+
+pub fn time(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+/// Inserts the order, its items and one history row per version.
+pub async fn insert(db: &PgPool, f: &Fixture<'_>) {
+    let total: rust_decimal::Decimal = f
+        .items
+        .iter()
+        .map(|(_, q, p)| {
+            p.parse::<rust_decimal::Decimal>().unwrap() * rust_decimal::Decimal::from(*q)
+        })
+        .sum();
+    let placed_at = time(f.placed_at);
+    sqlx::query(
+        "INSERT INTO orders (order_id, customer_id, status, items_count, total_amount,
+             shipping_address, warehouse, version, placed_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, '1 Main St', $6, $7, $8, $8 + interval '1 minute')",
+    )
+    .bind(f.order_id)
+    .bind(f.customer_id)
+    .bind(f.status)
+    .bind(f.items.len() as i32)
+    .bind(total)
+    .bind((f.version > 1).then_some("AMS-1"))
+    .bind(f.version)
+    .bind(placed_at)
+    .execute(db)
+    .await
+    .unwrap();
+    for (i, (product, quantity, price)) in f.items.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO order_items (order_id, line_no, product_id, quantity, unit_price)
+             VALUES ($1, $2, $3, $4, $5::numeric)",
+        )
+        .bind(f.order_id)
+        .bind(i as i32 + 1)
+        .bind(product)
+        .bind(quantity)
+        .bind(price)
+        .execute(db)
+        .await
+        .unwrap();
+    }
+    // Inserted newest first, so the API's ordering is what puts them in version order.
+    for version in (1..=f.version).rev() {
+        let kind = if version == 1 {
+            "OrderPlaced"
+        } else {
+            "OrderPacked"
+        };
+        sqlx::query(
+            "INSERT INTO order_history (order_id, version, event_type, event_id, occurred_at, data)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(f.order_id)
+        .bind(version)
+        .bind(kind)
+        .bind(Uuid::new_v4())
+        .bind(placed_at + chrono::Duration::minutes(version - 1))
+        .bind(json!({"n": version}))
+        .execute(db)
+        .await
+        .unwrap();
+    }
+}
+
+/// Moves an order to `version` and announces it, in one transaction, as the projector
+/// does.
+pub async fn advance(db: &PgPool, order_id: &str, version: i64) {
+    let mut tx = db.begin().await.unwrap();
+    sqlx::query("UPDATE orders SET version = $2, status = 'packed', warehouse = 'AMS-1' WHERE order_id = $1")
+        .bind(order_id)
+        .bind(version)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query("SELECT pg_notify('orderflow_orders', $1)")
+        .bind(json!({"order_id": order_id, "version": version}).to_string())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+}
+
+/// Asserts the status and a JSON body (problem+json for errors); returns the body.
+pub async fn expect_json(response: Response, status: StatusCode) -> Value {
+    let actual = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let text = response.text().await.unwrap();
+    assert_eq!(actual, status, "body: {text}");
+    let expected = if status.is_success() {
+        "application/json"
+    } else {
+        "application/problem+json"
+    };
+    assert_eq!(content_type.as_deref(), Some(expected), "body: {text}");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}

@@ -1,0 +1,148 @@
+//! End to end over the real stack: commands through the command service, the projector
+//! folding the log, answers through the query API. Each test gets its own topic, registry
+//! database, read-model database, Redis prefix and consumer group.
+
+mod stack;
+
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+use stack::Stack;
+use std::collections::HashMap;
+
+/// One order of the scenario and what the command side said about it.
+struct Placed {
+    id: String,
+    customer: String,
+    total: Decimal,
+    version: u64,
+    status: &'static str,
+    steps: Vec<&'static str>,
+}
+
+fn items(i: usize) -> (Value, Decimal, [(String, i64); 2]) {
+    let qty_a = (i % 3 + 1) as i64;
+    let qty_b = (i % 5 + 1) as i64;
+    let body = json!([
+        {"product_id": "sku-a", "quantity": qty_a, "unit_price": "19.99"},
+        {"product_id": format!("sku-{}", i % 4), "quantity": qty_b, "unit_price": "2.50"},
+    ]);
+    let total =
+        Decimal::new(1999, 2) * Decimal::from(qty_a) + Decimal::new(250, 2) * Decimal::from(qty_b);
+    (
+        body,
+        total,
+        [("sku-a".into(), qty_a), (format!("sku-{}", i % 4), qty_b)],
+    )
+}
+
+fn lifecycle(i: usize) -> (&'static [&'static str], &'static str) {
+    match i % 4 {
+        0 => (
+            &["pack", "ship", "location", "location", "deliver"],
+            "delivered",
+        ),
+        1 => (&["pack", "cancel"], "cancelled"),
+        2 => (&["pack", "ship", "location"], "shipped"),
+        _ => (&[], "placed"),
+    }
+}
+
+fn step_body(step: &str, i: usize) -> Value {
+    match step {
+        "pack" => json!({"warehouse": "AMS-1"}),
+        "ship" => json!({"carrier": "DHL", "tracking_number": format!("TN{i}")}),
+        "location" => json!({"location": format!("hub {i}")}),
+        "cancel" => json!({"reason": "customer request"}),
+        _ => json!({}),
+    }
+}
+
+#[tokio::test]
+async fn orders_moved_over_the_command_api_read_back_exactly_over_the_query_api() {
+    let stack = Stack::start().await;
+    let mut placed = Vec::new();
+    let mut products: HashMap<String, i64> = HashMap::new();
+    for i in 0..24 {
+        let (items, total, lines) = items(i);
+        let customer = format!("cust-{}", i % 3);
+        let body =
+            json!({"customer_id": customer, "items": items, "shipping_address": "1 Main St"});
+        let created = stack.command("/orders", &body).await;
+        let id = created["order_id"].as_str().unwrap().to_owned();
+        // Read your write right after the command.
+        stack.read_own_write(&id, 1).await;
+        let (steps, status) = lifecycle(i);
+        let mut version = 1;
+        for step in steps {
+            let answer = stack
+                .command(&format!("/orders/{id}/{step}"), &step_body(step, i))
+                .await;
+            version = answer["version"].as_u64().unwrap();
+            let read = stack.read_own_write(&id, version).await;
+            assert_eq!(read["status"], answer["status"], "{id} after {step}");
+        }
+        for (product, qty) in lines {
+            *products.entry(product).or_default() += qty;
+        }
+        placed.push(Placed {
+            id,
+            customer,
+            total,
+            version,
+            status,
+            steps: steps.to_vec(),
+        });
+    }
+
+    for order in &placed {
+        let got = stack.query(&format!("/orders/{}", order.id)).await;
+        assert_eq!(got["status"], order.status);
+        assert_eq!(got["version"], order.version);
+        assert_eq!(got["customer_id"], order.customer);
+        assert_eq!(got["total_amount"], order.total.to_string());
+        let history = stack.query(&format!("/orders/{}/history", order.id)).await;
+        let types: Vec<&str> = history["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(types.len() as u64, order.version);
+        assert_eq!(types[0], "OrderPlaced");
+        assert_eq!(types.len(), 1 + order.steps.len());
+    }
+
+    let stats = stack.query("/stats/orders").await;
+    assert_eq!(stats["total_orders"], 24);
+    let revenue: Decimal = placed.iter().map(|o| o.total).sum();
+    assert_eq!(stats["total_revenue"], revenue.to_string());
+    for status in ["placed", "shipped", "delivered", "cancelled"] {
+        assert_eq!(stats["by_status"][status], 6, "{status}");
+    }
+    assert_eq!(stats["by_status"]["packed"], 0);
+
+    let top = stack.query("/stats/products/top?limit=100").await;
+    let top: HashMap<String, i64> = top
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["product_id"].as_str().unwrap().to_owned(),
+                p["quantity"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(top, products);
+
+    let listed = stack.query("/orders?customer_id=cust-1&limit=200").await;
+    assert_eq!(listed["orders"].as_array().unwrap().len(), 8);
+    let hourly = stack.query("/stats/revenue/hourly").await;
+    let counted: i64 = hourly
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["order_count"].as_i64().unwrap())
+        .sum();
+    assert_eq!(counted, 24);
+}

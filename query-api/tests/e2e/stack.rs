@@ -1,0 +1,184 @@
+//! The whole stack in one process: registry, command service, projector and query API on
+//! port 0, over fresh topics, databases, a Redis prefix and a consumer group.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use sqlx::{Connection, PgConnection};
+use std::future::Future;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
+
+async fn fresh_database(prefix: &str) -> String {
+    let admin = env_or(
+        "TEST_DATABASE_URL",
+        "postgres://orderflow:orderflow@127.0.0.1:5432/postgres",
+    );
+    let name = format!("{prefix}_{}", Uuid::new_v4().simple());
+    let mut conn = PgConnection::connect(&admin).await.expect("Postgres");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    format!("{}/{name}", &admin[..admin.rfind('/').unwrap()])
+}
+
+/// A server task stopped (gracefully, then aborted) when dropped.
+struct Service {
+    address: String,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl Service {
+    async fn start<F, Fut, E>(run: F) -> Service
+    where
+        F: FnOnce(TcpListener, oneshot::Receiver<()>) -> Fut,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: std::fmt::Debug,
+    {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel();
+        let future = run(listener, stopped);
+        let task = tokio::spawn(async move {
+            if let Err(e) = future.await {
+                panic!("service failed: {e:?}");
+            }
+        });
+        Service {
+            address,
+            stop: Some(stop),
+            task,
+        }
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.task.abort();
+    }
+}
+
+async fn stopped(rx: oneshot::Receiver<()>) {
+    let _ = rx.await;
+}
+
+/// The running stack.
+pub struct Stack {
+    client: reqwest::Client,
+    commands: Service,
+    queries: Service,
+    _projector: Service,
+    _registry: Service,
+}
+
+impl Stack {
+    pub async fn start() -> Stack {
+        let brokers = env_or("ORDERFLOW_KAFKA_BROKERS", "127.0.0.1:9092");
+        let redis = env_or("ORDERFLOW_REDIS_URL", "redis://127.0.0.1:6379");
+        let topic = format!("orders.events.e2e-{}", Uuid::new_v4().simple());
+        let prefix = format!("e2e-{}:", Uuid::new_v4().simple());
+
+        let registry_db =
+            orderflow_dev_registry::connect(&fresh_database("qa_test_registry").await)
+                .await
+                .unwrap();
+        let registry =
+            Service::start(|l, rx| orderflow_dev_registry::run(l, registry_db, stopped(rx))).await;
+
+        let settings =
+            orderflow_command_service::Settings::for_stack(&brokers, &registry.address, &topic);
+        let commands =
+            Service::start(|l, rx| orderflow_command_service::run(settings, l, stopped(rx))).await;
+
+        let read_db = fresh_database("qa_test_e2e").await;
+        let mut settings = orderflow_projector::Settings::for_stack(
+            &brokers,
+            &registry.address,
+            &topic,
+            &read_db,
+            &redis,
+        );
+        settings.redis_prefix = prefix.clone();
+        settings.group = format!("e2e-{}", Uuid::new_v4().simple());
+        let projector =
+            Service::start(|l, rx| orderflow_projector::run(settings, l, stopped(rx))).await;
+
+        let client = reqwest::Client::new();
+        // The query API reads the projector's tables: wait until the projector has made them.
+        wait_ready(&client, &commands.address).await;
+        wait_ready(&client, &projector.address).await;
+        let settings = orderflow_query_api::Settings::for_stack(&read_db, &redis, &prefix);
+        let queries =
+            Service::start(|l, rx| orderflow_query_api::run(settings, l, stopped(rx))).await;
+        wait_ready(&client, &queries.address).await;
+        Stack {
+            client,
+            commands,
+            queries,
+            _projector: projector,
+            _registry: registry,
+        }
+    }
+
+    /// POSTs a command and returns its 2xx body.
+    pub async fn command(&self, path: &str, body: &Value) -> Value {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.commands.address))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert!(status.is_success(), "{path}: {status} {body}");
+        body
+    }
+
+    /// GETs from the query API, expecting 200.
+    pub async fn query(&self, path: &str) -> Value {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.queries.address))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        body
+    }
+
+    /// Reads `id` at `version` or later through `min_version`, as a client would right
+    /// after its command.
+    pub async fn read_own_write(&self, id: &str, version: u64) -> Value {
+        let body = self
+            .query(&format!("/orders/{id}?min_version={version}&wait_ms=5000"))
+            .await;
+        assert!(body["version"].as_u64().unwrap() >= version, "{body}");
+        body
+    }
+}
+
+async fn wait_ready(client: &reqwest::Client, address: &str) {
+    for _ in 0..300 {
+        if let Ok(r) = client.get(format!("{address}/readyz")).send().await
+            && r.status() == StatusCode::OK
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{address} did not become ready");
+}

@@ -10,6 +10,7 @@
 use crate::error::ProjectorError;
 use crate::model::OrderView;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -35,6 +36,10 @@ return 1
 const RECONNECT_INTERVAL: Duration = Duration::from_secs(1);
 /// Least time between two warnings about failed writes.
 const LOG_INTERVAL: Duration = Duration::from_secs(10);
+/// Most documents kept for rewriting after failed writes; beyond it, the cached orders are
+/// dropped from Redis once it is back, so readers fall back to Postgres instead of reading
+/// stale documents.
+const MAX_PENDING: usize = 100_000;
 
 /// Counters of the cache writer, shared with `/readyz`.
 #[derive(Debug, Default)]
@@ -57,6 +62,11 @@ pub struct Cache {
     ttl: Duration,
     timeout: Duration,
     stats: Arc<CacheStats>,
+    /// Documents whose write failed, newest version per key: written with the next batch,
+    /// so an outage never leaves an older state in Redis after it ends.
+    pending: HashMap<String, (u64, String)>,
+    /// More writes failed than `pending` holds: purge the prefix before writing again.
+    overflowed: bool,
 }
 
 impl Cache {
@@ -80,6 +90,8 @@ impl Cache {
             ttl,
             timeout,
             stats,
+            pending: HashMap::new(),
+            overflowed: false,
         })
     }
 
@@ -88,22 +100,30 @@ impl Cache {
         format!("{prefix}order:{order_id}")
     }
 
-    /// Writes `orders` through, within the timeout. Never fails: errors are counted and
-    /// logged.
+    /// Writes `orders` through, within the timeout, together with any documents an
+    /// earlier failure left pending. Never fails: errors are counted and logged, and the
+    /// documents stay pending for the next batch.
     pub async fn write(&mut self, orders: &[&OrderView]) {
-        if orders.is_empty() {
+        if orders.is_empty() && self.pending.is_empty() && !self.overflowed {
             return;
         }
         // Serialising is CPU work, not waiting on Redis: it stays outside the timeout.
-        let documents: Vec<(String, u64, String)> = orders
-            .iter()
-            .map(|o| {
-                let key = Self::key(&self.prefix, &o.order_id);
-                (key, o.version, o.to_json().to_string())
-            })
-            .collect();
+        for o in orders {
+            let key = Self::key(&self.prefix, &o.order_id);
+            let document = (o.version, o.to_json().to_string());
+            match self.pending.get(&key) {
+                Some((pending, _)) if *pending >= o.version => {}
+                _ => {
+                    self.pending.insert(key, document);
+                }
+            }
+        }
+        if self.pending.len() > MAX_PENDING {
+            self.pending.clear();
+            self.overflowed = true;
+        }
         let timeout = self.timeout;
-        let result = match tokio::time::timeout(timeout, self.try_write(&documents)).await {
+        let result = match tokio::time::timeout(timeout, self.flush()).await {
             Ok(result) => result,
             Err(_) => Err(ProjectorError::Redis(format!(
                 "timed out after {timeout:?}"
@@ -120,11 +140,57 @@ impl Cache {
                     .last_warning
                     .is_none_or(|at| at.elapsed() >= LOG_INTERVAL)
                 {
-                    tracing::warn!(error = %e, failed_batches = self.unreported, "writing orders to Redis failed; the Postgres projection goes on");
+                    tracing::warn!(error = %e, failed_batches = self.unreported, pending = self.pending.len(), "writing orders to Redis failed; the Postgres projection goes on");
                     self.last_warning = Some(Instant::now());
                     self.unreported = 0;
                 }
             }
+        }
+    }
+
+    /// Purges after an overflow, then writes everything pending.
+    async fn flush(&mut self) -> Result<(), ProjectorError> {
+        if self.overflowed {
+            self.purge().await?;
+            self.overflowed = false;
+        }
+        let documents: Vec<(String, u64, String)> = self
+            .pending
+            .iter()
+            .map(|(k, (v, json))| (k.clone(), *v, json.clone()))
+            .collect();
+        self.try_write(&documents).await?;
+        self.pending.clear();
+        Ok(())
+    }
+
+    /// Drops every cached order of this prefix, so nothing older than Postgres is served.
+    async fn purge(&mut self) -> Result<(), ProjectorError> {
+        let pattern = format!("{}order:*", self.prefix);
+        let connection = self.connection().await?;
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(connection)
+                .await
+                .map_err(|e| ProjectorError::Redis(e.to_string()))?;
+            if !keys.is_empty() {
+                redis::cmd("UNLINK")
+                    .arg(&keys)
+                    .query_async::<()>(connection)
+                    .await
+                    .map_err(|e| ProjectorError::Redis(e.to_string()))?;
+            }
+            if next == 0 {
+                tracing::warn!("purged the cached orders after a long Redis outage");
+                return Ok(());
+            }
+            cursor = next;
         }
     }
 

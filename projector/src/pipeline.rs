@@ -43,10 +43,17 @@ impl Pipeline {
     /// Runs until `stop` turns true or the polling thread is gone.
     pub async fn run(mut self, mut feed: mpsc::Receiver<Feed>, mut stop: watch::Receiver<bool>) {
         let mut next: HashMap<i32, i64> = HashMap::new();
+        // Retries cache writes left pending by a Redis outage even when no batch comes.
+        let mut retry_cache = tokio::time::interval(Duration::from_secs(1));
         loop {
-            let message = tokio::select! {
-                message = feed.recv() => message,
-                _ = stop.wait_for(|s| *s) => None,
+            let woke = tokio::select! {
+                message = feed.recv() => Some(message),
+                _ = retry_cache.tick() => None,
+                _ = stop.wait_for(|s| *s) => Some(None),
+            };
+            let Some(message) = woke else {
+                self.cache.write(&[]).await;
+                continue;
             };
             match message {
                 Some(Feed::Assigned(offsets)) => next.extend(offsets),

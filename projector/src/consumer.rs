@@ -53,6 +53,8 @@ pub struct AssignmentContext {
     generation: AtomicU64,
     stop: Arc<AtomicBool>,
     health: Arc<Health>,
+    /// Records to fetch again before each stored offset (see [`subscribe`]).
+    rewind: i64,
 }
 
 impl ClientContext for AssignmentContext {
@@ -111,7 +113,8 @@ impl AssignmentContext {
             return Ok(());
         };
         for (&partition, &offset) in &offsets {
-            tpl.set_partition_offset(&self.topic, partition, Offset::Offset(offset))?;
+            let from = (offset - self.rewind).max(0);
+            tpl.set_partition_offset(&self.topic, partition, Offset::Offset(from))?;
         }
         tracing::info!(?offsets, "assigned partitions at their stored offsets");
         // Sent before the assignment takes effect, so no record of these partitions can
@@ -175,6 +178,13 @@ impl AssignmentContext {
 }
 
 /// Creates the consumer and subscribes it to `topic` in `group`.
+///
+/// Each assigned partition is fetched from `rewind` records before its stored offset; the
+/// pipeline skips what lies below the stored offset. This costs a few skipped records per
+/// assignment and protects against brokers that, asked to fetch from the middle of a
+/// producer batch, return the *next* batch (tansu 0.6 does; ADR 0004), which would skip
+/// the rest of that batch for good.
+#[allow(clippy::too_many_arguments)]
 pub fn subscribe(
     kafka: &KafkaSettings,
     topic: &str,
@@ -183,6 +193,7 @@ pub fn subscribe(
     feed: mpsc::Sender<Feed>,
     stop: Arc<AtomicBool>,
     health: Arc<Health>,
+    rewind: i64,
 ) -> KafkaResult<GroupConsumer> {
     let context = AssignmentContext {
         topic: topic.to_owned(),
@@ -192,6 +203,7 @@ pub fn subscribe(
         generation: AtomicU64::new(0),
         stop,
         health,
+        rewind,
     };
     let consumer: GroupConsumer = kafka
         .client_config(&[

@@ -172,6 +172,7 @@ async fn connect(
             feed_tx.clone(),
             poll_stop.clone(),
             health.clone(),
+            settings.resume_rewind,
         )
         .context("creating the consumer")?,
     );

@@ -141,6 +141,7 @@ impl Pipeline {
             .iter()
             .filter(|m| next.get(&m.partition()).is_some_and(|n| m.offset() >= *n))
             .collect();
+        self.refresh_cache_for_replayed(records, next).await?;
         if fresh.is_empty() {
             return Ok(());
         }
@@ -193,6 +194,34 @@ impl Pipeline {
         self.count(&plan, poison.len());
         self.commit_to_kafka(&offsets);
         let views: Vec<_> = plan.orders.iter().map(|c| &c.view).collect();
+        self.cache.write(&views).await;
+        Ok(())
+    }
+
+    /// Records below the stored offset come back only after an assignment (the resume
+    /// rewind) or a redelivery. Their orders are already in Postgres, but a projector killed
+    /// between its commit and its cache write left Redis behind: write their stored state
+    /// through again (the version guard keeps anything newer).
+    async fn refresh_cache_for_replayed(
+        &mut self,
+        records: &[OwnedMessage],
+        next: &HashMap<i32, i64>,
+    ) -> Result<(), ProjectorError> {
+        let replayed: HashSet<String> = records
+            .iter()
+            .filter(|m| next.get(&m.partition()).is_some_and(|n| m.offset() < *n))
+            .filter_map(|m| {
+                m.key()
+                    .and_then(|k| std::str::from_utf8(k).ok())
+                    .map(str::to_owned)
+            })
+            .collect();
+        if replayed.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<String> = replayed.into_iter().collect();
+        let stored = self.store.begin().await?.load_orders(&ids).await?;
+        let views: Vec<_> = stored.values().collect();
         self.cache.write(&views).await;
         Ok(())
     }

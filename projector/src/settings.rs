@@ -85,6 +85,15 @@ pub struct Settings {
         default_value_t = 20
     )]
     pub batch_max_wait_ms: u64,
+    /// Records fetched again before each stored offset on assignment, and skipped. Must
+    /// exceed the largest producer batch when the broker cannot fetch from the middle of a
+    /// batch (tansu 0.6); harmless elsewhere.
+    #[arg(
+        long,
+        env = "ORDERFLOW_PROJECTOR_RESUME_REWIND",
+        default_value_t = 10_000
+    )]
+    pub resume_rewind: i64,
 }
 
 impl Settings {
@@ -113,6 +122,7 @@ impl Settings {
             registry_auth: None,
             batch_max_records: 2000,
             batch_max_wait_ms: 20,
+            resume_rewind: 10_000,
         }
     }
 

@@ -18,4 +18,11 @@ cargo fmt --all -- --check
 log "cargo clippy"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 log "cargo test"
-cargo test --locked --workspace -- --test-threads "${TEST_THREADS:-4}"
+results="$STACK_DIR/test-results.log"
+mkdir -p "$STACK_DIR"
+cargo test --locked --workspace -- --test-threads "${TEST_THREADS:-4}" 2>&1 | tee "$results"
+status=${PIPESTATUS[0]}
+# One closing line for the whole workspace (cargo ends on the last crate's doc-tests).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "%d passed, %d failed\n", p, f }' "$results"
+exit "$status"

@@ -3,6 +3,7 @@
 //! registry and Redis key prefix.
 
 mod crash;
+mod crash_model;
 mod faults;
 mod fixtures;
 mod helpers;

@@ -4,14 +4,17 @@
 //! - `kafka`: librdkafka settings with local defaults and overrides ([`KafkaSettings`]) and
 //!   Kafka's default key partitioner ([`partition_for_key`]);
 //! - `telemetry`: tracing set-up;
-//! - `shutdown`: the Ctrl-C/SIGTERM future that `main` hands to `run`.
+//! - `shutdown`: the Ctrl-C/SIGTERM future that `main` hands to `run`;
+//! - `order_cache`: the Redis key format and version guard of cached orders.
 
 mod kafka;
+mod order_cache;
 mod problem;
 mod shutdown;
 mod telemetry;
 
 pub use kafka::{KafkaSettings, QuietEof, create_topic_if_missing, partition_for_key};
+pub use order_cache::{WRITE_IF_NEWER, order_cache_key, order_cache_pattern};
 pub use problem::{FieldError, PROBLEM_JSON, Problem};
 pub use shutdown::shutdown_signal;
 pub use telemetry::init_tracing;

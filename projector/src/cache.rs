@@ -9,27 +9,12 @@
 
 use crate::error::ProjectorError;
 use crate::model::OrderView;
+use orderflow_platform::{WRITE_IF_NEWER, order_cache_key, order_cache_pattern};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-/// Writes `ARGV[2]` (a JSON order whose version is `ARGV[1]`) to `KEYS[1]` with a time to
-/// live of `ARGV[3]` ms, unless the key holds that version or a newer one. Returns 1 when
-/// written.
-const WRITE_IF_NEWER: &str = r#"
-local current = redis.call('GET', KEYS[1])
-if current then
-  local ok, doc = pcall(cjson.decode, current)
-  if ok and type(doc) == 'table' and tonumber(doc.version) and
-     tonumber(doc.version) >= tonumber(ARGV[1]) then
-    return 0
-  end
-end
-redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-return 1
-"#;
 
 /// Least time between two attempts to (re)create the connection, so a Redis that is down
 /// costs one refused connect per interval, not one per batch.
@@ -97,7 +82,7 @@ impl Cache {
 
     /// The key of an order's document.
     pub fn key(prefix: &str, order_id: &str) -> String {
-        format!("{prefix}order:{order_id}")
+        order_cache_key(prefix, order_id)
     }
 
     /// Writes `orders` through, within the timeout, together with any documents an
@@ -166,7 +151,7 @@ impl Cache {
 
     /// Drops every cached order of this prefix, so nothing older than Postgres is served.
     async fn purge(&mut self) -> Result<(), ProjectorError> {
-        let pattern = format!("{}order:*", self.prefix);
+        let pattern = order_cache_pattern(&self.prefix);
         let connection = self.connection().await?;
         let mut cursor: u64 = 0;
         loop {

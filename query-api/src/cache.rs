@@ -8,26 +8,11 @@
 //! can slow nothing down and break nothing.
 
 use crate::store::OrderDoc;
+use orderflow_platform::{WRITE_IF_NEWER, order_cache_key};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde_json::Value;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
-
-/// The projector's guard (`projector/src/cache.rs`): writes `ARGV[2]` (a JSON order of
-/// version `ARGV[1]`) to `KEYS[1]` with a time to live of `ARGV[3]` ms unless the key holds
-/// that version or a newer one. Returns 1 when written.
-const WRITE_IF_NEWER: &str = r#"
-local current = redis.call('GET', KEYS[1])
-if current then
-  local ok, doc = pcall(cjson.decode, current)
-  if ok and type(doc) == 'table' and tonumber(doc.version) and
-     tonumber(doc.version) >= tonumber(ARGV[1]) then
-    return 0
-  end
-end
-redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-return 1
-"#;
 
 /// The cache of order documents. Cheap to clone.
 #[derive(Clone)]
@@ -54,7 +39,7 @@ impl Cache {
 
     /// The key of an order's document (the projector's format).
     pub fn key(&self, order_id: &str) -> String {
-        format!("{}order:{order_id}", self.prefix)
+        order_cache_key(&self.prefix, order_id)
     }
 
     /// Connects to Redis, retrying with backoff until it answers. Requests never wait for

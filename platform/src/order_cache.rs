@@ -6,9 +6,18 @@ pub fn order_cache_key(prefix: &str, order_id: &str) -> String {
     format!("{prefix}order:{order_id}")
 }
 
-/// The `SCAN` pattern that matches every cached order of `prefix`.
+/// The `SCAN` pattern that matches every cached order of `prefix` (glob characters in
+/// the prefix are escaped, so they match only themselves).
 pub fn order_cache_pattern(prefix: &str) -> String {
-    format!("{prefix}order:*")
+    let mut pattern = String::with_capacity(prefix.len() + 8);
+    for c in prefix.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push_str("order:*");
+    pattern
 }
 
 /// Lua: writes `ARGV[2]` (a JSON order whose version is `ARGV[1]`) to `KEYS[1]` with a time
@@ -38,5 +47,6 @@ mod tests {
         let key = order_cache_key("of:", "ord-1");
         assert_eq!(key, "of:order:ord-1");
         assert!(key.starts_with(order_cache_pattern("of:").trim_end_matches('*')));
+        assert_eq!(order_cache_pattern("a*b:"), "a\\*b:order:*");
     }
 }

@@ -25,6 +25,8 @@ const LOG_INTERVAL: Duration = Duration::from_secs(10);
 /// dropped from Redis once it is back, so readers fall back to Postgres instead of reading
 /// stale documents.
 const MAX_PENDING: usize = 100_000;
+/// Documents per pipeline when catching up, so each fits well within the timeout.
+const WRITE_CHUNK: usize = 500;
 
 /// Counters of the cache writer, shared with `/readyz`.
 #[derive(Debug, Default)]
@@ -52,6 +54,8 @@ pub struct Cache {
     pending: HashMap<String, (u64, String)>,
     /// More writes failed than `pending` holds: purge the prefix before writing again.
     overflowed: bool,
+    /// Where an interrupted purge resumes its `SCAN`.
+    purge_cursor: u64,
 }
 
 impl Cache {
@@ -77,6 +81,7 @@ impl Cache {
             stats,
             pending: HashMap::new(),
             overflowed: false,
+            purge_cursor: 0,
         })
     }
 
@@ -133,28 +138,35 @@ impl Cache {
         }
     }
 
-    /// Purges after an overflow, then writes everything pending.
+    /// Purges after an overflow, then writes everything pending, in chunks: each chunk that
+    /// Redis acknowledged leaves `pending`, so a timeout keeps the progress made.
     async fn flush(&mut self) -> Result<(), ProjectorError> {
         if self.overflowed {
             self.purge().await?;
             self.overflowed = false;
         }
-        let documents: Vec<(String, u64, String)> = self
-            .pending
-            .iter()
-            .map(|(k, (v, json))| (k.clone(), *v, json.clone()))
-            .collect();
-        self.try_write(&documents).await?;
-        self.pending.clear();
+        while !self.pending.is_empty() {
+            let chunk: Vec<(String, u64, String)> = self
+                .pending
+                .iter()
+                .take(WRITE_CHUNK)
+                .map(|(k, (v, json))| (k.clone(), *v, json.clone()))
+                .collect();
+            self.try_write(&chunk).await?;
+            for (key, _, _) in &chunk {
+                self.pending.remove(key);
+            }
+        }
         Ok(())
     }
 
     /// Drops every cached order of this prefix, so nothing older than Postgres is served.
+    /// Resumes where an interrupted purge stopped.
     async fn purge(&mut self) -> Result<(), ProjectorError> {
         let pattern = order_cache_pattern(&self.prefix);
-        let connection = self.connection().await?;
-        let mut cursor: u64 = 0;
         loop {
+            let cursor = self.purge_cursor;
+            let connection = self.connection().await?;
             let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
                 .arg(cursor)
                 .arg("MATCH")
@@ -171,11 +183,11 @@ impl Cache {
                     .await
                     .map_err(|e| ProjectorError::Redis(e.to_string()))?;
             }
+            self.purge_cursor = next;
             if next == 0 {
                 tracing::warn!("purged the cached orders after a long Redis outage");
                 return Ok(());
             }
-            cursor = next;
         }
     }
 

@@ -13,7 +13,7 @@ use crate::model::{
 use chrono::{DurationRound, TimeDelta};
 use orderflow_domain::{Decimal, Event, EventKind, FoldOutcome, Order, Status, fold};
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Everything one batch changes in the read model.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -42,6 +42,7 @@ impl BatchPlan {
 pub fn fold_batch(mut current: HashMap<String, OrderView>, events: &[DecodedRecord]) -> BatchPlan {
     let mut plan = BatchPlan::default();
     let mut touched: Vec<String> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
     let mut placed_here: HashMap<String, bool> = HashMap::new();
     let mut hourly: BTreeMap<chrono::DateTime<chrono::Utc>, (i64, Decimal)> = BTreeMap::new();
     let mut status: BTreeMap<&'static str, (Status, i64)> = BTreeMap::new();
@@ -107,7 +108,7 @@ pub fn fold_batch(mut current: HashMap<String, OrderView>, events: &[DecodedReco
                 p.1 += item.unit_price * Decimal::from(item.quantity);
             }
         }
-        if !touched.contains(&event.order_id) {
+        if seen.insert(event.order_id.clone()) {
             touched.push(event.order_id.clone());
         }
         plan.history.push(history_row(event));

@@ -79,6 +79,9 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    settings
+        .check()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     let health = Arc::new(Health::default());
     let (stop, stopped) = watch::channel(false);
     let projection = tokio::spawn(project(settings, health.clone(), stopped));

@@ -97,6 +97,22 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// Refuses settings the projector cannot honour. Cooperative rebalancing is one: a
+    /// rebalance drops the batch being cut, and under the cooperative protocol the
+    /// partitions this instance keeps are not fetched again, so their dropped records would
+    /// be skipped. The eager protocol (the default) re-assigns them at the stored offsets.
+    pub fn check(&self) -> Result<(), String> {
+        let cooperative = self
+            .kafka
+            .properties
+            .iter()
+            .any(|(k, v)| k == "partition.assignment.strategy" && v.contains("cooperative"));
+        if cooperative {
+            return Err("partition.assignment.strategy must be an eager strategy (range or roundrobin); cooperative-sticky is not supported".into());
+        }
+        Ok(())
+    }
+
     /// Settings for a stack at the given addresses, everything else at its default. Used by
     /// tests and tools that embed the projector.
     pub fn for_stack(
@@ -151,5 +167,22 @@ impl Settings {
 
     pub(crate) fn redis_ttl(&self) -> Duration {
         Duration::from_secs(self.redis_ttl_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cooperative_rebalancing_is_refused_and_eager_accepted() {
+        let mut settings = Settings::for_stack("b", "http://r", "t", "postgres://d", "redis://r");
+        assert!(settings.check().is_ok());
+        let strategy = (
+            "partition.assignment.strategy".to_owned(),
+            "cooperative-sticky".to_owned(),
+        );
+        settings.kafka.properties.push(strategy);
+        assert!(settings.check().unwrap_err().contains("cooperative"));
     }
 }

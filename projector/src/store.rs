@@ -6,9 +6,10 @@ use crate::error::ProjectorError;
 use crate::fold::BatchPlan;
 use crate::model::OrderView;
 use orderflow_domain::{Decimal, LineItem, Status};
-use sqlx::postgres::{PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 use std::collections::HashMap;
+use std::str::FromStr;
 use std::time::Duration;
 
 /// The name of this read model in `projection_offsets`.
@@ -30,10 +31,17 @@ pub struct Store {
 impl Store {
     /// Connects lazily (a database that is down is retried by each operation).
     pub fn connect(database_url: &str, topic: &str) -> Result<Store, ProjectorError> {
+        // A hung statement, a lock held by a stuck peer or an abandoned transaction must
+        // fail the batch (which is then retried), never stall the projection for good.
+        let options = PgConnectOptions::from_str(database_url)?.options([
+            ("statement_timeout", "30000"),
+            ("lock_timeout", "10000"),
+            ("idle_in_transaction_session_timeout", "60000"),
+        ]);
         let pool = PgPoolOptions::new()
             .max_connections(4)
             .acquire_timeout(Duration::from_secs(3))
-            .connect_lazy(database_url)?;
+            .connect_lazy_with(options);
         Ok(Store {
             pool,
             topic: topic.to_owned(),

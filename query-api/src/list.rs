@@ -74,12 +74,24 @@ pub async fn list(
     Params(query): Params<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let limit = params::bounded("limit", query.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
+    if let Some(customer) = &query.customer_id
+        && (customer.is_empty()
+            || customer.chars().count() > 64
+            || customer.chars().any(char::is_control))
+    {
+        return Err(ApiError::invalid(
+            "customer_id",
+            "must be 1 to 64 characters without control characters",
+        ));
+    }
     let status = params::status(query.status.as_deref())?;
     let after = query
         .cursor
         .as_deref()
         .map(|c| {
             let cursor = Cursor::decode(c).ok_or(ApiError::BadCursor)?;
+            orderflow_domain::validate_order_id(&cursor.order_id)
+                .map_err(|_| ApiError::BadCursor)?;
             let at = cursor.placed_at().ok_or(ApiError::BadCursor)?;
             Ok::<_, ApiError>((at, cursor.order_id))
         })

@@ -6,7 +6,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use std::str::FromStr;
 
 /// An order as the read side serves it: the JSON document (the projector's cache shape,
 /// `OrderView::to_json`) and its version, for `ETag` and `min_version`.
@@ -92,10 +93,13 @@ impl Store {
     /// Connects lazily: a Postgres that is down costs each request at most the acquire
     /// timeout (then a 503), and is picked up again without a restart.
     pub fn connect(settings: &Settings) -> Result<Store, sqlx::Error> {
+        // A hung query must end in a 503, not hold a request (and a connection) forever.
+        let options = PgConnectOptions::from_str(&settings.database_url)?
+            .options([("statement_timeout", "5000")]);
         let pool = PgPoolOptions::new()
             .max_connections(settings.database_connections.max(1))
             .acquire_timeout(settings.database_timeout())
-            .connect_lazy(&settings.database_url)?;
+            .connect_lazy_with(options);
         Ok(Store { pool })
     }
 

@@ -74,6 +74,13 @@ async fn out_of_range_parameters_are_422_naming_them() {
     .await;
     assert_eq!(body["errors"][0]["field"], "limit");
     problem("/orders?limit=0", StatusCode::UNPROCESSABLE_ENTITY, "limit").await;
+    // A NUL would make Postgres fail the query: refused before any lookup.
+    problem(
+        "/orders?customer_id=%00",
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "customer_id",
+    )
+    .await;
     problem(
         "/orders?status=lost",
         StatusCode::UNPROCESSABLE_ENTITY,

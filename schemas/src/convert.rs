@@ -2,7 +2,10 @@
 
 use crate::error::WireError;
 use crate::wire::{WireBody, WireEnvelope, WireEvent, WireItem};
-use orderflow_domain::{Event, EventKind, EventMeta, LineItem, OrderPlaced, Timestamp};
+use orderflow_domain::{
+    Event, EventKind, EventMeta, LineItem, OrderPlaced, Timestamp, limits, validate_order_id,
+    violations,
+};
 
 impl From<&Event> for WireEvent {
     fn from(event: &Event) -> Self {
@@ -107,6 +110,7 @@ impl TryFrom<WireEvent> for Event {
             WireBody::OrderDelivered => EventKind::Delivered,
             WireBody::OrderCancelled { reason } => EventKind::Cancelled { reason },
         };
+        check_content(&e.order_id, e.occurred_at, &kind)?;
         Ok(Event {
             order_id: e.order_id,
             version,
@@ -119,6 +123,35 @@ impl TryFrom<WireEvent> for Event {
             kind,
         })
     }
+}
+
+/// Latest accepted `occurred_at`: the end of year 9999 UTC, which every store can hold.
+const MAX_OCCURRED_AT: i64 = 253_402_300_799_999;
+
+/// What Avro cannot check but every reader relies on: the domain's own limits (so no
+/// amount can overflow a read model, no string carries control characters) and a sane
+/// time. An event that breaks them was not written by `decide`, and readers treat it as
+/// poison.
+fn check_content(order_id: &str, occurred_at: i64, kind: &EventKind) -> Result<(), WireError> {
+    validate_order_id(order_id).map_err(|v| WireError::new("order_id", v.message))?;
+    if !(0..=MAX_OCCURRED_AT).contains(&occurred_at) {
+        return Err(WireError::new(
+            "occurred_at",
+            format!("is out of range: {occurred_at}"),
+        ));
+    }
+    if let Some(v) = violations(&kind.to_command()).into_iter().next() {
+        return Err(WireError::new(v.field, v.message));
+    }
+    if let EventKind::Placed(p) = kind
+        && (p.total_amount.is_sign_negative() || p.total_amount > limits::MAX_AMOUNT)
+    {
+        return Err(WireError::new(
+            "total_amount",
+            format!("is out of range: {}", p.total_amount),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -204,6 +237,26 @@ mod tests {
         let mut wire = WireEvent::from(&every_kind()[1]);
         wire.envelope.version = 0;
         assert_eq!(Event::try_from(wire).unwrap_err().field, "version");
+    }
+
+    #[test]
+    fn content_the_domain_would_never_write_is_refused() {
+        let mut wire = WireEvent::from(&every_kind()[0]);
+        if let crate::WireBody::OrderPlaced { items, .. } = &mut wire.body {
+            items[0].unit_price = "79228162514264337593543950.33".parse().unwrap();
+        }
+        assert_eq!(
+            Event::try_from(wire).unwrap_err().field,
+            "items[0].unit_price"
+        );
+        let mut wire = WireEvent::from(&every_kind()[1]);
+        wire.body = crate::WireBody::OrderPacked {
+            warehouse: "nul\0".into(),
+        };
+        assert_eq!(Event::try_from(wire).unwrap_err().field, "warehouse");
+        let mut wire = WireEvent::from(&every_kind()[1]);
+        wire.envelope.occurred_at = i64::MAX;
+        assert_eq!(Event::try_from(wire).unwrap_err().field, "occurred_at");
     }
 
     #[test]

@@ -159,6 +159,12 @@ impl Pipeline {
                 .decode(message.payload().unwrap_or_default())
                 .await
             {
+                // An order's events must share its key (and so its partition), or two
+                // partitions could fold the same order; such a record is poison.
+                Ok(event) if message.key() != Some(event.order_id.as_bytes()) => {
+                    let reason = format!("the record key is not the order id {}", event.order_id);
+                    poison.push(poison_of(message, reason));
+                }
                 Ok(event) => decoded.push(DecodedRecord { position, event }),
                 Err(e) if e.is_transient() => return Err(ProjectorError::Registry(e)),
                 Err(e) => poison.push(poison_of(message, e.to_string())),

@@ -9,6 +9,14 @@ async fn poison_records_land_in_the_dlq_with_their_origin_and_the_projection_goe
     let projector = spawn_projector(stack.settings()).await;
     let (a, b) = (order_id(), order_id());
     let (garbage_partition, garbage_offset) = stack.produce(b"not-an-order", b"\x00garbage").await;
+    // A valid event under another key: its order would be folded in two partitions.
+    let c = order_id();
+    let misfiled = stack
+        .codec
+        .encode(&event(&c, 1, 4, placed(&[("sku-3", 1, "1")])))
+        .await
+        .unwrap();
+    stack.produce(b"someone-else", &misfiled).await;
     stack
         .append(&[
             event(&a, 1, 0, placed(&[("sku-1", 1, "10")])),
@@ -35,7 +43,16 @@ async fn poison_records_land_in_the_dlq_with_their_origin_and_the_projection_goe
 
     let mut dlq = read_topic(&format!("{}.dlq", stack.topic)).await;
     dlq.sort_by_key(|r| r.key.clone());
-    assert_eq!(dlq.len(), 2, "{dlq:?}");
+    assert_eq!(dlq.len(), 3, "{dlq:?}");
+    let wrong_key = dlq
+        .iter()
+        .find(|r| r.key.as_deref() == Some(b"someone-else"))
+        .expect("the misfiled event is dead-lettered");
+    assert!(
+        wrong_key.headers["error"].contains("key"),
+        "{:?}",
+        wrong_key.headers
+    );
     let garbage = dlq
         .iter()
         .find(|r| r.key.as_deref() == Some(b"not-an-order"))
@@ -67,7 +84,7 @@ async fn poison_records_land_in_the_dlq_with_their_origin_and_the_projection_goe
         (a.as_str(), 2)
     );
 
-    assert_eq!(projector.status().await["dead_lettered"], 2);
+    assert_eq!(projector.status().await["dead_lettered"], 3);
     projector.shutdown().await;
 }
 

@@ -280,13 +280,6 @@ impl TestProjector {
             let _ = tokio::time::timeout(Duration::from_secs(20), task).await;
         }
     }
-
-    /// Stops at once, wherever it is (a crash, as far as the read model can tell).
-    pub fn kill(mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
-    }
 }
 
 impl Drop for TestProjector {

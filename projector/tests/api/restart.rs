@@ -44,43 +44,6 @@ async fn a_restart_resumes_from_the_stored_offsets_without_double_counting() {
     second.shutdown().await;
 }
 
-#[tokio::test]
-async fn a_projector_killed_mid_stream_and_restarted_folds_every_event_exactly_once() {
-    let mut stack = Stack::start().await;
-    let settings = stack.settings();
-    let first = spawn_projector(settings.clone()).await;
-    let orders: Vec<String> = (0..300).map(|_| order_id()).collect();
-    let mut events = Vec::new();
-    for (i, id) in orders.iter().enumerate() {
-        events.push(event(id, 1, i as i64 % 50, placed(&[("sku-1", 1, "2.50")])));
-    }
-    for id in &orders {
-        events.push(event(id, 2, 55, packed()));
-    }
-    let (head, tail) = events.split_at(350);
-    stack.append(head).await;
-    // Kill it wherever it is, possibly in the middle of a batch.
-    first.kill();
-    stack.append(tail).await;
-
-    let second = spawn_projector(settings).await;
-    stack.wait_projected().await;
-    assert_eq!(
-        analytics(&stack.db).await,
-        [
-            "hour 2026-01-01 10 300 750.00",
-            "product sku-1 300 750.00",
-            "status packed 300",
-        ]
-    );
-    let history: i64 = sqlx::query_scalar("SELECT count(*) FROM order_history")
-        .fetch_one(&stack.db)
-        .await
-        .unwrap();
-    assert_eq!(history, 600);
-    second.shutdown().await;
-}
-
 async fn wait_ready(projector: &crate::helpers::TestProjector) {
     for _ in 0..300 {
         if projector.status().await["ready"] == true {

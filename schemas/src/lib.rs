@@ -12,17 +12,23 @@
 //! - `wire`: the wire structs and their mapping to and from Avro values;
 //! - `convert`: wire ⇄ domain;
 //! - `codec`: [`EventCodec`], encode/decode through the registry;
+//! - `compatibility`: Confluent's compatibility levels decided with apache-avro;
+//! - `history`: the `vN.avsc` history on disk and its offline check (`schemas check`);
 //! - `error`: [`CodecError`].
 //!
 //! Dependencies point inward: services → schemas → domain.
 
 mod catalog;
 mod codec;
+mod compatibility;
 mod convert;
 mod error;
+mod history;
 mod wire;
 
 pub use catalog::{EventType, NAMESPACE, subject_for};
 pub use codec::{EventCodec, RegistrySettings};
+pub use compatibility::{CompatibilityLevel, Earlier, UnknownLevel, check};
 pub use error::{CodecError, WireError};
+pub use history::{HistoryError, SchemaHistory, load_histories};
 pub use wire::{WireBody, WireEnvelope, WireEvent, WireItem};

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::{AppState, Flags, JsonBody, PathParams, Reply};
 use crate::compat::{self, Earlier};
 use crate::error::Error;
-use crate::level::CompatibilityLevel;
+use crate::level::{CompatibilityLevel, parse_level};
 use crate::schema::{ParsedSchema, SchemaRequest};
 use crate::store::{Store, VersionSelector};
 
@@ -53,10 +53,11 @@ struct ConfigUpdated {
 
 impl ConfigUpdate {
     fn level(&self) -> Result<CompatibilityLevel, Error> {
-        self.compatibility
-            .as_deref()
-            .ok_or(Error::InvalidCompatibilityLevel)?
-            .parse()
+        parse_level(
+            self.compatibility
+                .as_deref()
+                .ok_or(Error::InvalidCompatibilityLevel)?,
+        )
     }
 }
 

@@ -13,6 +13,8 @@ pub struct SchemaHistory {
     /// The event type, i.e. the folder name (`OrderShipped`).
     pub event: String,
     pub versions: Vec<(u32, Schema)>,
+    /// The newest version's text, as registered.
+    pub newest_source: String,
 }
 
 /// Why a history could not be read.
@@ -44,6 +46,7 @@ pub fn load_histories(dir: &Path) -> Result<Vec<SchemaHistory>, HistoryError> {
     events.sort();
     for event_dir in events {
         let mut versions = BTreeMap::new();
+        let mut sources = BTreeMap::new();
         for entry in std::fs::read_dir(&event_dir).map_err(io(&event_dir))? {
             let path = entry.map_err(io(&event_dir))?.path();
             let Some(version) = version_of(&path) else {
@@ -55,15 +58,18 @@ pub fn load_histories(dir: &Path) -> Result<Vec<SchemaHistory>, HistoryError> {
                 message: e.to_string(),
             })?;
             versions.insert(version, schema);
+            sources.insert(version, text);
         }
         let event = event_dir
             .file_name()
             .unwrap_or_default()
             .to_string_lossy()
             .into_owned();
+        let newest_source = sources.into_values().next_back().unwrap_or_default();
         histories.push(SchemaHistory {
             event,
             versions: versions.into_iter().collect(),
+            newest_source,
         });
     }
     Ok(histories)
@@ -76,6 +82,14 @@ fn version_of(path: &Path) -> Option<u32> {
 }
 
 impl SchemaHistory {
+    /// The full record name of the newest version (`com.orderflow.events.OrderShipped`).
+    pub fn record_name(&self) -> Option<String> {
+        match self.versions.last() {
+            Some((_, Schema::Record(record))) => Some(record.name.fullname(None)),
+            _ => None,
+        }
+    }
+
     /// Every way the newest version breaks `level` against the older ones, each message
     /// naming the event, the versions and the field at fault; empty when compatible.
     pub fn check(&self, level: CompatibilityLevel) -> Vec<String> {

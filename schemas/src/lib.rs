@@ -14,6 +14,7 @@
 //! - `codec`: [`EventCodec`], encode/decode through the registry;
 //! - `compatibility`: Confluent's compatibility levels decided with apache-avro;
 //! - `history`: the `vN.avsc` history on disk and its offline check (`schemas check`);
+//! - `registry_tool`: the same check asked of a registry, and registration;
 //! - `error`: [`CodecError`].
 //!
 //! Dependencies point inward: services → schemas → domain.
@@ -24,6 +25,7 @@ mod compatibility;
 mod convert;
 mod error;
 mod history;
+mod registry_tool;
 mod wire;
 
 pub use catalog::{EventType, NAMESPACE, subject_for};
@@ -31,4 +33,5 @@ pub use codec::{EventCodec, RegistrySettings};
 pub use compatibility::{CompatibilityLevel, Earlier, UnknownLevel, check};
 pub use error::{CodecError, WireError};
 pub use history::{HistoryError, SchemaHistory, load_histories};
+pub use registry_tool::{RegistryToolError, check_with_registry, register};
 pub use wire::{WireBody, WireEnvelope, WireEvent, WireItem};

@@ -10,4 +10,5 @@ mod confluent_client;
 mod errors;
 mod helpers;
 mod persistence;
+mod schema_tool;
 mod subjects;

@@ -1,8 +1,12 @@
-//! `schemas check`: checks offline, without any server, that the newest version of every
-//! event schema under `schemas/avro` is compatible with its older versions.
+//! `schemas`: the event schema workflow.
+//! - `schemas check`: offline, no server, every event's newest schema under `schemas/avro`
+//!   against its older versions; with `--registry`, also what the registry says.
+//! - `schemas register --registry URL`: sets each subject's level and registers the newest.
 
-use clap::Parser;
-use orderflow_schemas::{CompatibilityLevel, load_histories};
+use clap::{Args, Parser};
+use orderflow_schemas::{
+    CompatibilityLevel, SchemaHistory, check_with_registry, load_histories, register,
+};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,17 +15,28 @@ use std::process::ExitCode;
 #[command(name = "schemas", about = "orderflow event schema tool")]
 enum Cli {
     /// Check every event's newest schema against its older versions.
-    Check {
-        /// Folder holding `<Event>/vN.avsc`.
-        #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/avro"))]
-        dir: PathBuf,
-        /// Level for every event without its own.
-        #[arg(long, default_value = "FULL_TRANSITIVE")]
-        level: CompatibilityLevel,
-        /// A level for one event, e.g. `OrderShipped=BACKWARD`; repeatable.
-        #[arg(long = "level-for", value_parser = parse_override)]
-        overrides: Vec<(String, CompatibilityLevel)>,
-    },
+    Check(Common),
+    /// Register every event's newest schema, with its subject's compatibility level.
+    Register(Common),
+}
+
+#[derive(Args)]
+struct Common {
+    /// Folder holding `<Event>/vN.avsc`.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/avro"))]
+    dir: PathBuf,
+    /// Level for every event without its own.
+    #[arg(long, default_value = "FULL_TRANSITIVE")]
+    level: CompatibilityLevel,
+    /// A level for one event, e.g. `OrderShipped=BACKWARD`; repeatable.
+    #[arg(long = "level-for", value_parser = parse_override)]
+    overrides: Vec<(String, CompatibilityLevel)>,
+    /// Schema Registry base URL (required by `register`).
+    #[arg(long, env = "ORDERFLOW_SCHEMA_REGISTRY_URL")]
+    registry: Option<String>,
+    /// Topic of the subjects (`<topic>-<record name>`).
+    #[arg(long, env = "ORDERFLOW_TOPIC", default_value = "orders.events")]
+    topic: String,
 }
 
 fn parse_override(s: &str) -> Result<(String, CompatibilityLevel), String> {
@@ -29,31 +44,50 @@ fn parse_override(s: &str) -> Result<(String, CompatibilityLevel), String> {
     Ok((event.to_owned(), level.parse().map_err(|e| format!("{e}"))?))
 }
 
-fn main() -> ExitCode {
-    let Cli::Check {
-        dir,
-        level,
-        overrides,
-    } = Cli::parse();
-    let overrides: HashMap<String, CompatibilityLevel> = overrides.into_iter().collect();
-    let histories = match load_histories(&dir) {
-        Ok(h) => h,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::FAILURE;
-        }
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let (registering, common) = match Cli::parse() {
+        Cli::Check(c) => (false, c),
+        Cli::Register(c) => (true, c),
     };
+    let histories = match load_histories(&common.dir) {
+        Ok(h) => h,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let overrides: HashMap<String, CompatibilityLevel> = common.overrides.iter().cloned().collect();
+    let level_of = |h: &SchemaHistory| overrides.get(&h.event).copied().unwrap_or(common.level);
+    let client = reqwest::Client::new();
     let mut failed = false;
     for history in &histories {
-        let level = overrides.get(&history.event).copied().unwrap_or(level);
-        let problems = history.check(level);
-        let newest = history.versions.last().map_or(0, |(v, _)| *v);
-        if problems.is_empty() {
-            println!("ok    {} v{newest} ({level})", history.event);
+        let level = level_of(history);
+        let mut problems = history.check(level);
+        if let Some(url) = &common.registry {
+            match check_with_registry(&client, url, &common.topic, history).await {
+                Ok(online) => problems.extend(online),
+                Err(e) => problems.push(format!("{}: {e}", history.event)),
+            }
         }
-        for problem in problems {
-            failed = true;
+        let newest = history.versions.last().map_or(0, |(v, _)| *v);
+        for problem in &problems {
             println!("FAIL  {problem}");
+        }
+        failed |= !problems.is_empty();
+        if problems.is_empty() && registering {
+            let Some(url) = &common.registry else {
+                return fail("register needs --registry URL");
+            };
+            match register(&client, url, &common.topic, history, level).await {
+                Ok(id) => println!(
+                    "registered {} v{newest} as id {id} ({level})",
+                    history.event
+                ),
+                Err(e) => {
+                    failed = true;
+                    println!("FAIL  {}: {e}", history.event);
+                }
+            }
+        } else if problems.is_empty() {
+            println!("ok    {} v{newest} ({level})", history.event);
         }
     }
     if failed {
@@ -61,4 +95,9 @@ fn main() -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("{message}");
+    ExitCode::FAILURE
 }

@@ -178,6 +178,11 @@ pub async fn listen(store: Store, waiters: Arc<Waiters>) {
     }
 }
 
+/// Quiet time after which the listener's connection is pinged.
+const PING_AFTER: Duration = Duration::from_secs(30);
+/// How long a ping may take before the connection counts as lost.
+const PING_TIMEOUT: Duration = Duration::from_secs(5);
+
 async fn connect(store: &Store) -> Result<PgListener, sqlx::Error> {
     let mut listener = PgListener::connect_with(store.pool()).await?;
     listener.listen(NOTIFY_CHANNEL).await?;
@@ -189,7 +194,16 @@ async fn dispatch(listener: &mut PgListener, waiters: &Waiters) -> String {
     loop {
         // `try_recv` reports a lost connection as `None` instead of silently reconnecting,
         // so the caller knows to wake everyone after reconnecting.
-        match listener.try_recv().await {
+        // A half-open connection would never report anything: after a quiet spell, ping it.
+        let Ok(received) = tokio::time::timeout(PING_AFTER, listener.try_recv()).await else {
+            let ping = sqlx::query("SELECT 1").execute(&mut *listener);
+            match tokio::time::timeout(PING_TIMEOUT, ping).await {
+                Ok(Ok(_)) => continue,
+                Ok(Err(e)) => return format!("ping failed: {e}"),
+                Err(_) => return "the connection did not answer a ping".into(),
+            }
+        };
+        match received {
             Ok(Some(notification)) => {
                 match serde_json::from_str::<Notification>(notification.payload()) {
                     Ok(n) => waiters.notify(&n.order_id, n.version),

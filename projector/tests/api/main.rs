@@ -7,6 +7,7 @@ mod crash_model;
 mod faults;
 mod fixtures;
 mod helpers;
+mod newer_schema;
 mod projection;
 mod restart;
 mod throughput;

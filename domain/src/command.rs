@@ -1,7 +1,7 @@
 //! What a caller asks of an order. A command is a wish: [`crate::decide`] turns it into a
 //! fact (an event) or refuses it.
 
-use crate::event::{EventKind, LineItem};
+use crate::event::{Date, EventKind, LineItem};
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 /// A request to change one order.
@@ -14,6 +14,7 @@ pub enum Command {
     Ship {
         carrier: String,
         tracking_number: String,
+        estimated_delivery: Option<Date>,
     },
     UpdateLocation {
         location: String,
@@ -110,9 +111,11 @@ impl EventKind {
             EventKind::Shipped {
                 carrier,
                 tracking_number,
+                estimated_delivery,
             } => Command::Ship {
                 carrier: carrier.clone(),
                 tracking_number: tracking_number.clone(),
+                estimated_delivery: *estimated_delivery,
             },
             EventKind::LocationUpdated { location } => Command::UpdateLocation {
                 location: location.clone(),

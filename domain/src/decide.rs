@@ -51,9 +51,11 @@ fn event_kind(command: &Command) -> EventKind {
         Command::Ship {
             carrier,
             tracking_number,
+            estimated_delivery,
         } => EventKind::Shipped {
             carrier,
             tracking_number,
+            estimated_delivery,
         },
         Command::UpdateLocation { location } => EventKind::LocationUpdated { location },
         Command::Deliver => EventKind::Delivered,

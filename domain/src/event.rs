@@ -10,6 +10,10 @@ use uuid::Uuid;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(pub i64);
 
+/// A calendar date, as days since 1970-01-01 (Avro's `date`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Date(pub i32);
+
 /// What every event carries besides its content. Supplied by the caller of
 /// [`crate::decide`], because the domain has no clock and makes no ids.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +46,8 @@ pub enum EventKind {
     Shipped {
         carrier: String,
         tracking_number: String,
+        /// When the carrier expects to deliver, if it said (added in `OrderShipped` v2).
+        estimated_delivery: Option<Date>,
     },
     LocationUpdated {
         location: String,

@@ -33,7 +33,7 @@ mod test_framework;
 pub use command::{Command, CommandKind, PlaceOrder};
 pub use decide::decide;
 pub use error::{DomainError, Violation};
-pub use event::{Event, EventKind, EventMeta, LineItem, OrderPlaced, Timestamp};
+pub use event::{Date, Event, EventKind, EventMeta, LineItem, OrderPlaced, Timestamp};
 pub use fold::{Fold, FoldOutcome, Order, apply, fold};
 pub use rust_decimal::Decimal;
 pub use status::Status;

@@ -43,6 +43,7 @@ fn shipped() -> EventKind {
     EventKind::Shipped {
         carrier: "DHL".into(),
         tracking_number: "TN1".into(),
+        estimated_delivery: None,
     }
 }
 fn moved(to: &str) -> EventKind {
@@ -65,6 +66,7 @@ fn ship_cmd() -> Command {
     Command::Ship {
         carrier: "DHL".into(),
         tracking_number: "TN1".into(),
+        estimated_delivery: None,
     }
 }
 fn locate_cmd(to: &str) -> Command {
@@ -144,6 +146,24 @@ fn cancelling_a_placed_or_packed_order_cancels_it() {
     given(&[placed(), packed()])
         .when(cancel_cmd())
         .then_expect(cancelled());
+}
+
+#[test]
+fn shipping_with_an_estimated_delivery_date_records_it() {
+    let eta = Some(crate::Date(20_800));
+    let command = Command::Ship {
+        carrier: "DHL".into(),
+        tracking_number: "TN1".into(),
+        estimated_delivery: eta,
+    };
+    let event = given(&[placed(), packed()])
+        .when(command)
+        .then_expect(EventKind::Shipped {
+            carrier: "DHL".into(),
+            tracking_number: "TN1".into(),
+            estimated_delivery: eta,
+        });
+    assert_eq!(event.version, 3);
 }
 
 #[test]

@@ -56,6 +56,7 @@ pub fn violations(command: &Command) -> Vec<Violation> {
         Command::Ship {
             carrier,
             tracking_number,
+            ..
         } => {
             text("carrier", carrier, MAX_SHORT_TEXT, &mut out);
             text("tracking_number", tracking_number, MAX_SHORT_TEXT, &mut out);

@@ -159,6 +159,7 @@ fn apply_to_view(view: Option<OrderView>, event: &Event) -> OrderView {
             warehouse: None,
             carrier: None,
             tracking_number: None,
+            estimated_delivery: None,
             location: None,
             cancel_reason: None,
             version: 0,
@@ -175,9 +176,11 @@ fn apply_to_view(view: Option<OrderView>, event: &Event) -> OrderView {
         EventKind::Shipped {
             carrier,
             tracking_number,
+            estimated_delivery,
         } => {
             view.carrier = Some(carrier.clone());
             view.tracking_number = Some(tracking_number.clone());
+            view.estimated_delivery = estimated_delivery.and_then(to_date);
         }
         EventKind::LocationUpdated { location } => view.location = Some(location.clone()),
         EventKind::Cancelled { reason } => view.cancel_reason = Some(reason.clone()),
@@ -186,6 +189,11 @@ fn apply_to_view(view: Option<OrderView>, event: &Event) -> OrderView {
     view.version = event.version;
     view.updated_at = at;
     view
+}
+
+/// A domain date (days since 1970-01-01) as a calendar date.
+fn to_date(date: orderflow_domain::Date) -> Option<chrono::NaiveDate> {
+    chrono::NaiveDate::default().checked_add_signed(TimeDelta::try_days(i64::from(date.0))?)
 }
 
 fn history_row(event: &Event) -> HistoryRow {
@@ -204,7 +212,12 @@ fn history_row(event: &Event) -> HistoryRow {
         EventKind::Shipped {
             carrier,
             tracking_number,
-        } => json!({ "carrier": carrier, "tracking_number": tracking_number }),
+            estimated_delivery,
+        } => json!({
+            "carrier": carrier,
+            "tracking_number": tracking_number,
+            "estimated_delivery": estimated_delivery.and_then(to_date).map(|d| d.to_string()),
+        }),
         EventKind::LocationUpdated { location } => json!({ "location": location }),
         EventKind::Delivered => json!({}),
         EventKind::Cancelled { reason } => json!({ "reason": reason }),

@@ -240,6 +240,7 @@ fn a_location_update_keeps_the_status_count_and_records_history() {
             EventKind::Shipped {
                 carrier: "DHL".into(),
                 tracking_number: "JD1".into(),
+                estimated_delivery: None,
             },
         ),
     ];

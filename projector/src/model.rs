@@ -1,7 +1,7 @@
 //! The read model's shapes: the full state of an order as the read side keeps it, and the
 //! rows a batch adds. Plain data; the fold fills them, the writers store them.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use orderflow_domain::{Decimal, Event, LineItem, Status, Timestamp};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -33,6 +33,7 @@ pub struct OrderView {
     pub warehouse: Option<String>,
     pub carrier: Option<String>,
     pub tracking_number: Option<String>,
+    pub estimated_delivery: Option<NaiveDate>,
     pub location: Option<String>,
     pub cancel_reason: Option<String>,
     pub version: u64,
@@ -66,6 +67,7 @@ impl OrderView {
             "warehouse": self.warehouse,
             "carrier": self.carrier,
             "tracking_number": self.tracking_number,
+            "estimated_delivery": self.estimated_delivery.map(|d| d.to_string()),
             "location": self.location,
             "cancel_reason": self.cancel_reason,
             "version": self.version,

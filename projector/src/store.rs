@@ -134,7 +134,8 @@ impl BatchTx {
     ) -> Result<HashMap<String, OrderView>, ProjectorError> {
         let rows = sqlx::query(
             "SELECT o.order_id, o.customer_id, o.status, o.total_amount, o.shipping_address,
-                    o.warehouse, o.carrier, o.tracking_number, o.location, o.cancel_reason,
+                    o.warehouse, o.carrier, o.tracking_number, o.estimated_delivery, o.location,
+                    o.cancel_reason,
                     o.version, o.placed_at, o.updated_at,
                     COALESCE(array_agg(i.product_id ORDER BY i.line_no)
                              FILTER (WHERE i.line_no IS NOT NULL), '{}') AS product_ids,
@@ -217,6 +218,7 @@ fn view_from_row(row: &PgRow) -> Result<OrderView, sqlx::Error> {
         tracking_number: row.try_get("tracking_number")?,
         location: row.try_get("location")?,
         cancel_reason: row.try_get("cancel_reason")?,
+        estimated_delivery: row.try_get("estimated_delivery")?,
         version: version.max(0) as u64,
         placed_at: row.try_get("placed_at")?,
         updated_at: row.try_get("updated_at")?,

@@ -2,7 +2,7 @@
 //! history). The tables belong to the projector; this crate only reads them.
 
 use crate::settings::Settings;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -35,7 +35,7 @@ pub struct Store {
 /// The columns of `orders` every order-shaped response is built from.
 pub(crate) const ORDER_COLUMNS: &str = "o.order_id, o.customer_id, o.status, o.items_count,
     o.total_amount, o.shipping_address, o.warehouse, o.carrier, o.tracking_number,
-    o.location, o.cancel_reason, o.version, o.placed_at, o.updated_at";
+    o.location, o.cancel_reason, o.version, o.placed_at, o.updated_at, o.estimated_delivery";
 
 /// A row of `orders`.
 #[derive(Debug, sqlx::FromRow)]
@@ -49,6 +49,7 @@ pub(crate) struct OrderRow {
     pub warehouse: Option<String>,
     pub carrier: Option<String>,
     pub tracking_number: Option<String>,
+    pub estimated_delivery: Option<NaiveDate>,
     pub location: Option<String>,
     pub cancel_reason: Option<String>,
     pub version: i64,
@@ -69,6 +70,7 @@ impl OrderRow {
             "warehouse": self.warehouse,
             "carrier": self.carrier,
             "tracking_number": self.tracking_number,
+            "estimated_delivery": self.estimated_delivery.map(|d| d.to_string()),
             "location": self.location,
             "cancel_reason": self.cancel_reason,
             "version": self.version,

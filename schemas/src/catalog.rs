@@ -29,7 +29,7 @@ static SOURCES: [(EventType, &str); 6] = [
     ),
     (
         EventType::OrderShipped,
-        include_str!("../avro/OrderShipped/v1.avsc"),
+        include_str!("../avro/OrderShipped/v2.avsc"),
     ),
     (
         EventType::OrderLocationUpdated,

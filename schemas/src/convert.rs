@@ -3,7 +3,7 @@
 use crate::error::WireError;
 use crate::wire::{WireBody, WireEnvelope, WireEvent, WireItem};
 use orderflow_domain::{
-    Event, EventKind, EventMeta, LineItem, OrderPlaced, Timestamp, limits, validate_order_id,
+    Date, Event, EventKind, EventMeta, LineItem, OrderPlaced, Timestamp, limits, validate_order_id,
     violations,
 };
 
@@ -31,9 +31,11 @@ impl From<&Event> for WireEvent {
             EventKind::Shipped {
                 carrier,
                 tracking_number,
+                estimated_delivery,
             } => WireBody::OrderShipped {
                 carrier: carrier.clone(),
                 tracking_number: tracking_number.clone(),
+                estimated_delivery: estimated_delivery.map(|d| d.0),
             },
             EventKind::LocationUpdated { location } => WireBody::OrderLocationUpdated {
                 location: location.clone(),
@@ -102,9 +104,11 @@ impl TryFrom<WireEvent> for Event {
             WireBody::OrderShipped {
                 carrier,
                 tracking_number,
+                estimated_delivery,
             } => EventKind::Shipped {
                 carrier,
                 tracking_number,
+                estimated_delivery: estimated_delivery.map(Date),
             },
             WireBody::OrderLocationUpdated { location } => EventKind::LocationUpdated { location },
             WireBody::OrderDelivered => EventKind::Delivered,
@@ -203,6 +207,7 @@ mod tests {
                 EventKind::Shipped {
                     carrier: "c".into(),
                     tracking_number: "t".into(),
+                    estimated_delivery: Some(Date(20_800)),
                 },
             ),
             event(
@@ -230,6 +235,47 @@ mod tests {
             let back = WireEvent::from_value(wire.body.event_type(), value).unwrap();
             assert_eq!(Event::try_from(back).unwrap(), original);
         }
+    }
+
+    #[test]
+    fn an_order_shipped_written_with_v1_reads_with_no_estimated_delivery() {
+        let v1 =
+            apache_avro::Schema::parse_str(include_str!("../avro/OrderShipped/v1.avsc")).unwrap();
+        let mut wire = WireEvent::from(&every_kind()[2]);
+        let crate::WireBody::OrderShipped {
+            estimated_delivery, ..
+        } = &mut wire.body
+        else {
+            unreachable!()
+        };
+        *estimated_delivery = None;
+        let apache_avro::types::Value::Record(mut fields) = wire.to_value() else {
+            unreachable!()
+        };
+        fields.retain(|(name, _)| name != "estimated_delivery");
+        let bytes = GenericDatumWriter::builder(&v1)
+            .build()
+            .unwrap()
+            .write_value_to_vec(apache_avro::types::Value::Record(fields))
+            .unwrap();
+        let v2 = crate::EventType::OrderShipped.schema();
+        let reader = GenericDatumReader::builder(&v1)
+            .reader_schema(v2)
+            .build()
+            .unwrap();
+        let value = reader.read_value(&mut bytes.as_slice()).unwrap();
+        let back =
+            Event::try_from(WireEvent::from_value(crate::EventType::OrderShipped, value).unwrap())
+                .unwrap();
+        let EventKind::Shipped {
+            estimated_delivery,
+            carrier,
+            ..
+        } = back.kind
+        else {
+            unreachable!()
+        };
+        assert_eq!((estimated_delivery, carrier.as_str()), (None, "c"));
     }
 
     #[test]

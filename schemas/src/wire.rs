@@ -43,6 +43,8 @@ pub enum WireBody {
     OrderShipped {
         carrier: String,
         tracking_number: String,
+        /// Days since 1970-01-01 (v2; `None` in events written with v1).
+        estimated_delivery: Option<i32>,
     },
     OrderLocationUpdated {
         location: String,
@@ -111,9 +113,15 @@ impl WireEvent {
             WireBody::OrderShipped {
                 carrier,
                 tracking_number,
+                estimated_delivery,
             } => {
+                let eta = match estimated_delivery {
+                    None => Value::Union(0, Box::new(Value::Null)),
+                    Some(days) => Value::Union(1, Box::new(Value::Date(*days))),
+                };
                 push("carrier", Value::String(carrier.clone()));
                 push("tracking_number", Value::String(tracking_number.clone()));
+                push("estimated_delivery", eta);
             }
             WireBody::OrderLocationUpdated { location } => {
                 push("location", Value::String(location.clone()))
@@ -151,6 +159,7 @@ impl WireEvent {
             EventType::OrderShipped => WireBody::OrderShipped {
                 carrier: r.string("carrier")?,
                 tracking_number: r.string("tracking_number")?,
+                estimated_delivery: r.nullable_date("estimated_delivery")?,
             },
             EventType::OrderLocationUpdated => WireBody::OrderLocationUpdated {
                 location: r.string("location")?,
@@ -254,6 +263,18 @@ impl Fields {
             Value::Union(_, inner) => match *inner {
                 Value::Null => Ok(None),
                 Value::String(s) => Ok(Some(s)),
+                other => Err(unexpected(name, &other)),
+            },
+            Value::Null => Ok(None),
+            other => Err(unexpected(name, &other)),
+        }
+    }
+
+    fn nullable_date(&mut self, name: &str) -> Result<Option<i32>, WireError> {
+        match self.take(name)? {
+            Value::Union(_, inner) => match *inner {
+                Value::Null => Ok(None),
+                Value::Date(days) | Value::Int(days) => Ok(Some(days)),
                 other => Err(unexpected(name, &other)),
             },
             Value::Null => Ok(None),

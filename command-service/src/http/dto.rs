@@ -2,7 +2,7 @@
 
 use crate::aggregates::Ack;
 use orderflow_domain::{
-    Command, Decimal, LineItem, PlaceOrder, Violation, limits, validate_order_id, violations,
+    Command, Date, Decimal, LineItem, PlaceOrder, Violation, limits, validate_order_id, violations,
 };
 use orderflow_platform::FieldError;
 use serde::de::DeserializeOwned;
@@ -40,6 +40,8 @@ pub struct PackBody {
 pub struct ShipBody {
     pub carrier: String,
     pub tracking_number: String,
+    /// `YYYY-MM-DD`, optional.
+    pub estimated_delivery: Option<String>,
 }
 
 /// `POST /orders/{id}/location`.
@@ -64,45 +66,57 @@ pub struct CancelBody {
 /// The body of a transition, which maps to its command without failing (the domain
 /// checks the fields).
 pub trait TransitionBody: DeserializeOwned + Send + 'static {
-    fn into_command(self) -> Command;
+    /// The command, or the fields that cannot be read.
+    fn into_command(self) -> Result<Command, Vec<FieldError>>;
 }
 
 impl TransitionBody for PackBody {
-    fn into_command(self) -> Command {
-        Command::Pack {
+    fn into_command(self) -> Result<Command, Vec<FieldError>> {
+        Ok(Command::Pack {
             warehouse: self.warehouse,
-        }
+        })
     }
 }
 
 impl TransitionBody for ShipBody {
-    fn into_command(self) -> Command {
-        Command::Ship {
+    fn into_command(self) -> Result<Command, Vec<FieldError>> {
+        let estimated_delivery = match self.estimated_delivery.as_deref().map(parse_date) {
+            None => None,
+            Some(Some(date)) => Some(date),
+            Some(None) => {
+                return Err(vec![FieldError {
+                    field: "estimated_delivery".into(),
+                    message: "must be a date such as \"2026-12-01\"".into(),
+                }]);
+            }
+        };
+        Ok(Command::Ship {
             carrier: self.carrier,
             tracking_number: self.tracking_number,
-        }
+            estimated_delivery,
+        })
     }
 }
 
 impl TransitionBody for LocationBody {
-    fn into_command(self) -> Command {
-        Command::UpdateLocation {
+    fn into_command(self) -> Result<Command, Vec<FieldError>> {
+        Ok(Command::UpdateLocation {
             location: self.location,
-        }
+        })
     }
 }
 
 impl TransitionBody for DeliverBody {
-    fn into_command(self) -> Command {
-        Command::Deliver
+    fn into_command(self) -> Result<Command, Vec<FieldError>> {
+        Ok(Command::Deliver)
     }
 }
 
 impl TransitionBody for CancelBody {
-    fn into_command(self) -> Command {
-        Command::Cancel {
+    fn into_command(self) -> Result<Command, Vec<FieldError>> {
+        Ok(Command::Cancel {
             reason: self.reason,
-        }
+        })
     }
 }
 
@@ -179,6 +193,15 @@ pub fn field_error(v: Violation) -> FieldError {
         field: v.field,
         message: v.message,
     }
+}
+
+/// A `YYYY-MM-DD` calendar date as days since 1970-01-01.
+fn parse_date(text: &str) -> Option<Date> {
+    let date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+    let days = date
+        .signed_duration_since(chrono::NaiveDate::default())
+        .num_days();
+    i32::try_from(days).ok().map(Date)
 }
 
 /// Plain decimal notation only: digits, an optional sign and point; no exponent, no spaces.

@@ -70,7 +70,8 @@ async fn transition<B: TransitionBody>(
     JsonBody(body): JsonBody<B>,
 ) -> Result<Response, ApiError> {
     let id = order_id_in(path)?;
-    submit(&app, request(&headers, Some(id), body.into_command())?).await
+    let command = body.into_command().map_err(ApiError::InvalidFields)?;
+    submit(&app, request(&headers, Some(id), command)?).await
 }
 
 /// The order id of the path; an id that could never have been placed names no order.

@@ -133,6 +133,11 @@ async fn invalid_transition_fields_get_422() {
         ("ship", json!({"carrier": "DHL"}), "body"),
         ("location", json!({"location": 42}), "location"),
         ("cancel", json!({"reason": "  "}), "reason"),
+        (
+            "ship",
+            json!({"carrier": "DHL", "tracking_number": "t", "estimated_delivery": "31-12-2026"}),
+            "estimated_delivery",
+        ),
         ("deliver", json!({"when": "now"}), "when"),
     ];
     for (path, body, field) in cases {

@@ -131,6 +131,7 @@ async fn every_record_decodes_with_confluents_python_avro_deserializer() {
             EventKind::Shipped {
                 carrier,
                 tracking_number,
+                ..
             } => {
                 assert_eq!(
                     (&v["carrier"], &v["tracking_number"]),

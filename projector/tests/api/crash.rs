@@ -261,6 +261,9 @@ fn shipping(i: usize) -> EventKind {
     EventKind::Shipped {
         carrier: ["DHL", "UPS", "PostNL"][i % 3].into(),
         tracking_number: format!("TRK{i:06}"),
+        estimated_delivery: i
+            .is_multiple_of(2)
+            .then_some(orderflow_domain::Date(20_800 + i as i32 % 30)),
     }
 }
 

@@ -119,6 +119,7 @@ impl Expected {
             Some(EventKind::Shipped {
                 carrier,
                 tracking_number,
+                ..
             }) => {
                 row.carrier = Some(carrier.clone());
                 row.tracking_number = Some(tracking_number.clone());

@@ -55,6 +55,7 @@ pub fn shipped() -> EventKind {
     EventKind::Shipped {
         carrier: "DHL".into(),
         tracking_number: "JD0123".into(),
+        estimated_delivery: Some(orderflow_domain::Date(20_800)),
     }
 }
 

@@ -17,6 +17,7 @@ struct Placed {
     version: u64,
     status: &'static str,
     steps: Vec<&'static str>,
+    index: usize,
 }
 
 fn items(i: usize) -> (Value, Decimal, [(String, i64); 2]) {
@@ -47,10 +48,21 @@ fn lifecycle(i: usize) -> (&'static [&'static str], &'static str) {
     }
 }
 
+/// The estimated delivery date sent when shipping order `i` (none for every third order).
+fn eta(i: usize) -> Value {
+    if i.is_multiple_of(3) {
+        Value::Null
+    } else {
+        json!(format!("2026-12-{:02}", i % 28 + 1))
+    }
+}
+
 fn step_body(step: &str, i: usize) -> Value {
     match step {
         "pack" => json!({"warehouse": "AMS-1"}),
-        "ship" => json!({"carrier": "DHL", "tracking_number": format!("TN{i}")}),
+        "ship" => {
+            json!({"carrier": "DHL", "tracking_number": format!("TN{i}"), "estimated_delivery": eta(i)})
+        }
         "location" => json!({"location": format!("hub {i}")}),
         "cancel" => json!({"reason": "customer request"}),
         _ => json!({}),
@@ -91,6 +103,7 @@ async fn orders_moved_over_the_command_api_read_back_exactly_over_the_query_api(
             version,
             status,
             steps: steps.to_vec(),
+            index: i,
         });
     }
 
@@ -100,6 +113,15 @@ async fn orders_moved_over_the_command_api_read_back_exactly_over_the_query_api(
         assert_eq!(got["version"], order.version);
         assert_eq!(got["customer_id"], order.customer);
         assert_eq!(got["total_amount"], order.total.to_string());
+        let shipped = order.steps.contains(&"ship");
+        assert_eq!(
+            got["estimated_delivery"],
+            if shipped {
+                eta(order.index)
+            } else {
+                Value::Null
+            }
+        );
         let history = stack.query(&format!("/orders/{}/history", order.id)).await;
         let types: Vec<&str> = history["events"]
             .as_array()

@@ -79,3 +79,93 @@ async fn conflicting_and_undecodable_records_are_ignored_by_the_rebuild() {
         .await;
     assert_eq!(expect_json(shipped, StatusCode::OK).await["version"], 3);
 }
+
+/// Confluent-framed bytes of an `OrderShipped` written with schema v1 (before
+/// `estimated_delivery` existed), registered under the topic's subject as an old producer
+/// would have.
+async fn order_shipped_v1(registry: &str, topic: &str, order_id: &str, version: i64) -> Vec<u8> {
+    use apache_avro::types::Value;
+    let source = include_str!("../../../schemas/avro/OrderShipped/v1.avsc");
+    let subject = format!("{topic}-com.orderflow.events.OrderShipped");
+    let registered: serde_json::Value = reqwest::Client::new()
+        .post(format!("{registry}/subjects/{subject}/versions"))
+        .json(&serde_json::json!({ "schema": source }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = registered["id"].as_u64().expect("v1 registered") as u32;
+    let schema = apache_avro::Schema::parse_str(source).unwrap();
+    let record = Value::Record(vec![
+        ("event_id".into(), Value::Uuid(Uuid::new_v4())),
+        ("order_id".into(), Value::String(order_id.into())),
+        ("version".into(), Value::Long(version)),
+        (
+            "occurred_at".into(),
+            Value::TimestampMillis(1_767_261_600_000),
+        ),
+        (
+            "idempotency_key".into(),
+            Value::Union(0, Box::new(Value::Null)),
+        ),
+        (
+            "correlation_id".into(),
+            Value::Union(0, Box::new(Value::Null)),
+        ),
+        ("carrier".into(), Value::String("DHL".into())),
+        ("tracking_number".into(), Value::String("OLD-1".into())),
+    ]);
+    let writer = apache_avro::writer::datum::GenericDatumWriter::builder(&schema)
+        .build()
+        .unwrap();
+    let mut bytes = vec![0];
+    bytes.extend_from_slice(&id.to_be_bytes());
+    bytes.extend(writer.write_value_to_vec(record).unwrap());
+    bytes
+}
+
+#[tokio::test]
+async fn an_order_shipped_written_with_schema_v1_is_read_by_the_rebuild() {
+    let app = spawn_app().await;
+    let id = app.order_at(&["pack"]).await;
+    let old = order_shipped_v1(&app.registry.url, &app.topic, &id, 3).await;
+    append(&app.topic, &id, &old).await;
+
+    let app = app.restart().await;
+    let order = expect_json(
+        app.client
+            .get(app.url(&format!("/orders/{id}")))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        (order["status"].as_str(), order["version"].as_u64()),
+        (Some("shipped"), Some(3))
+    );
+    let log = app.log().await;
+    let EventKind::Shipped {
+        estimated_delivery,
+        tracking_number,
+        ..
+    } = &log[2].event.kind
+    else {
+        panic!("not shipped")
+    };
+    assert_eq!(
+        (estimated_delivery, tracking_number.as_str()),
+        (&None, "OLD-1")
+    );
+    let delivered = app
+        .post(
+            &format!("/orders/{id}/deliver"),
+            &serde_json::json!({}),
+            &[],
+        )
+        .await;
+    assert_eq!(expect_json(delivered, StatusCode::OK).await["version"], 4);
+}

@@ -31,6 +31,8 @@ pub struct PlaceOrder {
     pub customer_id: String,
     pub items: Vec<LineItem>,
     pub shipping_address: String,
+    /// ISO 4217 code of the prices, e.g. `USD`.
+    pub currency: String,
 }
 
 /// The kind of a command, without its data.
@@ -104,6 +106,7 @@ impl EventKind {
                 customer_id: p.customer_id.clone(),
                 items: p.items.clone(),
                 shipping_address: p.shipping_address.clone(),
+                currency: p.currency.clone(),
             }),
             EventKind::Packed { warehouse } => Command::Pack {
                 warehouse: warehouse.clone(),

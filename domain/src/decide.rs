@@ -45,6 +45,7 @@ fn event_kind(command: &Command) -> EventKind {
                 customer_id: place.customer_id,
                 items,
                 shipping_address: place.shipping_address,
+                currency: place.currency,
             })
         }
         Command::Pack { warehouse } => EventKind::Packed { warehouse },

@@ -64,6 +64,8 @@ pub struct OrderPlaced {
     pub customer_id: String,
     pub items: Vec<LineItem>,
     pub shipping_address: String,
+    /// ISO 4217 code of every amount in the order (v2; "USD" for events written with v1).
+    pub currency: String,
     /// Sum of quantity × unit price over the items, computed by the domain, scale 2.
     pub total_amount: Decimal,
 }

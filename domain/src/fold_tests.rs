@@ -18,6 +18,7 @@ fn placed_event() -> Event {
             unit_price: 1.into(),
         }],
         shipping_address: "a".into(),
+        currency: "USD".into(),
     });
     crate::decide(&Order::new(crate::test_framework::ORDER), &place, meta(1)).unwrap()
 }

@@ -22,6 +22,7 @@ fn place_cmd() -> Command {
         customer_id: "cust-1".into(),
         items: vec![item("sku-1", 2, "25.99"), item("sku-2", 1, "5.5")],
         shipping_address: "1 Main St".into(),
+        currency: "USD".into(),
     })
 }
 
@@ -30,6 +31,7 @@ fn placed() -> EventKind {
         customer_id: "cust-1".into(),
         items: vec![item("sku-1", 2, "25.99"), item("sku-2", 1, "5.50")],
         shipping_address: "1 Main St".into(),
+        currency: "USD".into(),
         total_amount: d("57.48"),
     })
 }
@@ -318,6 +320,18 @@ fn a_total_beyond_the_wire_format_is_invalid() {
         p.items = vec![item("a", 10_000, "9999999.99")];
     }));
     assert_eq!(fields, ["items"]);
+}
+
+#[test]
+fn a_currency_that_is_not_an_iso_code_is_invalid() {
+    assert_eq!(
+        violated_fields(place_with(|p| p.currency = "usd".into())),
+        ["currency"]
+    );
+    assert_eq!(
+        violated_fields(place_with(|p| p.currency = "EURO".into())),
+        ["currency"]
+    );
 }
 
 #[test]

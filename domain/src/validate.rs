@@ -78,6 +78,12 @@ fn check_place(place: &PlaceOrder, out: &mut Vec<Violation>) {
         MAX_LONG_TEXT,
         out,
     );
+    if place.currency.len() != 3 || !place.currency.bytes().all(|b| b.is_ascii_uppercase()) {
+        out.push(Violation::new(
+            "currency",
+            "must be an ISO 4217 code of three capital letters, e.g. USD",
+        ));
+    }
     if place.items.is_empty() {
         out.push(Violation::new("items", "must hold at least one item"));
     }

@@ -155,6 +155,7 @@ fn apply_to_view(view: Option<OrderView>, event: &Event) -> OrderView {
             status: Status::Placed,
             items: p.items.clone(),
             total_amount: p.total_amount,
+            currency: p.currency.clone(),
             shipping_address: p.shipping_address.clone(),
             warehouse: None,
             carrier: None,
@@ -207,6 +208,7 @@ fn history_row(event: &Event) -> HistoryRow {
             })).collect::<Vec<_>>(),
             "shipping_address": p.shipping_address,
             "total_amount": p.total_amount.to_string(),
+            "currency": p.currency,
         }),
         EventKind::Packed { warehouse } => json!({ "warehouse": warehouse }),
         EventKind::Shipped {

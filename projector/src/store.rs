@@ -134,7 +134,7 @@ impl BatchTx {
     ) -> Result<HashMap<String, OrderView>, ProjectorError> {
         let rows = sqlx::query(
             "SELECT o.order_id, o.customer_id, o.status, o.total_amount, o.shipping_address,
-                    o.warehouse, o.carrier, o.tracking_number, o.estimated_delivery, o.location,
+                    o.currency, o.warehouse, o.carrier, o.tracking_number, o.estimated_delivery, o.location,
                     o.cancel_reason,
                     o.version, o.placed_at, o.updated_at,
                     COALESCE(array_agg(i.product_id ORDER BY i.line_no)
@@ -213,6 +213,7 @@ fn view_from_row(row: &PgRow) -> Result<OrderView, sqlx::Error> {
         items,
         total_amount: row.try_get("total_amount")?,
         shipping_address: row.try_get("shipping_address")?,
+        currency: row.try_get("currency")?,
         warehouse: row.try_get("warehouse")?,
         carrier: row.try_get("carrier")?,
         tracking_number: row.try_get("tracking_number")?,

@@ -35,7 +35,8 @@ pub struct Store {
 /// The columns of `orders` every order-shaped response is built from.
 pub(crate) const ORDER_COLUMNS: &str = "o.order_id, o.customer_id, o.status, o.items_count,
     o.total_amount, o.shipping_address, o.warehouse, o.carrier, o.tracking_number,
-    o.location, o.cancel_reason, o.version, o.placed_at, o.updated_at, o.estimated_delivery";
+    o.location, o.cancel_reason, o.version, o.placed_at, o.updated_at, o.estimated_delivery,
+    o.currency";
 
 /// A row of `orders`.
 #[derive(Debug, sqlx::FromRow)]
@@ -45,6 +46,7 @@ pub(crate) struct OrderRow {
     pub status: String,
     pub items_count: i32,
     pub total_amount: Decimal,
+    pub currency: String,
     pub shipping_address: String,
     pub warehouse: Option<String>,
     pub carrier: Option<String>,
@@ -66,6 +68,7 @@ impl OrderRow {
             "status": self.status,
             "items_count": self.items_count,
             "total_amount": money(self.total_amount),
+            "currency": self.currency,
             "shipping_address": self.shipping_address,
             "warehouse": self.warehouse,
             "carrier": self.carrier,

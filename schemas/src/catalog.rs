@@ -21,7 +21,7 @@ pub enum EventType {
 static SOURCES: [(EventType, &str); 6] = [
     (
         EventType::OrderPlaced,
-        include_str!("../avro/OrderPlaced/v1.avsc"),
+        include_str!("../avro/OrderPlaced/v2.avsc"),
     ),
     (
         EventType::OrderPacked,

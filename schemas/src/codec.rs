@@ -155,7 +155,7 @@ impl EventCodec {
 /// included) write the shortest two's complement. Sign-extending keeps the value.
 const DECIMAL_RESOLVE_BYTES: usize = 8;
 
-fn widen_decimals(value: &mut Value) {
+pub(crate) fn widen_decimals(value: &mut Value) {
     match value {
         Value::Decimal(d) => {
             let Ok(bytes) = <Vec<u8>>::try_from(&*d) else {

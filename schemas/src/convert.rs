@@ -24,6 +24,7 @@ impl From<&Event> for WireEvent {
                 items: p.items.iter().map(WireItem::from).collect(),
                 shipping_address: p.shipping_address.clone(),
                 total_amount: p.total_amount,
+                currency: p.currency.clone(),
             },
             EventKind::Packed { warehouse } => WireBody::OrderPacked {
                 warehouse: warehouse.clone(),
@@ -91,7 +92,9 @@ impl TryFrom<WireEvent> for Event {
                 items,
                 shipping_address,
                 total_amount,
+                currency,
             } => EventKind::Placed(OrderPlaced {
+                currency,
                 customer_id,
                 items: items
                     .into_iter()
@@ -193,6 +196,7 @@ mod tests {
                         unit_price: price,
                     }],
                     shipping_address: "1 Main St".into(),
+                    currency: "EUR".into(),
                     total_amount: "51.98".parse().unwrap(),
                 }),
             ),
@@ -276,6 +280,42 @@ mod tests {
             unreachable!()
         };
         assert_eq!((estimated_delivery, carrier.as_str()), (None, "c"));
+    }
+
+    #[test]
+    fn an_order_placed_written_with_v1_reads_in_us_dollars() {
+        let v1 =
+            apache_avro::Schema::parse_str(include_str!("../avro/OrderPlaced/v1.avsc")).unwrap();
+        let wire = WireEvent::from(&every_kind()[0]);
+        let apache_avro::types::Value::Record(mut fields) = wire.to_value() else {
+            unreachable!()
+        };
+        fields.retain(|(name, _)| name != "currency");
+        let bytes = GenericDatumWriter::builder(&v1)
+            .build()
+            .unwrap()
+            .write_value_to_vec(apache_avro::types::Value::Record(fields))
+            .unwrap();
+        // As the codec does: read with the writer's schema, then resolve to the newest.
+        let reader = GenericDatumReader::builder(&v1).build().unwrap();
+        let mut value = reader.read_value(&mut bytes.as_slice()).unwrap();
+        crate::codec::widen_decimals(&mut value);
+        let value = value
+            .resolve(crate::EventType::OrderPlaced.schema())
+            .unwrap();
+        let back =
+            Event::try_from(WireEvent::from_value(crate::EventType::OrderPlaced, value).unwrap())
+                .unwrap();
+        let EventKind::Placed(placed) = back.kind else {
+            unreachable!()
+        };
+        assert_eq!(
+            (
+                placed.currency.as_str(),
+                placed.total_amount.to_string().as_str()
+            ),
+            ("USD", "51.98")
+        );
     }
 
     #[test]

@@ -36,6 +36,8 @@ pub enum WireBody {
         items: Vec<WireItem>,
         shipping_address: String,
         total_amount: Decimal,
+        /// ISO 4217 (v2; "USD" when written with v1).
+        currency: String,
     },
     OrderPacked {
         warehouse: String,
@@ -98,6 +100,7 @@ impl WireEvent {
                 items,
                 shipping_address,
                 total_amount,
+                currency,
             } => {
                 push("customer_id", Value::String(customer_id.clone()));
                 push(
@@ -106,6 +109,7 @@ impl WireEvent {
                 );
                 push("shipping_address", Value::String(shipping_address.clone()));
                 push("total_amount", money_value(*total_amount));
+                push("currency", Value::String(currency.clone()));
             }
             WireBody::OrderPacked { warehouse } => {
                 push("warehouse", Value::String(warehouse.clone()))
@@ -152,6 +156,7 @@ impl WireEvent {
                 items: r.items("items")?,
                 shipping_address: r.string("shipping_address")?,
                 total_amount: r.money("total_amount")?,
+                currency: r.string("currency")?,
             },
             EventType::OrderPacked => WireBody::OrderPacked {
                 warehouse: r.string("warehouse")?,

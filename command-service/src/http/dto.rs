@@ -8,11 +8,16 @@ use orderflow_platform::FieldError;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+/// The currency of an order that names none (and of every event written with v1).
+const DEFAULT_CURRENCY: &str = "USD";
+
 /// `POST /orders`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlaceOrderBody {
     pub order_id: Option<String>,
+    /// ISO 4217 code of the prices; `USD` when absent.
+    pub currency: Option<String>,
     pub customer_id: String,
     pub items: Vec<ItemBody>,
     pub shipping_address: String,
@@ -140,6 +145,7 @@ impl PlaceOrderBody {
             customer_id: self.customer_id,
             items,
             shipping_address: self.shipping_address,
+            currency: self.currency.unwrap_or_else(|| DEFAULT_CURRENCY.to_owned()),
         });
         if errors.is_empty() {
             return Ok((self.order_id, command));

@@ -109,6 +109,10 @@ async fn invalid_fields_get_422_listing_each() {
             json!({"customer_id": "c", "items": [], "shipping_address": "a", "coupon": "x"}),
             vec!["coupon"],
         ),
+        (
+            json!({"customer_id": "c", "items": [{"product_id": "p", "quantity": 1, "unit_price": "1"}], "shipping_address": "a", "currency": "eur"}),
+            vec!["currency"],
+        ),
     ];
     for (body, expected) in cases {
         let problem = expect_json(app.place(&body).await, StatusCode::UNPROCESSABLE_ENTITY).await;
@@ -164,4 +168,5 @@ async fn a_money_total_is_computed_exactly() {
         panic!("not placed")
     };
     assert_eq!(placed.total_amount.to_string(), "1.70");
+    assert_eq!(placed.currency, "USD", "the default currency");
 }

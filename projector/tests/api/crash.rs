@@ -247,6 +247,7 @@ fn placement(i: usize) -> EventKind {
         customer_id: format!("cust-{}", i % 37),
         items,
         shipping_address: format!("{} Main St", i % 101),
+        currency: "USD".into(),
         total_amount,
     })
 }

@@ -41,6 +41,7 @@ pub fn placed(items: &[(&str, u32, &str)]) -> EventKind {
         customer_id: "cust-1".into(),
         items,
         shipping_address: "1 Main St".into(),
+        currency: "USD".into(),
         total_amount,
     })
 }

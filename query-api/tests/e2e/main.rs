@@ -113,6 +113,7 @@ async fn orders_moved_over_the_command_api_read_back_exactly_over_the_query_api(
         assert_eq!(got["version"], order.version);
         assert_eq!(got["customer_id"], order.customer);
         assert_eq!(got["total_amount"], order.total.to_string());
+        assert_eq!(got["currency"], "USD");
         let shipped = order.steps.contains(&"ship");
         assert_eq!(
             got["estimated_delivery"],

@@ -8,6 +8,7 @@ mod faults;
 mod fixtures;
 mod helpers;
 mod newer_schema;
+mod old_events;
 mod projection;
 mod restart;
 mod throughput;

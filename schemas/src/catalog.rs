@@ -41,7 +41,7 @@ static SOURCES: [(EventType, &str); 6] = [
     ),
     (
         EventType::OrderCancelled,
-        include_str!("../avro/OrderCancelled/v1.avsc"),
+        include_str!("../avro/OrderCancelled/v2.avsc"),
     ),
 ];
 

@@ -2,6 +2,7 @@
 
 use crate::catalog::EventType;
 use crate::error::CodecError;
+use crate::upcast;
 use crate::wire::WireEvent;
 use apache_avro::Schema;
 use apache_avro::types::Value;
@@ -126,6 +127,11 @@ impl EventCodec {
             .await
             .map_err(|e| CodecError::Malformed(format!("{name} cannot be read: {e}")))?;
         let mut value = decoded.value;
+        if let Some(version) = upcast::writer_version(event_type, &writer.parsed) {
+            for upcaster in upcast::upcasters(event_type, version) {
+                upcaster(&mut value);
+            }
+        }
         widen_decimals(&mut value);
         let value = value.resolve(event_type.schema()).map_err(|e| {
             CodecError::Malformed(format!("{name} does not resolve to the reader schema: {e}"))

@@ -15,6 +15,8 @@
 //! - `compatibility`: Confluent's compatibility levels decided with apache-avro;
 //! - `history`: the `vN.avsc` history on disk and its offline check (`schemas check`);
 //! - `registry_tool`: the same check asked of a registry, and registration;
+//! - `upcast`: typed upcasters per (event type, writer version), for changes Avro
+//!   resolution cannot express;
 //! - `error`: [`CodecError`].
 //!
 //! Dependencies point inward: services → schemas → domain.
@@ -26,12 +28,13 @@ mod convert;
 mod error;
 mod history;
 mod registry_tool;
+mod upcast;
 mod wire;
 
 pub use catalog::{EventType, NAMESPACE, subject_for};
 pub use codec::{EventCodec, RegistrySettings};
 pub use compatibility::{CompatibilityLevel, Earlier, UnknownLevel, check};
 pub use error::{CodecError, WireError};
-pub use history::{HistoryError, SchemaHistory, load_histories};
+pub use history::{DEFAULT_LEVEL, HistoryError, SchemaHistory, load_histories};
 pub use registry_tool::{RegistryToolError, check_with_registry, register};
 pub use wire::{WireBody, WireEnvelope, WireEvent, WireItem};

@@ -53,6 +53,7 @@ pub enum WireBody {
     },
     OrderDelivered,
     OrderCancelled {
+        /// `cancel_reason` on the wire since v2 (`reason` in v1).
         reason: String,
     },
 }
@@ -131,7 +132,9 @@ impl WireEvent {
                 push("location", Value::String(location.clone()))
             }
             WireBody::OrderDelivered => {}
-            WireBody::OrderCancelled { reason } => push("reason", Value::String(reason.clone())),
+            WireBody::OrderCancelled { reason } => {
+                push("cancel_reason", Value::String(reason.clone()))
+            }
         }
         Value::Record(fields)
     }
@@ -171,7 +174,7 @@ impl WireEvent {
             },
             EventType::OrderDelivered => WireBody::OrderDelivered,
             EventType::OrderCancelled => WireBody::OrderCancelled {
-                reason: r.string("reason")?,
+                reason: r.string("cancel_reason")?,
             },
         };
         Ok(WireEvent { envelope, body })

@@ -141,7 +141,7 @@ async fn every_record_decodes_with_confluents_python_avro_deserializer() {
                     )
                 );
             }
-            EventKind::Cancelled { reason } => assert_eq!(v["reason"], reason.as_str()),
+            EventKind::Cancelled { reason } => assert_eq!(v["cancel_reason"], reason.as_str()),
             _ => {}
         }
     }

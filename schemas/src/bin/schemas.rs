@@ -5,7 +5,7 @@
 
 use clap::{Args, Parser};
 use orderflow_schemas::{
-    CompatibilityLevel, SchemaHistory, check_with_registry, load_histories, register,
+    CompatibilityLevel, DEFAULT_LEVEL, SchemaHistory, check_with_registry, load_histories, register,
 };
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -25,9 +25,10 @@ struct Common {
     /// Folder holding `<Event>/vN.avsc`.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/avro"))]
     dir: PathBuf,
-    /// Level for every event without its own.
-    #[arg(long, default_value = "FULL_TRANSITIVE")]
-    level: CompatibilityLevel,
+    /// Level for every event without its own (`<Event>/compatibility` or `--level-for`);
+    /// FULL_TRANSITIVE when not given.
+    #[arg(long)]
+    level: Option<CompatibilityLevel>,
     /// A level for one event, e.g. `OrderShipped=BACKWARD`; repeatable.
     #[arg(long = "level-for", value_parser = parse_override)]
     overrides: Vec<(String, CompatibilityLevel)>,
@@ -55,7 +56,14 @@ async fn main() -> ExitCode {
         Err(e) => return fail(&e.to_string()),
     };
     let overrides: HashMap<String, CompatibilityLevel> = common.overrides.iter().cloned().collect();
-    let level_of = |h: &SchemaHistory| overrides.get(&h.event).copied().unwrap_or(common.level);
+    let level_of = |h: &SchemaHistory| {
+        overrides
+            .get(&h.event)
+            .copied()
+            .or(h.level)
+            .or(common.level)
+            .unwrap_or(DEFAULT_LEVEL)
+    };
     let client = reqwest::Client::new();
     let mut failed = false;
     for history in &histories {

@@ -78,8 +78,12 @@ pub struct ParsedSchema {
 impl ParsedSchema {
     /// Parses client input; failures are the client's fault (42201).
     pub fn parse(text: &str) -> Result<Self, Error> {
-        let schema = Schema::parse_str(text)
-            .map_err(|e| Error::InvalidSchema(format!("Invalid schema: {}", error_chain(&e))))?;
+        let schema = Schema::parse_str(text).map_err(|e| {
+            Error::InvalidSchema(format!(
+                "Invalid schema: {}",
+                orderflow_schemas::error_chain(&e)
+            ))
+        })?;
         let normalized = serde_json::to_string(&schema).map_err(|e| {
             Error::InvalidSchema(format!("Invalid schema: cannot be normalised: {e}"))
         })?;
@@ -95,18 +99,6 @@ impl ParsedSchema {
         ParsedSchema::parse(text)
             .map_err(|e| Error::Internal(format!("stored schema {id} no longer parses: {e}")))
     }
-}
-
-/// apache-avro's `Display` omits the nested cause, which is usually the useful part.
-pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut message = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
 }
 
 #[cfg(test)]

@@ -33,7 +33,7 @@ mod wire;
 
 pub use catalog::{EventType, NAMESPACE, subject_for};
 pub use codec::{EventCodec, RegistrySettings};
-pub use compatibility::{CompatibilityLevel, Earlier, UnknownLevel, check};
+pub use compatibility::{CompatibilityLevel, Earlier, UnknownLevel, check, error_chain};
 pub use error::{CodecError, WireError};
 pub use history::{DEFAULT_LEVEL, HistoryError, SchemaHistory, load_histories};
 pub use registry_tool::{RegistryToolError, check_with_registry, register};

@@ -66,7 +66,7 @@ fn can_read(writer: &Schema, reader: &Schema) -> Result<(), String> {
 }
 
 /// An error with its causes, e.g. "field 'x' does not match: expected long".
-pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
+pub fn error_chain(err: &dyn std::error::Error) -> String {
     let mut message = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {

@@ -4,5 +4,5 @@
 mod check;
 mod level;
 
-pub use check::{Earlier, check};
+pub use check::{Earlier, check, error_chain};
 pub use level::{CompatibilityLevel, UnknownLevel};

@@ -161,7 +161,8 @@ async fn start_log_side(settings: Settings, state: AppState) {
 
 async fn connect(settings: &Settings, state: &AppState) -> anyhow::Result<JoinSet<()>> {
     let topic = settings.log.topic.clone();
-    let codec = EventCodec::new(&settings.registry(), &topic).context("schema registry client")?;
+    let codec =
+        EventCodec::new(&settings.registry.settings(), &topic).context("schema registry client")?;
     codec
         .register_all()
         .await

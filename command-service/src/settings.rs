@@ -2,7 +2,7 @@
 //! overridable by flag or environment variable.
 
 use orderflow_platform::KafkaSettings;
-use orderflow_schemas::RegistrySettings;
+use orderflow_schemas::RegistryArgs;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -24,16 +24,8 @@ pub struct Settings {
     pub kafka: KafkaSettings,
     #[command(flatten)]
     pub log: LogSettings,
-    /// Schema Registry base URL.
-    #[arg(
-        long,
-        env = "ORDERFLOW_SCHEMA_REGISTRY_URL",
-        default_value = "http://127.0.0.1:8081"
-    )]
-    pub registry_url: String,
-    /// `user:password` for the registry, if it needs basic auth.
-    #[arg(long, env = "ORDERFLOW_SCHEMA_REGISTRY_AUTH")]
-    pub registry_auth: Option<String>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
     /// How long a command may wait for its event to be appended and read back.
     #[arg(long, env = "ORDERFLOW_COMMAND_TIMEOUT_MS", default_value_t = 10_000)]
     pub command_timeout_ms: u64,
@@ -65,17 +57,8 @@ impl Settings {
                 partitions: 6,
                 replication_factor: 1,
             },
-            registry_url: registry_url.to_owned(),
-            registry_auth: None,
+            registry: RegistryArgs::new(registry_url),
             command_timeout_ms: 10_000,
-        }
-    }
-
-    pub(crate) fn registry(&self) -> RegistrySettings {
-        RegistrySettings {
-            url: self.registry_url.clone(),
-            timeout: Duration::from_secs(5),
-            basic_auth: self.registry_auth.clone(),
         }
     }
 

@@ -147,7 +147,8 @@ async fn connect(
     let store = store::Store::connect(&settings.database_url, &topic)?;
     store.migrate().await.context("migrating the read model")?;
     health.set_database_up(true);
-    let codec = EventCodec::new(&settings.registry(), &topic).context("registry client")?;
+    let codec =
+        EventCodec::new(&settings.registry.settings(), &topic).context("registry client")?;
     let dlq_topic = settings.dlq_topic();
     let dead_letters = dlq::DeadLetters::start(
         &settings.kafka,

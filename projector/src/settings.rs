@@ -2,7 +2,7 @@
 //! flag or environment variable.
 
 use orderflow_platform::KafkaSettings;
-use orderflow_schemas::RegistrySettings;
+use orderflow_schemas::RegistryArgs;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -61,16 +61,8 @@ pub struct Settings {
     /// Longest time one batch may spend writing to Redis before it is given up.
     #[arg(long, env = "ORDERFLOW_REDIS_TIMEOUT_MS", default_value_t = 200)]
     pub redis_timeout_ms: u64,
-    /// Schema Registry base URL.
-    #[arg(
-        long,
-        env = "ORDERFLOW_SCHEMA_REGISTRY_URL",
-        default_value = "http://127.0.0.1:8081"
-    )]
-    pub registry_url: String,
-    /// `user:password` for the registry, if it needs basic auth.
-    #[arg(long, env = "ORDERFLOW_SCHEMA_REGISTRY_AUTH")]
-    pub registry_auth: Option<String>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
     /// Most records folded in one Postgres transaction.
     #[arg(
         long,
@@ -134,8 +126,7 @@ impl Settings {
             redis_prefix: "orderflow:".to_owned(),
             redis_ttl_secs: 86_400,
             redis_timeout_ms: 200,
-            registry_url: registry_url.to_owned(),
-            registry_auth: None,
+            registry: RegistryArgs::new(registry_url),
             batch_max_records: 2000,
             batch_max_wait_ms: 20,
             resume_rewind: 10_000,
@@ -147,14 +138,6 @@ impl Settings {
         self.dlq_topic
             .clone()
             .unwrap_or_else(|| format!("{}.dlq", self.topic))
-    }
-
-    pub(crate) fn registry(&self) -> RegistrySettings {
-        RegistrySettings {
-            url: self.registry_url.clone(),
-            timeout: Duration::from_secs(5),
-            basic_auth: self.registry_auth.clone(),
-        }
     }
 
     pub(crate) fn batch_max_wait(&self) -> Duration {

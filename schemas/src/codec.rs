@@ -28,6 +28,41 @@ pub struct RegistrySettings {
     pub basic_auth: Option<String>,
 }
 
+/// Where the registry is, as every service configures it (flattened into its settings):
+/// `--registry-url`/`ORDERFLOW_SCHEMA_REGISTRY_URL`, `--registry-auth`/`..._AUTH`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RegistryArgs {
+    /// Schema Registry base URL.
+    #[arg(
+        long = "registry-url",
+        env = "ORDERFLOW_SCHEMA_REGISTRY_URL",
+        default_value = "http://127.0.0.1:8081"
+    )]
+    pub url: String,
+    /// `user:password` for the registry, if it needs basic auth.
+    #[arg(long = "registry-auth", env = "ORDERFLOW_SCHEMA_REGISTRY_AUTH")]
+    pub auth: Option<String>,
+}
+
+impl RegistryArgs {
+    /// The registry at `url`, without auth.
+    pub fn new(url: &str) -> Self {
+        RegistryArgs {
+            url: url.to_owned(),
+            auth: None,
+        }
+    }
+
+    /// The client settings, with a 5 s timeout per request.
+    pub fn settings(&self) -> RegistrySettings {
+        RegistrySettings {
+            url: self.url.clone(),
+            timeout: Duration::from_secs(5),
+            basic_auth: self.auth.clone(),
+        }
+    }
+}
+
 /// Encodes and decodes the events of one topic. Schemas and ids are cached after first
 /// use, so the registry is only asked once per event type and per schema id.
 pub struct EventCodec {

@@ -32,7 +32,7 @@ mod upcast;
 mod wire;
 
 pub use catalog::{EventType, NAMESPACE, subject_for};
-pub use codec::{EventCodec, RegistrySettings};
+pub use codec::{EventCodec, RegistryArgs, RegistrySettings};
 pub use compatibility::{CompatibilityLevel, Earlier, UnknownLevel, check, error_chain};
 pub use error::{CodecError, WireError};
 pub use history::{DEFAULT_LEVEL, HistoryError, SchemaHistory, load_histories};

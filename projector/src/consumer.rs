@@ -39,6 +39,8 @@ pub enum Feed {
     Revoked(Vec<i32>, std::sync::mpsc::SyncSender<()>),
     /// Records in log order per partition.
     Batch(Vec<OwnedMessage>),
+    /// The end of a partition's log was reached: every record before it was handed over.
+    EndOfPartition(i32),
 }
 
 /// The consumer as the projector uses it.
@@ -194,6 +196,7 @@ pub fn subscribe(
     stop: Arc<AtomicBool>,
     health: Arc<Health>,
     rewind: i64,
+    report_end: bool,
 ) -> KafkaResult<GroupConsumer> {
     let context = AssignmentContext {
         topic: topic.to_owned(),
@@ -213,7 +216,10 @@ pub fn subscribe(
             ("auto.offset.reset", "earliest"),
             ("isolation.level", "read_uncommitted"),
             ("fetch.wait.max.ms", "50"),
-            ("enable.partition.eof", "false"),
+            (
+                "enable.partition.eof",
+                if report_end { "true" } else { "false" },
+            ),
         ])
         .create_with_context(context)?;
     consumer.subscribe(&[topic])?;
@@ -252,6 +258,15 @@ pub fn poll_loop(
                     first_at = Instant::now();
                 }
                 batch.push(message.detach());
+            }
+            Some(Err(KafkaError::PartitionEOF(partition))) => {
+                let records = std::mem::replace(&mut batch, Vec::with_capacity(max_records));
+                if (!records.is_empty() && feed.blocking_send(Feed::Batch(records)).is_err())
+                    || feed.blocking_send(Feed::EndOfPartition(partition)).is_err()
+                {
+                    return;
+                }
+                continue;
             }
             Some(Err(e)) if last_error.is_none_or(|at| at.elapsed() > LOG_INTERVAL) => {
                 tracing::warn!(error = %e, "polling the log failed");

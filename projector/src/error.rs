@@ -36,6 +36,16 @@ pub enum ProjectorError {
         expected: i64,
         stored: i64,
     },
+    /// The generation this projector writes is no longer live: a switch made another one
+    /// live. Handling: the batch rolls back; the projector reconnects to the live
+    /// generation and resumes from its stored offsets.
+    #[error("generation {generation} is no longer live")]
+    NotLive { generation: i64 },
+    /// A generation operation that cannot be done as asked (dropping the live generation,
+    /// an unknown id, a rebuild already running). Handling: reported to the operator; the
+    /// command exits non-zero and nothing has changed.
+    #[error("{0}")]
+    Generation(String),
     /// Writing the order cache to Redis failed or timed out. Handling: counted and logged
     /// (rate-limited); the projection goes on, the cache catches up with later versions
     /// or expires.
@@ -52,6 +62,8 @@ impl ProjectorError {
             ProjectorError::Registry(_) => "registry",
             ProjectorError::Kafka(_) => "kafka",
             ProjectorError::Fenced { .. } => "fenced",
+            ProjectorError::NotLive { .. } => "not-live",
+            ProjectorError::Generation(_) => "generation",
             ProjectorError::Redis(_) => "redis",
         }
     }

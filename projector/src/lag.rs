@@ -3,8 +3,9 @@
 //! (ADR 0004), so the figure is logged as an estimate (it may read low, even negative).
 
 use crate::consumer::GroupConsumer;
+use crate::pipeline::Positions;
 use rdkafka::consumer::Consumer;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -16,7 +17,7 @@ pub const LAG_INTERVAL: Duration = Duration::from_secs(10);
 pub async fn report(
     consumer: Arc<GroupConsumer>,
     topic: String,
-    positions: Arc<Mutex<HashMap<i32, i64>>>,
+    positions: Arc<Mutex<Positions>>,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut tick = tokio::time::interval(LAG_INTERVAL);
@@ -26,7 +27,11 @@ pub async fn report(
             _ = tick.tick() => {}
             _ = stop.wait_for(|s| *s) => return,
         }
-        let snapshot = positions.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let snapshot = positions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .next
+            .clone();
         if snapshot.is_empty() {
             continue;
         }

@@ -38,6 +38,7 @@ mod error;
 mod fold;
 #[cfg(test)]
 mod fold_tests;
+pub mod generations;
 mod health;
 mod lag;
 mod model;
@@ -55,10 +56,11 @@ pub use settings::Settings;
 pub use store::{NOTIFY_CHANNEL, PROJECTION};
 
 use crate::consumer::Feed;
-use crate::pipeline::Pipeline;
+use crate::generations::{Generation, Generations};
+use crate::pipeline::{Ended, Pipeline, Positions};
+use crate::store::Role;
 use anyhow::Context;
 use orderflow_schemas::EventCodec;
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -96,15 +98,93 @@ pub async fn run(
     served
 }
 
-/// Connects (retrying), then runs the batch loop until `stop`.
+/// Projects into the live generation until `stop`, moving to the new live generation
+/// whenever a switch happens.
 async fn project(settings: Settings, health: Arc<Health>, stop: watch::Receiver<bool>) {
-    let mut backoff = Duration::from_millis(200);
-    let (pipeline, feed, poll_stop, poller) = loop {
-        if *stop.borrow() {
+    loop {
+        let Some(parts) = connect_retrying(&settings, &health, &stop, None).await else {
+            return;
+        };
+        let (ended, _) = parts.run(&settings, stop.clone()).await;
+        if ended == Ended::Stopped {
+            tracing::info!("projector stopped");
             return;
         }
-        match connect(&settings, &health, &stop).await {
-            Ok(parts) => break parts,
+        tracing::info!("moving to the new live generation");
+    }
+}
+
+/// The live generation; on a database without one, a new generation made live (empty,
+/// so this projector fills it from offset 0).
+async fn live_generation(settings: &Settings) -> anyhow::Result<Generation> {
+    let generations = Generations::connect(&settings.database_url, &settings.redis_prefix)?;
+    generations
+        .prepare()
+        .await
+        .context("preparing the generations table")?;
+    if let Some(live) = generations.live().await? {
+        return Ok(live);
+    }
+    let created = generations.create().await?;
+    store::Store::connect(
+        &settings.database_url,
+        &settings.topic,
+        &created,
+        Role::Live,
+    )?
+    .migrate()
+    .await
+    .context("migrating the first generation")?;
+    let live = generations.adopt_if_none_live(&created).await?;
+    if live.id != created.id {
+        // Another instance bootstrapped at the same time and won.
+        generations.drop_generation(&created).await?;
+    } else {
+        tracing::info!(generation = live.id, schema = %live.schema, "created the first generation of the read model");
+    }
+    Ok(live)
+}
+
+/// Which generation a pipeline writes, and how.
+#[derive(Clone)]
+pub(crate) struct Target {
+    pub generation: Generation,
+    pub role: Role,
+    pub group: String,
+}
+
+impl Target {
+    fn live(generation: Generation, group: &str) -> Target {
+        Target {
+            generation,
+            role: Role::Live,
+            group: group.to_owned(),
+        }
+    }
+}
+
+/// Connects to `target`, or to the live generation (looked up on each attempt) when
+/// `None`, retrying with backoff until it succeeds or `stop`.
+pub(crate) async fn connect_retrying(
+    settings: &Settings,
+    health: &Arc<Health>,
+    stop: &watch::Receiver<bool>,
+    target: Option<&Target>,
+) -> Option<Parts> {
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        if *stop.borrow() {
+            return None;
+        }
+        let attempt = async {
+            let target = match target {
+                Some(target) => target.clone(),
+                None => Target::live(live_generation(settings).await?, &settings.group),
+            };
+            connect(settings, health, stop, target).await
+        };
+        match attempt.await {
+            Ok(parts) => return Some(parts),
             Err(e) => {
                 tracing::warn!(
                     error = format!("{e:#}"),
@@ -114,53 +194,67 @@ async fn project(settings: Settings, health: Arc<Health>, stop: watch::Receiver<
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }
         }
-    };
-    let lag = tokio::spawn(lag::report(
-        pipeline.consumer.clone(),
-        settings.topic.clone(),
-        pipeline.positions.clone(),
-        stop.clone(),
-    ));
-    pipeline.run(feed, stop).await;
-    lag.abort();
-    let _ = lag.await;
-    // The polling thread holds the last handle of the consumer, so closing it (and
-    // leaving the group) happens there, where the rebalance callback may block.
-    poll_stop.store(true, Ordering::SeqCst);
-    let _ = tokio::task::spawn_blocking(move || poller.join()).await;
-    tracing::info!("projector stopped");
+    }
 }
 
-type Parts = (
-    Pipeline,
-    mpsc::Receiver<Feed>,
-    Arc<AtomicBool>,
-    std::thread::JoinHandle<()>,
-);
+/// A connected pipeline with its polling thread.
+pub(crate) struct Parts {
+    pub pipeline: Pipeline,
+    feed: mpsc::Receiver<Feed>,
+    poll_stop: Arc<AtomicBool>,
+    poller: std::thread::JoinHandle<()>,
+}
+
+impl Parts {
+    /// Runs the batch loop until it ends, then stops polling and leaves the group.
+    pub async fn run(self, settings: &Settings, stop: watch::Receiver<bool>) -> (Ended, Cache) {
+        let lag = tokio::spawn(lag::report(
+            self.pipeline.consumer.clone(),
+            settings.topic.clone(),
+            self.pipeline.positions.clone(),
+            stop.clone(),
+        ));
+        let ended = self.pipeline.run(self.feed, stop).await;
+        lag.abort();
+        let _ = lag.await;
+        // The polling thread holds the last handle of the consumer, so closing it (and
+        // leaving the group) happens there, where the rebalance callback may block.
+        self.poll_stop.store(true, Ordering::SeqCst);
+        let poller = self.poller;
+        let _ = tokio::task::spawn_blocking(move || poller.join()).await;
+        ended
+    }
+}
 
 async fn connect(
     settings: &Settings,
     health: &Arc<Health>,
     stop: &watch::Receiver<bool>,
+    target: Target,
 ) -> anyhow::Result<Parts> {
     let topic = settings.topic.clone();
-    let store = store::Store::connect(&settings.database_url, &topic)?;
+    let generation = &target.generation;
+    let store = store::Store::connect(&settings.database_url, &topic, generation, target.role)?;
     store.migrate().await.context("migrating the read model")?;
     health.set_database_up(true);
     let codec =
         EventCodec::new(&settings.registry.settings(), &topic).context("registry client")?;
-    let dlq_topic = settings.dlq_topic();
-    let dead_letters = dlq::DeadLetters::start(
-        &settings.kafka,
-        &dlq_topic,
-        &topic,
-        settings.topic_replication,
-    )
-    .await
-    .context("creating the dead-letter topic")?;
+    let dead_letters = match target.role {
+        Role::Live => Some(
+            dlq::DeadLetters::start(
+                &settings.kafka,
+                &settings.dlq_topic(),
+                &topic,
+                settings.topic_replication,
+            )
+            .await
+            .context("creating the dead-letter topic")?,
+        ),
+        Role::Rebuild => None,
+    };
     let cache = Cache::new(
         &settings.redis_url,
-        &settings.redis_prefix,
+        &generation.redis_prefix,
         settings.redis_ttl(),
         settings.redis_timeout(),
         health.cache.clone(),
@@ -171,12 +265,13 @@ async fn connect(
         consumer::subscribe(
             &settings.kafka,
             &topic,
-            &settings.group,
+            &target.group,
             store.clone(),
             feed_tx.clone(),
             poll_stop.clone(),
             health.clone(),
             settings.resume_rewind,
+            target.role == Role::Rebuild,
         )
         .context("creating the consumer")?,
     );
@@ -192,7 +287,7 @@ async fn connect(
             .spawn(move || consumer::poll_loop(consumer, feed_tx, max, wait, flag))
             .context("starting the polling thread")?
     };
-    tracing::info!(%topic, group = %settings.group, dlq = %dlq_topic, "projector consuming");
+    tracing::info!(%topic, group = %target.group, generation = generation.id, schema = %generation.schema, role = ?target.role, "projector consuming");
     let pipeline = Pipeline {
         topic,
         store,
@@ -201,7 +296,12 @@ async fn connect(
         cache,
         health: health.clone(),
         consumer,
-        positions: Arc::new(Mutex::new(HashMap::new())),
+        positions: Arc::new(Mutex::new(Positions::default())),
     };
-    Ok((pipeline, feed_rx, poll_stop, poller))
+    Ok(Parts {
+        pipeline,
+        feed: feed_rx,
+        poll_stop,
+        poller,
+    })
 }

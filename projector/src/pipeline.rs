@@ -31,17 +31,52 @@ pub struct Pipeline {
     pub topic: String,
     pub store: Store,
     pub codec: EventCodec,
-    pub dead_letters: DeadLetters,
+    /// Where poison records go; `None` for a rebuild, whose poison records the live
+    /// projector has dead-lettered already (they are counted and logged instead).
+    pub dead_letters: Option<DeadLetters>,
     pub cache: Cache,
     pub health: Arc<Health>,
     pub consumer: Arc<GroupConsumer>,
-    /// Next offset of each owned partition, shared with the lag reporter.
-    pub positions: Arc<Mutex<HashMap<i32, i64>>>,
+    /// Where the loop is, shared with the lag and progress reporters.
+    pub positions: Arc<Mutex<Positions>>,
+}
+
+/// The loop's position in the log.
+#[derive(Debug, Default, Clone)]
+pub struct Positions {
+    /// Next offset to fold of each owned partition (every record below it is committed).
+    pub next: HashMap<i32, i64>,
+    /// Partitions whose end of log was reached at least once, with everything before it
+    /// committed (only reported when the consumer asks for end-of-partition events).
+    pub at_end: HashSet<i32>,
+}
+
+/// Why the loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// `stop` turned true, or the polling thread is gone.
+    Stopped,
+    /// The generation written is no longer live (a switch happened): reconnect.
+    NotLive,
 }
 
 impl Pipeline {
-    /// Runs until `stop` turns true or the polling thread is gone.
-    pub async fn run(mut self, mut feed: mpsc::Receiver<Feed>, mut stop: watch::Receiver<bool>) {
+    /// Runs until `stop` turns true, the polling thread is gone, or the generation stops
+    /// being live.
+    pub async fn run(
+        mut self,
+        mut feed: mpsc::Receiver<Feed>,
+        mut stop: watch::Receiver<bool>,
+    ) -> (Ended, Cache) {
+        let ended = self.run_loop(&mut feed, &mut stop).await;
+        (ended, self.cache)
+    }
+
+    async fn run_loop(
+        &mut self,
+        feed: &mut mpsc::Receiver<Feed>,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Ended {
         let mut next: HashMap<i32, i64> = HashMap::new();
         // Retries cache writes left pending by a Redis outage even when no batch comes.
         let mut retry_cache = tokio::time::interval(Duration::from_secs(1));
@@ -55,6 +90,7 @@ impl Pipeline {
                 self.cache.write(&[]).await;
                 continue;
             };
+            let mut at_end = None;
             match message {
                 Some(Feed::Assigned(offsets)) => next.extend(offsets),
                 Some(Feed::Revoked(partitions, ack)) => {
@@ -64,30 +100,37 @@ impl Pipeline {
                     let _ = ack.send(());
                 }
                 Some(Feed::Batch(records)) => {
-                    if !self.handle(&records, &mut next, &stop).await {
-                        return;
+                    if let Err(ended) = self.handle(&records, &mut next, stop).await {
+                        return ended;
                     }
                 }
-                None => return,
+                Some(Feed::EndOfPartition(partition)) => at_end = Some(partition),
+                None => return Ended::Stopped,
             }
-            *self.positions.lock().unwrap_or_else(|e| e.into_inner()) = next.clone();
+            let mut positions = self.positions.lock().unwrap_or_else(|e| e.into_inner());
+            positions.next = next.clone();
+            positions.at_end.extend(at_end);
         }
     }
 
-    /// Folds one batch, retrying until it is committed. `false` when stopped meanwhile.
+    /// Folds one batch, retrying until it is committed; `Err` when the loop must end.
     async fn handle(
         &mut self,
         records: &[OwnedMessage],
         next: &mut HashMap<i32, i64>,
         stop: &watch::Receiver<bool>,
-    ) -> bool {
+    ) -> Result<(), Ended> {
         let mut backoff = Duration::from_millis(100);
         let mut last_warning: Option<Instant> = None;
         loop {
             match self.fold_and_commit(records, next).await {
                 Ok(()) => {
                     self.health.set_database_up(true);
-                    return true;
+                    return Ok(());
+                }
+                Err(ProjectorError::NotLive { generation }) => {
+                    tracing::info!(generation, "the generation is no longer live");
+                    return Err(Ended::NotLive);
                 }
                 Err(ProjectorError::Fenced {
                     partition,
@@ -117,7 +160,7 @@ impl Pipeline {
                 }
             }
             if *stop.borrow() {
-                return false;
+                return Err(Ended::Stopped);
             }
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(Duration::from_secs(5));
@@ -192,7 +235,10 @@ impl Pipeline {
         tx.write(&plan, &offsets).await?;
         if !poison.is_empty() {
             poison.sort_by_key(|p| p.position);
-            self.dead_letters.send_all(&poison).await?;
+            match &self.dead_letters {
+                Some(dead_letters) => dead_letters.send_all(&poison).await?,
+                None => log_skipped(&poison),
+            }
         }
         tx.commit().await?;
 
@@ -256,6 +302,17 @@ impl Pipeline {
             tracing::debug!(error = %e, "committing offsets to Kafka failed (monitoring only)");
         }
     }
+}
+
+/// A rebuild skips poison records: the live projector dead-lettered them already.
+fn log_skipped(poison: &[Poison]) {
+    for p in poison {
+        tracing::debug!(partition = p.position.partition, offset = p.position.offset, error = %p.error, "skipped a poison record");
+    }
+    tracing::info!(
+        count = poison.len(),
+        "skipped poison records (dead-lettered by the live projector)"
+    );
 }
 
 fn poison_of(message: &OwnedMessage, error: String) -> Poison {

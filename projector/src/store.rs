@@ -4,6 +4,7 @@
 
 use crate::error::ProjectorError;
 use crate::fold::BatchPlan;
+use crate::generations::Generation;
 use crate::model::OrderView;
 use orderflow_domain::{Decimal, LineItem, Status};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
@@ -21,22 +22,42 @@ pub const NOTIFY_CHANNEL: &str = "orderflow_orders";
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-/// The read-model database of one topic.
+/// How a projector writes a generation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The live projector: every batch checks the generation is still live (under the
+    /// pointer's share lock) and announces its orders on [`NOTIFY_CHANNEL`].
+    Live,
+    /// A rebuild: writes a generation readers do not see yet; nothing to announce.
+    Rebuild,
+}
+
+/// One generation's read-model tables, for one topic.
 #[derive(Clone)]
 pub struct Store {
     pool: PgPool,
     topic: String,
+    generation: i64,
+    role: Role,
 }
 
 impl Store {
-    /// Connects lazily (a database that is down is retried by each operation).
-    pub fn connect(database_url: &str, topic: &str) -> Result<Store, ProjectorError> {
+    /// Connects lazily (a database that is down is retried by each operation) to the
+    /// tables of `generation`.
+    pub fn connect(
+        database_url: &str,
+        topic: &str,
+        generation: &Generation,
+        role: Role,
+    ) -> Result<Store, ProjectorError> {
         // A hung statement, a lock held by a stuck peer or an abandoned transaction must
         // fail the batch (which is then retried), never stall the projection for good.
+        // Unqualified names resolve in the generation's schema only.
         let options = PgConnectOptions::from_str(database_url)?.options([
             ("statement_timeout", "30000"),
             ("lock_timeout", "10000"),
             ("idle_in_transaction_session_timeout", "60000"),
+            ("search_path", generation.schema.as_str()),
         ]);
         let pool = PgPoolOptions::new()
             .max_connections(4)
@@ -45,10 +66,23 @@ impl Store {
         Ok(Store {
             pool,
             topic: topic.to_owned(),
+            generation: generation.id,
+            role,
         })
     }
 
-    /// Applies the read-model migrations.
+    /// The generation these tables belong to.
+    pub fn generation(&self) -> i64 {
+        self.generation
+    }
+
+    /// The pool, for reads outside a batch (verify, single-order repair).
+    pub(crate) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Applies the read-model migrations to the generation's schema (its own sqlx
+    /// history included, since unqualified names land there).
     pub async fn migrate(&self) -> Result<(), ProjectorError> {
         MIGRATOR.run(&self.pool).await?;
         Ok(())
@@ -84,10 +118,15 @@ impl Store {
 
     /// Starts a batch's transaction.
     pub async fn begin(&self) -> Result<BatchTx, ProjectorError> {
-        Ok(BatchTx {
+        let mut tx = BatchTx {
             tx: self.pool.begin().await?,
             topic: self.topic.clone(),
-        })
+            notify: self.role == Role::Live,
+        };
+        if self.role == Role::Live {
+            tx.check_live(self.generation).await?;
+        }
+        Ok(tx)
     }
 }
 
@@ -95,9 +134,24 @@ impl Store {
 pub struct BatchTx {
     tx: Transaction<'static, Postgres>,
     topic: String,
+    notify: bool,
 }
 
 impl BatchTx {
+    /// Takes the live pointer's share lock and checks it still names `generation`. Held
+    /// to the commit, it makes a switch wait for this batch, and this batch wait for a
+    /// switch in progress (then fail, so the projector moves to the new generation).
+    async fn check_live(&mut self, generation: i64) -> Result<(), ProjectorError> {
+        let live: Option<i64> =
+            sqlx::query_scalar("SELECT generation FROM orderflow_meta.live FOR SHARE")
+                .fetch_optional(&mut *self.tx)
+                .await?;
+        if live != Some(generation) {
+            return Err(ProjectorError::NotLive { generation });
+        }
+        Ok(())
+    }
+
     /// Locks the offset rows of the batch's partitions and checks they are where this
     /// instance expects them; another instance that folded part of them fences this one.
     pub async fn lock_offsets(&mut self, expected: &[(i32, i64)]) -> Result<(), ProjectorError> {
@@ -164,7 +218,7 @@ impl BatchTx {
         plan: &BatchPlan,
         next_offsets: &[(i32, i64)],
     ) -> Result<(), ProjectorError> {
-        crate::store_write::write_plan(&mut self.tx, plan).await?;
+        crate::store_write::write_plan(&mut self.tx, plan, self.notify).await?;
         let (partitions, offsets): (Vec<i32>, Vec<i64>) = next_offsets.iter().copied().unzip();
         sqlx::query(
             "INSERT INTO projection_offsets (projection, topic, partition, next_offset)

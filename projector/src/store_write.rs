@@ -9,19 +9,27 @@ use serde_json::json;
 use sqlx::{PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
-/// Writes the rows of `plan` inside `tx`.
+/// Writes the rows of `plan` inside `tx`, announcing the changed orders when `announce`.
 pub async fn write_plan(
     tx: &mut Transaction<'static, Postgres>,
     plan: &BatchPlan,
+    announce: bool,
 ) -> Result<(), sqlx::Error> {
     let conn: &mut PgConnection = tx;
     if !plan.orders.is_empty() {
-        upsert_orders(conn, plan).await?;
-        insert_items(conn, plan).await?;
-        insert_history(conn, plan).await?;
-        notify(conn, plan).await?;
+        write_orders(conn, plan).await?;
+        if announce {
+            notify(conn, plan).await?;
+        }
     }
     upsert_stats(conn, plan).await
+}
+
+/// The order rows of `plan`: orders, their items and their history.
+pub async fn write_orders(conn: &mut PgConnection, plan: &BatchPlan) -> Result<(), sqlx::Error> {
+    upsert_orders(conn, plan).await?;
+    insert_items(conn, plan).await?;
+    insert_history(conn, plan).await
 }
 
 async fn upsert_orders(conn: &mut PgConnection, plan: &BatchPlan) -> Result<(), sqlx::Error> {
@@ -149,7 +157,8 @@ async fn notify(conn: &mut PgConnection, plan: &BatchPlan) -> Result<(), sqlx::E
     Ok(())
 }
 
-async fn upsert_stats(conn: &mut PgConnection, plan: &BatchPlan) -> Result<(), sqlx::Error> {
+/// Adds the status counts of `plan` (a repair moves one order between statuses).
+pub async fn upsert_stats(conn: &mut PgConnection, plan: &BatchPlan) -> Result<(), sqlx::Error> {
     if !plan.hourly.is_empty() {
         sqlx::query(
             "INSERT INTO stats_hourly (hour, order_count, revenue)

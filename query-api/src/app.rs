@@ -31,11 +31,7 @@ impl AppState {
     pub fn new(settings: &Settings) -> Result<AppState, sqlx::Error> {
         Ok(AppState {
             store: Store::connect(settings)?,
-            cache: Cache::new(
-                &settings.redis_prefix,
-                settings.redis_ttl(),
-                settings.redis_timeout(),
-            ),
+            cache: Cache::new(settings.redis_ttl(), settings.redis_timeout()),
             waiters: Arc::new(Waiters::default()),
         })
     }
@@ -101,7 +97,11 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let state = AppState::new(&settings).map_err(std::io::Error::other)?;
     let cache = tokio::spawn(state.cache.clone().connect(settings.redis_url.clone()));
-    let notifications = tokio::spawn(wait::listen(state.store.clone(), state.waiters.clone()));
+    let notifications = tokio::spawn(wait::listen(
+        state.store.clone(),
+        state.waiters.clone(),
+        state.cache.clone(),
+    ));
     let served = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await;

@@ -1,6 +1,8 @@
 //! The Redis order cache, read first by `GET /orders/{id}` and filled on a miss.
 //!
-//! The projector writes `<prefix>order:<id>` through after every commit; this side reads
+//! The projector writes `<prefix>order:<id>` through after every commit, under the prefix
+//! of the generation it writes; this side uses the live generation's prefix (kept current
+//! by the notification listener, see `wait`), reads
 //! it and, on a miss, writes the document it read from Postgres with the projector's own
 //! version guard (a Lua script: write only if the key is absent or holds an older
 //! version), so a fill racing the projector can never replace a newer state with an older
@@ -11,7 +13,7 @@ use crate::store::OrderDoc;
 use orderflow_platform::{WRITE_IF_NEWER, order_cache_key};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde_json::Value;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 /// The cache of order documents. Cheap to clone.
@@ -20,26 +22,38 @@ pub struct Cache {
     /// Set once by the background connector; the manager reconnects by itself afterwards.
     connection: Arc<OnceLock<ConnectionManager>>,
     script: Arc<redis::Script>,
-    prefix: String,
+    /// The live generation's key prefix; `None` until known (every lookup is a miss then).
+    prefix: Arc<RwLock<Option<String>>>,
     ttl: Duration,
     timeout: Duration,
 }
 
 impl Cache {
-    /// A cache with no connection yet; [`Cache::connect`] provides it in the background.
-    pub fn new(prefix: &str, ttl: Duration, timeout: Duration) -> Cache {
+    /// A cache with no connection and no prefix yet; [`Cache::connect`] and
+    /// [`Cache::set_prefix`] provide them in the background.
+    pub fn new(ttl: Duration, timeout: Duration) -> Cache {
         Cache {
             connection: Arc::new(OnceLock::new()),
             script: Arc::new(redis::Script::new(WRITE_IF_NEWER)),
-            prefix: prefix.to_owned(),
+            prefix: Arc::new(RwLock::new(None)),
             ttl,
             timeout,
         }
     }
 
-    /// The key of an order's document (the projector's format).
-    pub fn key(&self, order_id: &str) -> String {
-        order_cache_key(&self.prefix, order_id)
+    /// Uses the key prefix of the generation that became live (`None`: no cache).
+    pub fn set_prefix(&self, prefix: Option<String>) {
+        let mut current = self.prefix.write().unwrap_or_else(|e| e.into_inner());
+        if *current != prefix {
+            tracing::info!(?prefix, "order cache key prefix");
+            *current = prefix;
+        }
+    }
+
+    /// The key of an order's document (the projector's format), if the prefix is known.
+    pub fn key(&self, order_id: &str) -> Option<String> {
+        let prefix = self.prefix.read().unwrap_or_else(|e| e.into_inner());
+        prefix.as_deref().map(|p| order_cache_key(p, order_id))
     }
 
     /// Connects to Redis, retrying with backoff until it answers. Requests never wait for
@@ -77,7 +91,7 @@ impl Cache {
     /// error or a timeout.
     pub async fn get(&self, order_id: &str) -> Option<OrderDoc> {
         let mut connection = self.connection.get()?.clone();
-        let key = self.key(order_id);
+        let key = self.key(order_id)?;
         let mut command = redis::cmd("GET");
         command.arg(&key);
         let get = command.query_async::<Option<String>>(&mut connection);
@@ -98,13 +112,13 @@ impl Cache {
     /// Writes `doc` unless the cache already holds that version or a newer one. Best
     /// effort: failures are logged at debug level and ignored.
     pub async fn fill(&self, order_id: &str, doc: &OrderDoc) {
-        let Some(connection) = self.connection.get() else {
+        let (Some(connection), Some(key)) = (self.connection.get(), self.key(order_id)) else {
             return;
         };
         let mut connection = connection.clone();
         let mut invocation = self.script.prepare_invoke();
         invocation
-            .key(self.key(order_id))
+            .key(key)
             .arg(doc.version)
             .arg(doc.json.to_string())
             .arg(self.ttl.as_millis() as u64);
@@ -147,12 +161,10 @@ mod tests {
     }
 
     #[test]
-    fn keys_follow_the_projector_format() {
-        let cache = Cache::new(
-            "of-test:",
-            Duration::from_secs(1),
-            Duration::from_millis(50),
-        );
-        assert_eq!(cache.key("o-1"), "of-test:order:o-1");
+    fn keys_follow_the_projector_format_once_the_prefix_is_known() {
+        let cache = Cache::new(Duration::from_secs(1), Duration::from_millis(50));
+        assert_eq!(cache.key("o-1"), None);
+        cache.set_prefix(Some("of-test:g2:".into()));
+        assert_eq!(cache.key("o-1").as_deref(), Some("of-test:g2:order:o-1"));
     }
 }

@@ -34,9 +34,11 @@ pub struct Settings {
         default_value = "redis://127.0.0.1:6379"
     )]
     pub redis_url: String,
-    /// Prefix of every Redis key (the projector's prefix, so both see the same documents).
-    #[arg(long, env = "ORDERFLOW_REDIS_PREFIX", default_value = "orderflow:")]
-    pub redis_prefix: String,
+    /// Schema of the projector's reader views, which always show the live generation of
+    /// the read model (the projector's `orderflow_read`); the Redis key prefix of that
+    /// generation is read from it too.
+    #[arg(long, env = "ORDERFLOW_READ_SCHEMA", default_value = "orderflow_read")]
+    pub read_schema: String,
     /// Time to live of an order this API writes to the cache, in seconds.
     #[arg(long, env = "ORDERFLOW_REDIS_TTL_SECS", default_value_t = 86_400)]
     pub redis_ttl_secs: u64,
@@ -49,14 +51,14 @@ pub struct Settings {
 impl Settings {
     /// Settings for a stack at the given addresses, everything else at its default. Used by
     /// tests and tools that embed the service.
-    pub fn for_stack(database_url: &str, redis_url: &str, redis_prefix: &str) -> Self {
+    pub fn for_stack(database_url: &str, redis_url: &str) -> Self {
         Settings {
             listen: ([127, 0, 0, 1], 0).into(),
             database_url: database_url.to_owned(),
             database_connections: 10,
             database_timeout_ms: 2_000,
             redis_url: redis_url.to_owned(),
-            redis_prefix: redis_prefix.to_owned(),
+            read_schema: "orderflow_read".to_owned(),
             redis_ttl_secs: 86_400,
             redis_timeout_ms: 50,
         }

@@ -99,8 +99,11 @@ impl Store {
     /// timeout (then a 503), and is picked up again without a restart.
     pub fn connect(settings: &Settings) -> Result<Store, sqlx::Error> {
         // A hung query must end in a 503, not hold a request (and a connection) forever.
-        let options = PgConnectOptions::from_str(&settings.database_url)?
-            .options([("statement_timeout", "5000")]);
+        // Unqualified names resolve to the reader views of the live generation only.
+        let options = PgConnectOptions::from_str(&settings.database_url)?.options([
+            ("statement_timeout", "5000"),
+            ("search_path", settings.read_schema.as_str()),
+        ]);
         let pool = PgPoolOptions::new()
             .max_connections(settings.database_connections.max(1))
             .acquire_timeout(settings.database_timeout())
@@ -158,6 +161,19 @@ impl Store {
                 .fetch_one(&self.pool)
                 .await?;
         Ok(exists.then(Vec::new))
+    }
+
+    /// The live generation of the read model and its Redis key prefix; `None` while the
+    /// projector has not created one.
+    pub async fn generation(&self) -> Result<Option<(i64, String)>, sqlx::Error> {
+        let found = sqlx::query_as("SELECT id, redis_prefix FROM generation")
+            .fetch_optional(&self.pool)
+            .await;
+        match found {
+            // 42P01: no views yet, the projector has not made a generation live.
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P01") => Ok(None),
+            other => other,
+        }
     }
 
     /// Whether Postgres answers.

@@ -12,7 +12,6 @@ fn app() -> axum::Router {
     let mut settings = Settings::for_stack(
         "postgres://orderflow:orderflow@127.0.0.1:1/none",
         "redis://127.0.0.1:1",
-        "of-unit:",
     );
     settings.database_timeout_ms = 200;
     router(AppState::new(&settings).unwrap())

@@ -10,6 +10,7 @@
 //! commit between the two still wakes it; and when the listener (re)connects, every
 //! waiter is woken to re-read, because notifications sent while it was away are gone.
 
+use crate::cache::Cache;
 use crate::error::ApiError;
 use crate::store::{OrderDoc, Store};
 use serde::Deserialize;
@@ -24,6 +25,9 @@ use tokio::time::Instant;
 /// The projector's channel (`orderflow_projector::NOTIFY_CHANNEL`), spelled out here so
 /// this crate does not depend on the projector.
 pub const NOTIFY_CHANNEL: &str = "orderflow_orders";
+/// The channel a generation switch is announced on
+/// (`orderflow_projector::generations::GENERATION_CHANNEL`).
+pub const GENERATION_CHANNEL: &str = "orderflow_generation";
 
 /// The requests waiting for orders, by order id.
 #[derive(Debug, Default)]
@@ -154,18 +158,23 @@ pub async fn until_version(
 }
 
 /// The listener task: LISTEN, dispatch announcements, and on any failure reconnect with
-/// backoff (then wake everyone, since announcements in the gap are lost). Runs until
-/// aborted.
-pub async fn listen(store: Store, waiters: Arc<Waiters>) {
+/// backoff (then re-read the live generation and wake everyone, since announcements in
+/// the gap are lost). Runs until aborted.
+pub async fn listen(store: Store, waiters: Arc<Waiters>, cache: Cache) {
     let mut backoff = Duration::from_millis(200);
     loop {
         match connect(&store).await {
             Ok(mut listener) => {
                 backoff = Duration::from_millis(200);
+                let live = Live {
+                    store: &store,
+                    waiters: &waiters,
+                    cache: &cache,
+                };
+                live.refresh().await;
                 waiters.listening.store(true, Ordering::Relaxed);
-                waiters.wake_all();
                 tracing::info!(channel = NOTIFY_CHANNEL, "listening for read-model changes");
-                let cause = dispatch(&mut listener, &waiters).await;
+                let cause = dispatch(&mut listener, &live).await;
                 waiters.listening.store(false, Ordering::Relaxed);
                 tracing::warn!(error = %cause, "notification listener lost; reconnecting");
             }
@@ -185,12 +194,37 @@ const PING_TIMEOUT: Duration = Duration::from_secs(5);
 
 async fn connect(store: &Store) -> Result<PgListener, sqlx::Error> {
     let mut listener = PgListener::connect_with(store.pool()).await?;
-    listener.listen(NOTIFY_CHANNEL).await?;
+    listener
+        .listen_all([NOTIFY_CHANNEL, GENERATION_CHANNEL])
+        .await?;
     Ok(listener)
 }
 
+/// What an announcement may change: waiting requests, and the generation readers use.
+struct Live<'a> {
+    store: &'a Store,
+    waiters: &'a Waiters,
+    cache: &'a Cache,
+}
+
+impl Live<'_> {
+    /// Takes the live generation's Redis prefix and wakes every waiter to re-read: after
+    /// a switch (or a gap in announcements) their order may already be at its version.
+    async fn refresh(&self) {
+        match self.store.generation().await {
+            Ok(generation) => self.cache.set_prefix(generation.map(|(_, prefix)| prefix)),
+            Err(e) => {
+                // Keeping the old prefix is safe: a retired generation's documents are
+                // never newer than the live one's, and dropped ones are plain misses.
+                tracing::warn!(error = %e, "reading the live generation failed");
+            }
+        }
+        self.waiters.wake_all();
+    }
+}
+
 /// Dispatches announcements until the connection fails; returns why.
-async fn dispatch(listener: &mut PgListener, waiters: &Waiters) -> String {
+async fn dispatch(listener: &mut PgListener, live: &Live<'_>) -> String {
     loop {
         // `try_recv` reports a lost connection as `None` instead of silently reconnecting,
         // so the caller knows to wake everyone after reconnecting.
@@ -204,9 +238,16 @@ async fn dispatch(listener: &mut PgListener, waiters: &Waiters) -> String {
             }
         };
         match received {
+            Ok(Some(notification)) if notification.channel() == GENERATION_CHANNEL => {
+                tracing::info!(
+                    generation = notification.payload(),
+                    "a new generation of the read model is live"
+                );
+                live.refresh().await;
+            }
             Ok(Some(notification)) => {
                 match serde_json::from_str::<Notification>(notification.payload()) {
-                    Ok(n) => waiters.notify(&n.order_id, n.version),
+                    Ok(n) => live.waiters.notify(&n.order_id, n.version),
                     Err(e) => {
                         tracing::debug!(error = %e, payload = notification.payload(), "ignoring an unreadable notification")
                     }

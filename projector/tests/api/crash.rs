@@ -126,10 +126,8 @@ async fn a_projector_killed_with_sigkill_mid_batch_and_restarted_matches_a_fold_
     // batch the killed process committed but never wrote through: the resume rewind
     // re-reads those records and refreshes their cache entries from Postgres.
     let ids: Vec<&String> = expected.orders.keys().collect();
-    let keys: Vec<String> = ids
-        .iter()
-        .map(|id| format!("{}order:{id}", stack.redis_prefix))
-        .collect();
+    let (_, _, prefix) = stack.live_generation().await.expect("a live generation");
+    let keys: Vec<String> = ids.iter().map(|id| format!("{prefix}order:{id}")).collect();
     let mut conn = redis::Client::open(redis_url())
         .unwrap()
         .get_multiplexed_async_connection()
@@ -306,12 +304,7 @@ async fn produce_batched(stack: &Stack, events: &[Event]) {
 
 /// Stored next offsets of the stack's topic, by partition.
 async fn stored_offsets(stack: &Stack) -> BTreeMap<i32, i64> {
-    sqlx::query_as("SELECT partition, next_offset FROM projection_offsets WHERE topic = $1")
-        .bind(&stack.topic)
-        .fetch_all(&stack.db)
-        .await
-        .map(|rows: Vec<(i32, i64)>| rows.into_iter().collect())
-        .unwrap_or_default()
+    stack.stored_offsets().await.into_iter().collect()
 }
 
 /// The configuration of both projector processes, as environment variables.

@@ -188,11 +188,12 @@ async fn after_a_redis_outage_the_cache_catches_up_with_what_changed_meanwhile()
     settings.redis_url = redis_server.url.clone();
     let projector = spawn_projector(settings).await;
     let id = order_id();
-    let key = format!("{}order:{id}", stack.redis_prefix);
     stack
         .append(&[event(&id, 1, 0, placed(&[("sku-1", 1, "1")]))])
         .await;
     stack.wait_projected().await;
+    let (_, _, prefix) = stack.live_generation().await.expect("a live generation");
+    let key = format!("{prefix}order:{id}");
     for _ in 0..100 {
         if redis_server.version_of(&key).await == Some(1) {
             break;

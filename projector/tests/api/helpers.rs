@@ -15,8 +15,10 @@ use rdkafka::message::Headers;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use serde_json::Value;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};
 use std::collections::{BTreeMap, HashMap};
+use std::str::FromStr;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -106,7 +108,15 @@ impl Stack {
         let topic = format!("orders.events.pj-{}", Uuid::new_v4().simple());
         create_topic(&topic).await;
         let database_url = fresh_database("pj_test").await;
-        let db = PgPool::connect(&database_url).await.unwrap();
+        // What readers see: the views over the live generation.
+        let db = PgPoolOptions::new()
+            .connect_with(
+                PgConnectOptions::from_str(&database_url)
+                    .unwrap()
+                    .options([("search_path", "orderflow_read")]),
+            )
+            .await
+            .unwrap();
         let codec = EventCodec::new(
             &RegistrySettings {
                 url: registry.url.clone(),
@@ -196,18 +206,49 @@ impl Stack {
         (partition, offset)
     }
 
-    /// Waits until the stored offsets cover everything appended so far.
-    pub async fn wait_projected(&self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let stored: HashMap<i32, i64> = sqlx::query_as(
-                "SELECT partition, next_offset FROM projection_offsets WHERE topic = $1",
-            )
+    /// The live generation's id, schema and Redis prefix, once there is one.
+    pub async fn live_generation(&self) -> Option<(i64, String, String)> {
+        sqlx::query_as(
+            "SELECT g.id, g.schema_name, g.redis_prefix FROM orderflow_meta.generations g
+             JOIN orderflow_meta.live l ON l.generation = g.id",
+        )
+        .fetch_optional(&self.db)
+        .await
+        .ok()
+        .flatten()
+    }
+
+    /// The stored offsets of the live generation (empty before there is one).
+    pub async fn stored_offsets(&self) -> HashMap<i32, i64> {
+        let Some((_, schema, _)) = self.live_generation().await else {
+            return HashMap::new();
+        };
+        self.offsets_of(&schema).await
+    }
+
+    /// The stored offsets of the generation in `schema`.
+    pub async fn offsets_of(&self, schema: &str) -> HashMap<i32, i64> {
+        let sql = format!(
+            "SELECT partition, next_offset FROM {schema}.projection_offsets WHERE topic = $1"
+        );
+        sqlx::query_as(&sql)
             .bind(&self.topic)
             .fetch_all(&self.db)
             .await
             .map(|rows| rows.into_iter().collect())
-            .unwrap_or_default();
+            .unwrap_or_default()
+    }
+
+    /// Next offset of each partition after everything appended so far.
+    pub fn produced(&self) -> &BTreeMap<i32, i64> {
+        &self.produced
+    }
+
+    /// Waits until the stored offsets cover everything appended so far.
+    pub async fn wait_projected(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let stored = self.stored_offsets().await;
             if self
                 .produced
                 .iter()
@@ -228,7 +269,8 @@ impl Stack {
     pub async fn cached(&self, order_id: &str) -> Option<Value> {
         let client = redis::Client::open(redis_url()).unwrap();
         let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-        let key = format!("{}order:{order_id}", self.redis_prefix);
+        let (_, _, prefix) = self.live_generation().await?;
+        let key = format!("{prefix}order:{order_id}");
         let text: Option<String> = redis::cmd("GET")
             .arg(key)
             .query_async(&mut conn)

@@ -1,12 +1,15 @@
-//! `spawn_app()` and fixtures: a query API on port 0 over a fresh database (migrated with
-//! the projector's migrations, filled with SQL, not with the projector's code) and a
-//! unique Redis prefix.
+//! `spawn_app()` and fixtures: a query API on port 0 over a fresh database and a unique
+//! Redis prefix. The reader schema the API reads holds tables made by the projector's
+//! migrations (where the projector would put views over its live generation), filled with
+//! SQL, not with the projector's code, and a `generation` row naming the Redis prefix.
 
 use chrono::{DateTime, Utc};
 use orderflow_query_api::{Settings, run};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};
+use std::str::FromStr;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -39,13 +42,9 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_with_redis(redis_url: &str) -> TestApp {
     orderflow_platform::init_tracing();
     let database_url = fresh_database().await;
-    let db = PgPool::connect(&database_url).await.unwrap();
-    sqlx::migrate!("../projector/migrations")
-        .run(&db)
-        .await
-        .unwrap();
     let prefix = format!("qa-test-{}:", Uuid::new_v4().simple());
-    let settings = Settings::for_stack(&database_url, redis_url, &prefix);
+    let db = reader_schema(&database_url, &prefix).await;
+    let settings = Settings::for_stack(&database_url, redis_url);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = oneshot::channel::<()>();
@@ -62,6 +61,29 @@ pub async fn spawn_with_redis(redis_url: &str) -> TestApp {
     };
     app.wait_ready(redis_url == REDIS_URL).await;
     app
+}
+
+/// Creates the reader schema with the read-model tables and the `generation` row, and
+/// returns a pool whose unqualified names resolve there.
+async fn reader_schema(database_url: &str, redis_prefix: &str) -> PgPool {
+    let options = PgConnectOptions::from_str(database_url)
+        .unwrap()
+        .options([("search_path", "orderflow_read")]);
+    let db = PgPoolOptions::new().connect_with(options).await.unwrap();
+    sqlx::query("CREATE SCHEMA orderflow_read")
+        .execute(&db)
+        .await
+        .unwrap();
+    sqlx::migrate!("../projector/migrations")
+        .run(&db)
+        .await
+        .unwrap();
+    // The prefix is a test-made UUID string: safe to inline.
+    let sql = format!(
+        "CREATE TABLE generation AS SELECT 1::bigint AS id, '{redis_prefix}'::text AS redis_prefix"
+    );
+    sqlx::query(&sql).execute(&db).await.unwrap();
+    db
 }
 
 async fn fresh_database() -> String {

@@ -118,7 +118,7 @@ impl Stack {
         // The query API reads the projector's tables: wait until the projector has made them.
         wait_ready(&client, &commands.address).await;
         wait_ready(&client, &projector.address).await;
-        let settings = orderflow_query_api::Settings::for_stack(&read_db, &redis, &prefix);
+        let settings = orderflow_query_api::Settings::for_stack(&read_db, &redis);
         let queries =
             Service::start(|l, rx| orderflow_query_api::run(settings, l, stopped(rx))).await;
         wait_ready(&client, &queries.address).await;

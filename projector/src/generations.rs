@@ -1,0 +1,417 @@
+//! Generations of the read model (ADR 0007).
+//!
+//! A generation is a complete read model: a Postgres schema (`orderflow_g<N>`) with every
+//! table and its own stored offsets, and a Redis key prefix (`<base>g<N>:`). The control
+//! schema [`META_SCHEMA`] lists them and holds the live pointer. Readers never name a
+//! generation: they read the views of [`READ_SCHEMA`], which a switch re-points in the same
+//! transaction as the pointer, together with the `generation` view that tells them the
+//! Redis prefix. A switch also announces itself on [`GENERATION_CHANNEL`].
+
+use crate::error::ProjectorError;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// The schema listing the generations and holding the live pointer.
+pub const META_SCHEMA: &str = "orderflow_meta";
+/// The schema of the views readers query; they always show the live generation.
+pub const READ_SCHEMA: &str = "orderflow_read";
+/// The channel a switch notifies, with the new live generation's id as payload.
+pub const GENERATION_CHANNEL: &str = "orderflow_generation";
+/// Tables of a generation that are not part of what readers see.
+const PRIVATE_TABLES: [&str; 2] = ["_sqlx_migrations", "projection_offsets"];
+/// Key of the advisory lock serialising generation creation and bootstrap.
+const CONTROL_LOCK: i64 = 0x6f72_6465_7266_6c77;
+
+static CONTROL: sqlx::migrate::Migrator = sqlx::migrate!("./control");
+
+/// Where a generation is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GenerationState {
+    Building,
+    Live,
+    Retired,
+}
+
+impl GenerationState {
+    fn parse(s: &str) -> GenerationState {
+        match s {
+            "live" => GenerationState::Live,
+            "retired" => GenerationState::Retired,
+            _ => GenerationState::Building,
+        }
+    }
+
+    /// The name stored in `generations.state`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GenerationState::Building => "building",
+            GenerationState::Live => "live",
+            GenerationState::Retired => "retired",
+        }
+    }
+}
+
+/// One generation of the read model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Generation {
+    pub id: i64,
+    /// Postgres schema holding its tables.
+    pub schema: String,
+    /// Prefix of its Redis keys.
+    pub redis_prefix: String,
+    pub state: GenerationState,
+}
+
+type GenerationRow = (i64, String, String, String);
+
+impl From<GenerationRow> for Generation {
+    fn from((id, schema, redis_prefix, state): GenerationRow) -> Self {
+        Generation {
+            id,
+            schema,
+            redis_prefix,
+            state: GenerationState::parse(&state),
+        }
+    }
+}
+
+const SELECT: &str = "SELECT id, schema_name, redis_prefix, state FROM orderflow_meta.generations";
+
+/// The control side: listing, creating, switching and dropping generations.
+#[derive(Clone)]
+pub struct Generations {
+    pool: PgPool,
+    base_prefix: String,
+}
+
+impl Generations {
+    /// Connects lazily to the read-model database; `base_prefix` is the Redis prefix that
+    /// generation prefixes extend.
+    pub fn connect(database_url: &str, base_prefix: &str) -> Result<Generations, ProjectorError> {
+        let options = PgConnectOptions::from_str(database_url)?
+            .options([("statement_timeout", "30000"), ("lock_timeout", "10000")]);
+        let pool = PgPoolOptions::new()
+            .max_connections(3)
+            .acquire_timeout(Duration::from_secs(3))
+            .connect_lazy_with(options);
+        Ok(Generations {
+            pool,
+            base_prefix: base_prefix.to_owned(),
+        })
+    }
+
+    /// Creates the control schema and tables if needed.
+    pub async fn prepare(&self) -> Result<(), ProjectorError> {
+        // sqlx keeps its history in an unqualified table: on this detached connection it
+        // lands in the control schema, apart from every generation's own history; the
+        // altered session is closed afterwards instead of going back to the pool.
+        let mut conn = self.pool.acquire().await?.detach();
+        sqlx::query("CREATE SCHEMA IF NOT EXISTS orderflow_meta")
+            .execute(&mut conn)
+            .await?;
+        sqlx::query("SET search_path TO orderflow_meta")
+            .execute(&mut conn)
+            .await?;
+        CONTROL.run_direct(&mut conn).await?;
+        sqlx::Connection::close(conn).await?;
+        Ok(())
+    }
+
+    /// The live generation, if any.
+    pub async fn live(&self) -> Result<Option<Generation>, ProjectorError> {
+        let sql = format!("{SELECT} WHERE id = (SELECT generation FROM orderflow_meta.live)");
+        let row: Option<GenerationRow> = sqlx::query_as(&sql).fetch_optional(&self.pool).await?;
+        Ok(row.map(Generation::from))
+    }
+
+    /// Every generation, oldest first.
+    pub async fn list(&self) -> Result<Vec<Generation>, ProjectorError> {
+        let rows: Vec<GenerationRow> = sqlx::query_as(&format!("{SELECT} ORDER BY id"))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(Generation::from).collect())
+    }
+
+    /// The generation with this id.
+    pub async fn get(&self, id: i64) -> Result<Option<Generation>, ProjectorError> {
+        let row: Option<GenerationRow> = sqlx::query_as(&format!("{SELECT} WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(Generation::from))
+    }
+
+    /// The newest generation still being built (an interrupted rebuild), if any.
+    pub async fn building(&self) -> Result<Option<Generation>, ProjectorError> {
+        let sql = format!("{SELECT} WHERE state = 'building' ORDER BY id DESC LIMIT 1");
+        let row: Option<GenerationRow> = sqlx::query_as(&sql).fetch_optional(&self.pool).await?;
+        Ok(row.map(Generation::from))
+    }
+
+    /// Registers a new generation, building, with an empty schema (the caller migrates it).
+    pub async fn create(&self) -> Result<Generation, ProjectorError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(CONTROL_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        let id: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM orderflow_meta.generations")
+                .fetch_one(&mut *tx)
+                .await?;
+        let generation = Generation {
+            id,
+            schema: format!("orderflow_g{id}"),
+            redis_prefix: format!("{}g{id}:", self.base_prefix),
+            state: GenerationState::Building,
+        };
+        sqlx::query(
+            "INSERT INTO orderflow_meta.generations (id, schema_name, redis_prefix, state)
+             VALUES ($1, $2, $3, 'building')",
+        )
+        .bind(id)
+        .bind(&generation.schema)
+        .bind(&generation.redis_prefix)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(&format!("CREATE SCHEMA {}", ident(&generation.schema)))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(generation)
+    }
+
+    /// Makes `generation` live if no generation is (the first start of a projector on an
+    /// empty database). Returns the live generation, whichever it is.
+    pub async fn adopt_if_none_live(
+        &self,
+        generation: &Generation,
+    ) -> Result<Generation, ProjectorError> {
+        let switch = self.begin_switch().await?;
+        if let Some(live) = switch.live.clone() {
+            switch.rollback().await?;
+            return Ok(live);
+        }
+        switch.commit_to(generation).await?;
+        Ok(Generation {
+            state: GenerationState::Live,
+            ..generation.clone()
+        })
+    }
+
+    /// Starts a switch: locks the live pointer, so no batch of the live projector commits
+    /// until the switch commits or rolls back.
+    pub async fn begin_switch(&self) -> Result<Switch, ProjectorError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(CONTROL_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        let live: Option<i64> =
+            sqlx::query_scalar("SELECT generation FROM orderflow_meta.live FOR UPDATE")
+                .fetch_optional(&mut *tx)
+                .await?;
+        let live = match live {
+            Some(id) => {
+                let sql = format!("{SELECT} WHERE id = $1");
+                let row: GenerationRow = sqlx::query_as(&sql).bind(id).fetch_one(&mut *tx).await?;
+                Some(Generation::from(row))
+            }
+            None => None,
+        };
+        Ok(Switch { tx, live })
+    }
+
+    /// The stored next offset of each partition of `generation`.
+    pub async fn offsets(
+        &self,
+        generation: &Generation,
+    ) -> Result<HashMap<i32, i64>, ProjectorError> {
+        let mut conn = self.pool.acquire().await?;
+        offsets_of(&mut conn, generation).await
+    }
+
+    /// Drops a generation that is not live: its schema, its row, and (by the caller) its
+    /// Redis keys.
+    pub async fn drop_generation(&self, generation: &Generation) -> Result<(), ProjectorError> {
+        let mut tx = self.pool.begin().await?;
+        let live: Option<i64> =
+            sqlx::query_scalar("SELECT generation FROM orderflow_meta.live FOR SHARE")
+                .fetch_optional(&mut *tx)
+                .await?;
+        if live == Some(generation.id) {
+            return Err(ProjectorError::Generation(format!(
+                "generation {} is live; switch to another one before dropping it",
+                generation.id
+            )));
+        }
+        sqlx::query(&format!(
+            "DROP SCHEMA IF EXISTS {} CASCADE",
+            ident(&generation.schema)
+        ))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM orderflow_meta.generations WHERE id = $1")
+            .bind(generation.id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// A switch in progress: the live pointer is locked until [`Switch::commit_to`] or
+/// [`Switch::rollback`].
+pub struct Switch {
+    tx: Transaction<'static, Postgres>,
+    /// The live generation when the lock was taken.
+    pub live: Option<Generation>,
+}
+
+impl Switch {
+    /// The stored offsets of the live generation, frozen while the lock is held.
+    pub async fn live_offsets(&mut self) -> Result<HashMap<i32, i64>, ProjectorError> {
+        match self.live.clone() {
+            Some(live) => offsets_of(&mut self.tx, &live).await,
+            None => Ok(HashMap::new()),
+        }
+    }
+
+    /// Makes `generation` live: the pointer, the states, the reader views and the
+    /// announcement, all visible at once when this commits. The previous live generation
+    /// becomes retired.
+    pub async fn commit_to(mut self, generation: &Generation) -> Result<(), ProjectorError> {
+        let tx = &mut self.tx;
+        sqlx::query(
+            "UPDATE orderflow_meta.generations SET state = 'retired'
+             WHERE state = 'live' AND id <> $1",
+        )
+        .bind(generation.id)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query(
+            "UPDATE orderflow_meta.generations SET state = 'live', switched_at = now()
+             WHERE id = $1",
+        )
+        .bind(generation.id)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO orderflow_meta.live (only_row, generation) VALUES (true, $1)
+             ON CONFLICT (only_row) DO UPDATE SET generation = EXCLUDED.generation",
+        )
+        .bind(generation.id)
+        .execute(&mut **tx)
+        .await?;
+        point_views(tx, generation).await?;
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(GENERATION_CHANNEL)
+            .bind(generation.id.to_string())
+            .execute(&mut **tx)
+            .await?;
+        self.tx.commit().await?;
+        Ok(())
+    }
+
+    /// Gives up the switch; the live projector goes on.
+    pub async fn rollback(self) -> Result<(), ProjectorError> {
+        self.tx.rollback().await?;
+        Ok(())
+    }
+}
+
+async fn offsets_of(
+    conn: &mut PgConnection,
+    generation: &Generation,
+) -> Result<HashMap<i32, i64>, ProjectorError> {
+    let sql = format!(
+        "SELECT partition, next_offset FROM {}.projection_offsets",
+        ident(&generation.schema)
+    );
+    let rows: Vec<(i32, i64)> = sqlx::query_as(&sql).fetch_all(&mut *conn).await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Re-creates the reader views over `generation`'s tables, and the `generation` view that
+/// names its id and Redis prefix. DDL is transactional: readers see the old views until
+/// the switch commits, then the new ones.
+async fn point_views(
+    tx: &mut Transaction<'static, Postgres>,
+    generation: &Generation,
+) -> Result<(), ProjectorError> {
+    sqlx::query("CREATE SCHEMA IF NOT EXISTS orderflow_read")
+        .execute(&mut **tx)
+        .await?;
+    let old: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.views WHERE table_schema = $1",
+    )
+    .bind(READ_SCHEMA)
+    .fetch_all(&mut **tx)
+    .await?;
+    for view in old {
+        let sql = format!(
+            "DROP VIEW IF EXISTS orderflow_read.{} CASCADE",
+            ident(&view)
+        );
+        sqlx::query(&sql).execute(&mut **tx).await?;
+    }
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables
+         WHERE table_schema = $1 AND table_type = 'BASE TABLE' ORDER BY table_name",
+    )
+    .bind(&generation.schema)
+    .fetch_all(&mut **tx)
+    .await?;
+    for table in tables
+        .iter()
+        .filter(|t| !PRIVATE_TABLES.contains(&t.as_str()))
+    {
+        let sql = format!(
+            "CREATE VIEW orderflow_read.{t} AS SELECT * FROM {s}.{t}",
+            t = ident(table),
+            s = ident(&generation.schema)
+        );
+        sqlx::query(&sql).execute(&mut **tx).await?;
+    }
+    let sql = format!(
+        "CREATE VIEW orderflow_read.generation AS
+         SELECT {}::bigint AS id, {}::text AS redis_prefix",
+        generation.id,
+        literal(&generation.redis_prefix)
+    );
+    sqlx::query(&sql).execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// A quoted SQL identifier.
+pub(crate) fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// A quoted SQL string literal.
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_and_literals_are_quoted() {
+        assert_eq!(ident("orderflow_g1"), "\"orderflow_g1\"");
+        assert_eq!(ident("a\"b"), "\"a\"\"b\"");
+        assert_eq!(literal("it's"), "'it''s'");
+    }
+
+    #[test]
+    fn unknown_states_read_as_building() {
+        assert_eq!(GenerationState::parse("live"), GenerationState::Live);
+        assert_eq!(GenerationState::parse("retired"), GenerationState::Retired);
+        assert_eq!(GenerationState::parse("x"), GenerationState::Building);
+        assert_eq!(GenerationState::Retired.as_str(), "retired");
+    }
+}

@@ -138,6 +138,12 @@ impl Cache {
         }
     }
 
+    /// Whether every document handed over has been written (nothing pending, no purge
+    /// owed).
+    pub fn is_clean(&self) -> bool {
+        self.pending.is_empty() && !self.overflowed
+    }
+
     /// Purges after an overflow, then writes everything pending, in chunks: each chunk that
     /// Redis acknowledged leaves `pending`, so a timeout keeps the progress made.
     async fn flush(&mut self) -> Result<(), ProjectorError> {
@@ -162,7 +168,7 @@ impl Cache {
 
     /// Drops every cached order of this prefix, so nothing older than Postgres is served.
     /// Resumes where an interrupted purge stopped.
-    async fn purge(&mut self) -> Result<(), ProjectorError> {
+    pub(crate) async fn purge(&mut self) -> Result<(), ProjectorError> {
         let pattern = order_cache_pattern(&self.prefix);
         loop {
             let cursor = self.purge_cursor;

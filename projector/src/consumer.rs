@@ -9,13 +9,14 @@
 //! finished the batches already handed over. Records polled before a rebalance but not yet
 //! handed over are dropped: they are fetched again from the stored offsets.
 
+use crate::error::ProjectorError;
 use crate::health::Health;
 use crate::store::Store;
 use orderflow_platform::KafkaSettings;
 use rdkafka::Offset;
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, RebalanceProtocol};
-use rdkafka::error::{KafkaError, KafkaResult};
+use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 use rdkafka::message::OwnedMessage;
 use rdkafka::topic_partition_list::TopicPartitionList;
 use rdkafka::types::RDKafkaRespErr;
@@ -61,7 +62,13 @@ pub struct AssignmentContext {
 
 impl ClientContext for AssignmentContext {
     fn error(&self, error: KafkaError, reason: &str) {
-        tracing::warn!(error = %error, reason, "librdkafka");
+        // End-of-partition events are asked for by rebuilds; they are not errors.
+        if !matches!(
+            error,
+            KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF)
+        ) {
+            tracing::warn!(error = %error, reason, "librdkafka");
+        }
     }
 }
 
@@ -179,50 +186,80 @@ impl AssignmentContext {
     }
 }
 
-/// Creates the consumer and subscribes it to `topic` in `group`.
-///
-/// Each assigned partition is fetched from `rewind` records before its stored offset; the
-/// pipeline skips what lies below the stored offset. This costs a few skipped records per
-/// assignment and protects against brokers that, asked to fetch from the middle of a
-/// producer batch, return the *next* batch (tansu 0.6 does; ADR 0004), which would skip
-/// the rest of that batch for good.
-#[allow(clippy::too_many_arguments)]
-pub fn subscribe(
-    kafka: &KafkaSettings,
-    topic: &str,
-    group: &str,
-    store: Store,
-    feed: mpsc::Sender<Feed>,
-    stop: Arc<AtomicBool>,
-    health: Arc<Health>,
-    rewind: i64,
-    report_end: bool,
-) -> KafkaResult<GroupConsumer> {
+/// Who decides which partitions a consumer reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Assignment {
+    /// The consumer group shares the partitions among the live projector's instances.
+    Group,
+    /// One process reads every partition, with no group to join (a rebuild): nothing to
+    /// wait for when a killed run is started again.
+    AllPartitions,
+}
+
+/// What [`consume`] needs.
+pub struct ConsumerSpec<'a> {
+    pub kafka: &'a KafkaSettings,
+    pub topic: &'a str,
+    pub group: &'a str,
+    pub store: Store,
+    pub feed: mpsc::Sender<Feed>,
+    pub stop: Arc<AtomicBool>,
+    pub health: Arc<Health>,
+    /// Records fetched again before each stored offset, and skipped. This costs a few
+    /// skipped records per assignment and protects against brokers that, asked to fetch
+    /// from the middle of a producer batch, return the *next* batch (tansu 0.6 does; ADR
+    /// 0004), which would skip the rest of that batch for good.
+    pub rewind: i64,
+    pub assignment: Assignment,
+}
+
+/// Creates the consumer and starts it: subscribed to the topic in the group, or assigned
+/// every partition at its stored offset. A consumer without a group reports the end of
+/// each partition ([`Feed::EndOfPartition`]), which tells a rebuild it has caught up.
+pub async fn consume(spec: ConsumerSpec<'_>) -> Result<GroupConsumer, ProjectorError> {
+    let all = spec.assignment == Assignment::AllPartitions;
     let context = AssignmentContext {
-        topic: topic.to_owned(),
-        store,
+        topic: spec.topic.to_owned(),
+        store: spec.store.clone(),
         runtime: tokio::runtime::Handle::current(),
-        feed,
+        feed: spec.feed.clone(),
         generation: AtomicU64::new(0),
-        stop,
-        health,
-        rewind,
+        stop: spec.stop,
+        health: spec.health.clone(),
+        rewind: spec.rewind,
     };
-    let consumer: GroupConsumer = kafka
+    let consumer: GroupConsumer = spec
+        .kafka
         .client_config(&[
-            ("group.id", group),
+            ("group.id", spec.group),
             ("enable.auto.commit", "false"),
             ("enable.auto.offset.store", "false"),
             ("auto.offset.reset", "earliest"),
             ("isolation.level", "read_uncommitted"),
             ("fetch.wait.max.ms", "50"),
-            (
-                "enable.partition.eof",
-                if report_end { "true" } else { "false" },
-            ),
+            ("enable.partition.eof", if all { "true" } else { "false" }),
         ])
         .create_with_context(context)?;
-    consumer.subscribe(&[topic])?;
+    if !all {
+        consumer.subscribe(&[spec.topic])?;
+        return Ok(consumer);
+    }
+    let partitions = crate::logscan::partition_ends(spec.kafka, spec.topic).await?;
+    let partitions: Vec<i32> = partitions.into_keys().collect();
+    let offsets = spec.store.claim_offsets(&partitions).await?;
+    let mut tpl = TopicPartitionList::new();
+    for (&partition, &offset) in &offsets {
+        let from = (offset - spec.rewind).max(0);
+        tpl.add_partition_offset(spec.topic, partition, Offset::Offset(from))?;
+    }
+    tracing::info!(?offsets, "reading every partition from its stored offset");
+    // Before the assignment, so no record can reach the loop ahead of its offsets.
+    spec.feed
+        .send(Feed::Assigned(offsets))
+        .await
+        .map_err(|_| ProjectorError::Generation("the batch loop is gone".into()))?;
+    consumer.assign(&tpl)?;
+    spec.health.set_assignment(partitions.len());
     Ok(consumer)
 }
 

@@ -16,7 +16,7 @@ fn money(s: &str) -> Decimal {
     s.parse().unwrap()
 }
 
-fn placed(items: &[(&str, u32, &str)]) -> EventKind {
+pub(crate) fn placed(items: &[(&str, u32, &str)]) -> EventKind {
     let items: Vec<LineItem> = items
         .iter()
         .map(|(p, q, price)| LineItem {
@@ -38,20 +38,26 @@ fn placed(items: &[(&str, u32, &str)]) -> EventKind {
     })
 }
 
-fn packed() -> EventKind {
+pub(crate) fn packed() -> EventKind {
     EventKind::Packed {
         warehouse: "AMS-1".into(),
     }
 }
 
-fn cancelled() -> EventKind {
+pub(crate) fn cancelled() -> EventKind {
     EventKind::Cancelled {
         reason: "changed mind".into(),
     }
 }
 
 /// The `n`-th record of the batch: `order`'s event at `version`, `minutes` after T0.
-fn record(n: i64, order: &str, version: u64, minutes: i64, kind: EventKind) -> DecodedRecord {
+pub(crate) fn record(
+    n: i64,
+    order: &str,
+    version: u64,
+    minutes: i64,
+    kind: EventKind,
+) -> DecodedRecord {
     DecodedRecord {
         position: Position {
             partition: 0,

@@ -32,6 +32,7 @@
 //! - `error`: [`ProjectorError`].
 
 mod cache;
+pub mod cli;
 mod consumer;
 mod dlq;
 mod error;
@@ -41,21 +42,28 @@ mod fold_tests;
 pub mod generations;
 mod health;
 mod lag;
+mod logscan;
 mod model;
 mod pipeline;
+mod progress;
+pub mod rebuild;
+pub mod repair;
 mod settings;
 mod store;
 mod store_write;
+pub mod verify;
 
 pub use cache::Cache;
 pub use error::ProjectorError;
 pub use fold::{BatchPlan, fold_batch};
 pub use health::Health;
 pub use model::{DecodedRecord, OrderView, Position};
+pub use progress::ProgressMode;
+pub use rebuild::{RebuildOptions, RebuildReport, rebuild};
 pub use settings::Settings;
 pub use store::{NOTIFY_CHANNEL, PROJECTION};
 
-use crate::consumer::Feed;
+use crate::consumer::{Assignment, ConsumerSpec, Feed};
 use crate::generations::{Generation, Generations};
 use crate::pipeline::{Ended, Pipeline, Positions};
 use crate::store::Role;
@@ -261,20 +269,24 @@ async fn connect(
     )?;
     let (feed_tx, feed_rx) = mpsc::channel(FEED_CAPACITY);
     let poll_stop = Arc::new(AtomicBool::new(*stop.borrow()));
-    let consumer = Arc::new(
-        consumer::subscribe(
-            &settings.kafka,
-            &topic,
-            &target.group,
-            store.clone(),
-            feed_tx.clone(),
-            poll_stop.clone(),
-            health.clone(),
-            settings.resume_rewind,
-            target.role == Role::Rebuild,
-        )
-        .context("creating the consumer")?,
-    );
+    let assignment = match target.role {
+        Role::Live => Assignment::Group,
+        Role::Rebuild => Assignment::AllPartitions,
+    };
+    let consumer = consumer::consume(ConsumerSpec {
+        kafka: &settings.kafka,
+        topic: &topic,
+        group: &target.group,
+        store: store.clone(),
+        feed: feed_tx.clone(),
+        stop: poll_stop.clone(),
+        health: health.clone(),
+        rewind: settings.resume_rewind,
+        assignment,
+    })
+    .await
+    .context("creating the consumer")?;
+    let consumer = Arc::new(consumer);
     let poller = {
         let consumer = consumer.clone();
         let (max, wait, flag) = (

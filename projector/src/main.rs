@@ -1,25 +1,31 @@
-//! The projector binary: parse settings, bind the health endpoint, run until
-//! Ctrl-C/SIGTERM.
+//! The projector binary: parse the command line; serve the projection until
+//! Ctrl-C/SIGTERM, or run one of the generation tools.
 
 use anyhow::Context;
 use clap::Parser;
 use orderflow_platform::{init_tracing, shutdown_signal};
-use orderflow_projector::{Settings, run};
+use orderflow_projector::cli::{Cli, Command, execute};
+use orderflow_projector::run;
+use std::process::ExitCode;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> anyhow::Result<ExitCode> {
     init_tracing();
-    let settings = Settings::parse();
+    let Cli { settings, command } = Cli::parse();
+    if let Some(command) = command.filter(|c| !matches!(c, Command::Run)) {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            let _ = stop.send(true);
+        });
+        return execute(&settings, command, stopped).await;
+    }
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("binding {}", settings.listen))?;
-    tracing::info!(
-        address = %listener.local_addr()?,
-        topic = %settings.topic,
-        group = %settings.group,
-        "projector health endpoint listening"
-    );
+    tracing::info!(address = %listener.local_addr()?, topic = %settings.topic, group = %settings.group, "projector health endpoint listening");
     run(settings, listener, shutdown_signal())
         .await
-        .context("serving the health endpoint")
+        .context("serving the health endpoint")?;
+    Ok(ExitCode::SUCCESS)
 }

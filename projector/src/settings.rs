@@ -7,11 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 /// Everything the projector needs to run.
-#[derive(Debug, Clone, clap::Parser)]
-#[command(
-    name = "projector",
-    about = "orderflow projector (Kafka → Postgres and Redis read models)"
-)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct Settings {
     /// Address `/healthz` and `/readyz` listen on.
     #[arg(

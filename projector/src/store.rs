@@ -71,11 +71,6 @@ impl Store {
         })
     }
 
-    /// The generation these tables belong to.
-    pub fn generation(&self) -> i64 {
-        self.generation
-    }
-
     /// The pool, for reads outside a batch (verify, single-order repair).
     pub(crate) fn pool(&self) -> &PgPool {
         &self.pool

@@ -157,8 +157,7 @@ async fn notify(conn: &mut PgConnection, plan: &BatchPlan) -> Result<(), sqlx::E
     Ok(())
 }
 
-/// Adds the status counts of `plan` (a repair moves one order between statuses).
-pub async fn upsert_stats(conn: &mut PgConnection, plan: &BatchPlan) -> Result<(), sqlx::Error> {
+async fn upsert_stats(conn: &mut PgConnection, plan: &BatchPlan) -> Result<(), sqlx::Error> {
     if !plan.hourly.is_empty() {
         sqlx::query(
             "INSERT INTO stats_hourly (hour, order_count, revenue)

@@ -10,5 +10,6 @@ mod helpers;
 mod newer_schema;
 mod old_events;
 mod projection;
+mod rebuild;
 mod restart;
 mod throughput;

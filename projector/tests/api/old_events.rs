@@ -10,7 +10,7 @@ use serde_json::json;
 
 /// Confluent-framed bytes of `event` written with the v1 schema of its type, registered
 /// under the topic's subject as the producer of that time did.
-async fn written_with_v1(
+pub(crate) async fn written_with_v1(
     stack: &Stack,
     event: &orderflow_domain::Event,
     v1: &str,

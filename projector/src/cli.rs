@@ -1,0 +1,197 @@
+//! The `projector` command line: the service (default) and the operator's tools for
+//! generations of the read model (rebuild, switch, verify, list, drop).
+
+use crate::generations::Generations;
+use crate::progress::ProgressMode;
+use crate::rebuild::{RebuildOptions, drop_generation, rebuild};
+use crate::repair::repair_order;
+use crate::settings::Settings;
+use crate::verify::verify;
+use anyhow::Context;
+use std::process::ExitCode;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// `projector [SETTINGS] [COMMAND]`. Settings come from flags before the command or from
+/// the environment.
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "projector",
+    about = "orderflow projector (Kafka → Postgres and Redis read models)"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What to do.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Project the log into the live generation (the default).
+    Run,
+    /// Build a new generation of the read model from offset 0 beside the live one, then
+    /// switch readers to it. Resumes an interrupted rebuild.
+    Rebuild {
+        /// Rebuild only this order's rows in the live generation, from its partition.
+        #[arg(long)]
+        order: Option<String>,
+        #[command(flatten)]
+        run: RunArgs,
+        /// Discard an interrupted rebuild instead of resuming it.
+        #[arg(long)]
+        fresh: bool,
+    },
+    /// Catch up an existing (retired) generation and make it live again: the rollback
+    /// after a rebuild that was kept with `--keep-old`.
+    Switch {
+        generation: i64,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Fold the whole log in memory and compare it with the live read model; exits 1 when
+    /// they differ.
+    Verify,
+    /// List the generations of the read model.
+    Generations,
+    /// Drop a generation that is not live (its tables and its Redis keys).
+    Drop { generation: i64 },
+}
+
+/// How a rebuild or a switch runs.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// Keep the previous generation (retired) for a rollback instead of dropping it.
+    #[arg(long)]
+    keep_old: bool,
+    /// Seconds between the switch and dropping the previous generation.
+    #[arg(long, default_value_t = 10)]
+    drop_grace_secs: u64,
+    /// How progress is shown.
+    #[arg(long, value_enum, default_value = "auto")]
+    progress: ProgressMode,
+}
+
+/// Runs one of the tools; `Run` is the caller's (it needs a listener).
+pub async fn execute(
+    settings: &Settings,
+    command: Command,
+    stop: watch::Receiver<bool>,
+) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Run => anyhow::bail!("`run` is served by the binary itself"),
+        Command::Rebuild {
+            order: Some(order_id),
+            ..
+        } => {
+            let report = repair_order(settings, &order_id)
+                .await
+                .with_context(|| format!("repairing order {order_id}"))?;
+            println!(
+                "order {} (generation {}, partition {}): {} events; before {:?}, after {:?}",
+                report.order_id,
+                report.generation,
+                report.partition,
+                report.events,
+                report.before,
+                report.after.map(|(v, s)| (v, s.as_str()))
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Rebuild { run, fresh, .. } => switch_to(settings, None, run, fresh, stop).await,
+        Command::Switch { generation, run } => {
+            switch_to(settings, Some(generation), run, false, stop).await
+        }
+        Command::Verify => {
+            let report = verify(settings).await.context("verifying")?;
+            print!("{report}");
+            Ok(if report.is_clean() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Generations => list(settings).await,
+        Command::Drop { generation } => {
+            let generations = control(settings).await?;
+            let found = generations
+                .get(generation)
+                .await?
+                .with_context(|| format!("there is no generation {generation}"))?;
+            drop_generation(settings, &generations, &found).await?;
+            println!("dropped generation {generation}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn switch_to(
+    settings: &Settings,
+    generation: Option<i64>,
+    run: RunArgs,
+    fresh: bool,
+    stop: watch::Receiver<bool>,
+) -> anyhow::Result<ExitCode> {
+    let options = RebuildOptions {
+        keep_old: run.keep_old,
+        fresh,
+        generation,
+        drop_grace: Duration::from_secs(run.drop_grace_secs),
+        progress: run.progress,
+    };
+    let report = rebuild(settings, &options, stop)
+        .await
+        .context("rebuilding")?;
+    println!(
+        "generation {}: {} records in {:.1}s ({:.0} records/s); {}",
+        report.generation,
+        report.records,
+        report.elapsed.as_secs_f64(),
+        report.rate(),
+        match (report.switched, report.previous, report.dropped_previous) {
+            (false, _, _) => "interrupted: run the same command again to resume".to_owned(),
+            (true, Some(p), true) => format!("live; generation {p} dropped"),
+            (true, Some(p), false) => format!("live; generation {p} kept (retired)"),
+            (true, None, _) => "live".to_owned(),
+        }
+    );
+    Ok(if report.switched {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(130)
+    })
+}
+
+async fn control(settings: &Settings) -> anyhow::Result<Generations> {
+    let generations = Generations::connect(&settings.database_url, &settings.redis_prefix)?;
+    generations
+        .prepare()
+        .await
+        .context("reading the generations")?;
+    Ok(generations)
+}
+
+async fn list(settings: &Settings) -> anyhow::Result<ExitCode> {
+    let generations = control(settings).await?;
+    println!(
+        "{:>4}  {:<9} {:<16} {:<22} {:>14}",
+        "id", "state", "schema", "redis prefix", "folded"
+    );
+    for g in generations.list().await? {
+        let folded: i64 = generations
+            .offsets(&g)
+            .await
+            .map(|o| o.values().sum())
+            .unwrap_or(0);
+        println!(
+            "{:>4}  {:<9} {:<16} {:<22} {:>14}",
+            g.id,
+            g.state.as_str(),
+            g.schema,
+            g.redis_prefix,
+            folded
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,376 @@
+//! `projector rebuild`: builds a new generation of the read model from offset 0 of every
+//! partition, beside the live one, then switches readers to it atomically (ADR 0007).
+//!
+//! The rebuild runs the live projector's own pipeline (same batches, same transaction
+//! per batch with the offsets, same cache write-through) into the new generation's schema
+//! and Redis prefix, with its own stored offsets: killed at any point and run again, it
+//! resumes from them. Once every partition has reached the end of the log and the new
+//! generation is close to the live one, the switch:
+//!
+//! 1. locks the live pointer (the live projector's next batch waits);
+//! 2. waits until the new generation has folded at least everything the live one has, so
+//!    no order is ever served at a lower version after the switch;
+//! 3. stops the rebuild's pipeline and flushes its cache writes;
+//! 4. re-points the pointer and the reader views, and notifies, in the same transaction.
+//!
+//! The live projector's waiting batch then finds its generation retired, rolls back, and
+//! moves to the new one at its stored offsets. The old generation is dropped after a grace
+//! period, or kept (retired) for a rollback.
+
+use crate::error::ProjectorError;
+use crate::generations::{Generation, GenerationState, Generations};
+use crate::health::Health;
+use crate::pipeline::{Ended, Positions};
+use crate::progress::{Progress, ProgressMode};
+use crate::settings::Settings;
+use crate::store::{Role, Store};
+use crate::{Cache, Target, connect_retrying};
+use sqlx::{Connection, PgConnection};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Key of the advisory lock a running rebuild holds.
+const REBUILD_LOCK: i64 = 0x6f72_6465_7272_6562;
+/// Longest the live pointer stays locked while the new generation folds its last records.
+const SWITCH_WAIT: Duration = Duration::from_secs(8);
+/// Longest the switch waits for the rebuild's pending cache writes.
+const CACHE_FLUSH_WAIT: Duration = Duration::from_secs(10);
+/// How often progress and the switch condition are looked at.
+const TICK: Duration = Duration::from_millis(200);
+
+/// How a rebuild runs.
+#[derive(Debug, Clone)]
+pub struct RebuildOptions {
+    /// Keep the previous generation (retired) instead of dropping it after the switch.
+    pub keep_old: bool,
+    /// Discard an interrupted rebuild instead of resuming it.
+    pub fresh: bool,
+    /// Catch up this existing generation and switch to it (a rollback to a retired one).
+    pub generation: Option<i64>,
+    /// Time between the switch and dropping the previous generation, for requests that
+    /// started before the switch to finish.
+    pub drop_grace: Duration,
+    pub progress: ProgressMode,
+}
+
+/// How a rebuild ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RebuildReport {
+    /// The generation built.
+    pub generation: i64,
+    /// The generation live before, if any.
+    pub previous: Option<i64>,
+    /// Whether readers now see the new generation (false: interrupted, run again).
+    pub switched: bool,
+    /// Whether the previous generation was dropped.
+    pub dropped_previous: bool,
+    /// Records this run folded (a resumed run counts only its own).
+    pub records: u64,
+    pub elapsed: Duration,
+}
+
+impl RebuildReport {
+    /// Records per second of this run.
+    pub fn rate(&self) -> f64 {
+        self.records as f64 / self.elapsed.as_secs_f64().max(1e-3)
+    }
+}
+
+/// Rebuilds the read model (see the module docs). Returns early, not switched, when
+/// `stop` turns true; running it again resumes.
+pub async fn rebuild(
+    settings: &Settings,
+    options: &RebuildOptions,
+    stop: watch::Receiver<bool>,
+) -> Result<RebuildReport, ProjectorError> {
+    let started = Instant::now();
+    let generations = Generations::connect(&settings.database_url, &settings.redis_prefix)?;
+    generations.prepare().await?;
+    let _lock = RebuildLock::acquire(&settings.database_url).await?;
+    let target = choose(settings, &generations, options).await?;
+    Store::connect(
+        &settings.database_url,
+        &settings.topic,
+        &target,
+        Role::Rebuild,
+    )?
+    .migrate()
+    .await?;
+    let ends = crate::logscan::partition_ends(&settings.kafka, &settings.topic).await?;
+    let resumed_at: i64 = generations.offsets(&target).await?.values().sum();
+    tracing::info!(generation = target.id, schema = %target.schema, redis_prefix = %target.redis_prefix, resumed_at, "rebuilding");
+
+    let mut run = Run::start(settings, &target, stop.clone()).await?;
+    let total = ends.values().sum::<i64>().max(resumed_at) as u64;
+    let mut progress = Progress::start(options.progress, total, resumed_at.max(0) as u64);
+    let previous = loop {
+        tokio::time::sleep(TICK).await;
+        let snapshot = run.positions();
+        progress.update(snapshot.next.values().sum::<i64>().max(0) as u64);
+        if *stop.borrow() {
+            run.stop().await;
+            progress.finish("interrupted");
+            return Ok(report(&target, None, false, &snapshot, resumed_at, started));
+        }
+        run.check_alive()?;
+        if !ends.keys().all(|p| snapshot.at_end.contains(p)) {
+            continue;
+        }
+        if let Some(previous) = try_switch(settings, &generations, &target, &mut run).await? {
+            break previous;
+        }
+    };
+    let snapshot = run.positions();
+    progress.update(snapshot.next.values().sum::<i64>().max(0) as u64);
+    progress.finish("switched");
+    tracing::info!(generation = target.id, previous = ?previous.as_ref().map(|p| p.id), "the new generation is live");
+    let dropped = match &previous {
+        Some(old) if !options.keep_old => {
+            tokio::time::sleep(options.drop_grace).await;
+            drop_generation(settings, &generations, old).await?;
+            true
+        }
+        _ => false,
+    };
+    let mut done = report(
+        &target,
+        previous.map(|p| p.id),
+        true,
+        &snapshot,
+        resumed_at,
+        started,
+    );
+    done.dropped_previous = dropped;
+    Ok(done)
+}
+
+fn report(
+    target: &Generation,
+    previous: Option<i64>,
+    switched: bool,
+    snapshot: &Positions,
+    resumed_at: i64,
+    started: Instant,
+) -> RebuildReport {
+    let done: i64 = snapshot.next.values().sum();
+    RebuildReport {
+        generation: target.id,
+        previous,
+        switched,
+        dropped_previous: false,
+        records: (done - resumed_at).max(0) as u64,
+        elapsed: started.elapsed(),
+    }
+}
+
+/// The generation to build: the one asked for, an interrupted one to resume, or a new one.
+async fn choose(
+    settings: &Settings,
+    generations: &Generations,
+    options: &RebuildOptions,
+) -> Result<Generation, ProjectorError> {
+    if let Some(id) = options.generation {
+        let generation = generations
+            .get(id)
+            .await?
+            .ok_or_else(|| ProjectorError::Generation(format!("there is no generation {id}")))?;
+        if generation.state == GenerationState::Live {
+            return Err(ProjectorError::Generation(format!(
+                "generation {id} is already live"
+            )));
+        }
+        return Ok(generation);
+    }
+    if let Some(building) = generations.building().await? {
+        if !options.fresh {
+            tracing::info!(generation = building.id, "resuming the interrupted rebuild");
+            return Ok(building);
+        }
+        tracing::info!(
+            generation = building.id,
+            "discarding the interrupted rebuild"
+        );
+        drop_generation(settings, generations, &building).await?;
+    }
+    generations.create().await
+}
+
+/// Drops a generation that is not live, with its Redis keys.
+pub async fn drop_generation(
+    settings: &Settings,
+    generations: &Generations,
+    generation: &Generation,
+) -> Result<(), ProjectorError> {
+    generations.drop_generation(generation).await?;
+    let mut cache = Cache::new(
+        &settings.redis_url,
+        &generation.redis_prefix,
+        settings.redis_ttl(),
+        Duration::from_secs(5),
+        Default::default(),
+    )?;
+    if let Err(e) = cache.purge().await {
+        // The keys expire with their TTL anyway; readers never use a dropped prefix.
+        tracing::warn!(error = %e, prefix = %generation.redis_prefix, "could not delete the dropped generation's Redis keys; they expire with their TTL");
+    }
+    tracing::info!(generation = generation.id, "dropped generation");
+    Ok(())
+}
+
+/// The running pipeline of a rebuild.
+struct Run {
+    positions: Arc<Mutex<Positions>>,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<(Ended, Cache)>>,
+}
+
+impl Run {
+    async fn start(
+        settings: &Settings,
+        target: &Generation,
+        interrupted: watch::Receiver<bool>,
+    ) -> Result<Run, ProjectorError> {
+        let (stop, stopped) = watch::channel(false);
+        let health = Arc::new(Health::default());
+        let target = Target {
+            generation: target.clone(),
+            role: Role::Rebuild,
+            group: format!("{}.rebuild.g{}", settings.group, target.id),
+        };
+        // Connecting retries while the stack is away; Ctrl-C meanwhile ends it.
+        let connecting = connect_retrying(settings, &health, &stopped, Some(&target));
+        let mut interrupted = interrupted;
+        let parts = tokio::select! {
+            parts = connecting => parts,
+            _ = interrupted.wait_for(|s| *s) => None,
+        }
+        .ok_or_else(|| ProjectorError::Generation("interrupted while connecting".into()))?;
+        let positions = parts.pipeline.positions.clone();
+        let settings = settings.clone();
+        let task = tokio::spawn(async move { parts.run(&settings, stopped).await });
+        Ok(Run {
+            positions,
+            stop,
+            task: Some(task),
+        })
+    }
+
+    fn positions(&self) -> Positions {
+        self.positions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn check_alive(&self) -> Result<(), ProjectorError> {
+        match &self.task {
+            Some(task) if !task.is_finished() => Ok(()),
+            _ => Err(ProjectorError::Generation(
+                "the rebuild's pipeline stopped unexpectedly".into(),
+            )),
+        }
+    }
+
+    /// Stops the pipeline between batches and hands back its cache writer.
+    async fn stop(&mut self) -> Option<Cache> {
+        let _ = self.stop.send(true);
+        let task = self.task.take()?;
+        task.await.ok().map(|(_, cache)| cache)
+    }
+}
+
+/// Switches to `target` if it has caught up with the live generation; `Some(previous
+/// live)` once switched, `None` to try again later.
+async fn try_switch(
+    settings: &Settings,
+    generations: &Generations,
+    target: &Generation,
+    run: &mut Run,
+) -> Result<Option<Option<Generation>>, ProjectorError> {
+    let slack = settings.batch_max_records as i64;
+    if let Some(live) = generations.live().await? {
+        let live_offsets = generations.offsets(&live).await?;
+        if !covers(&run.positions().next, &live_offsets, slack) {
+            return Ok(None);
+        }
+    }
+    let mut switch = generations.begin_switch().await?;
+    let frozen = switch.live_offsets().await?;
+    let deadline = Instant::now() + SWITCH_WAIT;
+    while !covers(&run.positions().next, &frozen, 0) {
+        if Instant::now() > deadline {
+            tracing::info!("the new generation did not catch up in time; trying again");
+            switch.rollback().await?;
+            return Ok(None);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let Some(mut cache) = run.stop().await else {
+        switch.rollback().await?;
+        return Err(ProjectorError::Generation(
+            "the rebuild's pipeline stopped unexpectedly".into(),
+        ));
+    };
+    let flush_deadline = Instant::now() + CACHE_FLUSH_WAIT;
+    while !cache.is_clean() {
+        if Instant::now() > flush_deadline {
+            switch.rollback().await?;
+            return Err(ProjectorError::Redis(
+                "the new generation's cache writes could not be flushed; run the rebuild again once Redis answers".into(),
+            ));
+        }
+        cache.write(&[]).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let previous = switch.live.clone();
+    switch.commit_to(target).await?;
+    Ok(Some(previous))
+}
+
+/// Whether `next` has folded every partition at least up to `other` minus `slack`.
+fn covers(next: &HashMap<i32, i64>, other: &HashMap<i32, i64>, slack: i64) -> bool {
+    other
+        .iter()
+        .all(|(p, o)| next.get(p).copied().unwrap_or(0) >= o - slack)
+}
+
+/// The advisory lock of a running rebuild, held by a session of its own: released when
+/// the process ends, however it ends.
+struct RebuildLock(#[allow(dead_code)] PgConnection);
+
+impl RebuildLock {
+    async fn acquire(database_url: &str) -> Result<RebuildLock, ProjectorError> {
+        let mut conn = PgConnection::connect(database_url).await?;
+        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(REBUILD_LOCK)
+            .fetch_one(&mut conn)
+            .await?;
+        if !locked {
+            return Err(ProjectorError::Generation(
+                "another rebuild is running on this database".into(),
+            ));
+        }
+        Ok(RebuildLock(conn))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_generation_covers_another_only_when_every_partition_is_as_far() {
+        let live: HashMap<i32, i64> = [(0, 10), (1, 5)].into();
+        assert!(covers(&[(0, 10), (1, 7)].into(), &live, 0));
+        assert!(!covers(&[(0, 9), (1, 7)].into(), &live, 0));
+        assert!(
+            !covers(&[(0, 10)].into(), &live, 0),
+            "a partition not read yet"
+        );
+        assert!(covers(&[(0, 9), (1, 4)].into(), &live, 1));
+        assert!(covers(&HashMap::new(), &HashMap::new(), 0));
+    }
+}

@@ -173,7 +173,7 @@ async fn a_projector_killed_with_sigkill_mid_batch_and_restarted_matches_a_fold_
 /// n+1-th, ...) so batches mix orders and an order's events span batches. Lifecycles mix
 /// delivered, cancelled, shipped and placed orders; some orders also get duplicates and
 /// conflicting appends that the fold must ignore.
-fn backlog(ids: &[String]) -> Vec<Event> {
+pub(crate) fn backlog(ids: &[String]) -> Vec<Event> {
     let mut rounds: Vec<Vec<Event>> = Vec::new();
     let mut push = |round: usize, e: Event| {
         if rounds.len() <= round {
@@ -281,7 +281,7 @@ fn cancelling(i: usize) -> EventKind {
 /// Appends `events` in order, keyed and partitioned by order id, in producer batches of
 /// many records, as the command service writes them: a restart then resumes in the middle
 /// of a batch, which tansu cannot fetch from (the projector's resume rewind covers it).
-async fn produce_batched(stack: &Stack, events: &[Event]) {
+pub(crate) async fn produce_batched(stack: &Stack, events: &[Event]) {
     let producer: FutureProducer = KafkaSettings::new(brokers())
         .client_config(&[("enable.idempotence", "true"), ("linger.ms", "5")])
         .create()
@@ -308,7 +308,7 @@ async fn stored_offsets(stack: &Stack) -> BTreeMap<i32, i64> {
 }
 
 /// The configuration of both projector processes, as environment variables.
-fn child_env(stack: &Stack) -> Vec<(&'static str, String)> {
+pub(crate) fn child_env(stack: &Stack) -> Vec<(&'static str, String)> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -345,12 +345,22 @@ fn child_env(stack: &Stack) -> Vec<(&'static str, String)> {
 }
 
 /// A `projector` child process, killed when dropped (also when the test panics).
-struct Projector {
+pub(crate) struct Projector {
     child: Option<Child>,
 }
 
 impl Projector {
-    fn start(env: &[(&'static str, String)]) -> Projector {
+    pub(crate) fn start(env: &[(&'static str, String)]) -> Projector {
+        Self::start_with(env, &[], None)
+    }
+
+    /// Runs `projector <args>`; with `capture`, its standard output (logs included) goes to
+    /// that file.
+    pub(crate) fn start_with(
+        env: &[(&'static str, String)],
+        args: &[&str],
+        capture: Option<&std::path::Path>,
+    ) -> Projector {
         let logs = std::env::var_os("ORDERFLOW_CRASH_TEST_LOGS").is_some();
         let output = || {
             if logs {
@@ -360,17 +370,39 @@ impl Projector {
             }
         };
         let child = Command::new(env!("CARGO_BIN_EXE_projector"))
+            .args(args)
             .env_clear()
             .envs(env.iter().map(|(k, v)| (*k, v)))
             .stdin(Stdio::null())
-            .stdout(output())
+            .stdout(match capture {
+                Some(path) => std::fs::File::create(path).expect("capture file").into(),
+                None => output(),
+            })
             .stderr(output())
             .spawn()
             .expect("starting the projector binary");
         Projector { child: Some(child) }
     }
 
-    fn assert_alive(&mut self) {
+    /// Waits (without blocking the test's runtime, which serves the registry) for the
+    /// process to exit on its own.
+    pub(crate) async fn finish(&mut self, within: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + within;
+        let child = self.child.as_mut().expect("running");
+        loop {
+            if let Some(status) = child.try_wait().expect("waiting for the projector") {
+                self.child = None;
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the projector did not finish in {within:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub(crate) fn assert_alive(&mut self) {
         let child = self.child.as_mut().expect("running");
         if let Some(status) = child.try_wait().unwrap() {
             panic!(
@@ -380,7 +412,7 @@ impl Projector {
     }
 
     /// SIGKILL (on Unix), then reaps the process.
-    fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             child.kill().expect("killing the projector");
             child.wait().expect("reaping the projector");

@@ -11,5 +11,6 @@ mod newer_schema;
 mod old_events;
 mod projection;
 mod rebuild;
+mod rebuild_crash;
 mod restart;
 mod throughput;

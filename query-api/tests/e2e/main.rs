@@ -2,6 +2,7 @@
 //! folding the log, answers through the query API. Each test gets its own topic, registry
 //! database, read-model database, Redis prefix and consumer group.
 
+mod rebuild;
 mod stack;
 
 use rust_decimal::Decimal;

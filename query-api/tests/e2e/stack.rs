@@ -75,7 +75,9 @@ async fn stopped(rx: oneshot::Receiver<()>) {
 
 /// The running stack.
 pub struct Stack {
-    client: reqwest::Client,
+    pub client: reqwest::Client,
+    /// The projector's settings, for running its tools (rebuild, verify) on this stack.
+    pub projector: orderflow_projector::Settings,
     commands: Service,
     queries: Service,
     _projector: Service,
@@ -111,6 +113,7 @@ impl Stack {
         );
         settings.redis_prefix = prefix.clone();
         settings.group = format!("e2e-{}", Uuid::new_v4().simple());
+        let projector_settings = settings.clone();
         let projector =
             Service::start(|l, rx| orderflow_projector::run(settings, l, stopped(rx))).await;
 
@@ -124,11 +127,22 @@ impl Stack {
         wait_ready(&client, &queries.address).await;
         Stack {
             client,
+            projector: projector_settings,
             commands,
             queries,
             _projector: projector,
             _registry: registry,
         }
+    }
+
+    /// The command service's base URL.
+    pub fn commands_url(&self) -> &str {
+        &self.commands.address
+    }
+
+    /// The query API's base URL.
+    pub fn queries_url(&self) -> &str {
+        &self.queries.address
     }
 
     /// POSTs a command and returns its 2xx body.

@@ -19,8 +19,14 @@
 //! batch also sends `pg_notify('orderflow_orders', {"order_id", "version"})` per changed
 //! order, delivered on commit, so a query API can wait for a version without polling.
 //!
+//! The tables live in a *generation* of the read model (ADR 0007, [`generations`]): a
+//! Postgres schema and a Redis prefix of their own, read through views that a rebuild
+//! ([`rebuild`]) re-points atomically. The live projector checks in every batch that its
+//! generation is still live, and moves to the new one after a switch. [`verify`] compares
+//! the live generation with an in-memory fold of the log; [`repair`] rebuilds one order.
+//!
 //! Layout:
-//! - `settings`: typed configuration ([`Settings`]);
+//! - `settings`: typed configuration ([`Settings`]); `cli`: the command line;
 //! - `consumer`: the group member, the rebalance callback that assigns at the stored
 //!   offsets, and the polling thread that cuts batches;
 //! - `pipeline`: the batch loop (decode, fold, write, dead-letter, commit, cache);
@@ -29,6 +35,8 @@
 //! - `cache`: the Redis write-through;
 //! - `dlq`: the dead-letter topic;
 //! - `health` and `lag`: `/healthz`, `/readyz`, counters and lag logs;
+//! - `generations`, `rebuild`, `progress`, `verify`, `repair`, `logscan`: the generation
+//!   tools and the log reads they need;
 //! - `error`: [`ProjectorError`].
 
 mod cache;

@@ -205,7 +205,7 @@ fn table<K: Ord + std::fmt::Debug, V: PartialEq + std::fmt::Debug>(
             note(format!("{k:?}: not expected, stored {got:?}"));
         }
     }
-    (count > 0).then(|| TableDifference {
+    (count > 0).then_some(TableDifference {
         table: name,
         count,
         expected_rows: expected.len(),

@@ -239,11 +239,6 @@ impl Stack {
             .unwrap_or_default()
     }
 
-    /// Next offset of each partition after everything appended so far.
-    pub fn produced(&self) -> &BTreeMap<i32, i64> {
-        &self.produced
-    }
-
     /// Waits until the stored offsets cover everything appended so far.
     pub async fn wait_projected(&self) {
         let deadline = Instant::now() + Duration::from_secs(60);

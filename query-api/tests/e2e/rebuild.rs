@@ -126,7 +126,7 @@ async fn write(stack: Arc<Stack>, acked: Acked, stop: Arc<AtomicBool>) -> u64 {
         }
         commands += 1;
         i += 1;
-        if i % 4 == 0 {
+        if i.is_multiple_of(4) {
             let id = place(&stack, i).await;
             acked.lock().unwrap().insert(id, 1);
             commands += 1;
@@ -169,7 +169,7 @@ async fn read(stack: Arc<Stack>, acked: Acked, checks: Arc<Checks>, stop: Arc<At
             (404, _) => {}
             (status, _) => fail(format!("{id}: {status} {body}")),
         }
-        if n % 10 == 0 {
+        if n.is_multiple_of(10) {
             for path in ["/orders?limit=20", "/stats/orders"] {
                 let url = format!("{}{path}", stack.queries_url());
                 let status = stack.client.get(&url).send().await.unwrap().status();

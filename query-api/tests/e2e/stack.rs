@@ -135,11 +135,6 @@ impl Stack {
         }
     }
 
-    /// The command service's base URL.
-    pub fn commands_url(&self) -> &str {
-        &self.commands.address
-    }
-
     /// The query API's base URL.
     pub fn queries_url(&self) -> &str {
         &self.queries.address

@@ -69,6 +69,7 @@ pub struct RebuildReport {
     pub dropped_previous: bool,
     /// Records this run folded (a resumed run counts only its own).
     pub records: u64,
+    /// From the start to the switch (or the interruption).
     pub elapsed: Duration,
 }
 
@@ -113,7 +114,8 @@ pub async fn rebuild(
         if *stop.borrow() {
             run.stop().await;
             progress.finish("interrupted");
-            return Ok(report(&target, None, false, &snapshot, resumed_at, started));
+            let elapsed = started.elapsed();
+            return Ok(report(&target, None, false, &snapshot, resumed_at, elapsed));
         }
         run.check_alive()?;
         if !ends.keys().all(|p| snapshot.at_end.contains(p)) {
@@ -123,6 +125,9 @@ pub async fn rebuild(
             break previous;
         }
     };
+    // The rate is the fold's: the grace period before dropping the old generation is not
+    // part of it.
+    let elapsed = started.elapsed();
     let snapshot = run.positions();
     progress.update(snapshot.next.values().sum::<i64>().max(0) as u64);
     progress.finish("switched");
@@ -141,7 +146,7 @@ pub async fn rebuild(
         true,
         &snapshot,
         resumed_at,
-        started,
+        elapsed,
     );
     done.dropped_previous = dropped;
     Ok(done)
@@ -153,7 +158,7 @@ fn report(
     switched: bool,
     snapshot: &Positions,
     resumed_at: i64,
-    started: Instant,
+    elapsed: Duration,
 ) -> RebuildReport {
     let done: i64 = snapshot.next.values().sum();
     RebuildReport {
@@ -162,7 +167,7 @@ fn report(
         switched,
         dropped_previous: false,
         records: (done - resumed_at).max(0) as u64,
-        elapsed: started.elapsed(),
+        elapsed,
     }
 }
 

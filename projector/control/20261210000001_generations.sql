@@ -2,6 +2,9 @@
 -- holding a complete read model with its own stored offsets, and a Redis key prefix.
 -- Exactly one is live: readers see it through the views of the reader schema.
 
+-- Ids are never reused: a dropped generation's Redis keys may outlive it.
+CREATE SEQUENCE IF NOT EXISTS generation_ids;
+
 CREATE TABLE IF NOT EXISTS generations (
     id           bigint      PRIMARY KEY,
     schema_name  text        NOT NULL UNIQUE,

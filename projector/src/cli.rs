@@ -1,9 +1,9 @@
 //! The `projector` command line: the service (default) and the operator's tools for
 //! generations of the read model (rebuild, switch, verify, list, drop).
 
-use crate::generations::Generations;
+use crate::generations::{GenerationState, Generations};
 use crate::progress::ProgressMode;
-use crate::rebuild::{RebuildOptions, drop_generation, rebuild};
+use crate::rebuild::{RebuildLock, RebuildOptions, drop_generation, rebuild};
 use crate::repair::repair_order;
 use crate::settings::Settings;
 use crate::verify::verify;
@@ -119,6 +119,13 @@ pub async fn execute(
                 .get(generation)
                 .await?
                 .with_context(|| format!("there is no generation {generation}"))?;
+            // A generation being built belongs to a rebuild that may be running.
+            let _lock = match found.state {
+                GenerationState::Building => {
+                    Some(RebuildLock::acquire(&settings.database_url).await?)
+                }
+                _ => None,
+            };
             drop_generation(settings, &generations, &found).await?;
             println!("dropped generation {generation}");
             Ok(ExitCode::SUCCESS)

@@ -158,10 +158,9 @@ impl Generations {
             .bind(CONTROL_LOCK)
             .execute(&mut *tx)
             .await?;
-        let id: i64 =
-            sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM orderflow_meta.generations")
-                .fetch_one(&mut *tx)
-                .await?;
+        let id: i64 = sqlx::query_scalar("SELECT nextval('orderflow_meta.generation_ids')")
+            .fetch_one(&mut *tx)
+            .await?;
         let generation = Generation {
             id,
             schema: format!("orderflow_g{id}"),
@@ -278,6 +277,33 @@ impl Switch {
             Some(live) => offsets_of(&mut self.tx, &live).await,
             None => Ok(HashMap::new()),
         }
+    }
+
+    /// Takes the reader views, in the order the readers' statements take them (`orders`
+    /// before `order_items`), so the switch cannot deadlock with a read. Readers wait
+    /// from here to the commit; a short lock timeout keeps that wait bounded and fails the
+    /// switch (to be tried again) behind a long read.
+    pub async fn lock_views(&mut self) -> Result<(), ProjectorError> {
+        sqlx::query("SET LOCAL lock_timeout = '2s'")
+            .execute(&mut *self.tx)
+            .await?;
+        let mut views: Vec<String> = sqlx::query_scalar(
+            "SELECT table_name::text FROM information_schema.views WHERE table_schema = $1",
+        )
+        .bind(READ_SCHEMA)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        views.sort_by_key(|v| (v != "orders", v != "order_items", v.clone()));
+        if views.is_empty() {
+            return Ok(());
+        }
+        let list: Vec<String> = views
+            .iter()
+            .map(|v| format!("orderflow_read.{}", ident(v)))
+            .collect();
+        let sql = format!("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE", list.join(", "));
+        sqlx::query(&sql).execute(&mut *self.tx).await?;
+        Ok(())
     }
 
     /// Makes `generation` live: the pointer, the states, the reader views and the

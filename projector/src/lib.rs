@@ -219,7 +219,13 @@ pub(crate) struct Parts {
     feed: mpsc::Receiver<Feed>,
     poll_stop: Arc<AtomicBool>,
     poller: std::thread::JoinHandle<()>,
+    /// For the live role: the generations and the one written, watched for a switch.
+    follow: Option<(Generations, i64)>,
 }
+
+/// How often a live projector looks at the pointer besides its batches: an instance with
+/// nothing to fold must move to a new generation too.
+const FOLLOW_INTERVAL: Duration = Duration::from_secs(1);
 
 impl Parts {
     /// Runs the batch loop until it ends, then stops polling and leaves the group.
@@ -230,7 +236,40 @@ impl Parts {
             self.pipeline.positions.clone(),
             stop.clone(),
         ));
-        let ended = self.pipeline.run(self.feed, stop).await;
+        let (inner, inner_stop) = watch::channel(*stop.borrow());
+        let moved = Arc::new(AtomicBool::new(false));
+        let forward = tokio::spawn({
+            let (mut outer, inner) = (stop.clone(), inner.clone());
+            async move {
+                let _ = outer.wait_for(|s| *s).await;
+                let _ = inner.send(true);
+            }
+        });
+        let follow = self.follow.map(|(generations, id)| {
+            let moved = moved.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(FOLLOW_INTERVAL).await;
+                    if let Ok(Some(live)) = generations.live().await
+                        && live.id != id
+                    {
+                        moved.store(true, Ordering::SeqCst);
+                        let _ = inner.send(true);
+                        return;
+                    }
+                }
+            })
+        });
+        let (ended, cache) = self.pipeline.run(self.feed, inner_stop).await;
+        let ended = if moved.load(Ordering::SeqCst) && !*stop.borrow() {
+            Ended::NotLive
+        } else {
+            ended
+        };
+        forward.abort();
+        if let Some(follow) = follow {
+            follow.abort();
+        }
         lag.abort();
         let _ = lag.await;
         // The polling thread holds the last handle of the consumer, so closing it (and
@@ -238,7 +277,7 @@ impl Parts {
         self.poll_stop.store(true, Ordering::SeqCst);
         let poller = self.poller;
         let _ = tokio::task::spawn_blocking(move || poller.join()).await;
-        ended
+        (ended, cache)
     }
 }
 
@@ -318,10 +357,18 @@ async fn connect(
         consumer,
         positions: Arc::new(Mutex::new(Positions::default())),
     };
+    let follow = match target.role {
+        Role::Live => Some((
+            Generations::connect(&settings.database_url, &settings.redis_prefix)?,
+            generation.id,
+        )),
+        Role::Rebuild => None,
+    };
     Ok(Parts {
         pipeline,
         feed: feed_rx,
         poll_stop,
         poller,
+        follow,
     })
 }

@@ -107,6 +107,8 @@ pub async fn rebuild(
     let mut run = Run::start(settings, &target, stop.clone()).await?;
     let total = ends.values().sum::<i64>().max(resumed_at) as u64;
     let mut progress = Progress::start(options.progress, total, resumed_at.max(0) as u64);
+    let mut next_attempt = Instant::now();
+    let mut backoff = Duration::from_secs(1);
     let previous = loop {
         tokio::time::sleep(TICK).await;
         let snapshot = run.positions();
@@ -118,12 +120,24 @@ pub async fn rebuild(
             return Ok(report(&target, None, false, &snapshot, resumed_at, elapsed));
         }
         run.check_alive()?;
-        if !ends.keys().all(|p| snapshot.at_end.contains(p)) {
+        if !ends.keys().all(|p| snapshot.at_end.contains(p)) || Instant::now() < next_attempt {
             continue;
         }
-        if let Some(previous) = try_switch(settings, &generations, &target, &mut run).await? {
-            break previous;
+        match try_switch(settings, &generations, &target, &mut run).await {
+            Ok(Attempt::Switched(previous)) => break previous,
+            Ok(Attempt::NotYet) => {}
+            Ok(Attempt::Aborted(why)) => {
+                // The pipeline was stopped for the switch: start it again, then retry.
+                tracing::warn!(%why, "the switch failed; trying again in {backoff:?}");
+                run = Run::start(settings, &target, stop.clone()).await?;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "preparing the switch failed; trying again in {backoff:?}");
+            }
         }
+        // Each attempt may hold the live projector for a moment: never in a tight loop.
+        next_attempt = Instant::now() + backoff;
+        backoff = (backoff * 2).min(Duration::from_secs(30));
     };
     // The rate is the fold's: the grace period before dropping the old generation is not
     // part of it.
@@ -287,19 +301,41 @@ impl Run {
     }
 }
 
-/// Switches to `target` if it has caught up with the live generation; `Some(previous
-/// live)` once switched, `None` to try again later.
+impl Drop for Run {
+    /// A rebuild that ends on an error leaves no pipeline behind: a batch in flight rolls
+    /// back.
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// What one attempt to switch came to.
+enum Attempt {
+    /// Readers see the new generation; the previous live one, if any.
+    Switched(Option<Generation>),
+    /// Not caught up yet; the pipeline goes on.
+    NotYet,
+    /// The pipeline was stopped but the switch did not commit.
+    Aborted(String),
+}
+
+/// Switches to `target` if it has caught up with the live generation. Errors before the
+/// pipeline is stopped are returned (and retried by the caller); after, the attempt is
+/// `Aborted`.
 async fn try_switch(
     settings: &Settings,
     generations: &Generations,
     target: &Generation,
     run: &mut Run,
-) -> Result<Option<Option<Generation>>, ProjectorError> {
+) -> Result<Attempt, ProjectorError> {
     let slack = settings.batch_max_records as i64;
     if let Some(live) = generations.live().await? {
         let live_offsets = generations.offsets(&live).await?;
         if !covers(&run.positions().next, &live_offsets, slack) {
-            return Ok(None);
+            return Ok(Attempt::NotYet);
         }
     }
     let mut switch = generations.begin_switch().await?;
@@ -309,30 +345,32 @@ async fn try_switch(
         if Instant::now() > deadline {
             tracing::info!("the new generation did not catch up in time; trying again");
             switch.rollback().await?;
-            return Ok(None);
+            return Ok(Attempt::NotYet);
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let Some(mut cache) = run.stop().await else {
-        switch.rollback().await?;
-        return Err(ProjectorError::Generation(
-            "the rebuild's pipeline stopped unexpectedly".into(),
-        ));
+        return Ok(Attempt::Aborted("the rebuild's pipeline stopped".into()));
     };
     let flush_deadline = Instant::now() + CACHE_FLUSH_WAIT;
     while !cache.is_clean() {
         if Instant::now() > flush_deadline {
-            switch.rollback().await?;
-            return Err(ProjectorError::Redis(
-                "the new generation's cache writes could not be flushed; run the rebuild again once Redis answers".into(),
+            return Ok(Attempt::Aborted(
+                "the new generation's cache writes could not be flushed (is Redis up?)".into(),
             ));
         }
         cache.write(&[]).await;
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // Taken last: readers wait from here to the commit, which follows at once.
+    if let Err(e) = switch.lock_views().await {
+        return Ok(Attempt::Aborted(format!("locking the reader views: {e}")));
+    }
     let previous = switch.live.clone();
-    switch.commit_to(target).await?;
-    Ok(Some(previous))
+    match switch.commit_to(target).await {
+        Ok(()) => Ok(Attempt::Switched(previous)),
+        Err(e) => Ok(Attempt::Aborted(format!("committing the switch: {e}"))),
+    }
 }
 
 /// Whether `next` has folded every partition at least up to `other` minus `slack`.
@@ -344,10 +382,10 @@ fn covers(next: &HashMap<i32, i64>, other: &HashMap<i32, i64>, slack: i64) -> bo
 
 /// The advisory lock of a running rebuild, held by a session of its own: released when
 /// the process ends, however it ends.
-struct RebuildLock(#[allow(dead_code)] PgConnection);
+pub(crate) struct RebuildLock(#[allow(dead_code)] PgConnection);
 
 impl RebuildLock {
-    async fn acquire(database_url: &str) -> Result<RebuildLock, ProjectorError> {
+    pub(crate) async fn acquire(database_url: &str) -> Result<RebuildLock, ProjectorError> {
         let mut conn = PgConnection::connect(database_url).await?;
         let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
             .bind(REBUILD_LOCK)

@@ -185,6 +185,11 @@ async fn lock_offset(
 /// Counts the orders per status again: whatever the stored counts were, they become the
 /// count of the orders table.
 async fn recount_statuses(conn: &mut sqlx::PgConnection) -> Result<(), ProjectorError> {
+    // Batches of other partitions update the counts too: they wait for this commit, so
+    // the recount does not overwrite what they add meanwhile.
+    sqlx::query("LOCK TABLE stats_status IN SHARE ROW EXCLUSIVE MODE")
+        .execute(&mut *conn)
+        .await?;
     sqlx::query(
         "UPDATE stats_status s SET order_count = COALESCE(
              (SELECT count(*) FROM orders o WHERE o.status = s.status), 0)",

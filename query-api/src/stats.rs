@@ -28,13 +28,20 @@ const MAX_TOP: u64 = 100;
 /// `GET /stats/orders`: `{total_orders, total_revenue, by_status}`.
 pub async fn orders(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     let pool = app.store.pool();
-    let counts: Vec<(String, i64)> = sqlx::query_as("SELECT status, order_count FROM stats_status")
-        .fetch_all(pool)
-        .await?;
-    let revenue: Decimal =
-        sqlx::query_scalar("SELECT COALESCE(SUM(revenue), 0)::numeric FROM stats_hourly")
-            .fetch_one(pool)
-            .await?;
+    // One statement, so both figures come from one snapshot (and one generation).
+    let rows: Vec<(String, i64, Decimal)> = sqlx::query_as(
+        "SELECT status, order_count,
+                (SELECT COALESCE(SUM(revenue), 0)::numeric FROM stats_hourly)
+         FROM stats_status
+         UNION ALL SELECT '', 0, (SELECT COALESCE(SUM(revenue), 0)::numeric FROM stats_hourly)",
+    )
+    .fetch_all(pool)
+    .await?;
+    let revenue = rows.first().map_or(Decimal::ZERO, |r| r.2);
+    let counts = rows
+        .into_iter()
+        .filter(|r| !r.0.is_empty())
+        .map(|(status, count, _)| (status, count));
     let mut by_status: Map<String, Value> =
         STATUSES.iter().map(|s| (s.to_string(), json!(0))).collect();
     let mut total = 0;

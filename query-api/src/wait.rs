@@ -214,9 +214,10 @@ impl Live<'_> {
         match self.store.generation().await {
             Ok(generation) => self.cache.set_prefix(generation.map(|(_, prefix)| prefix)),
             Err(e) => {
-                // Keeping the old prefix is safe: a retired generation's documents are
-                // never newer than the live one's, and dropped ones are plain misses.
-                tracing::warn!(error = %e, "reading the live generation failed");
+                // The prefix may be a retired generation's, which nobody writes any more:
+                // serve from Postgres until the next announcement or reconnect tells.
+                self.cache.set_prefix(None);
+                tracing::warn!(error = %e, "reading the live generation failed; not using the cache");
             }
         }
         self.waiters.wake_all();

@@ -51,6 +51,13 @@ pub struct Positions {
     pub at_end: HashSet<i32>,
 }
 
+impl Positions {
+    /// Records folded so far over all partitions (every offset below `next`).
+    pub fn folded(&self) -> u64 {
+        self.next.values().sum::<i64>().max(0) as u64
+    }
+}
+
 /// Why the loop ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ended {

@@ -112,7 +112,7 @@ pub async fn rebuild(
     let previous = loop {
         tokio::time::sleep(TICK).await;
         let snapshot = run.positions();
-        progress.update(snapshot.next.values().sum::<i64>().max(0) as u64);
+        progress.update(snapshot.folded());
         if *stop.borrow() {
             run.stop().await;
             progress.finish("interrupted");
@@ -143,7 +143,7 @@ pub async fn rebuild(
     // part of it.
     let elapsed = started.elapsed();
     let snapshot = run.positions();
-    progress.update(snapshot.next.values().sum::<i64>().max(0) as u64);
+    progress.update(snapshot.folded());
     progress.finish("switched");
     tracing::info!(generation = target.id, previous = ?previous.as_ref().map(|p| p.id), "the new generation is live");
     let dropped = match &previous {
@@ -174,13 +174,12 @@ fn report(
     resumed_at: i64,
     elapsed: Duration,
 ) -> RebuildReport {
-    let done: i64 = snapshot.next.values().sum();
     RebuildReport {
         generation: target.id,
         previous,
         switched,
         dropped_previous: false,
-        records: (done - resumed_at).max(0) as u64,
+        records: snapshot.folded().saturating_sub(resumed_at.max(0) as u64),
         elapsed,
     }
 }

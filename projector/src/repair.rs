@@ -16,7 +16,7 @@ use crate::generations::Generations;
 use crate::logscan::{Scan, Until, partition_ends};
 use crate::model::{DecodedRecord, Position};
 use crate::settings::Settings;
-use crate::store::{Role, Store};
+use crate::store::{Role, Store, check_live};
 use orderflow_domain::Status;
 use orderflow_platform::{order_cache_key, partition_for_key};
 use orderflow_schemas::EventCodec;
@@ -153,17 +153,6 @@ async fn stored_offset(store: &Store, topic: &str, partition: i32) -> Result<i64
     .fetch_optional(store.pool())
     .await?;
     Ok(offset.unwrap_or(0))
-}
-
-async fn check_live(conn: &mut sqlx::PgConnection, generation: i64) -> Result<(), ProjectorError> {
-    let live: Option<i64> =
-        sqlx::query_scalar("SELECT generation FROM orderflow_meta.live FOR SHARE")
-            .fetch_optional(&mut *conn)
-            .await?;
-    if live != Some(generation) {
-        return Err(ProjectorError::NotLive { generation });
-    }
-    Ok(())
 }
 
 async fn lock_offset(

@@ -133,18 +133,8 @@ pub struct BatchTx {
 }
 
 impl BatchTx {
-    /// Takes the live pointer's share lock and checks it still names `generation`. Held
-    /// to the commit, it makes a switch wait for this batch, and this batch wait for a
-    /// switch in progress (then fail, so the projector moves to the new generation).
     async fn check_live(&mut self, generation: i64) -> Result<(), ProjectorError> {
-        let live: Option<i64> =
-            sqlx::query_scalar("SELECT generation FROM orderflow_meta.live FOR SHARE")
-                .fetch_optional(&mut *self.tx)
-                .await?;
-        if live != Some(generation) {
-            return Err(ProjectorError::NotLive { generation });
-        }
-        Ok(())
+        check_live(&mut self.tx, generation).await
     }
 
     /// Locks the offset rows of the batch's partitions and checks they are where this
@@ -235,6 +225,23 @@ impl BatchTx {
         self.tx.commit().await?;
         Ok(())
     }
+}
+
+/// Takes the live pointer's share lock and checks it still names `generation`. Held to
+/// the commit, it makes a switch wait for this transaction, and this transaction wait for
+/// a switch in progress (then fail, so the writer moves to the new generation).
+pub(crate) async fn check_live(
+    conn: &mut sqlx::PgConnection,
+    generation: i64,
+) -> Result<(), ProjectorError> {
+    let live: Option<i64> =
+        sqlx::query_scalar("SELECT generation FROM orderflow_meta.live FOR SHARE")
+            .fetch_optional(&mut *conn)
+            .await?;
+    if live != Some(generation) {
+        return Err(ProjectorError::NotLive { generation });
+    }
+    Ok(())
 }
 
 fn view_from_row(row: &PgRow) -> Result<OrderView, sqlx::Error> {

@@ -29,19 +29,14 @@ const MAX_TOP: u64 = 100;
 pub async fn orders(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     let pool = app.store.pool();
     // One statement, so both figures come from one snapshot (and one generation).
-    let rows: Vec<(String, i64, Decimal)> = sqlx::query_as(
-        "SELECT status, order_count,
+    let (statuses, order_counts, revenue): (Vec<String>, Vec<i64>, Decimal) = sqlx::query_as(
+        "SELECT COALESCE(array_agg(status), '{}'), COALESCE(array_agg(order_count), '{}'),
                 (SELECT COALESCE(SUM(revenue), 0)::numeric FROM stats_hourly)
-         FROM stats_status
-         UNION ALL SELECT '', 0, (SELECT COALESCE(SUM(revenue), 0)::numeric FROM stats_hourly)",
+         FROM stats_status",
     )
-    .fetch_all(pool)
+    .fetch_one(pool)
     .await?;
-    let revenue = rows.first().map_or(Decimal::ZERO, |r| r.2);
-    let counts = rows
-        .into_iter()
-        .filter(|r| !r.0.is_empty())
-        .map(|(status, count, _)| (status, count));
+    let counts = statuses.into_iter().zip(order_counts);
     let mut by_status: Map<String, Value> =
         STATUSES.iter().map(|s| (s.to_string(), json!(0))).collect();
     let mut total = 0;

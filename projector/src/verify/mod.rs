@@ -14,6 +14,7 @@ mod model;
 #[cfg(test)]
 mod model_tests;
 
+pub use load::read_model as stored_read_model;
 pub use model::{Folder, ReadModel, TableDifference, compare};
 
 use crate::error::ProjectorError;

@@ -3,7 +3,6 @@
 //! registry and Redis key prefix.
 
 mod crash;
-mod crash_model;
 mod faults;
 mod fixtures;
 mod helpers;

@@ -114,3 +114,33 @@ start_infrastructure() {
   start_redis
   start_tansu
 }
+
+# The orderflow services, started from their release binaries; pids and logs in $STACK_DIR.
+stop_service() {
+  local pidfile="$STACK_DIR/$1.pid"
+  if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    log "stopping $1"
+    kill "$(cat "$pidfile")" 2>/dev/null || true
+  fi
+  rm -f "$pidfile"
+}
+
+start_service() { # name, base url, binary, args...
+  local name=$1 base=$2; shift 2
+  if curl -fsS "$base/healthz" >/dev/null 2>&1; then
+    log "$name already running"
+  else
+    log "starting $name"
+    nohup "$@" >"$STACK_DIR/$name.log" 2>&1 &
+    echo $! >"$STACK_DIR/$name.pid"
+  fi
+  # Ready, not just alive: the command service rebuilds its state from the log first.
+  for _ in $(seq 1 600); do
+    curl -fsS "$base/readyz" >/dev/null 2>&1 && return 0
+    if [ -f "$STACK_DIR/$name.pid" ] && ! kill -0 "$(cat "$STACK_DIR/$name.pid")" 2>/dev/null; then
+      tail -20 "$STACK_DIR/$name.log" >&2; return 1
+    fi
+    sleep 0.2
+  done
+  echo "$name did not become ready, see $STACK_DIR/$name.log" >&2; return 1
+}

@@ -9,39 +9,10 @@ cd "$REPO_ROOT"
 export ORDERFLOW_SCHEMA_REGISTRY_URL="${ORDERFLOW_SCHEMA_REGISTRY_URL:-http://127.0.0.1:8081}"
 export REGISTRY_DATABASE_URL="${REGISTRY_DATABASE_URL:-$ORDERFLOW_DATABASE_URL}"
 
-stop_service() {
-  local pidfile="$STACK_DIR/$1.pid"
-  if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
-    log "stopping $1"
-    kill "$(cat "$pidfile")" 2>/dev/null || true
-  fi
-  rm -f "$pidfile"
-}
-
 if [ "${1:-}" = "stop" ]; then
   for s in query-api projector command-service dev-registry tansu; do stop_service "$s"; done
   exit 0
 fi
-
-start_service() { # name, base url, binary, args...
-  local name=$1 base=$2; shift 2
-  if curl -fsS "$base/healthz" >/dev/null 2>&1; then
-    log "$name already running"
-  else
-    log "starting $name"
-    nohup "$@" >"$STACK_DIR/$name.log" 2>&1 &
-    echo $! >"$STACK_DIR/$name.pid"
-  fi
-  # Ready, not just alive: the command service rebuilds its state from the log first.
-  for _ in $(seq 1 600); do
-    curl -fsS "$base/readyz" >/dev/null 2>&1 && return 0
-    if [ -f "$STACK_DIR/$name.pid" ] && ! kill -0 "$(cat "$STACK_DIR/$name.pid")" 2>/dev/null; then
-      tail -20 "$STACK_DIR/$name.log" >&2; return 1
-    fi
-    sleep 0.2
-  done
-  echo "$name did not become ready, see $STACK_DIR/$name.log" >&2; return 1
-}
 
 start_infrastructure
 log "building the services (release)"

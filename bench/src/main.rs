@@ -1,46 +1,78 @@
-//! The `bench` binary: parse the command line and run one benchmark step.
+//! The `bench` binary: parse the command line and run one benchmark command.
 
 use clap::Parser;
+use orderflow_bench::run::{RunArgs, run};
 use orderflow_bench::seed::{SeedArgs, seed};
-use orderflow_platform::{KafkaSettings, init_tracing};
+use orderflow_platform::{KafkaSettings, init_tracing, shutdown_signal};
 use orderflow_schemas::RegistryArgs;
+use std::net::SocketAddr;
 
 /// `bench [SETTINGS] <COMMAND>`.
 #[derive(Debug, Parser)]
-#[command(name = "bench", about = "Benchmarks of the running orderflow stack")]
+#[command(name = "bench", about = "Benchmarks of the orderflow stack")]
 struct Cli {
     #[command(flatten)]
     kafka: KafkaSettings,
     #[command(flatten)]
     registry: RegistryArgs,
-    /// Topic holding the order events.
+    /// Topic `seed` appends to.
     #[arg(long, env = "ORDERFLOW_TOPIC", default_value = "orders.events")]
     topic: String,
+    /// Postgres server the run creates its database on (any database of it).
+    #[arg(
+        long,
+        env = "ORDERFLOW_DATABASE_URL",
+        default_value = "postgres://orderflow:orderflow@127.0.0.1:5432/orderflow"
+    )]
+    database_url: String,
+    #[arg(
+        long,
+        env = "ORDERFLOW_REDIS_URL",
+        default_value = "redis://127.0.0.1:6379"
+    )]
+    redis_url: String,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, clap::Subcommand)]
 enum Command {
-    /// Append a backlog of complete order lifecycles to the topic.
+    /// The whole benchmark: every figure and its limit, reported under `--out`.
+    Run(RunArgs),
+    /// Append a backlog of new orders to the topic.
     Seed(SeedArgs),
+    /// Serve the API's shapes with empty handlers (the HTTP limit; started by `run`).
+    ServeEmpty {
+        #[arg(long)]
+        listen: SocketAddr,
+    },
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     init_tracing();
     let cli = Cli::parse();
+    let registry = cli.registry.settings();
     match cli.command {
+        Command::Run(args) => {
+            let written = run(args, cli.kafka, registry, &cli.database_url, cli.redis_url).await?;
+            for path in written {
+                println!("{}", path.display());
+            }
+        }
         Command::Seed(args) => {
-            let done = seed(&cli.kafka, &cli.registry.settings(), &cli.topic, &args).await?;
-            let rate = done.events as f64 / done.elapsed.as_secs_f64();
+            let done = seed(&cli.kafka, &registry, &cli.topic, &args).await?;
             println!(
-                "seeded {} events ({} orders) into {} in {:.1}s: {rate:.0} events/s",
+                "seeded {} events ({} orders) into {}: encoded in {:.1}s, produced in {:.1}s",
                 done.events,
                 done.orders,
                 cli.topic,
-                done.elapsed.as_secs_f64()
+                done.encoding.as_secs_f64(),
+                done.producing.as_secs_f64()
             );
+        }
+        Command::ServeEmpty { listen } => {
+            orderflow_bench::limits::serve_empty(listen, shutdown_signal()).await?;
         }
     }
     Ok(())

@@ -65,7 +65,7 @@ pub use cache::Cache;
 pub use error::ProjectorError;
 pub use fold::{BatchPlan, fold_batch};
 pub use health::Health;
-pub use model::{DecodedRecord, OrderView, Position};
+pub use model::{DecodedRecord, HistoryRow, OrderChange, OrderView, Position};
 pub use progress::ProgressMode;
 pub use rebuild::{RebuildOptions, RebuildReport, rebuild};
 pub use settings::Settings;

@@ -1,0 +1,197 @@
+//! `bench run`: the whole benchmark, step by step, against the stack the settings point at
+//! (broker, registry, Postgres, Redis). It starts the orderflow services itself, from the
+//! release binaries, on a fresh topic, database and Redis prefix, so every run starts
+//! from the same state and no running stack is disturbed.
+//!
+//! Steps, in order (each later one needs what the earlier ones left):
+//! 1. backlog: encode a backlog of lifecycles, produce it (raw produce limit), read it back
+//!    with a bare consumer (raw consume limit);
+//! 2. projector catch-up of the backlog, then the `COPY` limit for the same rows, then a
+//!    rebuild of the same backlog beside the live projector;
+//! 3. command-service start-up and memory with a log of placed orders;
+//! 4. HTTP: the empty handler, place-order, lifecycle, visibility, Redis `GET`, and
+//!    `GET /orders/{id}` cache hit and miss.
+
+use crate::backlog;
+use crate::http_steps;
+use crate::report::{Machine, Report};
+use crate::services::Launcher;
+use anyhow::Context;
+use orderflow_platform::KafkaSettings;
+use orderflow_schemas::RegistrySettings;
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// What `bench run` measures, and how hard.
+#[derive(Debug, Clone, clap::Args, serde::Serialize)]
+pub struct RunArgs {
+    /// Directory of the release binaries of the services.
+    #[arg(long, default_value = "target/release")]
+    pub bin_dir: PathBuf,
+    /// Where the reports go.
+    #[arg(long, default_value = "bench/results")]
+    pub out: PathBuf,
+    /// Where the services' logs go.
+    #[arg(long, default_value = "target/bench-logs")]
+    pub log_dir: PathBuf,
+    /// Events in the backlog the projector and the rebuild fold.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub backlog_events: usize,
+    /// Orders in the log the command service starts on.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub startup_orders: usize,
+    /// Concurrent clients (connections) of the closed-loop steps.
+    #[arg(long, default_value_t = 128)]
+    pub clients: usize,
+    /// Seconds each HTTP step measures (after a warm-up of a tenth of it).
+    #[arg(long, default_value_t = 15)]
+    pub seconds: u64,
+    /// Commands per second of the visibility step.
+    #[arg(long, default_value_t = 2_000.0)]
+    pub visibility_rate: f64,
+    /// Open-loop steps run at this share of the closed loop's throughput.
+    #[arg(long, default_value_t = 0.8)]
+    pub open_load: f64,
+    /// Partitions of the benchmark's topics.
+    #[arg(long, default_value_t = 6)]
+    pub partitions: i32,
+    /// Database the run creates (dropped first if it exists) for its read model.
+    #[arg(long, default_value = "orderflow_bench")]
+    pub database: String,
+}
+
+/// What every step needs.
+pub struct Ctx {
+    pub args: RunArgs,
+    pub kafka: KafkaSettings,
+    pub registry: RegistrySettings,
+    pub redis_url: String,
+    pub launcher: Launcher,
+    /// The run's own database.
+    pub db: PgPool,
+    pub database_url: String,
+    /// Names unique to this run: topics, consumer group, Redis prefix.
+    pub run_id: String,
+    pub report: Report,
+}
+
+impl Ctx {
+    pub fn topic(&self, what: &str) -> String {
+        format!("bench.{}.{what}", self.run_id)
+    }
+
+    pub fn redis_prefix(&self) -> String {
+        format!("bench:{}:", self.run_id)
+    }
+
+    pub fn duration(&self) -> Duration {
+        Duration::from_secs(self.args.seconds)
+    }
+}
+
+/// Runs every step and writes the report.
+pub async fn run(
+    args: RunArgs,
+    kafka: KafkaSettings,
+    registry: RegistrySettings,
+    admin_database_url: &str,
+    redis_url: String,
+) -> anyhow::Result<Vec<PathBuf>> {
+    let now = chrono::Utc::now();
+    let run_id = now.format("%Y%m%d%H%M%S").to_string();
+    let database_url = fresh_database(admin_database_url, &args.database).await?;
+    let db = PgPoolOptions::new()
+        .max_connections(4)
+        .connect(&database_url)
+        .await
+        .context("connecting to the run's database")?;
+    let launcher = Launcher {
+        bin_dir: args.bin_dir.clone(),
+        log_dir: args.log_dir.clone(),
+        env: vec![
+            ("ORDERFLOW_KAFKA_BROKERS".into(), kafka.brokers.clone()),
+            ("ORDERFLOW_SCHEMA_REGISTRY_URL".into(), registry.url.clone()),
+            ("ORDERFLOW_DATABASE_URL".into(), database_url.clone()),
+            ("ORDERFLOW_REDIS_URL".into(), redis_url.clone()),
+            (
+                "ORDERFLOW_PROJECTOR_GROUP".into(),
+                format!("bench-{run_id}"),
+            ),
+            ("ORDERFLOW_REDIS_PREFIX".into(), format!("bench:{run_id}:")),
+            ("RUST_LOG".into(), "info".into()),
+        ],
+    };
+    let report = Report {
+        started_at: now.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        machine: Machine::detect(),
+        parameters: serde_json::to_value(&args)?,
+        figures: Vec::new(),
+    };
+    let mut ctx = Ctx {
+        args,
+        kafka,
+        registry,
+        redis_url,
+        launcher,
+        db,
+        database_url,
+        run_id,
+        report,
+    };
+    let live = backlog::run(&mut ctx).await?;
+    crate::startup::run(&mut ctx).await?;
+    http_steps::run(&mut ctx, live.order_ids).await?;
+    live.projector.stop().await?;
+    let written = ctx.report.write(&ctx.args.out)?;
+    Ok(written)
+}
+
+/// Drops and creates `name` on the server of `admin_url`, returning its URL.
+async fn fresh_database(admin_url: &str, name: &str) -> anyhow::Result<String> {
+    anyhow::ensure!(
+        name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+        "database name {name:?}: letters, digits and _ only"
+    );
+    let admin = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(admin_url)
+        .await
+        .context("connecting to Postgres")?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&admin)
+        .await?;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await?;
+    let mut url = url_without_path(admin_url);
+    url.push('/');
+    url.push_str(name);
+    Ok(url)
+}
+
+/// `postgres://u:p@host:port/db?x` → `postgres://u:p@host:port` (query kept off too).
+fn url_without_path(url: &str) -> String {
+    let scheme_end = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[scheme_end..];
+    let end = rest.find(['/', '?']).map_or(url.len(), |i| scheme_end + i);
+    url[..end].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_run_database_replaces_only_the_path_of_the_url() {
+        assert_eq!(
+            url_without_path("postgres://u:p@127.0.0.1:5432/orderflow?sslmode=disable"),
+            "postgres://u:p@127.0.0.1:5432"
+        );
+        assert_eq!(
+            url_without_path("postgres://localhost"),
+            "postgres://localhost"
+        );
+    }
+}

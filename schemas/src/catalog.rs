@@ -1,6 +1,8 @@
 //! The event types and the schemas the code writes, embedded from `schemas/avro`.
 
 use apache_avro::Schema;
+use apache_avro::schema::{NamesRef, ResolvedSchema};
+use apache_avro::writer::datum::GenericDatumWriter;
 use std::sync::LazyLock;
 
 /// The Avro namespace of every event record.
@@ -56,6 +58,27 @@ static PARSED: LazyLock<Vec<Schema>> = LazyLock::new(|| {
         .collect()
 });
 
+/// The current schemas' named types, built once: resolving an old event into the current
+/// schema looks names up here instead of collecting them again for every record.
+static RESOLVED: LazyLock<Vec<ResolvedSchema<'static>>> = LazyLock::new(|| {
+    PARSED
+        .iter()
+        .map(|s| ResolvedSchema::try_from(s).expect("a parsed schema resolves"))
+        .collect()
+});
+
+/// One writer per current schema, built once and shared by every encode.
+static WRITERS: LazyLock<Vec<GenericDatumWriter<'static>>> = LazyLock::new(|| {
+    PARSED
+        .iter()
+        .map(|s| {
+            GenericDatumWriter::builder(s)
+                .build()
+                .expect("a parsed schema makes a writer")
+        })
+        .collect()
+});
+
 impl EventType {
     /// Every event type.
     pub const ALL: [EventType; 6] = [
@@ -92,6 +115,16 @@ impl EventType {
     pub fn from_full_name(full_name: &str) -> Option<EventType> {
         let simple = full_name.strip_prefix(NAMESPACE)?.strip_prefix('.')?;
         EventType::ALL.into_iter().find(|t| t.name() == simple)
+    }
+
+    /// The named types of [`EventType::schema`], for resolving values into it.
+    pub(crate) fn resolved_names(self) -> &'static NamesRef<'static> {
+        RESOLVED[self.index()].get_names()
+    }
+
+    /// The datum writer of [`EventType::schema`].
+    pub(crate) fn writer(self) -> &'static GenericDatumWriter<'static> {
+        &WRITERS[self.index()]
     }
 
     /// The schema text the code writes, as in the `.avsc` file.

@@ -5,6 +5,7 @@ use crate::error::CodecError;
 use crate::upcast;
 use crate::wire::WireEvent;
 use apache_avro::Schema;
+use apache_avro::reader::datum::GenericDatumReader;
 use apache_avro::types::Value;
 use orderflow_domain::Event;
 use schema_registry_converter::async_impl::avro::{AvroDecoder, AvroEncoder};
@@ -14,7 +15,8 @@ use schema_registry_converter::error::SRCError;
 use schema_registry_converter::schema_registry_common::{
     SchemaType, SubjectNameStrategy, SuppliedSchema,
 };
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 /// Where the Schema Registry is and how to talk to it.
@@ -64,14 +66,30 @@ impl RegistryArgs {
 }
 
 /// Encodes and decodes the events of one topic. Schemas and ids are cached after first
-/// use, so the registry is only asked once per event type and per schema id.
+/// use, so the registry is only asked once per event type and per schema id, and
+/// everything Avro derives from a schema (named types, readers, writers) is built once
+/// per schema, never per record.
 pub struct EventCodec {
     encoder: AvroEncoder,
     decoder: AvroDecoder,
-    /// Register-or-find strategies, carrying the schema text (used once at start-up).
+    /// Register-or-find strategies, carrying the schema text.
     registrations: Vec<SubjectNameStrategy>,
-    /// The same subjects without the schema text, so encoding clones no schema per record.
-    subjects: Vec<SubjectNameStrategy>,
+    /// The registry id of the schema the code writes, per event type.
+    write_ids: [OnceLock<u32>; EventType::ALL.len()],
+    /// How to read each writer schema id seen so far.
+    read_plans: RwLock<HashMap<u32, Arc<ReadPlan>>>,
+}
+
+/// How to read the records written with one schema id, prepared on its first record.
+struct ReadPlan {
+    event_type: EventType,
+    /// Full record name, for error messages.
+    name: String,
+    /// Decodes with the writer schema (its named types collected once).
+    reader: GenericDatumReader<'static>,
+    /// Written with the very schema this code reads: no upcast, no resolution.
+    current: bool,
+    upcasters: Vec<upcast::Upcaster>,
 }
 
 impl EventCodec {
@@ -97,15 +115,12 @@ impl EventCodec {
                 SubjectNameStrategy::TopicRecordNameStrategyWithSchema(topic.to_owned(), schema)
             })
             .collect();
-        let subjects = EventType::ALL
-            .iter()
-            .map(|t| SubjectNameStrategy::TopicRecordNameStrategy(topic.to_owned(), t.full_name()))
-            .collect();
         Ok(EventCodec {
             encoder: AvroEncoder::new(settings.clone()),
             decoder: AvroDecoder::new(settings),
             registrations,
-            subjects,
+            write_ids: Default::default(),
+            read_plans: RwLock::new(HashMap::new()),
         })
     }
 
@@ -113,26 +128,45 @@ impl EventCodec {
     /// and caches the ids for writing and reading, so a writer fails at start-up rather than
     /// on its first command, and reads back its own events without asking the registry.
     pub async fn register_all(&self) -> Result<(), CodecError> {
-        for strategy in &self.registrations {
-            let subject = strategy.get_subject().map_err(registry_error)?;
-            let schema = self
-                .encoder
-                .get_schema_and_id(&subject, strategy.clone())
-                .await
-                .map_err(registry_error)?;
-            self.schema_by_id(schema.id).await?;
+        for event_type in EventType::ALL {
+            let id = self.write_id(event_type).await?;
+            self.read_plan(id).await?;
         }
         Ok(())
     }
 
-    /// The Confluent-framed Avro bytes of `event`.
+    /// The id of the schema the code writes for `event_type`: registered (or found
+    /// registered) on first use. Events are always written with the code's own schema, so
+    /// a newer version registered by another service never changes what this one writes.
+    async fn write_id(&self, event_type: EventType) -> Result<u32, CodecError> {
+        let cell = &self.write_ids[event_type as usize];
+        if let Some(id) = cell.get() {
+            return Ok(*id);
+        }
+        let strategy = &self.registrations[event_type as usize];
+        let subject = strategy.get_subject().map_err(registry_error)?;
+        let registered = self
+            .encoder
+            .get_schema_and_id(&subject, strategy.clone())
+            .await
+            .map_err(registry_error)?;
+        Ok(*cell.get_or_init(|| registered.id))
+    }
+
+    /// The Confluent-framed Avro bytes of `event`: magic byte 0, the schema id (big
+    /// endian), then the Avro datum.
     pub async fn encode(&self, event: &Event) -> Result<Vec<u8>, CodecError> {
         let wire = WireEvent::from(event);
-        let strategy = &self.subjects[wire.body.event_type() as usize];
-        self.encoder
-            .encode_value(wire.to_value(), strategy)
-            .await
-            .map_err(registry_error)
+        let event_type = wire.body.event_type();
+        let id = self.write_id(event_type).await?;
+        let mut bytes = Vec::with_capacity(256);
+        bytes.push(0);
+        bytes.extend_from_slice(&id.to_be_bytes());
+        event_type
+            .writer()
+            .write_value(&mut bytes, wire.to_value())
+            .map_err(|e| CodecError::Malformed(format!("{event_type:?} cannot be written: {e}")))?;
+        Ok(bytes)
     }
 
     /// The domain event in `bytes`, written with any registered schema of a known event
@@ -144,34 +178,41 @@ impl EventCodec {
             ));
         }
         let id = u32::from_be_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]);
-        // Fetched (and classified) first, so the decode below never calls the registry.
-        let writer = self.schema_by_id(id).await?;
-        let name = match &writer.parsed {
-            Schema::Record(record) => record.name.fullname(None),
-            _ => {
-                return Err(CodecError::Malformed(format!(
-                    "schema {id} is not a record"
-                )));
-            }
+        let plan = self.read_plan(id).await?;
+        let event_type = plan.event_type;
+        let unreadable = |e: apache_avro::Error| {
+            CodecError::Malformed(format!("{} cannot be read: {e}", plan.name))
         };
-        let event_type = EventType::from_full_name(&name)
-            .ok_or_else(|| CodecError::Malformed(format!("unknown event type {name}")))?;
-        let decoded = self
-            .decoder
-            .decode(Some(bytes))
-            .await
-            .map_err(|e| CodecError::Malformed(format!("{name} cannot be read: {e}")))?;
-        let mut value = decoded.value;
-        if let Some(version) = upcast::writer_version(event_type, &writer.parsed) {
-            for upcaster in upcast::upcasters(event_type, version) {
+        let mut value = plan
+            .reader
+            .read_value(&mut &bytes[5..])
+            .map_err(unreadable)?;
+        if !plan.current {
+            for upcaster in &plan.upcasters {
                 upcaster(&mut value);
             }
+            widen_decimals(&mut value);
+            value = value
+                .resolve_with_names(event_type.schema(), event_type.resolved_names())
+                .map_err(|e| {
+                    CodecError::Malformed(format!(
+                        "{} does not resolve to the reader schema: {e}",
+                        plan.name
+                    ))
+                })?;
         }
-        widen_decimals(&mut value);
-        let value = value.resolve(event_type.schema()).map_err(|e| {
-            CodecError::Malformed(format!("{name} does not resolve to the reader schema: {e}"))
-        })?;
         Ok(Event::try_from(WireEvent::from_value(event_type, value)?)?)
+    }
+
+    /// The read plan of schema `id`, prepared (and the schema fetched) on first use.
+    async fn read_plan(&self, id: u32) -> Result<Arc<ReadPlan>, CodecError> {
+        if let Some(plan) = self.read_plans.read().expect("plans poisoned").get(&id) {
+            return Ok(plan.clone());
+        }
+        let writer = self.schema_by_id(id).await?;
+        let plan = Arc::new(ReadPlan::new(id, &writer.parsed)?);
+        let mut plans = self.read_plans.write().expect("plans poisoned");
+        Ok(plans.entry(id).or_insert(plan).clone())
     }
 
     /// The writer schema with `id`. Only a registry that answers "no such schema" makes the
@@ -186,6 +227,35 @@ impl EventCodec {
                 self.decoder.remove_errors_from_cache();
                 CodecError::RegistryUnavailable(format!("schema {id}: {text}"))
             }
+        })
+    }
+}
+
+impl ReadPlan {
+    fn new(id: u32, writer: &Schema) -> Result<Self, CodecError> {
+        let name = match writer {
+            Schema::Record(record) => record.name.fullname(None),
+            _ => {
+                return Err(CodecError::Malformed(format!(
+                    "schema {id} is not a record"
+                )));
+            }
+        };
+        let event_type = EventType::from_full_name(&name)
+            .ok_or_else(|| CodecError::Malformed(format!("unknown event type {name}")))?;
+        let version = upcast::writer_version(event_type, writer);
+        // Leaked so the reader can borrow it for the life of the process: one schema per
+        // registry id the topic uses, a bounded handful of kilobytes.
+        let writer: &'static Schema = Box::leak(Box::new(writer.clone()));
+        let reader = GenericDatumReader::builder(writer)
+            .build()
+            .map_err(|e| CodecError::Malformed(format!("schema {id} ({name}): {e}")))?;
+        Ok(ReadPlan {
+            event_type,
+            current: writer.canonical_form() == event_type.schema().canonical_form(),
+            upcasters: version.map_or_else(Vec::new, |v| upcast::upcasters(event_type, v)),
+            name,
+            reader,
         })
     }
 }

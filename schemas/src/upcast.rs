@@ -81,7 +81,7 @@ pub(crate) fn writer_version(event_type: EventType, writer: &Schema) -> Option<u
 }
 
 /// An upcaster rewrites a value written with one version into the shape of the next.
-type Upcaster = fn(&mut Value);
+pub(crate) type Upcaster = fn(&mut Value);
 
 /// The upcasters to apply, in order, to a value of `event_type` written with `version`.
 pub(crate) fn upcasters(event_type: EventType, version: u32) -> Vec<Upcaster> {

@@ -135,6 +135,17 @@ async fn folded(ctx: &Ctx, topic: &str, ends: &BTreeMap<i32, i64>) -> anyhow::Re
         .sum())
 }
 
+/// Records the live generation has folded over all partitions of its topic.
+pub async fn folded_total(ctx: &Ctx) -> anyhow::Result<i64> {
+    let schema = live_schema(ctx).await?;
+    let (sum,): (Option<i64>,) = sqlx::query_as(&format!(
+        "SELECT sum(next_offset)::bigint FROM {schema}.projection_offsets"
+    ))
+    .fetch_one(&ctx.db)
+    .await?;
+    Ok(sum.unwrap_or(0))
+}
+
 /// The schema of the live generation.
 pub async fn live_schema(ctx: &Ctx) -> anyhow::Result<String> {
     let (id,): (i64,) = sqlx::query_as("SELECT id FROM orderflow_read.generation")

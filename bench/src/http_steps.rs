@@ -90,6 +90,7 @@ async fn commands(ctx: &mut Ctx, t: &Targets) -> anyhow::Result<()> {
         empty,
     ));
     let place = closed(clients, secs, PlaceOrder { target: t.commands }).await?;
+    settle(ctx).await?;
     let place_rate = place.per_second;
     let met = place_rate >= 10_000.0 && place.p99_ms <= 50.0;
     ctx.report.add(
@@ -98,20 +99,16 @@ async fn commands(ctx: &mut Ctx, t: &Targets) -> anyhow::Result<()> {
             .limit("empty handler", empty_rate),
     );
     let rate = (place_rate * ctx.args.open_load).max(1.0);
-    let open = open_loop(
-        clients,
-        rate,
-        secs,
-        Arc::new(PlaceOrder { target: t.commands }),
-    )
-    .await?;
+    let open = open(ctx, rate, Arc::new(PlaceOrder { target: t.commands })).await?;
     ctx.report.add(
         Figure::rate("place-order (open loop)", "commands/s", open).note(format!(
             "scheduled at {rate:.0}/s ({:.0}% of the closed loop's rate); latency from the scheduled start",
             ctx.args.open_load * 100.0
         )),
     );
+    settle(ctx).await?;
     let lifecycle = closed(clients, secs, Lifecycle { target: t.commands }).await?;
+    settle(ctx).await?;
     let met = lifecycle.per_second >= 8_000.0;
     ctx.report.add(
         Figure::rate("Full lifecycle (closed loop)", "commands/s", lifecycle)
@@ -179,44 +176,41 @@ async fn queries(ctx: &mut Ctx, t: &Targets, mut ids: Vec<String>) -> anyhow::Re
         "requests/s",
         redis,
     ));
+    settle(ctx).await?;
     let hit = closed(clients, secs, GetOrder::new(t.queries, hits.clone(), false)).await?;
-    let (hit_rate, met) = (
-        hit.per_second,
-        hit.per_second >= 20_000.0 && hit.p99_ms <= 5.0,
-    );
+    let hit_rate = hit.per_second;
     ctx.report.add(
         Figure::rate(
             "GET /orders/{id}, cache hit (closed loop)",
             "requests/s",
             hit,
         )
-        .target("≥ 20,000/s, p99 ≤ 5 ms", met)
         .limit("empty handler", empty_rate)
         .note(format!(
             "{:.0}% of the Redis GET limit",
             100.0 * hit_rate / redis_rate
         )),
     );
-    let rate = (hit_rate * ctx.args.open_load).max(1.0);
-    let open = open_loop(
-        clients,
-        rate,
-        secs,
-        Arc::new(GetOrder::new(t.queries, hits, false)),
-    )
-    .await?;
+    let rate = ctx.args.get_rate;
+    let open = open(ctx, rate, Arc::new(GetOrder::new(t.queries, hits, false))).await?;
+    // Met when the rate was held (every scheduled request answered) with the p99.
+    let held = open.failed == 0 && open.ok as f64 >= 0.99 * rate * secs.as_secs_f64();
+    let met = rate >= 20_000.0 && held && open.p99_ms <= 5.0;
     ctx.report.add(
         Figure::rate(
             "GET /orders/{id}, cache hit (open loop)",
             "requests/s",
             open,
         )
+        .target("≥ 20,000/s, p99 ≤ 5 ms", met)
+        .limit("empty handler", empty_rate)
         .note(format!(
             "scheduled at {rate:.0}/s; latency from the scheduled start"
         )),
     );
     evict(ctx, &prefix, &misses).await?;
-    let miss = closed(
+    settle(ctx).await?;
+    let miss = each_once(
         clients,
         secs,
         GetOrder::new(t.queries, Arc::new(misses), true),
@@ -251,6 +245,22 @@ async fn each_once<W: Workload>(clients: usize, secs: Duration, w: W) -> anyhow:
 /// server keeps up with (four times the closed loop's clients).
 async fn open<W: Workload>(ctx: &Ctx, rate: f64, w: Arc<W>) -> anyhow::Result<Summary> {
     open_loop(ctx.args.clients * 4, rate, ctx.duration(), w).await
+}
+
+/// Waits until the projector has folded everything the last step appended, so each step
+/// starts on an idle machine rather than beside the previous step's backlog.
+async fn settle(ctx: &Ctx) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let mut last = None;
+    while started.elapsed() < READY_TIMEOUT {
+        let folded = crate::backlog::folded_total(ctx).await?;
+        if last == Some(folded) {
+            return Ok(());
+        }
+        last = Some(folded);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    anyhow::bail!("the projector did not settle")
 }
 
 /// The Redis prefix of the live generation.

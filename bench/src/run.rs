@@ -51,9 +51,12 @@ pub struct RunArgs {
     /// Commands per second of the visibility step.
     #[arg(long, default_value_t = 2_000.0)]
     pub visibility_rate: f64,
-    /// Open-loop steps run at this share of the closed loop's throughput.
-    #[arg(long, default_value_t = 0.8)]
+    /// The place-order open loop runs at this share of the closed loop's throughput.
+    #[arg(long, default_value_t = 0.5)]
     pub open_load: f64,
+    /// Requests per second of the cache-hit open loop (the target's rate).
+    #[arg(long, default_value_t = 20_000.0)]
+    pub get_rate: f64,
     /// Partitions of the benchmark's topics.
     #[arg(long, default_value_t = 6)]
     pub partitions: i32,
@@ -144,8 +147,37 @@ pub async fn run(
     crate::startup::run(&mut ctx).await?;
     http_steps::run(&mut ctx, live.order_ids).await?;
     live.projector.stop().await?;
+    clean_redis(&ctx.redis_url, &ctx.redis_prefix()).await?;
     let written = ctx.report.write(&ctx.args.out)?;
     Ok(written)
+}
+
+/// Deletes the run's cached documents (its database goes at the next run's start).
+async fn clean_redis(url: &str, prefix: &str) -> anyhow::Result<()> {
+    let client = redis::Client::open(url)?;
+    let mut conn = client.get_multiplexed_async_connection().await?;
+    let pattern = format!("{prefix}*");
+    let mut cursor = 0u64;
+    loop {
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(&pattern)
+            .arg("COUNT")
+            .arg(10_000)
+            .query_async(&mut conn)
+            .await?;
+        if !keys.is_empty() {
+            let _: i64 = redis::cmd("UNLINK")
+                .arg(&keys)
+                .query_async(&mut conn)
+                .await?;
+        }
+        if next == 0 {
+            return Ok(());
+        }
+        cursor = next;
+    }
 }
 
 /// Drops and creates `name` on the server of `admin_url`, returning its URL.

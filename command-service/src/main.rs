@@ -5,6 +5,11 @@ use clap::Parser;
 use orderflow_command_service::{Settings, run};
 use orderflow_platform::{init_tracing, shutdown_signal};
 
+// The services allocate many small, short-lived buffers per record and per request;
+// glibc's allocator took a third of the projector's CPU profile (docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     init_tracing();

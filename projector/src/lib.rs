@@ -33,6 +33,7 @@
 //! - `fold` (pure) and `model`: from decoded events and current state to row changes;
 //! - `store` / `store_write`: Postgres, migrations and the set-based batch statements;
 //! - `cache`: the Redis write-through;
+//! - `stages`: the decoder and cache-writer stages that overlap with the batch loop;
 //! - `dlq`: the dead-letter topic;
 //! - `health` and `lag`: `/healthz`, `/readyz`, counters and lag logs;
 //! - `generations`, `rebuild`, `progress`, `verify`, `repair`, `logscan`: the generation
@@ -57,6 +58,7 @@ mod progress;
 pub mod rebuild;
 pub mod repair;
 mod settings;
+mod stages;
 mod store;
 mod store_write;
 pub mod verify;
@@ -350,9 +352,9 @@ async fn connect(
     let pipeline = Pipeline {
         topic,
         store,
-        codec,
+        codec: Arc::new(codec),
         dead_letters,
-        cache,
+        cache: stages::CacheWriter::spawn(cache),
         health: health.clone(),
         consumer,
         positions: Arc::new(Mutex::new(Positions::default())),

@@ -8,6 +8,11 @@ use orderflow_projector::cli::{Cli, Command, execute};
 use orderflow_projector::run;
 use std::process::ExitCode;
 
+// The services allocate many small, short-lived buffers per record and per request;
+// glibc's allocator took a third of the projector's CPU profile (docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<ExitCode> {
     init_tracing();

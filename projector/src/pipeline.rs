@@ -1,7 +1,7 @@
-//! The batch loop: takes the batches the polling thread hands over, and for each one
-//! decodes, folds and writes it in one Postgres transaction together with the partitions'
-//! next offsets, dead-letters its poison records before committing, then writes the
-//! changed orders through to Redis.
+//! The batch loop: takes the batches the polling thread hands over (decoded ahead by the
+//! decoder stage), and for each one folds and writes it in one Postgres transaction
+//! together with the partitions' next offsets, dead-letters its poison records before
+//! committing, then hands the changed orders to the cache writer stage (`stages`).
 //!
 //! A batch that fails for a transient reason (Postgres, the registry, the DLQ producer)
 //! is retried whole, with backoff, until it succeeds: its transaction rolled back, so a
@@ -15,8 +15,10 @@ use crate::error::ProjectorError;
 use crate::fold::fold_batch;
 use crate::health::Health;
 use crate::model::{DecodedRecord, Position};
+use crate::stages::{CacheWriter, Staged, spawn_decoder};
 use crate::store::Store;
-use orderflow_schemas::EventCodec;
+use orderflow_domain::Event;
+use orderflow_schemas::{CodecError, EventCodec};
 use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::{Offset, TopicPartitionList};
@@ -30,11 +32,11 @@ use tokio::sync::{mpsc, watch};
 pub struct Pipeline {
     pub topic: String,
     pub store: Store,
-    pub codec: EventCodec,
+    pub codec: Arc<EventCodec>,
     /// Where poison records go; `None` for a rebuild, whose poison records the live
     /// projector has dead-lettered already (they are counted and logged instead).
     pub dead_letters: Option<DeadLetters>,
-    pub cache: Cache,
+    pub cache: CacheWriter,
     pub health: Arc<Health>,
     pub consumer: Arc<GroupConsumer>,
     /// Where the loop is, shared with the lag and progress reporters.
@@ -72,46 +74,42 @@ impl Pipeline {
     /// being live.
     pub async fn run(
         mut self,
-        mut feed: mpsc::Receiver<Feed>,
+        feed: mpsc::Receiver<Feed>,
         mut stop: watch::Receiver<bool>,
     ) -> (Ended, Cache) {
-        let ended = self.run_loop(&mut feed, &mut stop).await;
-        (ended, self.cache)
+        let mut staged = spawn_decoder(self.codec.clone(), feed);
+        let ended = self.run_loop(&mut staged, &mut stop).await;
+        // Closing the stream stops the decoder (and with it the feed).
+        drop(staged);
+        (ended, self.cache.finish().await)
     }
 
     async fn run_loop(
         &mut self,
-        feed: &mut mpsc::Receiver<Feed>,
+        feed: &mut mpsc::Receiver<Staged>,
         stop: &mut watch::Receiver<bool>,
     ) -> Ended {
         let mut next: HashMap<i32, i64> = HashMap::new();
-        // Retries cache writes left pending by a Redis outage even when no batch comes.
-        let mut retry_cache = tokio::time::interval(Duration::from_secs(1));
         loop {
-            let woke = tokio::select! {
-                message = feed.recv() => Some(message),
-                _ = retry_cache.tick() => None,
-                _ = stop.wait_for(|s| *s) => Some(None),
-            };
-            let Some(message) = woke else {
-                self.cache.write(&[]).await;
-                continue;
+            let message = tokio::select! {
+                message = feed.recv() => message,
+                _ = stop.wait_for(|s| *s) => None,
             };
             let mut at_end = None;
             match message {
-                Some(Feed::Assigned(offsets)) => next.extend(offsets),
-                Some(Feed::Revoked(partitions, ack)) => {
+                Some(Staged::Assigned(offsets)) => next.extend(offsets),
+                Some(Staged::Revoked(partitions, ack)) => {
                     for p in partitions {
                         next.remove(&p);
                     }
                     let _ = ack.send(());
                 }
-                Some(Feed::Batch(records)) => {
-                    if let Err(ended) = self.handle(&records, &mut next, stop).await {
+                Some(Staged::Batch(records, events)) => {
+                    if let Err(ended) = self.handle(&records, &events, &mut next, stop).await {
                         return ended;
                     }
                 }
-                Some(Feed::EndOfPartition(partition)) => at_end = Some(partition),
+                Some(Staged::EndOfPartition(partition)) => at_end = Some(partition),
                 None => return Ended::Stopped,
             }
             let mut positions = self.positions.lock().unwrap_or_else(|e| e.into_inner());
@@ -124,13 +122,14 @@ impl Pipeline {
     async fn handle(
         &mut self,
         records: &[OwnedMessage],
+        events: &[Result<Event, CodecError>],
         next: &mut HashMap<i32, i64>,
         stop: &watch::Receiver<bool>,
     ) -> Result<(), Ended> {
         let mut backoff = Duration::from_millis(100);
         let mut last_warning: Option<Instant> = None;
         loop {
-            match self.fold_and_commit(records, next).await {
+            match self.fold_and_commit(records, events, next).await {
                 Ok(()) => {
                     self.health.set_database_up(true);
                     return Ok(());
@@ -184,12 +183,14 @@ impl Pipeline {
     async fn fold_and_commit(
         &mut self,
         records: &[OwnedMessage],
+        events: &[Result<Event, CodecError>],
         next: &mut HashMap<i32, i64>,
     ) -> Result<(), ProjectorError> {
         // The idempotence guard: only owned partitions, only records not yet folded.
-        let fresh: Vec<&OwnedMessage> = records
+        let fresh: Vec<(&OwnedMessage, &Result<Event, CodecError>)> = records
             .iter()
-            .filter(|m| next.get(&m.partition()).is_some_and(|n| m.offset() >= *n))
+            .zip(events)
+            .filter(|(m, _)| next.get(&m.partition()).is_some_and(|n| m.offset() >= *n))
             .collect();
         self.refresh_cache_for_replayed(records, next).await?;
         if fresh.is_empty() {
@@ -198,30 +199,45 @@ impl Pipeline {
         let mut decoded = Vec::with_capacity(fresh.len());
         let mut poison = Vec::new();
         let mut by_position: HashMap<Position, &OwnedMessage> = HashMap::new();
-        for &message in &fresh {
+        for &(message, event) in &fresh {
             let position = Position {
                 partition: message.partition(),
                 offset: message.offset(),
             };
             by_position.insert(position, message);
-            match self
-                .codec
-                .decode(message.payload().unwrap_or_default())
-                .await
-            {
+            let redecoded;
+            let event = match event {
+                // The registry was down when the decoder met this record: ask again (a
+                // batch retry comes back here after its backoff).
+                Err(e) if e.is_transient() => {
+                    redecoded = self
+                        .codec
+                        .decode(message.payload().unwrap_or_default())
+                        .await;
+                    &redecoded
+                }
+                decoded => decoded,
+            };
+            match event {
                 // An order's events must share its key (and so its partition), or two
                 // partitions could fold the same order; such a record is poison.
                 Ok(event) if message.key() != Some(event.order_id.as_bytes()) => {
                     let reason = format!("the record key is not the order id {}", event.order_id);
                     poison.push(poison_of(message, reason));
                 }
-                Ok(event) => decoded.push(DecodedRecord { position, event }),
-                Err(e) if e.is_transient() => return Err(ProjectorError::Registry(e)),
+                Ok(event) => decoded.push(DecodedRecord {
+                    position,
+                    event: event.clone(),
+                }),
+                Err(CodecError::RegistryUnavailable(text)) => {
+                    let unavailable = CodecError::RegistryUnavailable(text.clone());
+                    return Err(ProjectorError::Registry(unavailable));
+                }
                 Err(e) => poison.push(poison_of(message, e.to_string())),
             }
         }
         let mut new_next: BTreeMap<i32, i64> = BTreeMap::new();
-        for m in &fresh {
+        for (m, _) in &fresh {
             let n = new_next.entry(m.partition()).or_insert(0);
             *n = (*n).max(m.offset() + 1);
         }
@@ -252,8 +268,8 @@ impl Pipeline {
         next.extend(offsets.iter().copied());
         self.count(&plan, poison.len());
         self.commit_to_kafka(&offsets);
-        let views: Vec<_> = plan.orders.iter().map(|c| &c.view).collect();
-        self.cache.write(&views).await;
+        let views = plan.orders.into_iter().map(|c| c.view).collect();
+        self.cache.write(views).await;
         Ok(())
     }
 
@@ -280,8 +296,7 @@ impl Pipeline {
         }
         let ids: Vec<String> = replayed.into_iter().collect();
         let stored = self.store.begin().await?.load_orders(&ids).await?;
-        let views: Vec<_> = stored.values().collect();
-        self.cache.write(&views).await;
+        self.cache.write(stored.into_values().collect()).await;
         Ok(())
     }
 

@@ -12,4 +12,3 @@ mod projection;
 mod rebuild;
 mod rebuild_crash;
 mod restart;
-mod throughput;

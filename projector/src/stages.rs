@@ -1,0 +1,110 @@
+//! The two stages around the batch loop, so the projector's CPU work overlaps with
+//! Postgres instead of waiting for it:
+//!
+//! - the **decoder** decodes each batch as soon as the polling thread hands it over, while
+//!   the batch before it is still in its transaction;
+//! - the **cache writer** writes committed orders through to Redis while the next batch is
+//!   already in Postgres.
+//!
+//! Both keep the order of what they are given, and both are bounded channels, so a slow
+//! stage holds the others back instead of buffering without limit.
+
+use crate::cache::Cache;
+use crate::consumer::Feed;
+use crate::model::OrderView;
+use orderflow_domain::Event;
+use orderflow_schemas::{CodecError, EventCodec};
+use rdkafka::message::{Message, OwnedMessage};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// Batches decoded ahead of the one in its transaction.
+const DECODED_AHEAD: usize = 2;
+/// Committed batches whose cache writes may wait behind the one being written.
+const CACHE_QUEUE: usize = 4;
+/// How often documents a Redis outage left pending are retried when no batch comes.
+const CACHE_RETRY: Duration = Duration::from_secs(1);
+
+/// What the batch loop receives: the feed (see [`Feed`]), each batch with its records
+/// decoded, everything in the feed's order.
+pub enum Staged {
+    Assigned(HashMap<i32, i64>),
+    Revoked(Vec<i32>, std::sync::mpsc::SyncSender<()>),
+    Batch(Vec<OwnedMessage>, Vec<Result<Event, CodecError>>),
+    EndOfPartition(i32),
+}
+
+/// Starts the decoder: it ends when the feed closes or the batch loop is gone.
+pub fn spawn_decoder(
+    codec: Arc<EventCodec>,
+    mut feed: mpsc::Receiver<Feed>,
+) -> mpsc::Receiver<Staged> {
+    let (tx, rx) = mpsc::channel(DECODED_AHEAD);
+    tokio::spawn(async move {
+        while let Some(item) = feed.recv().await {
+            let staged = match item {
+                Feed::Batch(records) => {
+                    let mut events = Vec::with_capacity(records.len());
+                    for record in &records {
+                        events.push(codec.decode(record.payload().unwrap_or_default()).await);
+                    }
+                    Staged::Batch(records, events)
+                }
+                Feed::Assigned(offsets) => Staged::Assigned(offsets),
+                Feed::Revoked(partitions, ack) => Staged::Revoked(partitions, ack),
+                Feed::EndOfPartition(partition) => Staged::EndOfPartition(partition),
+            };
+            if tx.send(staged).await.is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// The Redis write-through, in its own task.
+pub struct CacheWriter {
+    tx: mpsc::Sender<Vec<OrderView>>,
+    task: JoinHandle<Cache>,
+}
+
+impl CacheWriter {
+    /// Starts the task that owns `cache`.
+    pub fn spawn(mut cache: Cache) -> Self {
+        let (tx, mut rx) = mpsc::channel::<Vec<OrderView>>(CACHE_QUEUE);
+        let task = tokio::spawn(async move {
+            let mut retry = tokio::time::interval(CACHE_RETRY);
+            loop {
+                tokio::select! {
+                    views = rx.recv() => match views {
+                        Some(views) => {
+                            let refs: Vec<&OrderView> = views.iter().collect();
+                            cache.write(&refs).await;
+                        }
+                        None => return cache,
+                    },
+                    _ = retry.tick() => cache.write(&[]).await,
+                }
+            }
+        });
+        CacheWriter { tx, task }
+    }
+
+    /// Queues the documents of committed orders; waits only when the queue is full.
+    pub async fn write(&self, views: Vec<OrderView>) {
+        if !views.is_empty() {
+            // The task only ends once this sender is dropped, in `finish`.
+            let _ = self.tx.send(views).await;
+        }
+    }
+
+    /// Waits until everything queued has been tried, and hands the cache back (with
+    /// whatever Redis left pending).
+    pub async fn finish(self) -> Cache {
+        drop(self.tx);
+        self.task.await.expect("the cache writer does not panic")
+    }
+}

@@ -236,7 +236,9 @@ pub async fn consume(spec: ConsumerSpec<'_>) -> Result<GroupConsumer, ProjectorE
             ("enable.auto.offset.store", "false"),
             ("auto.offset.reset", "earliest"),
             ("isolation.level", "read_uncommitted"),
-            ("fetch.wait.max.ms", "50"),
+            // On the path from a command to its visibility in the read model (tansu 0.6
+            // waits it out on every fetch, data or not).
+            ("fetch.wait.max.ms", "10"),
             ("enable.partition.eof", if all { "true" } else { "false" }),
         ])
         .create_with_context(context)?;

@@ -165,29 +165,6 @@ impl Stack {
         }
     }
 
-    /// Appends many events at once (all in flight together), for volume tests.
-    pub async fn append_many(&mut self, events: &[Event]) {
-        let mut encoded = Vec::with_capacity(events.len());
-        for event in events {
-            encoded.push((
-                event.order_id.clone(),
-                self.codec.encode(event).await.unwrap(),
-            ));
-        }
-        let sends = encoded.iter().map(|(key, value)| {
-            let record = FutureRecord::to(&self.topic)
-                .key(key.as_bytes())
-                .payload(value.as_slice())
-                .partition(partition_for_key(key.as_bytes(), PARTITIONS));
-            self.producer.send(record, Duration::from_secs(60))
-        });
-        for delivery in futures::future::join_all(sends).await {
-            let d = delivery.map_err(|(e, _)| e).unwrap();
-            let next = self.produced.entry(d.partition).or_insert(0);
-            *next = (*next).max(d.offset + 1);
-        }
-    }
-
     /// Appends raw bytes under `key`.
     pub async fn produce(&mut self, key: &[u8], value: &[u8]) -> (i32, i64) {
         let partition = partition_for_key(key, PARTITIONS);

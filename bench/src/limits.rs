@@ -268,7 +268,7 @@ impl Workload for RedisGet {
 
     async fn run(&self, conn: &mut Self::Client) -> Outcome {
         let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let key = &self.keys[n.wrapping_mul(2_654_435_761) % self.keys.len()];
+        let key = &self.keys[crate::load::scatter(n, self.keys.len())];
         let got: redis::RedisResult<Option<Vec<u8>>> =
             redis::cmd("GET").arg(key).query_async(conn).await;
         match got {

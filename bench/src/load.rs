@@ -138,3 +138,9 @@ async fn sleep_unless_done<T>(tasks: &[tokio::task::JoinHandle<T>], duration: Du
         tokio::time::sleep(Duration::from_millis(20).min(duration)).await;
     }
 }
+
+/// The `n`-th pick from a set of `len` items: a multiplicative step scatters consecutive
+/// picks over the whole set, so concurrent clients do not walk it in lockstep.
+pub fn scatter(n: usize, len: usize) -> usize {
+    n.wrapping_mul(2_654_435_761) % len
+}

@@ -86,7 +86,7 @@ impl Ctx {
     }
 
     pub fn redis_prefix(&self) -> String {
-        format!("bench:{}:", self.run_id)
+        redis_prefix(&self.run_id)
     }
 
     pub fn duration(&self) -> Duration {
@@ -122,7 +122,7 @@ pub async fn run(
                 "ORDERFLOW_PROJECTOR_GROUP".into(),
                 format!("bench-{run_id}"),
             ),
-            ("ORDERFLOW_REDIS_PREFIX".into(), format!("bench:{run_id}:")),
+            ("ORDERFLOW_REDIS_PREFIX".into(), redis_prefix(&run_id)),
             ("RUST_LOG".into(), "info".into()),
         ],
     };
@@ -150,6 +150,11 @@ pub async fn run(
     clean_redis(&ctx.redis_url, &ctx.redis_prefix()).await?;
     let written = ctx.report.write(&ctx.args.out)?;
     Ok(written)
+}
+
+/// The Redis prefix of run `run_id` (each generation adds its own `g<N>:`).
+fn redis_prefix(run_id: &str) -> String {
+    format!("bench:{run_id}:")
 }
 
 /// Deletes the run's cached documents (its database goes at the next run's start).

@@ -221,8 +221,7 @@ impl Workload for GetOrder {
         let index = if self.once {
             n
         } else {
-            // A multiplicative step scatters consecutive requests over the whole set.
-            n.wrapping_mul(2_654_435_761) % self.ids.len()
+            crate::load::scatter(n, self.ids.len())
         };
         let id = &self.ids[index];
         let response = conn.get(&format!("/orders/{id}")).await;

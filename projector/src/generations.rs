@@ -127,6 +127,14 @@ impl Generations {
         Ok(row.map(Generation::from))
     }
 
+    /// The live generation, or an error when nothing has been projected yet (for the
+    /// tools that work on it: verify, repair).
+    pub async fn require_live(&self) -> Result<Generation, ProjectorError> {
+        self.live()
+            .await?
+            .ok_or_else(|| ProjectorError::Generation("there is no live generation yet".into()))
+    }
+
     /// Every generation, oldest first.
     pub async fn list(&self) -> Result<Vec<Generation>, ProjectorError> {
         let rows: Vec<GenerationRow> = sqlx::query_as(&format!("{SELECT} ORDER BY id"))

@@ -44,10 +44,7 @@ pub async fn repair_order(
 ) -> Result<RepairReport, ProjectorError> {
     let generations = Generations::connect(&settings.database_url, &settings.redis_prefix)?;
     generations.prepare().await?;
-    let live = generations
-        .live()
-        .await?
-        .ok_or_else(|| ProjectorError::Generation("there is no live generation yet".into()))?;
+    let live = generations.require_live().await?;
     let store = Store::connect(&settings.database_url, &settings.topic, &live, Role::Live)?;
     let partitions = partition_ends(&settings.kafka, &settings.topic)
         .await?

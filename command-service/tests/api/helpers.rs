@@ -184,6 +184,17 @@ impl TestApp {
         body["order_id"].as_str().unwrap().to_owned()
     }
 
+    /// `GET /orders/{id}`: the aggregate as the service holds it (200 expected).
+    pub async fn inspect(&self, id: &str) -> Value {
+        let response = self
+            .client
+            .get(self.url(&format!("/orders/{id}")))
+            .send()
+            .await
+            .unwrap();
+        expect_json(response, StatusCode::OK).await
+    }
+
     /// Places an order and moves it through `steps` (e.g. `["pack", "ship"]`).
     pub async fn order_at(&self, steps: &[&str]) -> String {
         let id = self.place_ok().await;

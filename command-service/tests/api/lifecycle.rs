@@ -51,15 +51,7 @@ async fn an_order_goes_through_its_whole_lifecycle() {
             "OrderDelivered"
         ]
     );
-    let inspected = expect_json(
-        app.client
-            .get(app.url(&format!("/orders/{id}")))
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    let inspected = app.inspect(&id).await;
     assert_eq!(
         inspected,
         json!({"order_id": id, "status": "delivered", "version": 6})

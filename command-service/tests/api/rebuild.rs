@@ -56,15 +56,7 @@ async fn conflicting_and_undecodable_records_are_ignored_by_the_rebuild() {
     append(&app.topic, &id, &[0, 0, 0, 0x7f, 0xff, 2, 4]).await;
 
     let app = app.restart().await;
-    let order = expect_json(
-        app.client
-            .get(app.url(&format!("/orders/{id}")))
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    let order = app.inspect(&id).await;
     assert_eq!(
         (order["status"].as_str(), order["version"].as_u64()),
         (Some("packed"), Some(2))
@@ -164,15 +156,7 @@ async fn an_order_shipped_written_with_schema_v1_is_read_by_the_rebuild() {
     append(&app.topic, &id, &old).await;
 
     let app = app.restart().await;
-    let order = expect_json(
-        app.client
-            .get(app.url(&format!("/orders/{id}")))
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    let order = app.inspect(&id).await;
     assert_eq!(
         (order["status"].as_str(), order["version"].as_u64()),
         (Some("shipped"), Some(3))
@@ -226,15 +210,7 @@ async fn an_order_cancelled_written_with_schema_v1_keeps_its_reason_through_the_
     // Without the upcaster, Avro resolution would give an empty reason, which the domain
     // refuses: the event would be skipped and the order would still be placed.
     let app = app.restart().await;
-    let order = expect_json(
-        app.client
-            .get(app.url(&format!("/orders/{id}")))
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    let order = app.inspect(&id).await;
     assert_eq!(
         (order["status"].as_str(), order["version"].as_u64()),
         (Some("cancelled"), Some(2))

@@ -78,10 +78,7 @@ impl fmt::Display for VerifyReport {
 pub async fn verify(settings: &Settings) -> Result<VerifyReport, ProjectorError> {
     let generations = Generations::connect(&settings.database_url, &settings.redis_prefix)?;
     generations.prepare().await?;
-    let live = generations
-        .live()
-        .await?
-        .ok_or_else(|| ProjectorError::Generation("there is no live generation yet".into()))?;
+    let live = generations.require_live().await?;
     let store = Store::connect(
         &settings.database_url,
         &settings.topic,

@@ -63,6 +63,23 @@ pub struct RunArgs {
     /// Database the run creates (dropped first if it exists) for its read model.
     #[arg(long, default_value = "orderflow_bench")]
     pub database: String,
+    /// Steps to run, for working on one figure (`--steps backlog`); the backlog step always
+    /// runs, since the later steps use its projector and orders. The report's parameters
+    /// say which steps it holds.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Step::Backlog, Step::Startup, Step::Http])]
+    pub steps: Vec<Step>,
+}
+
+/// The steps of a run (see the module's documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Step {
+    /// The backlog, the projector's catch-up and the rebuild, with their limits.
+    Backlog,
+    /// Command-service start-up and memory with a log of placed orders.
+    Startup,
+    /// Every HTTP figure.
+    Http,
 }
 
 /// What every step needs.
@@ -144,8 +161,12 @@ pub async fn run(
         report,
     };
     let live = backlog::run(&mut ctx).await?;
-    crate::startup::run(&mut ctx).await?;
-    http_steps::run(&mut ctx, live.order_ids).await?;
+    if ctx.args.steps.contains(&Step::Startup) {
+        crate::startup::run(&mut ctx).await?;
+    }
+    if ctx.args.steps.contains(&Step::Http) {
+        http_steps::run(&mut ctx, live.order_ids).await?;
+    }
     live.projector.stop().await?;
     clean_redis(&ctx.redis_url, &ctx.redis_prefix()).await?;
     let written = ctx.report.write(&ctx.args.out)?;

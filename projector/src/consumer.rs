@@ -58,6 +58,8 @@ pub struct AssignmentContext {
     health: Arc<Health>,
     /// Records to fetch again before each stored offset (see [`subscribe`]).
     rewind: i64,
+    /// Which of the process's group members this is.
+    member: usize,
 }
 
 impl ClientContext for AssignmentContext {
@@ -106,7 +108,7 @@ impl ConsumerContext for AssignmentContext {
             tracing::error!(error = %e, "applying the rebalance failed");
         }
         let owned = consumer.assignment().map(|a| a.count()).unwrap_or(0);
-        self.health.set_assignment(owned);
+        self.health.set_assignment(self.member, owned);
     }
 }
 
@@ -211,10 +213,15 @@ pub struct ConsumerSpec<'a> {
     /// 0004), which would skip the rest of that batch for good.
     pub rewind: i64,
     pub assignment: Assignment,
+    /// This member and the process's number of members: with [`Assignment::Group`] each
+    /// member joins the group on its own; with [`Assignment::AllPartitions`] member `i`
+    /// reads the partitions `p % members == i`.
+    pub member: usize,
+    pub members: usize,
 }
 
 /// Creates the consumer and starts it: subscribed to the topic in the group, or assigned
-/// every partition at its stored offset. A consumer without a group reports the end of
+/// its share of the partitions at their stored offsets. A consumer without a group reports the end of
 /// each partition ([`Feed::EndOfPartition`]), which tells a rebuild it has caught up.
 pub async fn consume(spec: ConsumerSpec<'_>) -> Result<GroupConsumer, ProjectorError> {
     let all = spec.assignment == Assignment::AllPartitions;
@@ -227,6 +234,7 @@ pub async fn consume(spec: ConsumerSpec<'_>) -> Result<GroupConsumer, ProjectorE
         stop: spec.stop,
         health: spec.health.clone(),
         rewind: spec.rewind,
+        member: spec.member,
     };
     let consumer: GroupConsumer = spec
         .kafka
@@ -247,7 +255,11 @@ pub async fn consume(spec: ConsumerSpec<'_>) -> Result<GroupConsumer, ProjectorE
         return Ok(consumer);
     }
     let partitions = crate::logscan::partition_ends(spec.kafka, spec.topic).await?;
-    let partitions: Vec<i32> = partitions.into_keys().collect();
+    let members = spec.members.max(1) as i32;
+    let partitions: Vec<i32> = partitions
+        .into_keys()
+        .filter(|p| p.rem_euclid(members) as usize == spec.member)
+        .collect();
     let offsets = spec.store.claim_offsets(&partitions).await?;
     let mut tpl = TopicPartitionList::new();
     for (&partition, &offset) in &offsets {
@@ -261,7 +273,7 @@ pub async fn consume(spec: ConsumerSpec<'_>) -> Result<GroupConsumer, ProjectorE
         .await
         .map_err(|_| ProjectorError::Generation("the batch loop is gone".into()))?;
     consumer.assign(&tpl)?;
-    spec.health.set_assignment(partitions.len());
+    spec.health.set_assignment(spec.member, partitions.len());
     Ok(consumer)
 }
 

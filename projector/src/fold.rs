@@ -22,9 +22,11 @@ pub struct BatchPlan {
     pub orders: Vec<OrderChange>,
     /// Accepted events, in log order.
     pub history: Vec<HistoryRow>,
+    /// Placements per hour, sorted by hour.
     pub hourly: Vec<HourlyDelta>,
     /// Net change of the number of orders per status, sorted by status name, zeros left out.
     pub status: Vec<(Status, i64)>,
+    /// Placed quantities per product, sorted by product id.
     pub products: Vec<ProductDelta>,
     pub ignored: Vec<Ignored>,
     pub rejected: Vec<Rejected>,
@@ -39,7 +41,10 @@ impl BatchPlan {
 
 /// Folds `events` (in log order) over `current`, the stored state of the orders they touch
 /// (orders missing from it do not exist yet).
-pub fn fold_batch(mut current: HashMap<String, OrderView>, events: &[DecodedRecord]) -> BatchPlan {
+pub fn fold_batch<'a>(
+    mut current: HashMap<String, OrderView>,
+    events: impl IntoIterator<Item = &'a DecodedRecord>,
+) -> BatchPlan {
     let mut plan = BatchPlan::default();
     let mut touched: Vec<String> = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();

@@ -6,15 +6,16 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// Readiness and counters of the projector, shared by its tasks.
 #[derive(Debug, Default)]
 pub struct Health {
-    joined: AtomicBool,
+    /// Partitions of each member that has joined, by member.
+    assigned: Mutex<HashMap<usize, usize>>,
     database_up: AtomicBool,
-    partitions: AtomicUsize,
     /// Events folded into the read model.
     pub applied: AtomicU64,
     /// Events the fold rule ignored: duplicates and conflicting appends.
@@ -28,10 +29,20 @@ pub struct Health {
 }
 
 impl Health {
-    /// The group gave this instance its (possibly empty) share of partitions.
-    pub fn set_assignment(&self, partitions: usize) {
-        self.joined.store(true, Ordering::SeqCst);
-        self.partitions.store(partitions, Ordering::SeqCst);
+    /// The group gave `member` its (possibly empty) share of partitions.
+    pub fn set_assignment(&self, member: usize, partitions: usize) {
+        self.assigned().insert(member, partitions);
+    }
+
+    fn assigned(&self) -> std::sync::MutexGuard<'_, HashMap<usize, usize>> {
+        self.assigned.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A member joined: the process consumes. The others may still be joining (their
+    /// join rebalances the group, which can take a while); the assigned partitions show
+    /// how far the group got.
+    fn joined(&self) -> bool {
+        !self.assigned().is_empty()
     }
 
     /// Whether the last Postgres operation succeeded.
@@ -42,9 +53,9 @@ impl Health {
         }
     }
 
-    /// Ready: joined the consumer group and Postgres answers.
+    /// Ready: a member joined the consumer group and Postgres answers.
     pub fn is_ready(&self) -> bool {
-        self.joined.load(Ordering::SeqCst) && self.database_up.load(Ordering::SeqCst)
+        self.joined() && self.database_up.load(Ordering::SeqCst)
     }
 
     /// The counters, as `/readyz` shows them.
@@ -52,7 +63,7 @@ impl Health {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         json!({
             "ready": self.is_ready(),
-            "assigned_partitions": self.partitions.load(Ordering::SeqCst),
+            "assigned_partitions": self.assigned().values().sum::<usize>(),
             "database_up": self.database_up.load(Ordering::SeqCst),
             "applied": get(&self.applied),
             "ignored": get(&self.ignored),

@@ -5,7 +5,8 @@
 //! batches (up to N records or T ms), decoded through the Schema Registry, folded with the
 //! domain's shared rule (`orderflow_domain::fold`: a version must be exactly `current + 1`
 //! and the transition allowed), and written to Postgres in **one transaction per batch**
-//! that also stores each partition's next offset. The stored offsets, not Kafka's, say
+//! that also stores each partition's next offset. Several batch loops write at once, each
+//! on its own connection and with partitions of its own (`--writers`). The stored offsets, not Kafka's, say
 //! where to resume, so a crash at any moment loses nothing and applies nothing twice.
 //! After the commit, the changed orders are written through to Redis (best effort, bounded
 //! by a timeout); poison records go to a dead-letter topic before the batch commits.
@@ -29,11 +30,12 @@
 //! - `settings`: typed configuration ([`Settings`]); `cli`: the command line;
 //! - `consumer`: the group member, the rebalance callback that assigns at the stored
 //!   offsets, and the polling thread that cuts batches;
-//! - `pipeline`: the batch loop (decode, fold, write, dead-letter, commit, cache);
+//! - `pipeline`: the decoder, router, batch loops and cache writer wired together;
+//!   `lane`: one batch loop (fold, write, dead-letter, commit, cache);
 //! - `fold` (pure) and `model`: from decoded events and current state to row changes;
 //! - `store` / `store_write`: Postgres, migrations and the set-based batch statements;
 //! - `cache`: the Redis write-through;
-//! - `stages`: the decoder and cache-writer stages that overlap with the batch loop;
+//! - `stages`: the decoder, router and cache-writer stages around the batch loops;
 //! - `dlq`: the dead-letter topic;
 //! - `health` and `lag`: `/healthz`, `/readyz`, counters and lag logs;
 //! - `generations`, `rebuild`, `progress`, `verify`, `repair`, `logscan`: the generation
@@ -51,6 +53,7 @@ mod fold_tests;
 pub mod generations;
 mod health;
 mod lag;
+mod lane;
 mod logscan;
 mod model;
 mod pipeline;
@@ -73,9 +76,9 @@ pub use rebuild::{RebuildOptions, RebuildReport, rebuild};
 pub use settings::Settings;
 pub use store::{NOTIFY_CHANNEL, PROJECTION};
 
-use crate::consumer::{Assignment, ConsumerSpec, Feed};
+use crate::consumer::{Assignment, ConsumerSpec};
 use crate::generations::{Generation, Generations};
-use crate::pipeline::{Ended, Pipeline, Positions};
+use crate::pipeline::{Ended, Member, Pipeline, Positions};
 use crate::store::Role;
 use anyhow::Context;
 use orderflow_schemas::EventCodec;
@@ -149,6 +152,7 @@ async fn live_generation(settings: &Settings) -> anyhow::Result<Generation> {
         &settings.topic,
         &created,
         Role::Live,
+        settings.connections(),
     )?
     .migrate()
     .await
@@ -215,12 +219,10 @@ pub(crate) async fn connect_retrying(
     }
 }
 
-/// A connected pipeline with its polling thread.
+/// A connected pipeline with its members (see [`pipeline`]).
 pub(crate) struct Parts {
     pub pipeline: Pipeline,
-    feed: mpsc::Receiver<Feed>,
-    poll_stop: Arc<AtomicBool>,
-    poller: std::thread::JoinHandle<()>,
+    members: Vec<Member>,
     /// For the live role: the generations and the one written, watched for a switch.
     follow: Option<(Generations, i64)>,
 }
@@ -230,14 +232,16 @@ pub(crate) struct Parts {
 const FOLLOW_INTERVAL: Duration = Duration::from_secs(1);
 
 impl Parts {
-    /// Runs the batch loop until it ends, then stops polling and leaves the group.
+    /// Runs the batch loops until they end; every member has left the group by then.
     pub async fn run(self, settings: &Settings, stop: watch::Receiver<bool>) -> (Ended, Cache) {
-        let lag = tokio::spawn(lag::report(
-            self.pipeline.consumer.clone(),
-            settings.topic.clone(),
-            self.pipeline.positions.clone(),
-            stop.clone(),
-        ));
+        let lag = self.members.first().map(|member| {
+            tokio::spawn(lag::report(
+                member.consumer.clone(),
+                settings.topic.clone(),
+                self.pipeline.positions.clone(),
+                stop.clone(),
+            ))
+        });
         let (inner, inner_stop) = watch::channel(*stop.borrow());
         let moved = Arc::new(AtomicBool::new(false));
         let forward = tokio::spawn({
@@ -262,7 +266,7 @@ impl Parts {
                 }
             })
         });
-        let (ended, cache) = self.pipeline.run(self.feed, inner_stop).await;
+        let (ended, cache) = self.pipeline.run(self.members, inner_stop).await;
         let ended = if moved.load(Ordering::SeqCst) && !*stop.borrow() {
             Ended::NotLive
         } else {
@@ -272,13 +276,10 @@ impl Parts {
         if let Some(follow) = follow {
             follow.abort();
         }
-        lag.abort();
-        let _ = lag.await;
-        // The polling thread holds the last handle of the consumer, so closing it (and
-        // leaving the group) happens there, where the rebalance callback may block.
-        self.poll_stop.store(true, Ordering::SeqCst);
-        let poller = self.poller;
-        let _ = tokio::task::spawn_blocking(move || poller.join()).await;
+        if let Some(lag) = lag {
+            lag.abort();
+            let _ = lag.await;
+        }
         (ended, cache)
     }
 }
@@ -291,7 +292,13 @@ async fn connect(
 ) -> anyhow::Result<Parts> {
     let topic = settings.topic.clone();
     let generation = &target.generation;
-    let store = store::Store::connect(&settings.database_url, &topic, generation, target.role)?;
+    let store = store::Store::connect(
+        &settings.database_url,
+        &topic,
+        generation,
+        target.role,
+        settings.connections(),
+    )?;
     store.migrate().await.context("migrating the read model")?;
     health.set_database_up(true);
     let codec =
@@ -316,22 +323,85 @@ async fn connect(
         settings.redis_timeout(),
         health.cache.clone(),
     )?;
-    let (feed_tx, feed_rx) = mpsc::channel(FEED_CAPACITY);
-    let poll_stop = Arc::new(AtomicBool::new(*stop.borrow()));
     let assignment = match target.role {
         Role::Live => Assignment::Group,
         Role::Rebuild => Assignment::AllPartitions,
     };
+    let members = usize::from(settings.writers);
+    let mut joined = Vec::with_capacity(members);
+    for member in 0..members {
+        let spec = MemberSpec {
+            settings,
+            health,
+            stop,
+            target: &target,
+            store: &store,
+            assignment,
+            member,
+        };
+        match start_member(spec).await {
+            Ok(started) => joined.push(started),
+            Err(e) => {
+                // The members already polling would stay in the group without a loop.
+                for started in joined {
+                    started.abandon().await;
+                }
+                return Err(e);
+            }
+        }
+    }
+    tracing::info!(%topic, group = %target.group, generation = generation.id, schema = %generation.schema, role = ?target.role, members, "projector consuming");
+    let pipeline = Pipeline {
+        topic,
+        store,
+        codec: Arc::new(codec),
+        dead_letters,
+        cache: stages::CacheWriter::spawn(cache),
+        health: health.clone(),
+        positions: Arc::new(Mutex::new(Positions::default())),
+    };
+    let follow = match target.role {
+        Role::Live => Some((
+            Generations::connect(&settings.database_url, &settings.redis_prefix)?,
+            generation.id,
+        )),
+        Role::Rebuild => None,
+    };
+    Ok(Parts {
+        pipeline,
+        members: joined,
+        follow,
+    })
+}
+
+/// What [`start_member`] needs.
+struct MemberSpec<'a> {
+    settings: &'a Settings,
+    health: &'a Arc<Health>,
+    stop: &'a watch::Receiver<bool>,
+    target: &'a Target,
+    store: &'a store::Store,
+    assignment: Assignment,
+    member: usize,
+}
+
+/// Creates one member's consumer and starts its polling thread.
+async fn start_member(spec: MemberSpec<'_>) -> anyhow::Result<Member> {
+    let settings = spec.settings;
+    let (feed_tx, feed) = mpsc::channel(FEED_CAPACITY);
+    let poll_stop = Arc::new(AtomicBool::new(*spec.stop.borrow()));
     let consumer = consumer::consume(ConsumerSpec {
         kafka: &settings.kafka,
-        topic: &topic,
-        group: &target.group,
-        store: store.clone(),
+        topic: &settings.topic,
+        group: &spec.target.group,
+        store: spec.store.clone(),
         feed: feed_tx.clone(),
         stop: poll_stop.clone(),
-        health: health.clone(),
+        health: spec.health.clone(),
         rewind: settings.resume_rewind,
-        assignment,
+        assignment: spec.assignment,
+        member: spec.member,
+        members: usize::from(settings.writers),
     })
     .await
     .context("creating the consumer")?;
@@ -344,33 +414,14 @@ async fn connect(
             poll_stop.clone(),
         );
         std::thread::Builder::new()
-            .name("projector-poll".into())
+            .name(format!("projector-poll-{}", spec.member))
             .spawn(move || consumer::poll_loop(consumer, feed_tx, max, wait, flag))
             .context("starting the polling thread")?
     };
-    tracing::info!(%topic, group = %target.group, generation = generation.id, schema = %generation.schema, role = ?target.role, "projector consuming");
-    let pipeline = Pipeline {
-        topic,
-        store,
-        codec: Arc::new(codec),
-        dead_letters,
-        cache: stages::CacheWriter::spawn(cache),
-        health: health.clone(),
+    Ok(Member {
         consumer,
-        positions: Arc::new(Mutex::new(Positions::default())),
-    };
-    let follow = match target.role {
-        Role::Live => Some((
-            Generations::connect(&settings.database_url, &settings.redis_prefix)?,
-            generation.id,
-        )),
-        Role::Rebuild => None,
-    };
-    Ok(Parts {
-        pipeline,
-        feed: feed_rx,
+        feed,
         poll_stop,
         poller,
-        follow,
     })
 }

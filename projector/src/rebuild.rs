@@ -97,6 +97,7 @@ pub async fn rebuild(
         &settings.topic,
         &target,
         Role::Rebuild,
+        settings.connections(),
     )?
     .migrate()
     .await?;

@@ -45,7 +45,13 @@ pub async fn repair_order(
     let generations = Generations::connect(&settings.database_url, &settings.redis_prefix)?;
     generations.prepare().await?;
     let live = generations.require_live().await?;
-    let store = Store::connect(&settings.database_url, &settings.topic, &live, Role::Live)?;
+    let store = Store::connect(
+        &settings.database_url,
+        &settings.topic,
+        &live,
+        Role::Live,
+        settings.connections(),
+    )?;
     let partitions = partition_ends(&settings.kafka, &settings.topic)
         .await?
         .len() as i32;

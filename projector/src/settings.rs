@@ -73,6 +73,11 @@ pub struct Settings {
         default_value_t = 20
     )]
     pub batch_max_wait_ms: u64,
+    /// Batch loops writing to Postgres at once, each on its own connection with its own
+    /// share of the partitions (partition `p` to loop `p % writers`). More than the
+    /// partitions an instance owns leaves loops idle.
+    #[arg(long, env = "ORDERFLOW_PROJECTOR_WRITERS", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub writers: u16,
     /// Records fetched again before each stored offset on assignment, and skipped. Must
     /// exceed the largest producer batch when the broker cannot fetch from the middle of a
     /// batch (tansu 0.6); harmless elsewhere.
@@ -125,6 +130,7 @@ impl Settings {
             registry: RegistryArgs::new(registry_url),
             batch_max_records: 2000,
             batch_max_wait_ms: 20,
+            writers: 2,
             resume_rewind: 10_000,
         }
     }
@@ -134,6 +140,12 @@ impl Settings {
         self.dlq_topic
             .clone()
             .unwrap_or_else(|| format!("{}.dlq", self.topic))
+    }
+
+    /// Postgres connections of a projector: one per batch loop, and two for the reads
+    /// around them (cache refreshes after a rewind, the offsets on assignment).
+    pub(crate) fn connections(&self) -> u32 {
+        u32::from(self.writers) + 2
     }
 
     pub(crate) fn batch_max_wait(&self) -> Duration {

@@ -43,12 +43,13 @@ pub struct Store {
 
 impl Store {
     /// Connects lazily (a database that is down is retried by each operation) to the
-    /// tables of `generation`.
+    /// tables of `generation`, with at most `connections` connections.
     pub fn connect(
         database_url: &str,
         topic: &str,
         generation: &Generation,
         role: Role,
+        connections: u32,
     ) -> Result<Store, ProjectorError> {
         // A hung statement, a lock held by a stuck peer or an abandoned transaction must
         // fail the batch (which is then retried), never stall the projection for good.
@@ -65,7 +66,7 @@ impl Store {
             ("plan_cache_mode", "force_custom_plan"),
         ]);
         let pool = PgPoolOptions::new()
-            .max_connections(4)
+            .max_connections(connections)
             .acquire_timeout(Duration::from_secs(3))
             .connect_lazy_with(options);
         Ok(Store {
@@ -202,13 +203,14 @@ impl BatchTx {
             .collect()
     }
 
-    /// Writes every row change of `plan` and moves the offsets to `next_offsets`.
+    /// Writes the order rows of `plan` (orders, items, history, notifications) and moves
+    /// the offsets to `next_offsets`; the analytics follow in [`BatchTx::write_stats`].
     pub async fn write(
         &mut self,
         plan: &BatchPlan,
         next_offsets: &[(i32, i64)],
     ) -> Result<(), ProjectorError> {
-        crate::store_write::write_plan(&mut self.tx, plan, self.notify).await?;
+        crate::store_write::write_order_rows(&mut self.tx, plan, self.notify).await?;
         let (partitions, offsets): (Vec<i32>, Vec<i64>) = next_offsets.iter().copied().unzip();
         sqlx::query(
             "INSERT INTO projection_offsets (projection, topic, partition, next_offset)
@@ -222,6 +224,13 @@ impl BatchTx {
         .bind(&offsets)
         .execute(&mut *self.tx)
         .await?;
+        Ok(())
+    }
+
+    /// Adds the batch's analytics deltas. Every batch loop updates the same few rows, so
+    /// this comes last: their locks are then held only until the commit.
+    pub async fn write_stats(&mut self, plan: &BatchPlan) -> Result<(), ProjectorError> {
+        crate::store_write::upsert_stats(&mut self.tx, plan).await?;
         Ok(())
     }
 

@@ -9,8 +9,9 @@ use serde_json::json;
 use sqlx::{PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
-/// Writes the rows of `plan` inside `tx`, announcing the changed orders when `announce`.
-pub async fn write_plan(
+/// Writes the order rows of `plan` inside `tx`, announcing the changed orders when
+/// `announce`.
+pub async fn write_order_rows(
     tx: &mut Transaction<'static, Postgres>,
     plan: &BatchPlan,
     announce: bool,
@@ -22,7 +23,7 @@ pub async fn write_plan(
             notify(conn, plan).await?;
         }
     }
-    upsert_stats(conn, plan).await
+    Ok(())
 }
 
 /// The order rows of `plan`: orders, their items and their history.
@@ -157,7 +158,15 @@ async fn notify(conn: &mut PgConnection, plan: &BatchPlan) -> Result<(), sqlx::E
     Ok(())
 }
 
-async fn upsert_stats(conn: &mut PgConnection, plan: &BatchPlan) -> Result<(), sqlx::Error> {
+/// Adds the analytics deltas of `plan`. Concurrent batch loops update the same rows, so
+/// every transaction locks them in one order: the tables as written here, and the rows of
+/// each in key order, as the fold sorts its deltas ([`BatchPlan`]). Two loops then wait
+/// for each other's commit, never deadlock.
+pub async fn upsert_stats(
+    tx: &mut Transaction<'static, Postgres>,
+    plan: &BatchPlan,
+) -> Result<(), sqlx::Error> {
+    let conn: &mut PgConnection = tx;
     if !plan.hourly.is_empty() {
         sqlx::query(
             "INSERT INTO stats_hourly (hour, order_count, revenue)

@@ -84,6 +84,7 @@ pub async fn verify(settings: &Settings) -> Result<VerifyReport, ProjectorError>
         &settings.topic,
         &live,
         Role::Rebuild,
+        settings.connections(),
     )?;
     let mut tx = store.pool().begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")

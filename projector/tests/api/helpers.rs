@@ -275,6 +275,17 @@ pub async fn spawn_projector(settings: Settings) -> TestProjector {
 }
 
 impl TestProjector {
+    /// Waits until `/readyz` says ready.
+    pub async fn wait_ready(&self) {
+        for _ in 0..300 {
+            if self.status().await["ready"] == true {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("projector did not become ready");
+    }
+
     /// `/readyz`'s body (counters included).
     pub async fn status(&self) -> Value {
         reqwest::get(format!("{}/readyz", self.address))

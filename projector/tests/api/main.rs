@@ -6,6 +6,7 @@ mod crash;
 mod faults;
 mod fixtures;
 mod helpers;
+mod members;
 mod newer_schema;
 mod old_events;
 mod projection;

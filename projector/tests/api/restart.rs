@@ -25,7 +25,7 @@ async fn a_restart_resumes_from_the_stored_offsets_without_double_counting() {
     // A new group has no committed offsets in Kafka and would read from the beginning:
     // only the offsets stored in Postgres keep it from folding everything again.
     let second = spawn_projector(stack.settings()).await;
-    wait_ready(&second).await;
+    second.wait_ready().await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(analytics(&stack.db).await, before, "nothing replayed");
     assert_eq!(second.status().await["applied"], 0);
@@ -42,14 +42,4 @@ async fn a_restart_resumes_from_the_stored_offsets_without_double_counting() {
         ]
     );
     second.shutdown().await;
-}
-
-async fn wait_ready(projector: &crate::helpers::TestProjector) {
-    for _ in 0..300 {
-        if projector.status().await["ready"] == true {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("projector did not become ready");
 }

@@ -1,0 +1,364 @@
+//! The batch loop of one group member: for each batch of its partitions, it folds and
+//! writes it in one Postgres transaction on a connection of its own, together with the
+//! partitions' next offsets. It dead-letters the batch's
+//! poison records before committing, then hands the changed orders to the cache writer.
+//!
+//! A batch that fails for a transient reason (Postgres, the registry, the DLQ producer)
+//! is retried whole, with backoff, until it succeeds: its transaction rolled back, so a
+//! retry applies it exactly once. Records below a partition's stored next offset are
+//! skipped, which makes any redelivery harmless.
+
+use crate::consumer::GroupConsumer;
+use crate::dlq::Poison;
+use crate::error::ProjectorError;
+use crate::fold::{BatchPlan, fold_batch};
+use crate::model::{DecodedRecord, Position};
+use crate::pipeline::{Ended, Pipeline};
+use crate::stages::Staged;
+use orderflow_domain::Event;
+use orderflow_schemas::CodecError;
+use rdkafka::consumer::{CommitMode, Consumer};
+use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::{Offset, TopicPartitionList};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+
+/// A batch loop and the next offset of each partition it owns.
+pub struct Lane {
+    pipeline: Arc<Pipeline>,
+    consumer: Arc<GroupConsumer>,
+    /// Next offset to fold of each owned partition (every record below it is committed).
+    next: HashMap<i32, i64>,
+}
+
+/// A batch sorted out once, before any attempt to commit it: what decoded into events
+/// and what is poison, both in log order.
+struct Sorted {
+    decoded: Vec<DecodedRecord>,
+    poison: Vec<Poison>,
+}
+
+impl Lane {
+    pub fn new(pipeline: Arc<Pipeline>, consumer: Arc<GroupConsumer>) -> Lane {
+        Lane {
+            pipeline,
+            consumer,
+            next: HashMap::new(),
+        }
+    }
+
+    /// Runs until `stop` turns true, the feed ends, or the generation stops being live.
+    pub async fn run(
+        mut self,
+        mut feed: mpsc::Receiver<Staged>,
+        mut stop: watch::Receiver<bool>,
+    ) -> Ended {
+        loop {
+            let message = tokio::select! {
+                message = feed.recv() => message,
+                _ = stop.wait_for(|s| *s) => None,
+            };
+            match message {
+                Some(Staged::Assigned(offsets)) => {
+                    self.next.extend(&offsets);
+                    self.pipeline.positions(|p| p.next.extend(offsets));
+                }
+                Some(Staged::Revoked(partitions, ack)) => {
+                    for p in &partitions {
+                        self.next.remove(p);
+                    }
+                    self.pipeline.positions(|positions| {
+                        for p in &partitions {
+                            positions.next.remove(p);
+                        }
+                    });
+                    let _ = ack.send(());
+                }
+                Some(Staged::Batch(records, events)) => {
+                    if let Err(ended) = self.handle(&records, events, &stop).await {
+                        return ended;
+                    }
+                    let next = &self.next;
+                    self.pipeline.positions(|p| p.next.extend(next));
+                }
+                Some(Staged::EndOfPartition(partition)) => {
+                    self.pipeline.positions(|p| p.at_end.insert(partition));
+                }
+                None => return Ended::Stopped,
+            }
+        }
+    }
+
+    /// Folds one batch, retrying until it is committed; `Err` when the loop must end.
+    async fn handle(
+        &mut self,
+        records: &[OwnedMessage],
+        mut events: Vec<Result<Event, CodecError>>,
+        stop: &watch::Receiver<bool>,
+    ) -> Result<(), Ended> {
+        let mut sorted: Option<Sorted> = None;
+        let mut backoff = Duration::from_millis(100);
+        let mut last_warning: Option<Instant> = None;
+        loop {
+            match self.attempt(records, &mut events, &mut sorted).await {
+                Ok(()) => {
+                    self.pipeline.health.set_database_up(true);
+                    return Ok(());
+                }
+                Err(ProjectorError::NotLive { generation }) => {
+                    tracing::info!(generation, "the generation is no longer live");
+                    return Err(Ended::NotLive);
+                }
+                Err(ProjectorError::Fenced {
+                    partition,
+                    expected,
+                    stored,
+                }) => {
+                    tracing::warn!(
+                        partition,
+                        expected,
+                        stored,
+                        "another instance moved the partition; adopting the stored offsets"
+                    );
+                    let owned: Vec<i32> = self.next.keys().copied().collect();
+                    match self.pipeline.store.claim_offsets(&owned).await {
+                        Ok(stored) => {
+                            self.next.extend(stored);
+                            continue;
+                        }
+                        Err(e) => warn_retry(&e, backoff, &mut last_warning),
+                    }
+                }
+                Err(e) => {
+                    if matches!(e, ProjectorError::Database(_)) {
+                        self.pipeline.health.set_database_up(false);
+                    }
+                    warn_retry(&e, backoff, &mut last_warning);
+                }
+            }
+            if *stop.borrow() {
+                return Err(Ended::Stopped);
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    /// One attempt at a batch: sorts it out the first time (once the registry has
+    /// answered for every record), then folds and commits what is still fresh.
+    async fn attempt(
+        &mut self,
+        records: &[OwnedMessage],
+        events: &mut Vec<Result<Event, CodecError>>,
+        sorted: &mut Option<Sorted>,
+    ) -> Result<(), ProjectorError> {
+        if sorted.is_none() {
+            self.decode_again(records, events).await?;
+            *sorted = Some(sort_out(records, std::mem::take(events)));
+        }
+        let sorted = sorted.as_ref().expect("sorted out above");
+        self.fold_and_commit(records, sorted).await
+    }
+
+    /// Asks the registry again for the records it could not answer for when the decoder
+    /// met them (a retry comes back here after its backoff).
+    async fn decode_again(
+        &self,
+        records: &[OwnedMessage],
+        events: &mut [Result<Event, CodecError>],
+    ) -> Result<(), ProjectorError> {
+        for (message, event) in records.iter().zip(events.iter_mut()) {
+            if matches!(event, Err(e) if e.is_transient()) {
+                let payload = message.payload().unwrap_or_default();
+                *event = self.pipeline.codec.decode(payload).await;
+            }
+            if let Err(CodecError::RegistryUnavailable(text)) = event {
+                let unavailable = CodecError::RegistryUnavailable(text.clone());
+                return Err(ProjectorError::Registry(unavailable));
+            }
+        }
+        Ok(())
+    }
+
+    fn is_fresh(&self, position: Position) -> bool {
+        self.next
+            .get(&position.partition)
+            .is_some_and(|n| position.offset >= *n)
+    }
+
+    async fn fold_and_commit(
+        &mut self,
+        records: &[OwnedMessage],
+        sorted: &Sorted,
+    ) -> Result<(), ProjectorError> {
+        self.refresh_cache_for_replayed(records).await?;
+        // The idempotence guard: only owned partitions, only records not yet folded.
+        let mut new_next: BTreeMap<i32, i64> = BTreeMap::new();
+        for position in records.iter().map(position_of) {
+            if self.is_fresh(position) {
+                let n = new_next.entry(position.partition).or_insert(0);
+                *n = (*n).max(position.offset + 1);
+            }
+        }
+        if new_next.is_empty() {
+            return Ok(());
+        }
+        let fresh: Vec<&DecodedRecord> = sorted
+            .decoded
+            .iter()
+            .filter(|d| self.is_fresh(d.position))
+            .collect();
+        let mut poison: Vec<Poison> = sorted
+            .poison
+            .iter()
+            .filter(|p| self.is_fresh(p.position))
+            .cloned()
+            .collect();
+        let expected: Vec<(i32, i64)> = new_next.keys().map(|p| (*p, self.next[p])).collect();
+        let offsets: Vec<(i32, i64)> = new_next.into_iter().collect();
+
+        let pipeline = &self.pipeline;
+        let mut tx = pipeline.store.begin().await?;
+        tx.lock_offsets(&expected).await?;
+        let ids: HashSet<&str> = fresh.iter().map(|d| d.event.order_id.as_str()).collect();
+        let ids: Vec<String> = ids.into_iter().map(str::to_owned).collect();
+        let current = tx.load_orders(&ids).await?;
+        let plan = fold_batch(current, fresh);
+        poison.extend(rejected_poison(records, &plan));
+        tx.write(&plan, &offsets).await?;
+        if !poison.is_empty() {
+            poison.sort_by_key(|p| p.position);
+            match &pipeline.dead_letters {
+                Some(dead_letters) => dead_letters.send_all(&poison).await?,
+                None => log_skipped(&poison),
+            }
+        }
+        // Last: the analytics rows every lane updates stay locked only until the commit.
+        tx.write_stats(&plan).await?;
+        tx.commit().await?;
+
+        self.next.extend(offsets.iter().copied());
+        pipeline.count(&plan, poison.len());
+        self.commit_to_kafka(&offsets);
+        let views = plan.orders.into_iter().map(|c| c.view).collect();
+        pipeline.cache.write(views).await;
+        Ok(())
+    }
+
+    /// Kafka's committed offsets are for monitoring tools only; Postgres is the truth.
+    fn commit_to_kafka(&self, offsets: &[(i32, i64)]) {
+        let mut tpl = TopicPartitionList::new();
+        for &(partition, offset) in offsets {
+            let topic = &self.pipeline.topic;
+            let _ = tpl.add_partition_offset(topic, partition, Offset::Offset(offset));
+        }
+        if let Err(e) = self.consumer.commit(&tpl, CommitMode::Async) {
+            tracing::debug!(error = %e, "committing offsets to Kafka failed (monitoring only)");
+        }
+    }
+
+    /// Records below the stored offset come back only after an assignment (the resume
+    /// rewind) or a redelivery. Their orders are already in Postgres, but a projector killed
+    /// between its commit and its cache write left Redis behind: write their stored state
+    /// through again (the version guard keeps anything newer).
+    async fn refresh_cache_for_replayed(
+        &self,
+        records: &[OwnedMessage],
+    ) -> Result<(), ProjectorError> {
+        let replayed: HashSet<String> = records
+            .iter()
+            .filter(|m| {
+                let position = position_of(m);
+                self.next.contains_key(&position.partition) && !self.is_fresh(position)
+            })
+            .filter_map(|m| {
+                m.key()
+                    .and_then(|k| std::str::from_utf8(k).ok())
+                    .map(str::to_owned)
+            })
+            .collect();
+        if replayed.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<String> = replayed.into_iter().collect();
+        let stored = self.pipeline.store.begin().await?.load_orders(&ids).await?;
+        self.pipeline
+            .cache
+            .write(stored.into_values().collect())
+            .await;
+        Ok(())
+    }
+}
+
+/// Splits a decoded batch into its events and its poison records.
+fn sort_out(records: &[OwnedMessage], events: Vec<Result<Event, CodecError>>) -> Sorted {
+    let mut sorted = Sorted {
+        decoded: Vec::with_capacity(records.len()),
+        poison: Vec::new(),
+    };
+    for (message, event) in records.iter().zip(events) {
+        match event {
+            // An order's events must share its key (and so its partition), or two
+            // partitions could fold the same order; such a record is poison.
+            Ok(event) if message.key() != Some(event.order_id.as_bytes()) => {
+                let reason = format!("the record key is not the order id {}", event.order_id);
+                sorted.poison.push(poison_of(message, reason));
+            }
+            Ok(event) => sorted.decoded.push(DecodedRecord {
+                position: position_of(message),
+                event,
+            }),
+            Err(e) => sorted.poison.push(poison_of(message, e.to_string())),
+        }
+    }
+    sorted
+}
+
+/// The records the fold rejected (a transition the domain does not allow).
+fn rejected_poison<'a>(
+    records: &'a [OwnedMessage],
+    plan: &'a BatchPlan,
+) -> impl Iterator<Item = Poison> + 'a {
+    plan.rejected.iter().filter_map(|rejected| {
+        records
+            .iter()
+            .find(|m| position_of(m) == rejected.position)
+            .map(|m| poison_of(m, rejected.reason.clone()))
+    })
+}
+
+fn warn_retry(e: &ProjectorError, backoff: Duration, last: &mut Option<Instant>) {
+    if last.is_none_or(|at| at.elapsed() >= Duration::from_secs(10)) {
+        tracing::warn!(error = %e, kind = e.kind(), "folding a batch failed; retrying the whole batch in {backoff:?}");
+        *last = Some(Instant::now());
+    }
+}
+
+/// A rebuild skips poison records: the live projector dead-lettered them already.
+fn log_skipped(poison: &[Poison]) {
+    for p in poison {
+        tracing::debug!(partition = p.position.partition, offset = p.position.offset, error = %p.error, "skipped a poison record");
+    }
+    tracing::info!(
+        count = poison.len(),
+        "skipped poison records (dead-lettered by the live projector)"
+    );
+}
+
+fn position_of(message: &OwnedMessage) -> Position {
+    Position {
+        partition: message.partition(),
+        offset: message.offset(),
+    }
+}
+
+fn poison_of(message: &OwnedMessage, error: String) -> Poison {
+    Poison {
+        position: position_of(message),
+        key: message.key().map(<[u8]>::to_vec),
+        value: message.payload().map(<[u8]>::to_vec),
+        error,
+    }
+}

@@ -7,7 +7,9 @@
 //! in the same channel as the records, so the loop knows each partition's next offset
 //! before it sees a record of it. On revocation it waits (bounded) until the loop has
 //! finished the batches already handed over. Records polled before a rebalance but not yet
-//! handed over are dropped: they are fetched again from the stored offsets.
+//! handed over are dropped: they are fetched again from the stored offsets. A partition
+//! whose stored offset lies past the end of the log is left unassigned and reported on
+//! `/readyz` ([`AheadOfLog`]): the read model was folded from a log that is gone.
 
 use crate::error::ProjectorError;
 use crate::health::Health;
@@ -28,6 +30,8 @@ use tokio::sync::mpsc;
 
 /// Longest time a revocation waits for the batch loop to finish what it was handed.
 const REVOKE_DRAIN: Duration = Duration::from_secs(10);
+/// Longest wait for a partition's end when checking the stored offsets against it.
+const WATERMARK_TIMEOUT: Duration = Duration::from_secs(5);
 /// Least time between two warnings about polling errors (librdkafka retries by itself).
 const LOG_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -89,7 +93,7 @@ impl ConsumerContext for AssignmentContext {
         );
         let result = match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
-                self.assign(consumer, tpl, &partitions, cooperative)
+                self.assign(consumer, &partitions, cooperative)
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
                 self.revoke(&partitions);
@@ -116,17 +120,18 @@ impl AssignmentContext {
     fn assign(
         &self,
         consumer: &BaseConsumer<Self>,
-        tpl: &mut TopicPartitionList,
         partitions: &[i32],
         cooperative: bool,
     ) -> KafkaResult<()> {
-        let Some(offsets) = self.stored_offsets(partitions) else {
+        let Some(mut offsets) = self.stored_offsets(partitions) else {
             return Ok(());
         };
-        for (&partition, &offset) in &offsets {
-            let from = (offset - self.rewind).max(0);
-            tpl.set_partition_offset(&self.topic, partition, Offset::Offset(from))?;
-        }
+        let ahead = ahead_of_log(&offsets, self.rewind, |partition| {
+            let ends = consumer.fetch_watermarks(&self.topic, partition, WATERMARK_TIMEOUT);
+            ends.ok().map(|(_, high)| high)
+        });
+        keep_off(&mut offsets, &ahead, &self.health);
+        let tpl = &mut at_offsets(&self.topic, &offsets, self.rewind)?;
         tracing::info!(?offsets, "assigned partitions at their stored offsets");
         // Sent before the assignment takes effect, so no record of these partitions can
         // reach the loop ahead of their offsets.
@@ -254,18 +259,17 @@ pub async fn consume(spec: ConsumerSpec<'_>) -> Result<GroupConsumer, ProjectorE
         consumer.subscribe(&[spec.topic])?;
         return Ok(consumer);
     }
-    let partitions = crate::logscan::partition_ends(spec.kafka, spec.topic).await?;
+    let ends = crate::logscan::partition_ends(spec.kafka, spec.topic).await?;
     let members = spec.members.max(1) as i32;
-    let partitions: Vec<i32> = partitions
-        .into_keys()
+    let partitions: Vec<i32> = ends
+        .keys()
+        .copied()
         .filter(|p| p.rem_euclid(members) as usize == spec.member)
         .collect();
-    let offsets = spec.store.claim_offsets(&partitions).await?;
-    let mut tpl = TopicPartitionList::new();
-    for (&partition, &offset) in &offsets {
-        let from = (offset - spec.rewind).max(0);
-        tpl.add_partition_offset(spec.topic, partition, Offset::Offset(from))?;
-    }
+    let mut offsets = spec.store.claim_offsets(&partitions).await?;
+    let ahead = ahead_of_log(&offsets, spec.rewind, |p| ends.get(&p).copied());
+    keep_off(&mut offsets, &ahead, &spec.health);
+    let tpl = at_offsets(spec.topic, &offsets, spec.rewind)?;
     tracing::info!(?offsets, "reading every partition from its stored offset");
     // Before the assignment, so no record can reach the loop ahead of its offsets.
     spec.feed
@@ -275,6 +279,70 @@ pub async fn consume(spec: ConsumerSpec<'_>) -> Result<GroupConsumer, ProjectorE
     consumer.assign(&tpl)?;
     spec.health.set_assignment(spec.member, partitions.len());
     Ok(consumer)
+}
+
+/// A partition whose stored next offset lies past the end of the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct AheadOfLog {
+    pub partition: i32,
+    pub stored_offset: i64,
+    pub log_end: i64,
+}
+
+/// The partitions of `offsets` whose stored offset lies past the end of the log by more
+/// than `slack` records (on tansu the end reads up to a producer batch low, ADR 0004, and
+/// the rewind already exceeds a batch). Such a read model was folded from a log that is
+/// gone: an in-memory broker restarted, or the topic was deleted and created again.
+/// Consuming would treat the new log's first records as already folded and skip them.
+/// A partition whose end `log_end` cannot tell is not flagged.
+fn ahead_of_log(
+    offsets: &HashMap<i32, i64>,
+    slack: i64,
+    log_end: impl Fn(i32) -> Option<i64>,
+) -> Vec<AheadOfLog> {
+    let mut ahead: Vec<AheadOfLog> = offsets
+        .iter()
+        .filter_map(|(&partition, &stored_offset)| {
+            let log_end = log_end(partition)?;
+            (stored_offset > log_end + slack.max(0)).then_some(AheadOfLog {
+                partition,
+                stored_offset,
+                log_end,
+            })
+        })
+        .collect();
+    ahead.sort_by_key(|a| a.partition);
+    ahead
+}
+
+/// Leaves the partitions ahead of the log out of the assignment (they are not consumed
+/// until the read model is rebuilt), and reports every partition's state to `/readyz`.
+fn keep_off(offsets: &mut HashMap<i32, i64>, ahead: &[AheadOfLog], health: &Health) {
+    let assigned: Vec<i32> = offsets.keys().copied().collect();
+    health.set_ahead_of_log(&assigned, ahead);
+    for a in ahead {
+        tracing::error!(
+            partition = a.partition,
+            stored_offset = a.stored_offset,
+            log_end = a.log_end,
+            "the read model is ahead of the log: it was folded from a log that is gone (an in-memory broker restarted, or the topic was created again). The partition is not consumed; rebuild the read model from the log (docs/runbook-rebuild.md)"
+        );
+        offsets.remove(&a.partition);
+    }
+}
+
+/// The assignment of `offsets`, each partition `rewind` records before its stored offset.
+fn at_offsets(
+    topic: &str,
+    offsets: &HashMap<i32, i64>,
+    rewind: i64,
+) -> KafkaResult<TopicPartitionList> {
+    let mut tpl = TopicPartitionList::new();
+    for (&partition, &offset) in offsets {
+        let from = (offset - rewind).max(0);
+        tpl.add_partition_offset(topic, partition, Offset::Offset(from))?;
+    }
+    Ok(tpl)
 }
 
 /// Polls until `stop`, handing over batches of up to `max_records` records, each sent at
@@ -332,5 +400,25 @@ pub fn poll_loop(
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_stored_offset_past_the_log_end_by_more_than_the_slack_is_ahead_of_the_log() {
+        let offsets = HashMap::from([(0, 500), (1, 120), (2, 100), (3, 9_000)]);
+        let ends = HashMap::from([(0, 1_000), (1, 100), (2, 100)]);
+        let ahead = ahead_of_log(&offsets, 10, |p| ends.get(&p).copied());
+        let expected = AheadOfLog {
+            partition: 1,
+            stored_offset: 120,
+            log_end: 100,
+        };
+        // Partition 3's end is unknown: not flagged on a guess.
+        assert_eq!(ahead, [expected]);
+        assert!(ahead_of_log(&offsets, 20, |p| ends.get(&p).copied()).is_empty());
     }
 }

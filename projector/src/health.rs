@@ -1,12 +1,13 @@
 //! `/healthz` and `/readyz`, and the counters they report.
 
 use crate::cache::CacheStats;
+use crate::consumer::AheadOfLog;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -15,6 +16,8 @@ use std::sync::{Arc, Mutex};
 pub struct Health {
     /// Partitions of each member that has joined, by member.
     assigned: Mutex<HashMap<usize, usize>>,
+    /// Partitions left unconsumed because the read model is ahead of the log.
+    ahead_of_log: Mutex<BTreeMap<i32, AheadOfLog>>,
     database_up: AtomicBool,
     /// Events folded into the read model.
     pub applied: AtomicU64,
@@ -32,6 +35,21 @@ impl Health {
     /// The group gave `member` its (possibly empty) share of partitions.
     pub fn set_assignment(&self, member: usize, partitions: usize) {
         self.assigned().insert(member, partitions);
+    }
+
+    /// Of the `assigned` partitions, those in `ahead` are ahead of the log (and left
+    /// unconsumed); the others are not.
+    pub fn set_ahead_of_log(&self, assigned: &[i32], ahead: &[AheadOfLog]) {
+        let mut flagged = self.ahead_of_log.lock().unwrap_or_else(|e| e.into_inner());
+        for partition in assigned {
+            flagged.remove(partition);
+        }
+        flagged.extend(ahead.iter().map(|a| (a.partition, *a)));
+    }
+
+    fn ahead(&self) -> Vec<AheadOfLog> {
+        let flagged = self.ahead_of_log.lock().unwrap_or_else(|e| e.into_inner());
+        flagged.values().copied().collect()
     }
 
     fn assigned(&self) -> std::sync::MutexGuard<'_, HashMap<usize, usize>> {
@@ -53,9 +71,10 @@ impl Health {
         }
     }
 
-    /// Ready: a member joined the consumer group and Postgres answers.
+    /// Ready: a member joined the consumer group, Postgres answers, and no partition is
+    /// left unconsumed because the read model is ahead of the log.
     pub fn is_ready(&self) -> bool {
-        self.joined() && self.database_up.load(Ordering::SeqCst)
+        self.joined() && self.database_up.load(Ordering::SeqCst) && self.ahead().is_empty()
     }
 
     /// The counters, as `/readyz` shows them.
@@ -71,6 +90,7 @@ impl Health {
             "batches": get(&self.batches),
             "cache_written": get(&self.cache.written),
             "cache_failed": get(&self.cache.failed),
+            "ahead_of_log": self.ahead(),
         })
     }
 }

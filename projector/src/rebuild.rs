@@ -26,7 +26,7 @@ use crate::settings::Settings;
 use crate::store::{Role, Store};
 use crate::{Cache, Target, connect_retrying};
 use sqlx::{Connection, PgConnection};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -124,7 +124,7 @@ pub async fn rebuild(
         if !ends.keys().all(|p| snapshot.at_end.contains(p)) || Instant::now() < next_attempt {
             continue;
         }
-        match try_switch(settings, &generations, &target, &mut run).await {
+        match try_switch(settings, &generations, &target, &mut run, &ends).await {
             Ok(Attempt::Switched(previous)) => break previous,
             Ok(Attempt::NotYet) => {}
             Ok(Attempt::Aborted(why)) => {
@@ -330,16 +330,18 @@ async fn try_switch(
     generations: &Generations,
     target: &Generation,
     run: &mut Run,
+    ends: &BTreeMap<i32, i64>,
 ) -> Result<Attempt, ProjectorError> {
     let slack = settings.batch_max_records as i64;
+    let reachable = |live| reachable(live, ends, settings.resume_rewind);
     if let Some(live) = generations.live().await? {
-        let live_offsets = generations.offsets(&live).await?;
+        let live_offsets = reachable(generations.offsets(&live).await?);
         if !covers(&run.positions().next, &live_offsets, slack) {
             return Ok(Attempt::NotYet);
         }
     }
     let mut switch = generations.begin_switch().await?;
-    let frozen = switch.live_offsets().await?;
+    let frozen = reachable(switch.live_offsets().await?);
     let deadline = Instant::now() + SWITCH_WAIT;
     while !covers(&run.positions().next, &frozen, 0) {
         if Instant::now() > deadline {
@@ -374,6 +376,25 @@ async fn try_switch(
 }
 
 /// Whether `next` has folded every partition at least up to `other` minus `slack`.
+/// The live offsets a rebuild must catch up with. A live offset past the end of the log by
+/// more than `slack` (the live read model was folded from a log that is gone; see
+/// `consumer::AheadOfLog`) can never be reached: the end of the log, as read when the
+/// rebuild started, stands in for it, so the rebuild can replace that read model.
+fn reachable(
+    mut live: HashMap<i32, i64>,
+    ends: &BTreeMap<i32, i64>,
+    slack: i64,
+) -> HashMap<i32, i64> {
+    for (partition, offset) in live.iter_mut() {
+        if let Some(&end) = ends.get(partition)
+            && *offset > end + slack.max(0)
+        {
+            *offset = end;
+        }
+    }
+    live
+}
+
 fn covers(next: &HashMap<i32, i64>, other: &HashMap<i32, i64>, slack: i64) -> bool {
     other
         .iter()
@@ -415,5 +436,17 @@ mod tests {
         );
         assert!(covers(&[(0, 9), (1, 4)].into(), &live, 1));
         assert!(covers(&HashMap::new(), &HashMap::new(), 0));
+    }
+
+    #[test]
+    fn a_live_offset_past_the_end_of_the_log_is_caught_up_at_the_end() {
+        let live: HashMap<i32, i64> = [(0, 1_000_050), (1, 70), (2, 40)].into();
+        let ends: BTreeMap<i32, i64> = [(0, 30), (1, 60), (2, 40)].into();
+        let expected: HashMap<i32, i64> = [(0, 30), (1, 70), (2, 40)].into();
+        assert_eq!(
+            reachable(live, &ends, 10),
+            expected,
+            "partition 1 is within the slack"
+        );
     }
 }

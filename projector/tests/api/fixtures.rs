@@ -71,6 +71,20 @@ pub fn order_id() -> String {
     Uuid::new_v4().to_string()
 }
 
+/// `per` new order ids for each of the test topic's partitions, by partition.
+pub fn order_ids_in_each_partition(per: usize) -> Vec<Vec<String>> {
+    let partitions = crate::helpers::PARTITIONS;
+    let mut ids: Vec<Vec<String>> = vec![Vec::new(); partitions as usize];
+    while ids.iter().any(|of_partition| of_partition.len() < per) {
+        let id = order_id();
+        let partition = orderflow_platform::partition_for_key(id.as_bytes(), partitions);
+        if ids[partition as usize].len() < per {
+            ids[partition as usize].push(id);
+        }
+    }
+    ids
+}
+
 /// Analytics as comparable text: hourly, per status, per product.
 pub async fn analytics(db: &PgPool) -> Vec<String> {
     let rows: Vec<(String,)> = sqlx::query_as(

@@ -2,10 +2,10 @@
 //! the partitions among them as among instances.
 
 use crate::helpers::{
-    PARTITIONS, Stack, analytics, event, order_id, packed, placed, spawn_projector,
+    PARTITIONS, Stack, analytics, event, order_ids_in_each_partition, packed, placed,
+    spawn_projector,
 };
 use orderflow_domain::Decimal;
-use orderflow_platform::partition_for_key;
 
 #[tokio::test]
 async fn a_projector_with_more_writers_than_partitions_is_ready_and_projects_every_partition() {
@@ -16,14 +16,7 @@ async fn a_projector_with_more_writers_than_partitions_is_ready_and_projects_eve
     projector.wait_ready().await;
 
     // Two orders in every partition: each placed, the first of each partition packed.
-    let mut ids: Vec<Vec<String>> = vec![Vec::new(); PARTITIONS as usize];
-    while ids.iter().any(|of_partition| of_partition.len() < 2) {
-        let id = order_id();
-        let partition = partition_for_key(id.as_bytes(), PARTITIONS) as usize;
-        if ids[partition].len() < 2 {
-            ids[partition].push(id);
-        }
-    }
+    let ids = order_ids_in_each_partition(2);
     let mut events = Vec::new();
     for of_partition in &ids {
         events.push(event(

@@ -22,7 +22,10 @@ fn options(keep_old: bool) -> RebuildOptions {
     }
 }
 
-async fn rebuilt(settings: &Settings, keep_old: bool) -> orderflow_projector::RebuildReport {
+pub(crate) async fn rebuilt(
+    settings: &Settings,
+    keep_old: bool,
+) -> orderflow_projector::RebuildReport {
     let (_stop, stopped) = watch::channel(false);
     tokio::time::timeout(
         Duration::from_secs(120),

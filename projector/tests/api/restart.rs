@@ -2,7 +2,8 @@
 //! nothing twice: it resumes from the offsets stored with the read model.
 
 use crate::helpers::{
-    Stack, analytics, cancelled, event, order_id, packed, placed, spawn_projector,
+    PARTITIONS, Stack, analytics, cancelled, event, order_id, order_ids_in_each_partition, packed,
+    placed, spawn_projector,
 };
 use std::time::Duration;
 
@@ -42,4 +43,65 @@ async fn a_restart_resumes_from_the_stored_offsets_without_double_counting() {
         ]
     );
     second.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_partition_whose_stored_offset_is_past_the_end_of_the_log_is_left_alone_until_a_rebuild()
+{
+    let mut stack = Stack::start().await;
+    let first = spawn_projector(stack.settings()).await;
+    let ids = order_ids_in_each_partition(1);
+    let placements: Vec<_> = ids
+        .iter()
+        .map(|of_partition| event(&of_partition[0], 1, 0, placed(&[("sku-1", 1, "3")])))
+        .collect();
+    stack.append(&placements).await;
+    stack.wait_projected().await;
+    first.shutdown().await;
+
+    // As if partition 0's log had been replaced by a shorter one (an in-memory broker
+    // restarted): its stored offset now lies far past the end of the log.
+    let (_, schema, _) = stack.live_generation().await.unwrap();
+    let moved = format!(
+        "UPDATE {schema}.projection_offsets SET next_offset = next_offset + 1000000 WHERE partition = 0"
+    );
+    sqlx::query(&moved).execute(&stack.db).await.unwrap();
+
+    let second = spawn_projector(stack.settings()).await;
+    let packs: Vec<_> = ids
+        .iter()
+        .map(|of_partition| event(&of_partition[0], 2, 1, packed()))
+        .collect();
+    stack.append(&packs).await;
+    stack.wait_projected().await;
+
+    let status = second.status().await;
+    assert_eq!(status["ready"], false, "{status}");
+    let ahead = &status["ahead_of_log"];
+    assert_eq!(ahead.as_array().map(Vec::len), Some(1), "{status}");
+    assert_eq!(ahead[0]["partition"], 0);
+    assert_eq!(ahead[0]["stored_offset"], 1_000_001);
+    // The other partitions go on; partition 0's new record is not skipped as folded.
+    assert_eq!(status["applied"], PARTITIONS - 1, "{status}");
+    let ids: Vec<String> = ids.into_iter().map(|mut i| i.remove(0)).collect();
+    let packed_count = |statuses: Vec<String>| statuses.iter().filter(|s| *s == "packed").count();
+    assert_eq!(packed_count(statuses_of(&stack, &ids).await), 2);
+
+    // A rebuild folds the log as it is now; the live projector follows the switch.
+    crate::rebuild::rebuilt(&stack.settings(), false).await;
+    second.wait_ready().await;
+    assert_eq!(second.status().await["ahead_of_log"], serde_json::json!([]));
+    assert_eq!(packed_count(statuses_of(&stack, &ids).await), 3);
+    second.shutdown().await;
+}
+
+/// The status of each of `ids` in the live generation.
+async fn statuses_of(stack: &Stack, ids: &[String]) -> Vec<String> {
+    let (_, schema, _) = stack.live_generation().await.unwrap();
+    let sql = format!("SELECT status FROM {schema}.orders WHERE order_id = ANY($1)");
+    sqlx::query_scalar(&sql)
+        .bind(ids)
+        .fetch_all(&stack.db)
+        .await
+        .unwrap()
 }

@@ -30,12 +30,13 @@
 //! - `settings`: typed configuration ([`Settings`]); `cli`: the command line;
 //! - `consumer`: the group member, the rebalance callback that assigns at the stored
 //!   offsets, and the polling thread that cuts batches;
-//! - `pipeline`: the decoder, router, batch loops and cache writer wired together;
+//! - `pipeline`: the group members (consumer, decoder, batch loop each) and the cache
+//!   writer they share, wired together;
 //!   `lane`: one batch loop (fold, write, dead-letter, commit, cache);
 //! - `fold` (pure) and `model`: from decoded events and current state to row changes;
 //! - `store` / `store_write`: Postgres, migrations and the set-based batch statements;
 //! - `cache`: the Redis write-through;
-//! - `stages`: the decoder, router and cache-writer stages around the batch loops;
+//! - `stages`: the decoder and cache-writer stages around the batch loops;
 //! - `dlq`: the dead-letter topic;
 //! - `health` and `lag`: `/healthz`, `/readyz`, counters and lag logs;
 //! - `generations`, `rebuild`, `progress`, `verify`, `repair`, `logscan`: the generation

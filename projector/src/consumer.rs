@@ -226,8 +226,9 @@ pub struct ConsumerSpec<'a> {
 }
 
 /// Creates the consumer and starts it: subscribed to the topic in the group, or assigned
-/// its share of the partitions at their stored offsets. A consumer without a group reports the end of
-/// each partition ([`Feed::EndOfPartition`]), which tells a rebuild it has caught up.
+/// its share of the partitions at their stored offsets. A consumer without a group
+/// reports the end of each partition ([`Feed::EndOfPartition`]), which tells a rebuild it
+/// has caught up.
 pub async fn consume(spec: ConsumerSpec<'_>) -> Result<GroupConsumer, ProjectorError> {
     let all = spec.assignment == Assignment::AllPartitions;
     let context = AssignmentContext {
@@ -295,7 +296,7 @@ pub struct AheadOfLog {
 /// gone: an in-memory broker restarted, or the topic was deleted and created again.
 /// Consuming would treat the new log's first records as already folded and skip them.
 /// A partition whose end `log_end` cannot tell is not flagged.
-fn ahead_of_log(
+pub(crate) fn ahead_of_log(
     offsets: &HashMap<i32, i64>,
     slack: i64,
     log_end: impl Fn(i32) -> Option<i64>,

@@ -1,7 +1,7 @@
 //! The batch loop of one group member: for each batch of its partitions, it folds and
 //! writes it in one Postgres transaction on a connection of its own, together with the
-//! partitions' next offsets. It dead-letters the batch's
-//! poison records before committing, then hands the changed orders to the cache writer.
+//! partitions' next offsets. It dead-letters the batch's poison records before
+//! committing, then hands the changed orders to the cache writer.
 //!
 //! A batch that fails for a transient reason (Postgres, the registry, the DLQ producer)
 //! is retried whole, with backoff, until it succeeds: its transaction rolled back, so a

@@ -17,6 +17,7 @@
 //! moves to the new one at its stored offsets. The old generation is dropped after a grace
 //! period, or kept (retired) for a rollback.
 
+use crate::consumer::ahead_of_log;
 use crate::error::ProjectorError;
 use crate::generations::{Generation, GenerationState, Generations};
 use crate::health::Health;
@@ -385,12 +386,8 @@ fn reachable(
     ends: &BTreeMap<i32, i64>,
     slack: i64,
 ) -> HashMap<i32, i64> {
-    for (partition, offset) in live.iter_mut() {
-        if let Some(&end) = ends.get(partition)
-            && *offset > end + slack.max(0)
-        {
-            *offset = end;
-        }
+    for ahead in ahead_of_log(&live, slack, |p| ends.get(&p).copied()) {
+        live.insert(ahead.partition, ahead.log_end);
     }
     live
 }

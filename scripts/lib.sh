@@ -5,11 +5,18 @@ set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 STACK_DIR="${STACK_DIR:-$REPO_ROOT/.stack}"
-TANSU_VERSION="0.6.0"
-# tansu takes ~15 minutes to build, so it is cached outside the repo and reused across clones.
-TANSU_ROOT="${TANSU_ROOT:-$HOME/.cache/orderflow/tansu-$TANSU_VERSION}"
-TANSU_BIN="$TANSU_ROOT/bin/tansu"
+# Kafka: the broker's jars come from Maven Central (scripts/kafka/pom.xml pins the versions)
+# and are cached outside the repo, shared by every clone; its config and log live in $STACK_DIR.
+KAFKA_POM="$REPO_ROOT/scripts/kafka/pom.xml"
+KAFKA_VERSION="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$KAFKA_POM")"
+KAFKA_CACHE="${KAFKA_CACHE:-$HOME/.cache/orderflow/kafka-$KAFKA_VERSION}"
+KAFKA_LIBS="$KAFKA_CACHE/libs"
+KAFKA_DIR="$STACK_DIR/kafka"
 KAFKA_PORT="${KAFKA_PORT:-9092}"
+KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
+# The broker's heap and GC flags, replaced as a whole when set; 512 MB is plenty for one node.
+KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms512m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20}"
+KAFKA_READY_TIMEOUT="${KAFKA_READY_TIMEOUT:-60}"
 PG_PORT="${PG_PORT:-5432}"
 REDIS_PORT="${REDIS_PORT:-6379}"
 PY_VENV="${PY_VENV:-$HOME/.cache/orderflow/venv}"
@@ -38,14 +45,40 @@ install_system_packages() {
   # libssl/libsasl/zlib/cmake/pkg-config: librdkafka is built from source by rdkafka-sys.
   apt_install build-essential postgresql redis-server libssl-dev libsasl2-dev zlib1g-dev cmake pkg-config \
     curl python3 python3-venv
+  # The Kafka broker: Java 17+ with the compiler module (the source launcher compiles
+  # scripts/kafka/Ready.java, so a JRE is not enough) and Maven to fetch its jars.
+  local java_pkgs=()
+  java_usable || java_pkgs+=(openjdk-17-jdk-headless)
+  command -v mvn >/dev/null || java_pkgs+=(maven)
+  if [ ${#java_pkgs[@]} -gt 0 ]; then apt_install "${java_pkgs[@]}"; fi
 }
 
-install_tansu() {
-  if [ -x "$TANSU_BIN" ] && "$TANSU_BIN" --version 2>/dev/null | grep -q "$TANSU_VERSION"; then
-    return 0
-  fi
-  log "building tansu $TANSU_VERSION (about 15 minutes, cached in $TANSU_ROOT)"
-  cargo install "tansu@$TANSU_VERSION" --locked --features dynostore --root "$TANSU_ROOT"
+# Whether `java` is 17 or newer and can run single-file source programs.
+java_usable() {
+  command -v java >/dev/null || return 1
+  local version modules
+  version=$(java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.specification\.version = //p')
+  [ "${version%%.*}" -ge 17 ] 2>/dev/null || return 1
+  modules=$(java --list-modules 2>/dev/null)
+  grep -q '^jdk\.compiler@' <<<"$modules"
+}
+
+# Copies Kafka and its runtime jars (about 43 MB) from Maven Central into $KAFKA_LIBS.
+# A marker holding the pom's hash is written last: a missing or different one (interrupted
+# copy, bumped version) means fetch again.
+install_kafka() {
+  local stamp
+  stamp=$(sha256sum "$KAFKA_POM" | cut -d' ' -f1)
+  if [ "$(cat "$KAFKA_LIBS/.complete" 2>/dev/null)" = "$stamp" ]; then return 0; fi
+  log "fetching Kafka $KAFKA_VERSION from Maven Central into $KAFKA_LIBS"
+  local partial="$KAFKA_CACHE/libs.partial"
+  rm -rf "$partial"
+  mkdir -p "$KAFKA_CACHE"
+  mvn -q -B -f "$KAFKA_POM" dependency:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$partial"
+  echo "$stamp" >"$partial/.complete"
+  rm -rf "$KAFKA_LIBS"
+  mv "$partial" "$KAFKA_LIBS"
 }
 
 install_python_client() {
@@ -62,6 +95,7 @@ start_postgres() {
   cluster=$(pg_lsclusters -h | awk 'NR==1 {print $1" "$2}')
   if [ -z "$cluster" ]; then
     local version
+    # shellcheck disable=SC2012 # the entries are version numbers
     version=$(ls /usr/lib/postgresql | sort -n | tail -1)
     as_root pg_createcluster "$version" main >/dev/null
     cluster="$version main"
@@ -93,26 +127,124 @@ start_redis() {
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-start_tansu() {
-  if port_open "$KAFKA_PORT"; then return 0; fi
-  log "starting tansu (Kafka API) on 127.0.0.1:$KAFKA_PORT"
-  mkdir -p "$STACK_DIR"
-  nohup "$TANSU_BIN" broker \
-    --storage-engine "${TANSU_STORAGE:-memory://tansu/}" \
-    --listener-url "tcp://127.0.0.1:$KAFKA_PORT" \
-    --advertised-listener-url "tcp://127.0.0.1:$KAFKA_PORT" \
-    >"$STACK_DIR/tansu.log" 2>&1 &
-  echo $! >"$STACK_DIR/tansu.pid"
-  for _ in $(seq 1 60); do port_open "$KAFKA_PORT" && return 0; sleep 0.5; done
-  echo "tansu did not start, see $STACK_DIR/tansu.log" >&2; return 1
+kafka_java() { java -cp "$KAFKA_LIBS/*" "$@"; }
+
+# The cluster id of this stack's data dir (empty before the first format).
+kafka_cluster_id() { sed -n 's/^cluster\.id=//p' "$KAFKA_DIR/data/meta.properties" 2>/dev/null || true; }
+
+# Whether the broker on $KAFKA_PORT answers metadata requests as this stack's cluster;
+# extra arguments go to Ready.java (--wait SECONDS, --pid PID).
+kafka_ready() {
+  local id args=()
+  id=$(kafka_cluster_id)
+  if [ -n "$id" ]; then args+=(--cluster-id "$id"); fi
+  kafka_java "$REPO_ROOT/scripts/kafka/Ready.java" "127.0.0.1:$KAFKA_PORT" "${args[@]}" "$@"
+}
+
+# The pid of this stack's broker if it runs. Matching the command line, not just the pid,
+# keeps a reused pid or another stack's broker from being taken for it (and skips zombies).
+kafka_pid() {
+  local pid
+  pid=$(cat "$STACK_DIR/kafka.pid" 2>/dev/null) || return 0
+  if [ -n "$pid" ] && grep -qaF "$KAFKA_DIR/server.properties" "/proc/$pid/cmdline" 2>/dev/null; then
+    echo "$pid"
+  fi
+}
+
+# Writes $KAFKA_DIR/server.properties from the template (ports and data dir filled in).
+write_kafka_config() {
+  local line out="$KAFKA_DIR/server.properties"
+  mkdir -p "$KAFKA_DIR/data"
+  while IFS= read -r line || [ -n "$line" ]; do
+    line=${line//@KAFKA_PORT@/"$KAFKA_PORT"}
+    line=${line//@KAFKA_CONTROLLER_PORT@/"$KAFKA_CONTROLLER_PORT"}
+    line=${line//@KAFKA_DATA_DIR@/"$KAFKA_DIR/data"}
+    printf '%s\n' "$line"
+  done <"$REPO_ROOT/scripts/kafka/server.properties.template" >"$out.tmp"
+  mv "$out.tmp" "$out"
+}
+
+# Formats the data dir once, with a new cluster id; later starts keep the log.
+format_kafka() {
+  if [ -f "$KAFKA_DIR/data/meta.properties" ]; then return 0; fi
+  local id
+  id=$(kafka_java kafka.tools.StorageTool random-uuid)
+  log "formatting $KAFKA_DIR/data (cluster $id)"
+  kafka_java kafka.tools.StorageTool format --ignore-formatted -t "$id" -c "$KAFKA_DIR/server.properties" >/dev/null
+}
+
+# Starts the broker unless this stack's broker already answers, then waits until it
+# answers metadata requests (not just until the port opens).
+start_kafka() {
+  install_kafka
+  local pid
+  pid=$(kafka_pid)
+  if port_open "$KAFKA_PORT" && kafka_ready >/dev/null 2>&1; then
+    # Before the first format there is no cluster id to check, so any broker answers.
+    if [ -z "$pid" ]; then log "reusing the Kafka broker on 127.0.0.1:$KAFKA_PORT (not started from $STACK_DIR)"; fi
+    return 0
+  fi
+  if [ -z "$pid" ]; then
+    if port_open "$KAFKA_PORT"; then
+      echo "127.0.0.1:$KAFKA_PORT is in use, but not by this stack's Kafka broker ($KAFKA_DIR);" \
+        "stop that or set KAFKA_PORT" >&2
+      return 1
+    fi
+    write_kafka_config
+    format_kafka
+    log "starting Kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT (controller :$KAFKA_CONTROLLER_PORT)"
+    # Keep the previous run's log: a broker that died is investigated after the restart.
+    if [ -f "$STACK_DIR/kafka.log" ]; then mv -f "$STACK_DIR/kafka.log" "$STACK_DIR/kafka.log.1"; fi
+    local jvm_opts
+    read -ra jvm_opts <<<"$KAFKA_HEAP_OPTS"
+    nohup java "${jvm_opts[@]}" -XX:+ExitOnOutOfMemoryError \
+      -Dlog4j2.configurationFile="$REPO_ROOT/scripts/kafka/log4j2.yaml" \
+      -cp "$KAFKA_LIBS/*" kafka.Kafka "$KAFKA_DIR/server.properties" \
+      >"$STACK_DIR/kafka.log" 2>&1 &
+    pid=$!
+    echo "$pid" >"$STACK_DIR/kafka.pid"
+  else
+    log "waiting for the Kafka broker (pid $pid) to answer"
+  fi
+  # Ready.java polls in one JVM, and gives up at once (status 3) if the broker exits.
+  local status=0
+  kafka_ready --wait "$KAFKA_READY_TIMEOUT" --pid "$pid" >/dev/null 2>&1 || status=$?
+  if [ "$status" -ne 0 ]; then
+    # The cause is usually the first ERROR; a dying broker logs its shutdown after it.
+    grep -m 5 '^\[[^]]*\] ERROR ' "$STACK_DIR/kafka.log" >&2 || true
+    tail -15 "$STACK_DIR/kafka.log" >&2
+    if [ "$status" -eq 3 ]; then
+      echo "Kafka exited while starting, see $STACK_DIR/kafka.log" >&2
+    else
+      echo "Kafka did not become ready within ${KAFKA_READY_TIMEOUT}s, see $STACK_DIR/kafka.log" >&2
+    fi
+    return 1
+  fi
+}
+
+# Stops this stack's broker: SIGTERM (a clean shutdown, about 1 s), SIGKILL after 30 s.
+stop_kafka() {
+  local pid
+  pid=$(kafka_pid)
+  if [ -n "$pid" ]; then
+    log "stopping Kafka"
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 150); do [ -n "$(kafka_pid)" ] || break; sleep 0.2; done
+    if [ -n "$(kafka_pid)" ]; then
+      log "Kafka did not stop within 30 s, killing it"
+      kill -KILL "$pid" 2>/dev/null || true
+      for _ in $(seq 1 50); do [ -n "$(kafka_pid)" ] || break; sleep 0.1; done
+    fi
+  fi
+  rm -f "$STACK_DIR/kafka.pid"
 }
 
 start_infrastructure() {
   install_system_packages
-  install_tansu
+  install_kafka
   start_postgres
   start_redis
-  start_tansu
+  start_kafka
 }
 
 # The orderflow services, started from their release binaries; pids and logs in $STACK_DIR.

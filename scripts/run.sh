@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Installs what is missing and starts the whole local stack:
-#   tansu (Kafka API) :9092, PostgreSQL :5432, Redis :6379,
+#   Kafka (one KRaft node) :9092 (controller :9093), PostgreSQL :5432, Redis :6379,
 #   dev Schema Registry :8081, command service :8080, projector :8091, query API :8090.
-# Logs and pids go to .stack/. `scripts/run.sh stop` stops what this script started.
+# A broker, registry or service that is already running is reused.
+# Logs and pids go to .stack/ (Kafka's config and data in .stack/kafka/, kept across
+# restarts). `scripts/run.sh stop` stops what this script started.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
@@ -10,7 +14,8 @@ export ORDERFLOW_SCHEMA_REGISTRY_URL="${ORDERFLOW_SCHEMA_REGISTRY_URL:-http://12
 export REGISTRY_DATABASE_URL="${REGISTRY_DATABASE_URL:-$ORDERFLOW_DATABASE_URL}"
 
 if [ "${1:-}" = "stop" ]; then
-  for s in query-api projector command-service dev-registry tansu; do stop_service "$s"; done
+  for s in query-api projector command-service dev-registry; do stop_service "$s"; done
+  stop_kafka
   exit 0
 fi
 
@@ -29,7 +34,8 @@ orderflow is running:
   query API         http://127.0.0.1:8090   (logs: .stack/query-api.log)
   projector         http://127.0.0.1:8091   (health only; logs: .stack/projector.log)
   schema registry   http://127.0.0.1:8081   (dev registry, logs: .stack/dev-registry.log)
-  Kafka API (tansu) 127.0.0.1:$KAFKA_PORT   PostgreSQL 127.0.0.1:$PG_PORT   Redis 127.0.0.1:$REDIS_PORT
+  Kafka $KAFKA_VERSION       127.0.0.1:$KAFKA_PORT   (logs: .stack/kafka.log)
+  PostgreSQL 127.0.0.1:$PG_PORT   Redis 127.0.0.1:$REDIS_PORT
 
 Try it:
   curl -si -X POST http://127.0.0.1:8080/orders -H 'content-type: application/json' \\

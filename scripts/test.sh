@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite against the real stack (installing and starting what is
 # missing): formatting, lints, unit tests and integration tests.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
@@ -20,8 +22,9 @@ cargo clippy --locked --workspace --all-targets -- -D warnings
 log "cargo test"
 results="$STACK_DIR/test-results.log"
 mkdir -p "$STACK_DIR"
-cargo test --locked --workspace -- --test-threads "${TEST_THREADS:-4}" 2>&1 | tee "$results"
-status=${PIPESTATUS[0]}
+# Failures must not end the script (set -e) before the summary; pipefail gives cargo's status.
+status=0
+cargo test --locked --workspace -- --test-threads "${TEST_THREADS:-4}" 2>&1 | tee "$results" || status=$?
 # One closing line for the whole workspace (cargo ends on the last crate's doc-tests).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "%d passed, %d failed\n", p, f }' "$results"

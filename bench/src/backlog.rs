@@ -7,7 +7,7 @@ use crate::run::Ctx;
 use crate::seed::{self, LIFECYCLE};
 use crate::services::{Service, free_addr};
 use anyhow::Context;
-use orderflow_platform::create_topic_if_missing;
+use orderflow_platform::{LogSettings, ensure_topic};
 use orderflow_schemas::EventCodec;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -27,7 +27,11 @@ pub async fn run(ctx: &mut Ctx) -> anyhow::Result<Live> {
     let topic = ctx.topic("events");
     let events = ctx.args.backlog_events;
     eprintln!("backlog: encoding {events} events into {topic}");
-    create_topic_if_missing(&ctx.kafka, &topic, ctx.args.partitions, 1).await?;
+    let log = LogSettings {
+        partitions: ctx.args.partitions,
+        ..LogSettings::new(&topic)
+    };
+    ensure_topic(&ctx.kafka, &log).await?;
     let codec = EventCodec::new(&ctx.registry, &topic)?;
     codec.register_all().await?;
     let backlog = seed::encode_backlog(&codec, events, false).await?;

@@ -5,7 +5,7 @@ use anyhow::Context;
 use orderflow_domain::{
     Date, Decimal, Event, EventKind, EventMeta, LineItem, OrderPlaced, Timestamp,
 };
-use orderflow_platform::{KafkaSettings, create_topic_if_missing, partition_for_key};
+use orderflow_platform::{KafkaSettings, LogSettings, ensure_topic, partition_for_key};
 use orderflow_schemas::{EventCodec, RegistrySettings};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use std::time::{Duration, Instant};
@@ -57,7 +57,11 @@ pub async fn seed(
     topic: &str,
     args: &SeedArgs,
 ) -> anyhow::Result<Seeded> {
-    create_topic_if_missing(kafka, topic, args.partitions, 1)
+    let log = LogSettings {
+        partitions: args.partitions,
+        ..LogSettings::new(topic)
+    };
+    ensure_topic(kafka, &log)
         .await
         .context("creating the topic")?;
     let codec = EventCodec::new(registry, topic).context("registry client")?;

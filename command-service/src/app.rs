@@ -9,9 +9,9 @@ use crate::settings::Settings;
 use crate::worker::{Worker, WorkerContext, WorkerMsg};
 use anyhow::Context;
 use orderflow_domain::Order;
-use orderflow_platform::partition_for_key;
+use orderflow_platform::{LogError, LogIdentity, ensure_log, partition_for_key};
 use orderflow_schemas::EventCodec;
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -69,6 +69,9 @@ impl AppState {
 
     /// Hands a command to the worker of its order's partition and waits for the answer.
     pub async fn submit(&self, request: CommandRequest) -> Result<Ack, CommandError> {
+        if let Some(failure) = self.readiness.failure() {
+            return Err(CommandError::Unavailable(failure));
+        }
         if !self.readiness.is_broker_up() {
             return Err(CommandError::Unavailable("broker unreachable".into()));
         }
@@ -117,64 +120,104 @@ fn gone() -> CommandError {
 }
 
 /// Serves the API on `listener` until `shutdown` completes. The log side (topic, schemas,
-/// rebuild) comes up in the background; until it has, commands get 503.
+/// rebuild) comes up in the background; until it has, commands get 503. A topic that is
+/// not a log this service can trust (ADR 0010) ends `run` with an error at start-up.
 pub async fn run(
     settings: Settings,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let state = AppState::new(settings.command_timeout());
-    let log_side = tokio::spawn(start_log_side(settings, state.clone()));
+    let mut log_side = tokio::spawn(start_log_side(settings, state.clone()));
     let served = axum::serve(listener, crate::http::router(state))
         .with_graceful_shutdown(shutdown)
-        .await;
-    log_side.abort();
-    served
+        .into_future();
+    tokio::select! {
+        served = served => {
+            log_side.abort();
+            served
+        }
+        refused = &mut log_side => match refused {
+            Ok(refused) => Err(std::io::Error::new(std::io::ErrorKind::InvalidData, refused)),
+            Err(e) => Err(std::io::Error::other(e)),
+        },
+    }
 }
 
 /// Brings the log side up, retrying with backoff, and supervises it: if any of its tasks
-/// ends (a fatal producer error, a reader that lost its assignment, a worker that died),
-/// the whole log side is torn down and rebuilt from the log, so the service heals itself.
+/// ends (a fatal producer error, a worker that died), the whole log side is torn down and
+/// rebuilt from the log, so the service heals itself. Returns only when the log is refused
+/// at start-up; a log that is gone or refused later leaves the service not ready for good.
 /// Aborting this task stops everything (a `JoinSet` aborts its tasks when dropped).
-async fn start_log_side(settings: Settings, state: AppState) {
+async fn start_log_side(settings: Settings, state: AppState) -> LogError {
     let mut backoff = Duration::from_millis(200);
+    let mut known: Option<LogIdentity> = None;
     loop {
-        match connect(&settings, &state).await {
-            Ok(mut tasks) => {
-                backoff = Duration::from_millis(200);
-                let ended = tasks.join_next().await;
-                tracing::error!(?ended, "a log-side task ended; restarting the log side");
-                state.set_workers(None);
-                state.readiness.reset();
-            }
-            Err(e) => {
-                tracing::warn!(
+        match check_log(&settings, known.as_ref()).await {
+            Ok(log) => match connect(&settings, &state, &log).await {
+                Ok(mut tasks) => {
+                    known = Some(log);
+                    backoff = Duration::from_millis(200);
+                    let ended = tasks.join_next().await;
+                    state.set_workers(None);
+                    if state.readiness.failure().is_some() {
+                        return std::future::pending().await;
+                    }
+                    tracing::error!(?ended, "a log-side task ended; restarting the log side");
+                    state.readiness.reset();
+                }
+                Err(e) => tracing::warn!(
                     error = format!("{e:#}"),
                     "log side not up yet; retrying in {backoff:?}"
-                );
+                ),
+            },
+            Err(refused) if refused.is_fatal() => {
+                if known.is_none() {
+                    tracing::error!(error = %refused, "refusing to start");
+                    return refused;
+                }
+                state.readiness.fail(refused.to_string());
+                return std::future::pending().await;
             }
+            Err(e) => tracing::warn!(error = %e, "log not reachable yet; retrying in {backoff:?}"),
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(5));
     }
 }
 
-async fn connect(settings: &Settings, state: &AppState) -> anyhow::Result<JoinSet<()>> {
-    let topic = settings.log.topic.clone();
+/// The log, created if missing and checked (ADR 0010); after the first connect, it must
+/// still be the same log (a topic deleted and created again has another id).
+async fn check_log(
+    settings: &Settings,
+    known: Option<&LogIdentity>,
+) -> Result<LogIdentity, LogError> {
+    let log = ensure_log(&settings.kafka, &settings.log).await?;
+    match known {
+        Some(known) if known.topic_id != log.topic_id => Err(LogError::Refused {
+            topic: log.topic,
+            problems: vec![format!(
+                "it is not the log this process folded (topic id {}, now {}): it was deleted and created again",
+                known.topic_id, log.topic_id
+            )],
+        }),
+        _ => Ok(log),
+    }
+}
+
+async fn connect(
+    settings: &Settings,
+    state: &AppState,
+    log: &LogIdentity,
+) -> anyhow::Result<JoinSet<()>> {
+    let topic = log.topic.clone();
+    let partitions = log.partitions;
     let codec =
         EventCodec::new(&settings.registry.settings(), &topic).context("schema registry client")?;
     codec
         .register_all()
         .await
         .context("registering the event schemas")?;
-    let partitions = log::ensure_topic(
-        &settings.kafka,
-        &topic,
-        settings.log.partitions,
-        settings.log.replication_factor,
-    )
-    .await
-    .context("creating the topic")?;
     let producer = log::producer(&settings.kafka, settings.command_timeout())
         .context("creating the producer")?;
     let reader = Arc::new(log::reader(&settings.kafka).context("creating the consumer")?);
@@ -205,6 +248,7 @@ async fn connect(settings: &Settings, state: &AppState) -> anyhow::Result<JoinSe
         reader.clone(),
         topic.clone(),
         senders.clone(),
+        state.readiness.clone(),
     ));
     tasks.spawn(log::watch_broker(reader, topic, state.readiness.clone()));
     tasks.spawn(report_rebuild(state.readiness.clone(), total));
@@ -212,8 +256,8 @@ async fn connect(settings: &Settings, state: &AppState) -> anyhow::Result<JoinSe
     Ok(tasks)
 }
 
-/// Logs rebuild progress until every partition is done, then idles. `estimate` is the sum of the
-/// reported high watermarks, which some brokers understate.
+/// Logs rebuild progress until every partition is done, then idles. `estimate` is the sum
+/// of the high watermarks at the start.
 async fn report_rebuild(readiness: Arc<Readiness>, estimate: i64) {
     let started = std::time::Instant::now();
     while !readiness.is_rebuilt() {

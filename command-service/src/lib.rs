@@ -29,4 +29,4 @@ pub use aggregates::{Ack, CommandRequest, Precondition};
 pub use app::{AppState, run};
 pub use error::CommandError;
 pub use http::{ApiError, router};
-pub use settings::{LogSettings, Settings};
+pub use settings::Settings;

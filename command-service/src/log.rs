@@ -3,52 +3,16 @@
 
 use crate::readiness::Readiness;
 use crate::worker::WorkerMsg;
-use orderflow_platform::{KafkaSettings, QuietEof, create_topic_if_missing};
-use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
+use orderflow_platform::{KafkaSettings, QuietEof, log_gone};
+use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::producer::FutureProducer;
-use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
 const METADATA_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Creates `topic` with `partitions` partitions unless it exists, and returns how many
-/// partitions it has.
-pub async fn ensure_topic(
-    kafka: &KafkaSettings,
-    topic: &str,
-    partitions: i32,
-    replication: i32,
-) -> Result<i32, KafkaError> {
-    if create_topic_if_missing(kafka, topic, partitions, replication).await? {
-        tracing::info!(topic, partitions, "created topic");
-    }
-    let consumer: BaseConsumer = kafka.client_config(&[]).create()?;
-    let topic_owned = topic.to_owned();
-    tokio::task::spawn_blocking(move || partition_count(&consumer, &topic_owned))
-        .await
-        .map_err(|_| KafkaError::Canceled)?
-}
-
-fn partition_count(consumer: &BaseConsumer, topic: &str) -> Result<i32, KafkaError> {
-    // A topic just created may take a moment to show all partitions in metadata.
-    for _ in 0..50 {
-        let metadata = consumer.fetch_metadata(Some(topic), METADATA_TIMEOUT)?;
-        if let Some(t) = metadata.topics().iter().find(|t| t.name() == topic)
-            && t.error().is_none()
-            && !t.partitions().is_empty()
-        {
-            return Ok(t.partitions().len() as i32);
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Err(KafkaError::MetadataFetch(
-        RDKafkaErrorCode::UnknownTopicOrPartition,
-    ))
-}
 
 /// The idempotent producer. Many records in flight, batched by librdkafka.
 pub fn producer(kafka: &KafkaSettings, timeout: Duration) -> Result<FutureProducer, KafkaError> {
@@ -76,13 +40,18 @@ pub fn reader(kafka: &KafkaSettings) -> Result<Reader, KafkaError> {
             ("group.id", "orderflow-command-service"),
             ("enable.auto.commit", "false"),
             ("enable.auto.offset.store", "false"),
-            ("isolation.level", "read_uncommitted"),
-            // A command is acknowledged when its event is read back, so the fetch wait is
-            // on every command's path; tansu 0.6 waits it out even when data is there.
-            ("fetch.wait.max.ms", "2"),
+            // A record of an aborted transaction is not part of the log (ADR 0010).
+            ("isolation.level", "read_committed"),
+            // The log starts at offset 0 (unlimited retention). A position outside it is
+            // an error, never a silent jump to another offset.
+            ("auto.offset.reset", "error"),
+            // A command is acknowledged when its event is read back: the broker answers a
+            // fetch as soon as one byte is there, so the wait only bounds idle fetches.
+            ("fetch.wait.max.ms", "100"),
             ("fetch.min.bytes", "1"),
-            // The end of the rebuild is the first end-of-partition event, not ListOffsets:
-            // tansu 0.6 reports the high watermark as the last batch's base offset + 1.
+            // The end of the rebuild is the first end-of-partition event: librdkafka sends
+            // it when the fetch position reaches the end the broker reports (the last
+            // stable offset under read_committed).
             ("enable.partition.eof", "true"),
         ])
         .create_with_context(QuietEof)
@@ -91,8 +60,8 @@ pub fn reader(kafka: &KafkaSettings) -> Result<Reader, KafkaError> {
 /// The consumer the command side reads the log with.
 pub type Reader = StreamConsumer<QuietEof>;
 
-/// The high watermark of each partition, as the broker reports it: for progress logs only
-/// (the rebuild itself ends at end-of-partition events).
+/// The high watermark of each partition: the rebuild's progress total (the rebuild itself
+/// ends at end-of-partition events).
 pub async fn end_offsets(
     consumer: Arc<Reader>,
     topic: &str,
@@ -112,17 +81,20 @@ pub async fn end_offsets(
     .map_err(|_| KafkaError::Canceled)?
 }
 
-/// Assigns every partition from the beginning and hands each record to its worker, until
-/// the workers are gone.
+/// Assigns every partition from offset 0 and hands each record to its worker, until the
+/// workers are gone or the log is (then the readiness says why, and the reader stops).
 pub async fn feed_workers(
     consumer: Arc<Reader>,
     topic: String,
     workers: Vec<mpsc::Sender<WorkerMsg>>,
+    readiness: Arc<Readiness>,
 ) {
     let mut assignment = TopicPartitionList::new();
     for p in 0..workers.len() as i32 {
+        // Offset 0, not "beginning": a log whose first records were deleted is out of
+        // range, which the reader must see rather than start later.
         // An assignment error leaves `recv` failing below, where it is logged.
-        let _ = assignment.add_partition_offset(&topic, p, Offset::Beginning);
+        let _ = assignment.add_partition_offset(&topic, p, Offset::Offset(0));
     }
     if let Err(e) = consumer.assign(&assignment) {
         tracing::error!(error = %e, "cannot assign the topic's partitions");
@@ -151,10 +123,16 @@ pub async fn feed_workers(
                     return;
                 }
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "reading the log failed; retrying");
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
+            Err(e) => match log_gone(&e) {
+                Some(why) => {
+                    readiness.fail(format!("the event log {topic} cannot be read: {why} ({e})"));
+                    return;
+                }
+                None => {
+                    tracing::warn!(error = %e, "reading the log failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            },
         }
     }
 }

@@ -1,5 +1,7 @@
-//! What `/readyz` reports and what gates commands: rebuilt from the log, broker reachable.
+//! What `/readyz` reports and what gates commands: rebuilt from the log, broker reachable,
+//! and the log still readable.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 /// Shared readiness and counters of the service.
@@ -10,6 +12,8 @@ pub struct Readiness {
     broker_up: AtomicBool,
     ignored: AtomicU64,
     folded: AtomicU64,
+    /// Why the log can no longer be read; set once, for good (a restart is the way out).
+    failure: Mutex<Option<String>>,
 }
 
 impl Readiness {
@@ -31,6 +35,24 @@ impl Readiness {
                 "state rebuilt from the log; accepting commands"
             );
         }
+    }
+
+    /// The log this service folds is gone or unreadable: not ready until restarted, and
+    /// every command is refused. Logged loudly once.
+    pub(crate) fn fail(&self, reason: String) {
+        let mut failure = self.failure.lock().unwrap_or_else(|e| e.into_inner());
+        if failure.is_none() {
+            tracing::error!(%reason, "the command service stops reading the log; it is not ready until restarted");
+            *failure = Some(reason);
+        }
+    }
+
+    /// Why the log can no longer be read, if it cannot.
+    pub fn failure(&self) -> Option<String> {
+        self.failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Every partition has been folded up to where the log ended at start-up.

@@ -1,7 +1,7 @@
 //! Typed settings of the command service: defaults for the local stack, every one
 //! overridable by flag or environment variable.
 
-use orderflow_platform::KafkaSettings;
+use orderflow_platform::{KafkaSettings, LogSettings};
 use orderflow_schemas::RegistryArgs;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -31,20 +31,6 @@ pub struct Settings {
     pub command_timeout_ms: u64,
 }
 
-/// The event log: which topic, and how to create it when it is missing.
-#[derive(Debug, Clone, clap::Args)]
-pub struct LogSettings {
-    /// Topic holding the order events.
-    #[arg(long, env = "ORDERFLOW_TOPIC", default_value = "orders.events")]
-    pub topic: String,
-    /// Partitions when the service creates the topic (an existing topic keeps its own).
-    #[arg(long, env = "ORDERFLOW_TOPIC_PARTITIONS", default_value_t = 6)]
-    pub partitions: i32,
-    /// Replication factor when the service creates the topic.
-    #[arg(long, env = "ORDERFLOW_TOPIC_REPLICATION", default_value_t = 1)]
-    pub replication_factor: i32,
-}
-
 impl Settings {
     /// Settings for a stack at the given addresses, everything else at its default. Used by
     /// tests and tools that embed the service.
@@ -52,11 +38,7 @@ impl Settings {
         Settings {
             listen: ([127, 0, 0, 1], 0).into(),
             kafka: KafkaSettings::new(brokers),
-            log: LogSettings {
-                topic: topic.to_owned(),
-                partitions: 6,
-                replication_factor: 1,
-            },
+            log: LogSettings::new(topic),
             registry: RegistryArgs::new(registry_url),
             command_timeout_ms: 10_000,
         }

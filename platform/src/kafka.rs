@@ -1,13 +1,10 @@
 //! librdkafka settings: defaults for the local stack, every property overridable.
 
 use rdkafka::ClientConfig;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::ClientContext;
-use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::ConsumerContext;
 use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
-use std::time::Duration;
 
 /// How to reach the Kafka cluster. Flattened into each binary's settings.
 #[derive(Debug, Clone, clap::Args)]
@@ -61,28 +58,6 @@ impl KafkaSettings {
     }
 }
 
-/// Creates `topic` unless it exists (tansu and many clusters do not auto-create topics).
-/// Returns whether it was created; an existing topic keeps its own partition count.
-pub async fn create_topic_if_missing(
-    kafka: &KafkaSettings,
-    topic: &str,
-    partitions: i32,
-    replication: i32,
-) -> Result<bool, KafkaError> {
-    let admin: AdminClient<DefaultClientContext> = kafka.client_config(&[]).create()?;
-    let new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(replication));
-    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(5)));
-    let mut created = false;
-    for result in admin.create_topics([&new_topic], &options).await? {
-        match result {
-            Ok(_) => created = true,
-            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((_, code)) => return Err(KafkaError::AdminOp(code)),
-        }
-    }
-    Ok(created)
-}
-
 /// Client context that reports librdkafka's errors through `tracing`, leaving out
 /// end-of-partition, which readers use as a signal rather than a fault.
 #[derive(Debug, Clone, Copy, Default)]
@@ -98,6 +73,28 @@ impl ClientContext for QuietEof {
 }
 
 impl ConsumerContext for QuietEof {}
+
+/// Why a consumer error means the log this reader folds is gone, or `None` when it is
+/// some other (transient) error. Readers set `auto.offset.reset=error`, so a position
+/// outside the log (records deleted, a log that shrank) is reported here instead of being
+/// silently moved; a deleted topic is reported as unknown. Either is fatal for the reader:
+/// it stops, reports not ready and logs why, and never skips ahead.
+pub fn log_gone(error: &KafkaError) -> Option<&'static str> {
+    let code = match error {
+        KafkaError::MessageConsumption(code) | KafkaError::Global(code) => *code,
+        _ => return None,
+    };
+    match code {
+        RDKafkaErrorCode::AutoOffsetReset | RDKafkaErrorCode::OffsetOutOfRange => {
+            Some("the read position is outside the log (records were deleted or the log shrank)")
+        }
+        RDKafkaErrorCode::UnknownTopicOrPartition
+        | RDKafkaErrorCode::UnknownTopic
+        | RDKafkaErrorCode::UnknownPartition
+        | RDKafkaErrorCode::UnknownTopicId => Some("the topic or partition no longer exists"),
+        _ => None,
+    }
+}
 
 /// The partition Kafka's default partitioner (Java client, `murmur2_random` in librdkafka)
 /// picks for `key`. Writers set the partition explicitly with it, so every client agrees
@@ -157,6 +154,27 @@ mod tests {
                 "{}",
                 String::from_utf8_lossy(key)
             );
+        }
+    }
+
+    #[test]
+    fn only_a_position_outside_the_log_or_a_missing_topic_means_the_log_is_gone() {
+        let gone = [
+            KafkaError::MessageConsumption(RDKafkaErrorCode::AutoOffsetReset),
+            KafkaError::MessageConsumption(RDKafkaErrorCode::OffsetOutOfRange),
+            KafkaError::MessageConsumption(RDKafkaErrorCode::UnknownTopicOrPartition),
+            KafkaError::Global(RDKafkaErrorCode::UnknownTopic),
+        ];
+        for e in &gone {
+            assert!(log_gone(e).is_some(), "{e}");
+        }
+        let transient = [
+            KafkaError::MessageConsumption(RDKafkaErrorCode::BrokerTransportFailure),
+            KafkaError::Global(RDKafkaErrorCode::AllBrokersDown),
+            KafkaError::PartitionEOF(3),
+        ];
+        for e in &transient {
+            assert!(log_gone(e).is_none(), "{e}");
         }
     }
 

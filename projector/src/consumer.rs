@@ -13,8 +13,8 @@
 
 use crate::error::ProjectorError;
 use crate::health::Health;
-use crate::store::Store;
-use orderflow_platform::KafkaSettings;
+use crate::store::{Offsets, Store};
+use orderflow_platform::{KafkaSettings, log_gone};
 use rdkafka::Offset;
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, RebalanceProtocol};
@@ -60,8 +60,6 @@ pub struct AssignmentContext {
     generation: AtomicU64,
     stop: Arc<AtomicBool>,
     health: Arc<Health>,
-    /// Records to fetch again before each stored offset (see [`subscribe`]).
-    rewind: i64,
     /// Which of the process's group members this is.
     member: usize,
 }
@@ -123,16 +121,20 @@ impl AssignmentContext {
         partitions: &[i32],
         cooperative: bool,
     ) -> KafkaResult<()> {
-        let Some(mut offsets) = self.stored_offsets(partitions) else {
+        let Some((mut offsets, cached)) = self.stored_offsets(partitions) else {
             return Ok(());
         };
-        let ahead = ahead_of_log(&offsets, self.rewind, |partition| {
+        let ahead = ahead_of_log(&offsets, |partition| {
             let ends = consumer.fetch_watermarks(&self.topic, partition, WATERMARK_TIMEOUT);
             ends.ok().map(|(_, high)| high)
         });
         keep_off(&mut offsets, &ahead, &self.health);
-        let tpl = &mut at_offsets(&self.topic, &offsets, self.rewind)?;
-        tracing::info!(?offsets, "assigned partitions at their stored offsets");
+        let tpl = &mut at_offsets(&self.topic, &offsets, &cached)?;
+        tracing::info!(
+            ?offsets,
+            ?cached,
+            "assigned partitions at their stored offsets"
+        );
         // Sent before the assignment takes effect, so no record of these partitions can
         // reach the loop ahead of their offsets.
         if !self.in_runtime() {
@@ -145,15 +147,16 @@ impl AssignmentContext {
         }
     }
 
-    /// The stored offsets, retried while Postgres is away (nothing can be folded meanwhile
-    /// anyway; librdkafka keeps heartbeating on its own thread). `None` when stopping.
-    fn stored_offsets(&self, partitions: &[i32]) -> Option<HashMap<i32, i64>> {
+    /// The stored next and cached offsets, retried while Postgres is away (nothing can be
+    /// folded meanwhile anyway; librdkafka keeps heartbeating on its own thread). `None`
+    /// when stopping.
+    fn stored_offsets(&self, partitions: &[i32]) -> Option<(Offsets, Offsets)> {
         let mut backoff = Duration::from_millis(200);
         loop {
             if self.in_runtime() {
                 return None;
             }
-            match self.runtime.block_on(self.store.claim_offsets(partitions)) {
+            match self.runtime.block_on(self.store.resume_points(partitions)) {
                 Ok(offsets) => {
                     self.health.set_database_up(true);
                     return Some(offsets);
@@ -212,11 +215,6 @@ pub struct ConsumerSpec<'a> {
     pub feed: mpsc::Sender<Feed>,
     pub stop: Arc<AtomicBool>,
     pub health: Arc<Health>,
-    /// Records fetched again before each stored offset, and skipped. This costs a few
-    /// skipped records per assignment and protects against brokers that, asked to fetch
-    /// from the middle of a producer batch, return the *next* batch (tansu 0.6 does; ADR
-    /// 0004), which would skip the rest of that batch for good.
-    pub rewind: i64,
     pub assignment: Assignment,
     /// This member and the process's number of members: with [`Assignment::Group`] each
     /// member joins the group on its own; with [`Assignment::AllPartitions`] member `i`
@@ -239,7 +237,6 @@ pub async fn consume(spec: ConsumerSpec<'_>) -> Result<GroupConsumer, ProjectorE
         generation: AtomicU64::new(0),
         stop: spec.stop,
         health: spec.health.clone(),
-        rewind: spec.rewind,
         member: spec.member,
     };
     let consumer: GroupConsumer = spec
@@ -248,11 +245,14 @@ pub async fn consume(spec: ConsumerSpec<'_>) -> Result<GroupConsumer, ProjectorE
             ("group.id", spec.group),
             ("enable.auto.commit", "false"),
             ("enable.auto.offset.store", "false"),
-            ("auto.offset.reset", "earliest"),
-            ("isolation.level", "read_uncommitted"),
-            // On the path from a command to its visibility in the read model (tansu 0.6
-            // waits it out on every fetch, data or not).
-            ("fetch.wait.max.ms", "10"),
+            // Every assignment names its offsets; a position outside the log is an error
+            // the reader stops on, never a silent jump (ADR 0010).
+            ("auto.offset.reset", "error"),
+            // A record of an aborted transaction is not part of the log.
+            ("isolation.level", "read_committed"),
+            // The broker answers a fetch as soon as data is there; the wait only bounds
+            // idle fetches.
+            ("fetch.wait.max.ms", "100"),
             ("enable.partition.eof", if all { "true" } else { "false" }),
         ])
         .create_with_context(context)?;
@@ -267,10 +267,10 @@ pub async fn consume(spec: ConsumerSpec<'_>) -> Result<GroupConsumer, ProjectorE
         .copied()
         .filter(|p| p.rem_euclid(members) as usize == spec.member)
         .collect();
-    let mut offsets = spec.store.claim_offsets(&partitions).await?;
-    let ahead = ahead_of_log(&offsets, spec.rewind, |p| ends.get(&p).copied());
+    let (mut offsets, cached) = spec.store.resume_points(&partitions).await?;
+    let ahead = ahead_of_log(&offsets, |p| ends.get(&p).copied());
     keep_off(&mut offsets, &ahead, &spec.health);
-    let tpl = at_offsets(spec.topic, &offsets, spec.rewind)?;
+    let tpl = at_offsets(spec.topic, &offsets, &cached)?;
     tracing::info!(?offsets, "reading every partition from its stored offset");
     // Before the assignment, so no record can reach the loop ahead of its offsets.
     spec.feed
@@ -290,22 +290,20 @@ pub struct AheadOfLog {
     pub log_end: i64,
 }
 
-/// The partitions of `offsets` whose stored offset lies past the end of the log by more
-/// than `slack` records (on tansu the end reads up to a producer batch low, ADR 0004, and
-/// the rewind already exceeds a batch). Such a read model was folded from a log that is
-/// gone: an in-memory broker restarted, or the topic was deleted and created again.
-/// Consuming would treat the new log's first records as already folded and skip them.
-/// A partition whose end `log_end` cannot tell is not flagged.
+/// The partitions of `offsets` whose stored offset lies past the end of the log. Such a
+/// read model was folded from a log that lost records (a broker that lost data, a topic
+/// deleted and created again: the stored topic id catches that case first). Consuming
+/// would treat the log's next records as already folded and skip them. A partition whose
+/// end `log_end` cannot tell is not flagged.
 pub(crate) fn ahead_of_log(
     offsets: &HashMap<i32, i64>,
-    slack: i64,
     log_end: impl Fn(i32) -> Option<i64>,
 ) -> Vec<AheadOfLog> {
     let mut ahead: Vec<AheadOfLog> = offsets
         .iter()
         .filter_map(|(&partition, &stored_offset)| {
             let log_end = log_end(partition)?;
-            (stored_offset > log_end + slack.max(0)).then_some(AheadOfLog {
+            (stored_offset > log_end).then_some(AheadOfLog {
                 partition,
                 stored_offset,
                 log_end,
@@ -326,27 +324,26 @@ fn keep_off(offsets: &mut HashMap<i32, i64>, ahead: &[AheadOfLog], health: &Heal
             partition = a.partition,
             stored_offset = a.stored_offset,
             log_end = a.log_end,
-            "the read model is ahead of the log: it was folded from a log that is gone (an in-memory broker restarted, or the topic was created again). The partition is not consumed; rebuild the read model from the log (docs/runbook-rebuild.md)"
+            "the read model is ahead of the log: it was folded from a log that lost records (a broker that lost data). The partition is not consumed; rebuild the read model from the log (docs/runbook-rebuild.md)"
         );
         offsets.remove(&a.partition);
     }
 }
 
-/// The assignment of `offsets`, each partition `rewind` records before its stored offset.
-fn at_offsets(
-    topic: &str,
-    offsets: &HashMap<i32, i64>,
-    rewind: i64,
-) -> KafkaResult<TopicPartitionList> {
+/// The assignment of the partitions of `offsets`, each fetched from where its cache is
+/// confirmed (`cached`, at most the stored offset): the records between are not folded
+/// again, but their orders are written through to Redis again (ADR 0010).
+fn at_offsets(topic: &str, offsets: &Offsets, cached: &Offsets) -> KafkaResult<TopicPartitionList> {
     let mut tpl = TopicPartitionList::new();
-    for (&partition, &offset) in offsets {
-        let from = (offset - rewind).max(0);
+    for (&partition, &next) in offsets {
+        let from = cached.get(&partition).map_or(next, |&c| c.min(next));
         tpl.add_partition_offset(topic, partition, Offset::Offset(from))?;
     }
     Ok(tpl)
 }
 
-/// Polls until `stop`, handing over batches of up to `max_records` records, each sent at
+/// Polls until `stop` (or until the log is gone: then `/readyz` says why and this member
+/// stops, rather than skip anything), handing over batches of up to `max_records` records, each sent at
 /// most `max_wait` after its first record arrived. Runs on its own thread.
 pub fn poll_loop(
     consumer: Arc<GroupConsumer>,
@@ -388,6 +385,13 @@ pub fn poll_loop(
                 }
                 continue;
             }
+            Some(Err(e)) if log_gone(&e).is_some() => {
+                let why = log_gone(&e).unwrap_or_default();
+                let topic = &consumer.context().topic;
+                let failure = format!("the event log {topic} cannot be read: {why} ({e})");
+                consumer.context().health.fail(failure);
+                return;
+            }
             Some(Err(e)) if last_error.is_none_or(|at| at.elapsed() > LOG_INTERVAL) => {
                 tracing::warn!(error = %e, "polling the log failed");
                 last_error = Some(Instant::now());
@@ -409,17 +413,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_a_stored_offset_past_the_log_end_by_more_than_the_slack_is_ahead_of_the_log() {
-        let offsets = HashMap::from([(0, 500), (1, 120), (2, 100), (3, 9_000)]);
+    fn only_a_stored_offset_past_the_log_end_is_ahead_of_the_log() {
+        let offsets = HashMap::from([(0, 500), (1, 101), (2, 100), (3, 9_000)]);
         let ends = HashMap::from([(0, 1_000), (1, 100), (2, 100)]);
-        let ahead = ahead_of_log(&offsets, 10, |p| ends.get(&p).copied());
+        let ahead = ahead_of_log(&offsets, |p| ends.get(&p).copied());
         let expected = AheadOfLog {
             partition: 1,
-            stored_offset: 120,
+            stored_offset: 101,
             log_end: 100,
         };
         // Partition 3's end is unknown: not flagged on a guess.
         assert_eq!(ahead, [expected]);
-        assert!(ahead_of_log(&offsets, 20, |p| ends.get(&p).copied()).is_empty());
     }
 }

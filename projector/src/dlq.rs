@@ -4,7 +4,7 @@
 
 use crate::error::ProjectorError;
 use crate::model::Position;
-use orderflow_platform::{KafkaSettings, create_topic_if_missing};
+use orderflow_platform::{KafkaSettings, LogSettings, ensure_topic};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use std::time::Duration;
@@ -30,16 +30,14 @@ pub struct DeadLetters {
 }
 
 impl DeadLetters {
-    /// Creates the dead-letter topic when it is missing, and its producer.
+    /// Creates the dead-letter topic when it is missing (one partition, kept for good like
+    /// the log), and its producer.
     pub async fn start(
         kafka: &KafkaSettings,
-        topic: &str,
+        topic: &LogSettings,
         source_topic: &str,
-        replication: i32,
     ) -> Result<DeadLetters, ProjectorError> {
-        if create_topic_if_missing(kafka, topic, 1, replication).await? {
-            tracing::info!(topic, "created the dead-letter topic");
-        }
+        ensure_topic(kafka, topic).await?;
         let timeout_ms = DELIVERY_TIMEOUT.as_millis().to_string();
         let producer = kafka
             .client_config(&[
@@ -51,7 +49,7 @@ impl DeadLetters {
             .create()?;
         Ok(DeadLetters {
             producer,
-            topic: topic.to_owned(),
+            topic: topic.topic.clone(),
             source_topic: source_topic.to_owned(),
         })
     }

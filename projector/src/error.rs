@@ -1,5 +1,6 @@
 //! The one error type at the projector's boundary.
 
+use orderflow_platform::LogError;
 use orderflow_schemas::CodecError;
 use rdkafka::error::KafkaError;
 use thiserror::Error;
@@ -46,11 +47,26 @@ pub enum ProjectorError {
     /// command exits non-zero and nothing has changed.
     #[error("{0}")]
     Generation(String),
+    /// The log cannot be trusted: its topic drifted from the log's settings, or it is not
+    /// the log this read model folded (another topic id or partition count). Handling:
+    /// fatal; at start-up the projector refuses to start, later it stops consuming and
+    /// reports not ready. The way out is an operator's fix or a rebuild.
+    #[error("{0}")]
+    LogRefused(String),
     /// Writing the order cache to Redis failed or timed out. Handling: counted and logged
     /// (rate-limited); the projection goes on, the cache catches up with later versions
     /// or expires.
     #[error("redis: {0}")]
     Redis(String),
+}
+
+impl From<LogError> for ProjectorError {
+    fn from(e: LogError) -> Self {
+        match e {
+            LogError::Kafka(e) => ProjectorError::Kafka(e),
+            refused @ LogError::Refused { .. } => ProjectorError::LogRefused(refused.to_string()),
+        }
+    }
 }
 
 impl ProjectorError {
@@ -64,6 +80,7 @@ impl ProjectorError {
             ProjectorError::Fenced { .. } => "fenced",
             ProjectorError::NotLive { .. } => "not-live",
             ProjectorError::Generation(_) => "generation",
+            ProjectorError::LogRefused(_) => "log-refused",
             ProjectorError::Redis(_) => "redis",
         }
     }

@@ -19,6 +19,8 @@ pub struct Health {
     /// Partitions left unconsumed because the read model is ahead of the log.
     ahead_of_log: Mutex<BTreeMap<i32, AheadOfLog>>,
     database_up: AtomicBool,
+    /// Why the log can no longer be read or trusted; set once, for good.
+    failure: Mutex<Option<String>>,
     /// Events folded into the read model.
     pub applied: AtomicU64,
     /// Events the fold rule ignored: duplicates and conflicting appends.
@@ -63,6 +65,23 @@ impl Health {
         !self.assigned().is_empty()
     }
 
+    /// The log is gone or not the one the read model folded: not ready until restarted
+    /// (after a rebuild, docs/runbook-rebuild.md). Logged loudly once.
+    pub fn fail(&self, reason: String) {
+        let mut failure = self.failure.lock().unwrap_or_else(|e| e.into_inner());
+        if failure.is_none() {
+            tracing::error!(%reason, "the projector stops reading the log; it is not ready until restarted");
+            *failure = Some(reason);
+        }
+    }
+
+    fn failure(&self) -> Option<String> {
+        self.failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// Whether the last Postgres operation succeeded.
     pub fn set_database_up(&self, up: bool) {
         let was = self.database_up.swap(up, Ordering::SeqCst);
@@ -71,10 +90,13 @@ impl Health {
         }
     }
 
-    /// Ready: a member joined the consumer group, Postgres answers, and no partition is
-    /// left unconsumed because the read model is ahead of the log.
+    /// Ready: a member joined the consumer group, Postgres answers, the log can be read,
+    /// and no partition is left unconsumed because the read model is ahead of the log.
     pub fn is_ready(&self) -> bool {
-        self.joined() && self.database_up.load(Ordering::SeqCst) && self.ahead().is_empty()
+        self.joined()
+            && self.database_up.load(Ordering::SeqCst)
+            && self.ahead().is_empty()
+            && self.failure().is_none()
     }
 
     /// The counters, as `/readyz` shows them.
@@ -91,6 +113,7 @@ impl Health {
             "cache_written": get(&self.cache.written),
             "cache_failed": get(&self.cache.failed),
             "ahead_of_log": self.ahead(),
+            "log_failure": self.failure(),
         })
     }
 }

@@ -1,6 +1,5 @@
 //! Per-partition lag in the logs, every few seconds: the high watermark minus the next
-//! offset to fold. tansu reports high watermarks as the last batch's base offset + 1
-//! (ADR 0004), so the figure is logged as an estimate (it may read low, even negative).
+//! offset to fold.
 
 use crate::consumer::GroupConsumer;
 use crate::pipeline::Positions;
@@ -51,6 +50,6 @@ pub async fn report(
         .await
         .unwrap_or_default();
         let total: i64 = lags.values().map(|l| l.max(&0)).sum();
-        tracing::info!(lag_estimate = ?lags, total_estimate = total, "projection lag (high watermark - next offset; an estimate on tansu)");
+        tracing::info!(lag = ?lags, total, "projection lag (high watermark - next offset)");
     }
 }

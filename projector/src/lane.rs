@@ -227,7 +227,9 @@ impl Lane {
         let current = tx.load_orders(&ids).await?;
         let plan = fold_batch(current, fresh);
         poison.extend(rejected_poison(records, &plan));
-        tx.write(&plan, &offsets).await?;
+        let partitions: Vec<i32> = offsets.iter().map(|(p, _)| *p).collect();
+        tx.write(&plan, &offsets, &pipeline.cache.confirmed(&partitions))
+            .await?;
         if !poison.is_empty() {
             poison.sort_by_key(|p| p.position);
             match &pipeline.dead_letters {
@@ -243,7 +245,7 @@ impl Lane {
         pipeline.count(&plan, poison.len());
         self.commit_to_kafka(&offsets);
         let views = plan.orders.into_iter().map(|c| c.view).collect();
-        pipeline.cache.write(views).await;
+        pipeline.cache.write(views, offsets).await;
         Ok(())
     }
 
@@ -259,10 +261,11 @@ impl Lane {
         }
     }
 
-    /// Records below the stored offset come back only after an assignment (the resume
-    /// rewind) or a redelivery. Their orders are already in Postgres, but a projector killed
-    /// between its commit and its cache write left Redis behind: write their stored state
-    /// through again (the version guard keeps anything newer).
+    /// Records below the stored offset come back after an assignment, which fetches from
+    /// where the cache is confirmed (ADR 0010), or after a redelivery. Their orders are
+    /// already in Postgres, but a projector stopped between its commit and its cache
+    /// write left Redis behind: write their stored state through again (the version guard
+    /// keeps anything newer). This is the cache's catch-up step.
     async fn refresh_cache_for_replayed(
         &self,
         records: &[OwnedMessage],
@@ -286,7 +289,7 @@ impl Lane {
         let stored = self.pipeline.store.begin().await?.load_orders(&ids).await?;
         self.pipeline
             .cache
-            .write(stored.into_values().collect())
+            .write(stored.into_values().collect(), Vec::new())
             .await;
         Ok(())
     }

@@ -82,8 +82,9 @@ use crate::generations::{Generation, Generations};
 use crate::pipeline::{Ended, Member, Pipeline, Positions};
 use crate::store::Role;
 use anyhow::Context;
+use orderflow_platform::ensure_log;
 use orderflow_schemas::EventCodec;
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -108,29 +109,50 @@ pub async fn run(
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     let health = Arc::new(Health::default());
     let (stop, stopped) = watch::channel(false);
-    let projection = tokio::spawn(project(settings, health.clone(), stopped));
+    let mut projection = tokio::spawn(project(settings, health.clone(), stopped));
     let served = axum::serve(listener, health::router(health))
         .with_graceful_shutdown(async move {
             shutdown.await;
             let _ = stop.send(true);
         })
-        .await;
-    // Stopping between batches is clean; a batch cut short rolls back, which is safe too.
-    let _ = tokio::time::timeout(Duration::from_secs(15), projection).await;
-    served
+        .into_future();
+    tokio::select! {
+        served = served => {
+            // Stopping between batches is clean; a batch cut short rolls back, which is safe too.
+            let _ = tokio::time::timeout(Duration::from_secs(15), projection).await;
+            served
+        }
+        // Only a log refused at start-up ends the projection before the server.
+        Ok(Err(refused)) = &mut projection => {
+            Err(std::io::Error::new(std::io::ErrorKind::InvalidData, refused))
+        }
+    }
 }
 
 /// Projects into the live generation until `stop`, moving to the new live generation
-/// whenever a switch happens.
-async fn project(settings: Settings, health: Arc<Health>, stop: watch::Receiver<bool>) {
+/// whenever a switch happens. A log refused at the first connect is returned (the
+/// projector refuses to start); refused later, it leaves the projector not ready.
+async fn project(
+    settings: Settings,
+    health: Arc<Health>,
+    stop: watch::Receiver<bool>,
+) -> Result<(), ProjectorError> {
+    let mut first = true;
     loop {
-        let Some(parts) = connect_retrying(&settings, &health, &stop, None).await else {
-            return;
+        let parts = match connect_retrying(&settings, &health, &stop, None).await {
+            Ok(Some(parts)) => parts,
+            Ok(None) => return Ok(()),
+            Err(refused) if first => return Err(refused),
+            Err(refused) => {
+                health.fail(refused.to_string());
+                return Ok(());
+            }
         };
+        first = false;
         let (ended, _) = parts.run(&settings, stop.clone()).await;
         if ended == Ended::Stopped {
             tracing::info!("projector stopped");
-            return;
+            return Ok(());
         }
         tracing::info!("moving to the new live generation");
     }
@@ -150,7 +172,7 @@ async fn live_generation(settings: &Settings) -> anyhow::Result<Generation> {
     let created = generations.create().await?;
     store::Store::connect(
         &settings.database_url,
-        &settings.topic,
+        &settings.log.topic,
         &created,
         Role::Live,
         settings.connections(),
@@ -187,17 +209,18 @@ impl Target {
 }
 
 /// Connects to `target`, or to the live generation (looked up on each attempt) when
-/// `None`, retrying with backoff until it succeeds or `stop`.
+/// `None`, retrying with backoff until it succeeds (`Some`) or `stop` (`None`). A log
+/// that is refused ([`ProjectorError::LogRefused`]) is not retried.
 pub(crate) async fn connect_retrying(
     settings: &Settings,
     health: &Arc<Health>,
     stop: &watch::Receiver<bool>,
     target: Option<&Target>,
-) -> Option<Parts> {
+) -> Result<Option<Parts>, ProjectorError> {
     let mut backoff = Duration::from_millis(200);
     loop {
         if *stop.borrow() {
-            return None;
+            return Ok(None);
         }
         let attempt = async {
             let target = match target {
@@ -207,8 +230,12 @@ pub(crate) async fn connect_retrying(
             connect(settings, health, stop, target).await
         };
         match attempt.await {
-            Ok(parts) => return Some(parts),
+            Ok(parts) => return Ok(Some(parts)),
             Err(e) => {
+                if let Some(ProjectorError::LogRefused(refused)) = e.downcast_ref() {
+                    tracing::error!(error = %refused, "the log is refused");
+                    return Err(ProjectorError::LogRefused(refused.clone()));
+                }
                 tracing::warn!(
                     error = format!("{e:#}"),
                     "projector not connected yet; retrying in {backoff:?}"
@@ -238,7 +265,7 @@ impl Parts {
         let lag = self.members.first().map(|member| {
             tokio::spawn(lag::report(
                 member.consumer.clone(),
-                settings.topic.clone(),
+                settings.log.topic.clone(),
                 self.pipeline.positions.clone(),
                 stop.clone(),
             ))
@@ -291,7 +318,7 @@ async fn connect(
     stop: &watch::Receiver<bool>,
     target: Target,
 ) -> anyhow::Result<Parts> {
-    let topic = settings.topic.clone();
+    let topic = settings.log.topic.clone();
     let generation = &target.generation;
     let store = store::Store::connect(
         &settings.database_url,
@@ -302,18 +329,17 @@ async fn connect(
     )?;
     store.migrate().await.context("migrating the read model")?;
     health.set_database_up(true);
+    let log = ensure_log(&settings.kafka, &settings.log)
+        .await
+        .map_err(ProjectorError::from)?;
+    store.claim_log(&log).await?;
     let codec =
         EventCodec::new(&settings.registry.settings(), &topic).context("registry client")?;
     let dead_letters = match target.role {
         Role::Live => Some(
-            dlq::DeadLetters::start(
-                &settings.kafka,
-                &settings.dlq_topic(),
-                &topic,
-                settings.topic_replication,
-            )
-            .await
-            .context("creating the dead-letter topic")?,
+            dlq::DeadLetters::start(&settings.kafka, &settings.dlq_log(), &topic)
+                .await
+                .context("creating the dead-letter topic")?,
         ),
         Role::Rebuild => None,
     };
@@ -393,13 +419,12 @@ async fn start_member(spec: MemberSpec<'_>) -> anyhow::Result<Member> {
     let poll_stop = Arc::new(AtomicBool::new(*spec.stop.borrow()));
     let consumer = consumer::consume(ConsumerSpec {
         kafka: &settings.kafka,
-        topic: &settings.topic,
+        topic: &settings.log.topic,
         group: &spec.target.group,
         store: spec.store.clone(),
         feed: feed_tx.clone(),
         stop: poll_stop.clone(),
         health: spec.health.clone(),
-        rewind: settings.resume_rewind,
         assignment: spec.assignment,
         member: spec.member,
         members: usize::from(settings.writers),

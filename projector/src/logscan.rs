@@ -16,8 +16,7 @@ const STALL: Duration = Duration::from_secs(30);
 /// Timeout of metadata and watermark requests.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Every partition of `topic` with its high watermark. On tansu 0.6 the watermark is the
-/// last batch's base offset + 1 (ADR 0004): an estimate, good for a progress bar only.
+/// Every partition of `topic` with its high watermark: where the log ends now.
 pub async fn partition_ends(
     kafka: &KafkaSettings,
     topic: &str,
@@ -45,21 +44,11 @@ pub async fn partition_ends(
     Ok(ends)
 }
 
-/// Where a scan of one partition stops.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Until {
-    /// Before this offset (the stored next offset of a read model).
-    Offset(i64),
-    /// At the end of the log as the broker reports it.
-    End,
-}
-
 /// Reads partitions in log order per partition.
 pub struct Scan {
     consumer: StreamConsumer<QuietEof>,
-    open: HashMap<i32, Until>,
-    /// Records below this offset of a partition are skipped (see [`Scan::open_from`]).
-    from: HashMap<i32, i64>,
+    /// The partitions still being read, each with the offset it stops before.
+    open: HashMap<i32, i64>,
 }
 
 impl Scan {
@@ -67,22 +56,19 @@ impl Scan {
     pub fn open(
         kafka: &KafkaSettings,
         topic: &str,
-        partitions: &BTreeMap<i32, Until>,
+        partitions: &BTreeMap<i32, i64>,
     ) -> Result<Scan, ProjectorError> {
         let from = partitions.keys().map(|p| (*p, 0)).collect();
-        Self::open_at(kafka, topic, partitions, from, 0)
+        Self::open_at(kafka, topic, partitions, from)
     }
 
-    /// Starts reading one partition from `from`. The fetch starts `rewind` records
-    /// earlier and skips them, for brokers that cannot fetch from the middle of a batch
-    /// (ADR 0004).
+    /// Starts reading one partition from `from`.
     pub fn open_from(
         kafka: &KafkaSettings,
         topic: &str,
         partition: i32,
         from: i64,
-        until: Until,
-        rewind: i64,
+        until: i64,
     ) -> Result<Scan, ProjectorError> {
         let partitions = BTreeMap::from([(partition, until)]);
         Self::open_at(
@@ -90,42 +76,36 @@ impl Scan {
             topic,
             &partitions,
             HashMap::from([(partition, from)]),
-            rewind,
         )
     }
 
     fn open_at(
         kafka: &KafkaSettings,
         topic: &str,
-        partitions: &BTreeMap<i32, Until>,
+        partitions: &BTreeMap<i32, i64>,
         from: HashMap<i32, i64>,
-        rewind: i64,
     ) -> Result<Scan, ProjectorError> {
         let consumer: StreamConsumer<QuietEof> = kafka
             .client_config(&[
                 ("group.id", "orderflow-projector-tools"),
                 ("enable.auto.commit", "false"),
                 ("enable.partition.eof", "true"),
-                ("isolation.level", "read_uncommitted"),
+                ("isolation.level", "read_committed"),
+                ("auto.offset.reset", "error"),
             ])
             .create_with_context(QuietEof)?;
         let mut tpl = TopicPartitionList::new();
         let mut open = HashMap::new();
         for (&partition, &until) in partitions {
             let start = from.get(&partition).copied().unwrap_or(0);
-            if matches!(until, Until::Offset(bound) if bound <= start) {
+            if until <= start {
                 continue;
             }
-            let fetch_from = (start - rewind).max(0);
-            tpl.add_partition_offset(topic, partition, Offset::Offset(fetch_from))?;
+            tpl.add_partition_offset(topic, partition, Offset::Offset(start))?;
             open.insert(partition, until);
         }
         consumer.assign(&tpl)?;
-        Ok(Scan {
-            consumer,
-            open,
-            from,
-        })
+        Ok(Scan { consumer, open })
     }
 
     /// The next record below its partition's bound, or `None` once every partition is
@@ -143,29 +123,22 @@ impl Scan {
             match received {
                 Ok(message) => {
                     let partition = message.partition();
-                    let Some(&until) = self.open.get(&partition) else {
+                    let Some(&bound) = self.open.get(&partition) else {
                         continue;
                     };
                     let offset = message.offset();
-                    if offset < self.from.get(&partition).copied().unwrap_or(0) {
-                        continue;
+                    if offset + 1 >= bound {
+                        self.open.remove(&partition);
                     }
-                    if let Until::Offset(bound) = until {
-                        if offset + 1 >= bound {
-                            self.open.remove(&partition);
-                        }
-                        if offset >= bound {
-                            continue;
-                        }
+                    if offset >= bound {
+                        continue;
                     }
                     return Ok(Some(message.detach()));
                 }
                 Err(KafkaError::PartitionEOF(partition)) => {
-                    // A bounded partition ends at its bound: brokers that under-report
-                    // the end (tansu 0.6) must not cut it short.
-                    if self.open.get(&partition) == Some(&Until::End) {
-                        self.open.remove(&partition);
-                    }
+                    // A bound is at most the end of the log (a read model never folds
+                    // past it), so the end of the partition ends a bounded read too.
+                    self.open.remove(&partition);
                 }
                 Err(e) => return Err(e.into()),
             }

@@ -28,7 +28,7 @@ async fn main() -> anyhow::Result<ExitCode> {
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("binding {}", settings.listen))?;
-    tracing::info!(address = %listener.local_addr()?, topic = %settings.topic, group = %settings.group, "projector health endpoint listening");
+    tracing::info!(address = %listener.local_addr()?, topic = %settings.log.topic, group = %settings.group, "projector health endpoint listening");
     run(settings, listener, shutdown_signal())
         .await
         .context("serving the health endpoint")?;

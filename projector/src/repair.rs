@@ -13,7 +13,7 @@
 use crate::error::ProjectorError;
 use crate::fold::fold_batch;
 use crate::generations::Generations;
-use crate::logscan::{Scan, Until, partition_ends};
+use crate::logscan::{Scan, partition_ends};
 use crate::model::{DecodedRecord, Position};
 use crate::settings::Settings;
 use crate::store::{Role, Store, check_live};
@@ -47,21 +47,21 @@ pub async fn repair_order(
     let live = generations.require_live().await?;
     let store = Store::connect(
         &settings.database_url,
-        &settings.topic,
+        &settings.log.topic,
         &live,
         Role::Live,
         settings.connections(),
     )?;
-    let partitions = partition_ends(&settings.kafka, &settings.topic)
+    let partitions = partition_ends(&settings.kafka, &settings.log.topic)
         .await?
         .len() as i32;
     let partition = partition_for_key(order_id.as_bytes(), partitions.max(1));
-    let codec = EventCodec::new(&settings.registry.settings(), &settings.topic)
+    let codec = EventCodec::new(&settings.registry.settings(), &settings.log.topic)
         .map_err(ProjectorError::Registry)?;
 
     // Most of the partition is read before locking, the few records the live projector
     // folds meanwhile after it: the lock is held only for that tail and the write.
-    let unlocked = stored_offset(&store, &settings.topic, partition).await?;
+    let unlocked = stored_offset(&store, &settings.log.topic, partition).await?;
     let reader = Reader {
         settings,
         codec: &codec,
@@ -71,7 +71,7 @@ pub async fn repair_order(
     let mut records = reader.read(0, unlocked).await?;
     let mut tx = store.pool().begin().await?;
     check_live(&mut tx, live.id).await?;
-    let locked = lock_offset(&mut tx, &settings.topic, partition).await?;
+    let locked = lock_offset(&mut tx, &settings.log.topic, partition).await?;
     records.extend(reader.read(unlocked, locked).await?);
 
     let plan = fold_batch(HashMap::new(), &records);
@@ -113,14 +113,7 @@ impl Reader<'_> {
     /// The order's records in `[from, until)`.
     async fn read(&self, from: i64, until: i64) -> Result<Vec<DecodedRecord>, ProjectorError> {
         let s = self.settings;
-        let mut scan = Scan::open_from(
-            &s.kafka,
-            &s.topic,
-            self.partition,
-            from,
-            Until::Offset(until),
-            s.resume_rewind,
-        )?;
+        let mut scan = Scan::open_from(&s.kafka, &s.log.topic, self.partition, from, until)?;
         let mut records = Vec::new();
         while let Some(message) = scan.next().await? {
             if message.key() != Some(self.order_id.as_bytes()) {

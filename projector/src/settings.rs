@@ -1,7 +1,7 @@
 //! Typed settings of the projector: defaults for the local stack, every one overridable by
 //! flag or environment variable.
 
-use orderflow_platform::KafkaSettings;
+use orderflow_platform::{KafkaSettings, LogSettings};
 use orderflow_schemas::RegistryArgs;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -18,9 +18,8 @@ pub struct Settings {
     pub listen: SocketAddr,
     #[command(flatten)]
     pub kafka: KafkaSettings,
-    /// Topic holding the order events.
-    #[arg(long, env = "ORDERFLOW_TOPIC", default_value = "orders.events")]
-    pub topic: String,
+    #[command(flatten)]
+    pub log: LogSettings,
     /// Consumer group the projector instances share the partitions in.
     #[arg(
         long,
@@ -31,9 +30,6 @@ pub struct Settings {
     /// Dead-letter topic for poison records; `<topic>.dlq` when not set.
     #[arg(long, env = "ORDERFLOW_DLQ_TOPIC")]
     pub dlq_topic: Option<String>,
-    /// Replication factor when the projector creates the dead-letter topic.
-    #[arg(long, env = "ORDERFLOW_TOPIC_REPLICATION", default_value_t = 1)]
-    pub topic_replication: i32,
     /// PostgreSQL holding the read model and the consumed offsets.
     #[arg(
         long,
@@ -78,15 +74,6 @@ pub struct Settings {
     /// partitions an instance owns leaves loops idle.
     #[arg(long, env = "ORDERFLOW_PROJECTOR_WRITERS", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub writers: u16,
-    /// Records fetched again before each stored offset on assignment, and skipped. Must
-    /// exceed the largest producer batch when the broker cannot fetch from the middle of a
-    /// batch (tansu 0.6); harmless elsewhere.
-    #[arg(
-        long,
-        env = "ORDERFLOW_PROJECTOR_RESUME_REWIND",
-        default_value_t = 10_000
-    )]
-    pub resume_rewind: i64,
 }
 
 impl Settings {
@@ -118,10 +105,9 @@ impl Settings {
         Settings {
             listen: ([127, 0, 0, 1], 0).into(),
             kafka: KafkaSettings::new(brokers),
-            topic: topic.to_owned(),
+            log: LogSettings::new(topic),
             group: "orderflow-projector".to_owned(),
             dlq_topic: None,
-            topic_replication: 1,
             database_url: database_url.to_owned(),
             redis_url: redis_url.to_owned(),
             redis_prefix: "orderflow:".to_owned(),
@@ -131,7 +117,6 @@ impl Settings {
             batch_max_records: 2000,
             batch_max_wait_ms: 20,
             writers: 2,
-            resume_rewind: 10_000,
         }
     }
 
@@ -139,11 +124,20 @@ impl Settings {
     pub fn dlq_topic(&self) -> String {
         self.dlq_topic
             .clone()
-            .unwrap_or_else(|| format!("{}.dlq", self.topic))
+            .unwrap_or_else(|| format!("{}.dlq", self.log.topic))
+    }
+
+    /// The dead-letter topic's shape: one partition, replicated and kept like the log.
+    pub(crate) fn dlq_log(&self) -> LogSettings {
+        LogSettings {
+            topic: self.dlq_topic(),
+            partitions: 1,
+            ..self.log.clone()
+        }
     }
 
     /// Postgres connections of a projector: one per batch loop, and two for the reads
-    /// around them (cache refreshes after a rewind, the offsets on assignment).
+    /// around them (cache catch-up on assignment, the offsets on assignment).
     pub(crate) fn connections(&self) -> u32 {
         u32::from(self.writers) + 2
     }

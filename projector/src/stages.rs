@@ -16,7 +16,7 @@ use orderflow_domain::Event;
 use orderflow_schemas::{CodecError, EventCodec};
 use rdkafka::message::{Message, OwnedMessage};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -65,40 +65,69 @@ pub fn spawn_decoder(
     rx
 }
 
+/// A committed batch's orders, and the next offsets of its partitions.
+type CommittedBatch = (Vec<OrderView>, Vec<(i32, i64)>);
+
 /// The Redis write-through, in its own task.
 pub struct CacheWriter {
-    tx: mpsc::Sender<Vec<OrderView>>,
+    tx: mpsc::Sender<CommittedBatch>,
     task: JoinHandle<Cache>,
+    /// Per partition, the offset below which every committed order is in Redis.
+    confirmed: Arc<Mutex<HashMap<i32, i64>>>,
 }
 
 impl CacheWriter {
     /// Starts the task that owns `cache`.
     pub fn spawn(mut cache: Cache) -> Self {
-        let (tx, mut rx) = mpsc::channel::<Vec<OrderView>>(CACHE_QUEUE);
-        let task = tokio::spawn(async move {
-            let mut retry = tokio::time::interval(CACHE_RETRY);
-            loop {
-                tokio::select! {
-                    views = rx.recv() => match views {
-                        Some(views) => {
-                            let refs: Vec<&OrderView> = views.iter().collect();
-                            cache.write(&refs).await;
-                        }
-                        None => return cache,
-                    },
-                    _ = retry.tick() => cache.write(&[]).await,
+        let (tx, mut rx) = mpsc::channel::<CommittedBatch>(CACHE_QUEUE);
+        let confirmed = Arc::new(Mutex::new(HashMap::new()));
+        let task = tokio::spawn({
+            let confirmed = confirmed.clone();
+            async move {
+                let mut retry = tokio::time::interval(CACHE_RETRY);
+                loop {
+                    tokio::select! {
+                        batch = rx.recv() => match batch {
+                            Some((views, offsets)) => {
+                                let refs: Vec<&OrderView> = views.iter().collect();
+                                cache.write(&refs).await;
+                                // With documents pending (of any partition), nothing more
+                                // is known to be in Redis.
+                                if cache.is_clean() {
+                                    lock(&confirmed).extend(offsets);
+                                }
+                            }
+                            None => return cache,
+                        },
+                        _ = retry.tick() => cache.write(&[]).await,
+                    }
                 }
             }
         });
-        CacheWriter { tx, task }
+        CacheWriter {
+            tx,
+            task,
+            confirmed,
+        }
     }
 
-    /// Queues the documents of committed orders; waits only when the queue is full.
-    pub async fn write(&self, views: Vec<OrderView>) {
-        if !views.is_empty() {
+    /// Queues the documents of a committed batch whose partitions now continue at
+    /// `offsets`; waits only when the queue is full.
+    pub async fn write(&self, views: Vec<OrderView>, offsets: Vec<(i32, i64)>) {
+        if !views.is_empty() || !offsets.is_empty() {
             // The task only ends once this sender is dropped, in `finish`.
-            let _ = self.tx.send(views).await;
+            let _ = self.tx.send((views, offsets)).await;
         }
+    }
+
+    /// How far the cache is confirmed for each of `partitions` (`None`: not known yet),
+    /// stored with the next batch's offsets (ADR 0010).
+    pub fn confirmed(&self, partitions: &[i32]) -> Vec<Option<i64>> {
+        let confirmed = lock(&self.confirmed);
+        partitions
+            .iter()
+            .map(|p| confirmed.get(p).copied())
+            .collect()
     }
 
     /// Waits until everything queued has been tried, and hands the cache back (with
@@ -107,4 +136,8 @@ impl CacheWriter {
         drop(self.tx);
         self.task.await.expect("the cache writer does not panic")
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -7,11 +7,15 @@ use crate::fold::BatchPlan;
 use crate::generations::Generation;
 use crate::model::OrderView;
 use orderflow_domain::{Decimal, LineItem, Status};
+use orderflow_platform::LogIdentity;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
+
+/// An offset per partition.
+pub type Offsets = HashMap<i32, i64>;
 
 /// The name of this read model in `projection_offsets`.
 pub const PROJECTION: &str = "orders";
@@ -117,6 +121,79 @@ impl Store {
         Ok(rows.into_iter().collect())
     }
 
+    /// Where a consumer of `partitions` resumes: the stored next offsets (claimed, see
+    /// [`Store::claim_offsets`]) and how far the cache is confirmed.
+    pub async fn resume_points(
+        &self,
+        partitions: &[i32],
+    ) -> Result<(Offsets, Offsets), ProjectorError> {
+        let next = self.claim_offsets(partitions).await?;
+        let cached = self.cached_offsets(partitions).await?;
+        Ok((next, cached))
+    }
+
+    /// For each of `partitions`, the offset below which every folded order is known to be
+    /// in Redis (at most the stored next offset).
+    async fn cached_offsets(
+        &self,
+        partitions: &[i32],
+    ) -> Result<HashMap<i32, i64>, ProjectorError> {
+        let rows: Vec<(i32, i64)> = sqlx::query_as(
+            "SELECT partition, LEAST(COALESCE(cached_offset, next_offset), next_offset)
+             FROM projection_offsets
+             WHERE projection = $1 AND topic = $2 AND partition = ANY($3)",
+        )
+        .bind(PROJECTION)
+        .bind(&self.topic)
+        .bind(partitions)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().collect())
+    }
+
+    /// Records which log this read model folds, or checks it is the one it folded before.
+    pub async fn claim_log(&self, log: &LogIdentity) -> Result<(), ProjectorError> {
+        let (topic_id, partitions): (String, i32) = sqlx::query_as(
+            "WITH claimed AS (
+                 INSERT INTO projection_log (projection, topic, topic_id, partitions)
+                 VALUES ($1, $2, $3, $4)
+                 ON CONFLICT DO NOTHING
+                 RETURNING topic_id, partitions)
+             SELECT topic_id, partitions FROM claimed
+             UNION ALL
+             SELECT topic_id, partitions FROM projection_log WHERE projection = $1 AND topic = $2",
+        )
+        .bind(PROJECTION)
+        .bind(&self.topic)
+        .bind(&log.topic_id)
+        .bind(log.partitions)
+        .fetch_one(&self.pool)
+        .await?;
+        let mut problems = Vec::new();
+        if topic_id != log.topic_id {
+            problems.push(format!(
+                "the read model was folded from topic id {topic_id}, but {} now has id {}: \
+                 the topic was deleted and created again",
+                self.topic, log.topic_id
+            ));
+        }
+        if partitions != log.partitions {
+            problems.push(format!(
+                "the read model was folded from {partitions} partitions, the log has {}",
+                log.partitions
+            ));
+        }
+        if problems.is_empty() {
+            return Ok(());
+        }
+        Err(ProjectorError::LogRefused(format!(
+            "refusing to fold {} into this read model: {}; rebuild the read model from the log \
+             (docs/runbook-rebuild.md)",
+            self.topic,
+            problems.join("; ")
+        )))
+    }
+
     /// Starts a batch's transaction.
     pub async fn begin(&self) -> Result<BatchTx, ProjectorError> {
         let mut tx = BatchTx {
@@ -204,24 +281,29 @@ impl BatchTx {
     }
 
     /// Writes the order rows of `plan` (orders, items, history, notifications) and moves
-    /// the offsets to `next_offsets`; the analytics follow in [`BatchTx::write_stats`].
+    /// the offsets to `next_offsets`, with how far the cache is confirmed for each
+    /// partition (`cached`, in the same order; `None` keeps the stored value); the
+    /// analytics follow in [`BatchTx::write_stats`].
     pub async fn write(
         &mut self,
         plan: &BatchPlan,
         next_offsets: &[(i32, i64)],
+        cached: &[Option<i64>],
     ) -> Result<(), ProjectorError> {
         crate::store_write::write_order_rows(&mut self.tx, plan, self.notify).await?;
         let (partitions, offsets): (Vec<i32>, Vec<i64>) = next_offsets.iter().copied().unzip();
         sqlx::query(
-            "INSERT INTO projection_offsets (projection, topic, partition, next_offset)
-             SELECT $1, $2, p, o FROM UNNEST($3::int[], $4::bigint[]) AS u(p, o)
+            "INSERT INTO projection_offsets (projection, topic, partition, next_offset, cached_offset)
+             SELECT $1, $2, p, o, c FROM UNNEST($3::int[], $4::bigint[], $5::bigint[]) AS u(p, o, c)
              ON CONFLICT (projection, topic, partition)
-             DO UPDATE SET next_offset = EXCLUDED.next_offset",
+             DO UPDATE SET next_offset = EXCLUDED.next_offset,
+                           cached_offset = COALESCE(EXCLUDED.cached_offset, projection_offsets.cached_offset)",
         )
         .bind(PROJECTION)
         .bind(&self.topic)
         .bind(&partitions)
         .bind(&offsets)
+        .bind(cached)
         .execute(&mut *self.tx)
         .await?;
         Ok(())

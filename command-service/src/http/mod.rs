@@ -149,10 +149,15 @@ async fn inspect(
 async fn ready(State(app): State<AppState>) -> Response {
     let readiness = app.readiness();
     let (rebuilt, total) = readiness.progress();
-    if readiness.is_rebuilt() && readiness.is_broker_up() {
+    let failure = readiness.failure();
+    if failure.is_none() && readiness.is_rebuilt() && readiness.is_broker_up() {
         return Json(serde_json::json!({"status": "ready", "partitions": total})).into_response();
     }
-    let detail = if readiness.is_rebuilt() {
+    let detail = if let Some(failure) = failure {
+        format!(
+            "The event log cannot be read: {failure}. Restart the service once the log is fixed."
+        )
+    } else if readiness.is_rebuilt() {
         "The broker is unreachable.".to_owned()
     } else {
         format!("Rebuilding state from the event log: {rebuilt} of {total} partitions done.")

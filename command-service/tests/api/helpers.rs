@@ -151,6 +151,15 @@ impl TestApp {
         app
     }
 
+    /// Waits for `run` to end on its own (a refused log), and returns what it returned.
+    pub async fn exited(mut self) -> std::io::Result<()> {
+        let task = self.task.take().expect("running");
+        tokio::time::timeout(Duration::from_secs(30), task)
+            .await
+            .expect("the command service did not exit in time")
+            .expect("the command service task panicked")
+    }
+
     pub async fn shutdown(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -315,7 +324,7 @@ pub async fn read_log(topic: &str, registry_url: &str) -> Vec<LogRecord> {
 }
 
 /// `(partition, offset, key, value)` of every record of `topic`, read until every
-/// partition reports its end (tansu's ListOffsets understates the high watermark).
+/// partition reports its end.
 pub async fn read_raw(topic: &str) -> Vec<(i32, i64, Vec<u8>, Vec<u8>)> {
     let topic = topic.to_owned();
     tokio::task::spawn_blocking(move || {

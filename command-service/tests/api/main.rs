@@ -1,4 +1,4 @@
-//! Integration tests of the command service against the real stack: tansu (Kafka API),
+//! Integration tests of the command service against the real stack: Apache Kafka,
 //! the dev Schema Registry on Postgres, and Confluent's Python client. Each test gets its
 //! own topic and its own registry database.
 
@@ -7,6 +7,7 @@ mod concurrency;
 mod helpers;
 mod idempotency;
 mod lifecycle;
+mod log;
 mod rebuild;
 mod validation;
 mod wire;

@@ -38,8 +38,8 @@ def main(brokers, registry_url, topic):
         "bootstrap.servers": brokers,
         "group.id": "orderflow-python-decoder",
         "enable.auto.commit": False,
-        "isolation.level": "read_uncommitted",
-        # Read to each partition's end event: tansu 0.6 understates ListOffsets.
+        "isolation.level": "read_committed",
+        # Read to each partition's end event, as every reader of the log does.
         "enable.partition.eof": True,
     })
     partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions

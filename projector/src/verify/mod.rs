@@ -19,7 +19,7 @@ pub use model::{Folder, ReadModel, TableDifference, compare};
 
 use crate::error::ProjectorError;
 use crate::generations::Generations;
-use crate::logscan::{Scan, Until, partition_ends};
+use crate::logscan::{Scan, partition_ends};
 use crate::settings::Settings;
 use crate::store::{Role, Store};
 use orderflow_schemas::EventCodec;
@@ -81,7 +81,7 @@ pub async fn verify(settings: &Settings) -> Result<VerifyReport, ProjectorError>
     let live = generations.require_live().await?;
     let store = Store::connect(
         &settings.database_url,
-        &settings.topic,
+        &settings.log.topic,
         &live,
         Role::Rebuild,
         settings.connections(),
@@ -90,18 +90,18 @@ pub async fn verify(settings: &Settings) -> Result<VerifyReport, ProjectorError>
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .execute(&mut *tx)
         .await?;
-    let offsets = load::offsets(&mut tx, &settings.topic).await?;
+    let offsets = load::offsets(&mut tx, &settings.log.topic).await?;
     let actual = load::read_model(&mut tx).await?;
     tx.commit().await?;
 
-    let bounds = partition_ends(&settings.kafka, &settings.topic)
+    let bounds = partition_ends(&settings.kafka, &settings.log.topic)
         .await?
         .into_keys()
-        .map(|p| (p, Until::Offset(offsets.get(&p).copied().unwrap_or(0))))
+        .map(|p| (p, offsets.get(&p).copied().unwrap_or(0)))
         .collect();
-    let codec = EventCodec::new(&settings.registry.settings(), &settings.topic)
+    let codec = EventCodec::new(&settings.registry.settings(), &settings.log.topic)
         .map_err(ProjectorError::Registry)?;
-    let mut scan = Scan::open(&settings.kafka, &settings.topic, &bounds)?;
+    let mut scan = Scan::open(&settings.kafka, &settings.log.topic, &bounds)?;
     let mut folder = Folder::default();
     let (mut records, mut poison) = (0, 0);
     while let Some(message) = scan.next().await? {

@@ -127,8 +127,9 @@ async fn a_projector_killed_with_sigkill_mid_batch_and_restarted_matches_a_fold_
     );
 
     // Redis holds every order at its final version too, including orders whose last
-    // batch the killed process committed but never wrote through: the resume rewind
-    // re-reads those records and refreshes their cache entries from Postgres.
+    // batch the killed process committed but never wrote through: on assignment the
+    // projector re-reads the log from where the cache was confirmed and refreshes those
+    // orders' entries from Postgres (ADR 0010).
     let ids: Vec<&String> = expected.orders.keys().collect();
     let (_, _, prefix) = stack.live_generation().await.expect("a live generation");
     let keys: Vec<String> = ids.iter().map(|id| format!("{prefix}order:{id}")).collect();
@@ -284,7 +285,7 @@ fn cancelling(i: usize) -> EventKind {
 
 /// Appends `events` in order, keyed and partitioned by order id, in producer batches of
 /// many records, as the command service writes them: a restart then resumes in the middle
-/// of a batch, which tansu cannot fetch from (the projector's resume rewind covers it).
+/// of a batch.
 pub(crate) async fn produce_batched(stack: &Stack, events: &[Event]) {
     let producer: FutureProducer = KafkaSettings::new(brokers())
         .client_config(&[("enable.idempotence", "true"), ("linger.ms", "5")])
@@ -329,6 +330,7 @@ pub(crate) fn child_env(stack: &Stack) -> Vec<(&'static str, String)> {
             "session.timeout.ms=6000;heartbeat.interval.ms=500".into(),
         ),
         ("ORDERFLOW_TOPIC", stack.topic.clone()),
+        ("ORDERFLOW_TOPIC_PARTITIONS", PARTITIONS.to_string()),
         ("ORDERFLOW_PROJECTOR_GROUP", settings.group),
         ("ORDERFLOW_DATABASE_URL", stack.database_url.clone()),
         ("ORDERFLOW_REDIS_URL", redis_url()),

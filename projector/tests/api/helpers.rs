@@ -4,11 +4,9 @@
 pub use crate::fixtures::*;
 
 use orderflow_domain::Event;
-use orderflow_platform::{KafkaSettings, partition_for_key};
+use orderflow_platform::{KafkaSettings, LogSettings, ensure_topic, partition_for_key};
 use orderflow_projector::{Settings, run};
 use orderflow_schemas::{EventCodec, RegistrySettings};
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Headers;
@@ -152,6 +150,7 @@ impl Stack {
             &self.database_url,
             &redis_url(),
         );
+        s.log = log_settings(&self.topic);
         s.group = format!("pj-{}", Uuid::new_v4().simple());
         s.redis_prefix = self.redis_prefix.clone();
         s
@@ -250,6 +249,25 @@ impl Stack {
             .unwrap();
         text.map(|t| serde_json::from_str(&t).unwrap())
     }
+
+    /// Drops an order's cached document, as if its write-through had been lost.
+    pub async fn forget_cached(&self, order_id: &str) {
+        let client = redis::Client::open(redis_url()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let (_, _, prefix) = self.live_generation().await.unwrap();
+        let _: () = redis::cmd("DEL")
+            .arg(format!("{prefix}order:{order_id}"))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+
+    /// Runs `sql` with `{schema}` replaced by the live generation's schema.
+    pub async fn execute_in_live(&self, sql: &str) {
+        let (_, schema, _) = self.live_generation().await.unwrap();
+        let sql = sql.replace("{schema}", &schema);
+        sqlx::query(&sql).execute(&self.db).await.unwrap();
+    }
 }
 
 /// A running projector.
@@ -296,6 +314,15 @@ impl TestProjector {
             .unwrap()
     }
 
+    /// Waits for `run` to end on its own (a refused log), and returns what it returned.
+    pub async fn exited(mut self) -> std::io::Result<()> {
+        let task = self.task.take().expect("running");
+        tokio::time::timeout(Duration::from_secs(30), task)
+            .await
+            .expect("the projector did not exit in time")
+            .expect("the projector task panicked")
+    }
+
     /// Stops gracefully.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
@@ -315,19 +342,17 @@ impl Drop for TestProjector {
     }
 }
 
-async fn create_topic(topic: &str) {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
-        .create()
-        .unwrap();
-    let new_topic = NewTopic::new(topic, PARTITIONS, TopicReplication::Fixed(1));
-    for result in admin
-        .create_topics([&new_topic], &AdminOptions::new())
-        .await
-        .unwrap()
-    {
-        result.unwrap();
+/// The log settings of a test topic.
+pub fn log_settings(topic: &str) -> LogSettings {
+    LogSettings {
+        partitions: PARTITIONS,
+        ..LogSettings::new(topic)
     }
+}
+
+async fn create_topic(topic: &str) {
+    let kafka = KafkaSettings::new(brokers());
+    ensure_topic(&kafka, &log_settings(topic)).await.unwrap();
 }
 
 /// One record of a topic with its headers.
@@ -338,8 +363,7 @@ pub struct RawRecord {
     pub headers: HashMap<String, String>,
 }
 
-/// Every record of `topic` up to its end, read until each partition reports its end
-/// (tansu's ListOffsets understates the high watermark).
+/// Every record of `topic` up to its end, read until each partition reports its end.
 pub async fn read_topic(topic: &str) -> Vec<RawRecord> {
     let topic = topic.to_owned();
     tokio::task::spawn_blocking(move || {

@@ -1,4 +1,4 @@
-//! Integration tests of the projector against the real stack: tansu (Kafka API), Postgres,
+//! Integration tests of the projector against the real stack: Apache Kafka, Postgres,
 //! Redis and the dev Schema Registry. Each test gets its own topic, read-model database,
 //! registry and Redis key prefix.
 
@@ -6,6 +6,7 @@ mod crash;
 mod faults;
 mod fixtures;
 mod helpers;
+mod log;
 mod members;
 mod newer_schema;
 mod old_events;

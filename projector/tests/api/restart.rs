@@ -59,7 +59,7 @@ async fn a_partition_whose_stored_offset_is_past_the_end_of_the_log_is_left_alon
     stack.wait_projected().await;
     first.shutdown().await;
 
-    // As if partition 0's log had been replaced by a shorter one (an in-memory broker
+    // As if partition 0's log had been replaced by a shorter one (a broker that lost data
     // restarted): its stored offset now lies far past the end of the log.
     let (_, schema, _) = stack.live_generation().await.unwrap();
     let moved = format!(
@@ -104,4 +104,71 @@ async fn statuses_of(stack: &Stack, ids: &[String]) -> Vec<String> {
         .fetch_all(&stack.db)
         .await
         .unwrap()
+}
+
+#[tokio::test]
+async fn orders_whose_cache_write_was_lost_in_a_crash_are_written_through_on_assignment() {
+    let mut stack = Stack::start().await;
+    let first = spawn_projector(stack.settings()).await;
+    let (a, b) = (order_id(), order_id());
+    stack
+        .append(&[
+            event(&a, 1, 0, placed(&[("sku-1", 2, "3")])),
+            event(&b, 1, 1, placed(&[("sku-1", 1, "3")])),
+            event(&a, 2, 2, packed()),
+        ])
+        .await;
+    stack.wait_projected().await;
+    first.shutdown().await;
+
+    // As if the process died after committing to Postgres and before Redis confirmed:
+    // the documents are missing and the stored cache position trails the offsets.
+    stack.forget_cached(&a).await;
+    stack.forget_cached(&b).await;
+    stack
+        .execute_in_live("UPDATE {schema}.projection_offsets SET cached_offset = 0")
+        .await;
+
+    let second = spawn_projector(stack.settings()).await;
+    second.wait_ready().await;
+    for (id, version) in [(&a, 2), (&b, 1)] {
+        let cached = wait_cached(&stack, id).await;
+        assert_eq!(cached["version"], version, "{cached}");
+    }
+    assert_eq!(second.status().await["applied"], 0, "nothing folded twice");
+    second.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_confirmed_cache_position_means_no_catch_up_on_assignment() {
+    let mut stack = Stack::start().await;
+    let first = spawn_projector(stack.settings()).await;
+    let a = order_id();
+    stack
+        .append(&[event(&a, 1, 0, placed(&[("sku-1", 2, "3")]))])
+        .await;
+    stack.wait_projected().await;
+    first.shutdown().await;
+
+    // The cache position is confirmed up to the stored offset: the step reads nothing
+    // again, so a document dropped behind the projector's back stays dropped.
+    stack.forget_cached(&a).await;
+    stack
+        .execute_in_live("UPDATE {schema}.projection_offsets SET cached_offset = next_offset")
+        .await;
+    let second = spawn_projector(stack.settings()).await;
+    second.wait_ready().await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(stack.cached(&a).await, None);
+    second.shutdown().await;
+}
+
+async fn wait_cached(stack: &Stack, order_id: &str) -> serde_json::Value {
+    for _ in 0..100 {
+        if let Some(cached) = stack.cached(order_id).await {
+            return cached;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("order {order_id} was not written through to Redis");
 }

@@ -9,8 +9,8 @@
 #   scripts/bench.sh                                  # the full run, about 12 minutes
 #   scripts/bench.sh --seconds 5 --backlog-events 100000 --startup-orders 100000   # quick
 #
-# Each run's topics stay in the broker's log (.stack/kafka/data) under the broker's
-# default retention (7 days).
+# The services create topics with unlimited retention (ADR 0010), so each run deletes its
+# own topics at the end.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -23,4 +23,5 @@ start_infrastructure
 log "building the release binaries"
 cargo build --release --locked --bins
 start_service dev-registry "$ORDERFLOW_SCHEMA_REGISTRY_URL" target/release/orderflow-dev-registry
+export BENCH_BROKER="${BENCH_BROKER:-Apache Kafka $KAFKA_VERSION (KRaft, one node on this machine, ${KAFKA_HEAP_OPTS%% -XX*})}"
 exec target/release/bench run "$@"

@@ -9,9 +9,12 @@ cd "$REPO_ROOT"
 start_infrastructure
 install_python_client
 export ORDERFLOW_PYTHON="$PY_VENV/bin/python"
+export ORDERFLOW_KAFKA_LIBS="$KAFKA_LIBS"
 export TEST_DATABASE_URL="${TEST_DATABASE_URL:-postgres://orderflow:orderflow@127.0.0.1:$PG_PORT/postgres}"
 
-# Databases left behind by interrupted earlier runs.
+# Topics and databases left behind by earlier runs (topics are kept for good, ADR 0010).
+kafka_java scripts/kafka/DeleteTopics.java "127.0.0.1:$KAFKA_PORT" 'orders\.events\.(test|pj|e2e)-.*'
+
 psql -q "$ORDERFLOW_DATABASE_URL" -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'cs\_test\_%' OR datname LIKE 'qa\_test\_%' OR datname LIKE 'pj\_%'" \
   | while read -r db; do psql -q "$ORDERFLOW_DATABASE_URL" -c "DROP DATABASE IF EXISTS $db" || true; done
 

@@ -111,7 +111,7 @@ async fn catch_up(
     let copy_rate = copy_limit(ctx, consumed.events).await?;
     ctx.report.add(
         Figure::new("Projector catch-up into Postgres and Redis", rate, "events/s")
-            .target("≥ 20,000 events/s", rate >= 20_000.0)
+            .target("≥ 35,000 events/s", rate >= 35_000.0)
             .limit("COPY", copy_rate)
             .note(format!(
                 "{} events in {:.1} s from process start; {steady:.0} events/s from the first committed batch; {:.0}% of raw consume",
@@ -206,7 +206,7 @@ async fn rebuild(ctx: &mut Ctx, topic: &str, events: u64) -> anyhow::Result<()> 
             rate,
             "events/s",
         )
-        .target("1M events ≤ 60 s", per_million <= 60.0)
+        .target("1M events ≤ 30 s", per_million <= 30.0)
         .limit("COPY", copy)
         .note(format!(
             "{events} events in {:.1} s ({per_million:.1} s per million), peak RSS {} MiB",

@@ -131,8 +131,9 @@ impl Report {
     /// The report as Markdown.
     pub fn markdown(&self) -> String {
         let m = &self.machine;
+        let broker = self.parameters["broker"].as_str().unwrap_or("unnamed");
         let mut out = format!(
-            "# orderflow benchmark, {}\n\nMachine: {} CPUs ({}), {} GiB, Linux {}.\n\nParameters: `{}`\n\n",
+            "# orderflow benchmark, {}\n\nMachine: {} CPUs ({}), {} GiB, Linux {}.\n\nBroker: {broker}.\n\nParameters: `{}`\n\n",
             self.started_at, m.cpus, m.cpu_model, m.memory_gib, m.kernel, self.parameters
         );
         out.push_str(

@@ -19,6 +19,9 @@ use crate::services::Launcher;
 use anyhow::Context;
 use orderflow_platform::KafkaSettings;
 use orderflow_schemas::RegistrySettings;
+use rdkafka::admin::{AdminClient, AdminOptions};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::types::RDKafkaErrorCode;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use std::path::PathBuf;
@@ -57,6 +60,10 @@ pub struct RunArgs {
     /// Requests per second of the cache-hit open loop (the target's rate).
     #[arg(long, default_value_t = 20_000.0)]
     pub get_rate: f64,
+    /// The broker the run measures on, named in the report (scripts/bench.sh names the
+    /// local Apache Kafka and its version).
+    #[arg(long, env = "BENCH_BROKER", default_value = "an unnamed Kafka broker")]
+    pub broker: String,
     /// Partitions of the benchmark's topics.
     #[arg(long, default_value_t = 6)]
     pub partitions: i32,
@@ -169,6 +176,8 @@ pub async fn run(
     }
     live.projector.stop().await?;
     clean_redis(&ctx.redis_url, &ctx.redis_prefix()).await?;
+    let topics = ["events", "events.dlq", "placed", "empty"].map(|t| ctx.topic(t));
+    delete_topics(&ctx.kafka, &topics).await?;
     let written = ctx.report.write(&ctx.args.out)?;
     Ok(written)
 }
@@ -204,6 +213,20 @@ async fn clean_redis(url: &str, prefix: &str) -> anyhow::Result<()> {
         }
         cursor = next;
     }
+}
+
+/// Deletes the run's topics: the services create them with unlimited retention, so they
+/// would otherwise stay on the broker's disk for good.
+async fn delete_topics(kafka: &KafkaSettings, topics: &[String]) -> anyhow::Result<()> {
+    let admin: AdminClient<DefaultClientContext> = kafka.client_config(&[]).create()?;
+    let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+    for result in admin.delete_topics(&names, &AdminOptions::new()).await? {
+        match result {
+            Ok(_) | Err((_, RDKafkaErrorCode::UnknownTopicOrPartition)) => {}
+            Err((topic, code)) => eprintln!("could not delete topic {topic}: {code}"),
+        }
+    }
+    Ok(())
 }
 
 /// Drops and creates `name` on the server of `admin_url`, returning its URL.

@@ -11,6 +11,7 @@ use anyhow::Context;
 use orderflow_domain::Order;
 use orderflow_platform::{LogError, LogIdentity, ensure_log, partition_for_key};
 use orderflow_schemas::EventCodec;
+use std::collections::VecDeque;
 use std::future::{Future, IntoFuture};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -218,8 +219,10 @@ async fn connect(
         .register_all()
         .await
         .context("registering the event schemas")?;
-    let producer = log::producer(&settings.kafka, settings.command_timeout())
-        .context("creating the producer")?;
+    let (failure_senders, mut failures): (Vec<_>, VecDeque<_>) =
+        (0..partitions).map(|_| mpsc::unbounded_channel()).unzip();
+    let deliveries = log::Deliveries::new(failure_senders);
+    let producer = log::producer(&settings.kafka, deliveries).context("creating the producer")?;
     let reader = Arc::new(log::reader(&settings.kafka).context("creating the consumer")?);
     let ends = log::end_offsets(reader.clone(), &topic, partitions)
         .await
@@ -233,6 +236,7 @@ async fn connect(
         topic: topic.clone(),
         partitions,
         producer,
+        reader: reader.clone(),
         codec: Arc::new(codec),
         readiness: state.readiness.clone(),
         command_timeout: settings.command_timeout(),
@@ -242,7 +246,10 @@ async fn connect(
     for partition in 0..partitions {
         let (tx, rx) = mpsc::channel(WORKER_INBOX);
         senders.push(tx);
-        tasks.spawn(Worker::new(partition, ctx.clone()).run(rx));
+        let failed = failures
+            .pop_front()
+            .expect("one failure channel per partition");
+        tasks.spawn(Worker::new(partition, ctx.clone()).run(rx, failed));
     }
     tasks.spawn(log::feed_workers(
         reader.clone(),

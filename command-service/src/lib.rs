@@ -10,7 +10,8 @@
 //! - `settings`: typed configuration ([`Settings`]);
 //! - `app`: [`run`], the shared state and the start-up of the log side;
 //! - `http`: routes, request parsing and problem+json errors ([`router`] is built there);
-//! - `worker`: the per-partition single writer;
+//! - `worker`: the per-partition single writer; `doubt`: events whose delivery failed
+//!   but which may be in the log;
 //! - `aggregates`: per-partition state, idempotency and preconditions;
 //! - `log`: topic creation, producer, consumer and broker probe;
 //! - `readiness`: what `/readyz` reports;
@@ -18,6 +19,7 @@
 
 mod aggregates;
 mod app;
+mod doubt;
 mod error;
 mod http;
 mod log;

@@ -3,10 +3,11 @@
 
 use crate::readiness::Readiness;
 use crate::worker::WorkerMsg;
-use orderflow_platform::{KafkaSettings, QuietEof, log_gone};
+use orderflow_platform::{KafkaSettings, QuietEof, log_gone, possibly_persisted};
+use rdkafka::client::ClientContext;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
-use rdkafka::producer::FutureProducer;
+use rdkafka::producer::{DeliveryResult, ProducerContext, ThreadedProducer};
 use rdkafka::{Message, Offset, TopicPartitionList};
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,22 +15,78 @@ use tokio::sync::mpsc;
 
 const METADATA_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The idempotent producer. Many records in flight, batched by librdkafka.
-pub fn producer(kafka: &KafkaSettings, timeout: Duration) -> Result<FutureProducer, KafkaError> {
-    let timeout_ms = timeout.as_millis().to_string();
+/// A record the broker did not take: it is not in the log.
+#[derive(Debug)]
+pub struct DeliveryFailure {
+    pub order_id: String,
+    /// The bytes that were sent, to tell which in-flight event failed.
+    pub payload: Vec<u8>,
+    pub error: String,
+    /// The record may be in the log all the same (see `doubt`).
+    pub possibly_persisted: bool,
+}
+
+/// Routes failed deliveries to the worker of their partition. Successful deliveries need
+/// no report: a command is confirmed by reading its event back, not by the broker's ack,
+/// so the producer keeps no future or channel per record.
+pub struct Deliveries {
+    failures: Vec<mpsc::UnboundedSender<DeliveryFailure>>,
+}
+
+impl Deliveries {
+    /// One failure channel per partition, indexed by partition.
+    pub fn new(failures: Vec<mpsc::UnboundedSender<DeliveryFailure>>) -> Self {
+        Deliveries { failures }
+    }
+}
+
+impl ClientContext for Deliveries {}
+
+impl ProducerContext for Deliveries {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        let Err((error, message)) = result else {
+            return;
+        };
+        let failure = DeliveryFailure {
+            order_id: String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned(),
+            payload: message.payload().unwrap_or_default().to_vec(),
+            error: error.to_string(),
+            possibly_persisted: possibly_persisted(message),
+        };
+        if let Some(worker) = self.failures.get(message.partition() as usize) {
+            let _ = worker.send(failure);
+        }
+    }
+}
+
+/// The producer the workers append with.
+pub type Appender = ThreadedProducer<Deliveries>;
+
+/// The idempotent producer. Many records in flight, batched by librdkafka; failures are
+/// routed to the workers by `deliveries`.
+pub fn producer(kafka: &KafkaSettings, deliveries: Deliveries) -> Result<Appender, KafkaError> {
     kafka
         .client_config(&[
             ("enable.idempotence", "true"),
             ("acks", "all"),
-            // 5 ms rather than 2: fewer, fuller produce requests for the broker, which
-            // costs it less per record; measured +45% commands/s together with the short
-            // fetch wait below (docs/performance.md). Overridable by ORDERFLOW_KAFKA_PROPERTIES.
-            ("linger.ms", "5"),
+            // No linger: a lone command goes out at once (p50 0.7 ms at one client instead
+            // of 6 ms with 5 ms), and under load records still share requests, since they
+            // queue while the five requests in flight are answered (Apache Kafka, bench
+            // 2026-11-27, docs/performance.md). Overridable by ORDERFLOW_KAFKA_PROPERTIES.
+            ("linger.ms", "0"),
             ("batch.num.messages", "10000"),
             ("queue.buffering.max.messages", "500000"),
-            ("message.timeout.ms", &timeout_ms),
+            // librdkafka's default message timeout (5 minutes), not the command timeout:
+            // a client gets its 503 at the command timeout anyway, while a record that
+            // stays queued through a broker outage or freeze is delivered once the broker
+            // is back, or fails for good. Giving up after a few seconds would leave a
+            // record that may still be appended by a request already on its way, whose
+            // order could only be released on a guess (see `doubt`).
+            ("message.timeout.ms", "300000"),
         ])
-        .create()
+        .create_with_context(deliveries)
 }
 
 /// A consumer that reads every partition from the beginning without a group: the command

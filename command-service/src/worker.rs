@@ -8,16 +8,15 @@
 //! only when the worker reads its own event back and the fold accepts it.
 
 use crate::aggregates::{Ack, Aggregates, CommandRequest};
+use crate::doubt::{Doubt, Doubts, fetch_end};
 use crate::error::CommandError;
+use crate::log::{Appender, DeliveryFailure, Reader};
 use crate::readiness::Readiness;
-use futures::StreamExt;
-use futures::future::BoxFuture;
-use futures::stream::FuturesUnordered;
 use orderflow_domain::{Event, EventMeta, FoldOutcome, Order, Timestamp, decide};
 use orderflow_platform::partition_for_key;
 use orderflow_schemas::EventCodec;
 use rdkafka::message::{Message, OwnedMessage};
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::producer::{BaseRecord, Producer};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -45,7 +44,9 @@ pub struct WorkerContext {
     pub topic: String,
     /// Partitions of the topic, to check that each record is where its key belongs.
     pub partitions: i32,
-    pub producer: FutureProducer,
+    pub producer: Appender,
+    /// The reader, asked for the end of the partition when a delivery's fate is unknown.
+    pub reader: Arc<Reader>,
     pub codec: Arc<EventCodec>,
     pub readiness: Arc<Readiness>,
     pub command_timeout: Duration,
@@ -55,7 +56,10 @@ pub struct WorkerContext {
 /// gets 503, but the order stays blocked until the event is read back or its delivery
 /// fails, so no later command is decided against a state the log may be about to change.
 struct InFlight {
-    event_id: Uuid,
+    event: Event,
+    /// The bytes handed to the producer: a record with these bytes is this event (they
+    /// hold its unique id), so its read-back is folded without decoding it again.
+    payload: Vec<u8>,
     created: bool,
     reply: Option<Reply>,
     deadline: Instant,
@@ -67,32 +71,44 @@ struct OrderQueue {
     waiting: VecDeque<(CommandRequest, Reply)>,
 }
 
-type DeliveryResult = (String, Uuid, Result<(), String>);
-
 /// The worker of one partition.
 pub struct Worker {
     partition: i32,
     rebuilt: bool,
     aggregates: Aggregates,
     queues: HashMap<String, OrderQueue>,
-    deliveries: FuturesUnordered<BoxFuture<'static, DeliveryResult>>,
+    /// The offset after the last record read back.
+    next_offset: i64,
+    /// Failed deliveries that may be in the log, waiting for the reader (see `doubt`).
+    doubts: Doubts,
+    ends: mpsc::UnboundedSender<(Doubt, i64)>,
+    ends_answered: mpsc::UnboundedReceiver<(Doubt, i64)>,
     ctx: Arc<WorkerContext>,
 }
 
 impl Worker {
     pub fn new(partition: i32, ctx: Arc<WorkerContext>) -> Self {
+        let (ends, ends_answered) = mpsc::unbounded_channel();
         Worker {
             partition,
             rebuilt: false,
             aggregates: Aggregates::new(partition),
             queues: HashMap::new(),
-            deliveries: FuturesUnordered::new(),
+            next_offset: 0,
+            doubts: Doubts::default(),
+            ends,
+            ends_answered,
             ctx,
         }
     }
 
-    /// Runs until the channel closes (shutdown).
-    pub async fn run(mut self, mut inbox: mpsc::Receiver<WorkerMsg>) {
+    /// Runs until the channel closes (shutdown). `failed` brings the records of this
+    /// partition the broker did not take.
+    pub async fn run(
+        mut self,
+        mut inbox: mpsc::Receiver<WorkerMsg>,
+        mut failed: mpsc::UnboundedReceiver<DeliveryFailure>,
+    ) {
         let mut tick = tokio::time::interval(Duration::from_millis(200));
         loop {
             tokio::select! {
@@ -106,16 +122,18 @@ impl Worker {
                     }
                     None => break,
                 },
-                Some((order_id, event_id, result)) = self.deliveries.next() => {
-                    if let Err(e) = result {
-                        self.fail_in_flight(&order_id, event_id, CommandError::Unavailable(e)).await;
-                        if let Some(fatal) = self.ctx.producer.client().fatal_error() {
-                            // The idempotent producer cannot go on; ending this worker makes
-                            // the supervisor rebuild the log side with a new producer.
-                            tracing::error!(?fatal, partition = self.partition, "producer failed fatally");
-                            break;
-                        }
+                Some(failure) = failed.recv() => {
+                    self.fail_in_flight(failure).await;
+                    if let Some(fatal) = self.ctx.producer.client().fatal_error() {
+                        // The idempotent producer cannot go on; ending this worker makes
+                        // the supervisor rebuild the log side with a new producer.
+                        tracing::error!(?fatal, partition = self.partition, "producer failed fatally");
+                        break;
                     }
+                }
+                Some((doubt, end)) = self.ends_answered.recv() => {
+                    self.doubts.settle_at(doubt, end);
+                    self.settle_doubts().await;
                 }
                 _ = tick.tick() => self.expire_in_flight(),
             }
@@ -171,9 +189,10 @@ impl Worker {
             }
         };
         match self.append(&event).await {
-            Ok(()) => {
+            Ok(payload) => {
                 let in_flight = InFlight {
-                    event_id: event.meta.event_id,
+                    event,
+                    payload,
                     created: order.version == 0,
                     reply: Some(reply),
                     deadline: Instant::now() + self.ctx.command_timeout,
@@ -186,39 +205,35 @@ impl Worker {
         }
     }
 
-    /// Encodes and hands the event to the producer without waiting for the broker.
-    async fn append(&mut self, event: &Event) -> Result<(), CommandError> {
+    /// Encodes and hands the event to the producer without waiting for the broker;
+    /// returns the bytes sent.
+    async fn append(&mut self, event: &Event) -> Result<Vec<u8>, CommandError> {
         let payload = self
             .ctx
             .codec
             .encode(event)
             .await
             .map_err(|e| CommandError::Unavailable(e.to_string()))?;
-        let record = FutureRecord::to(&self.ctx.topic)
+        let record = BaseRecord::to(&self.ctx.topic)
             .partition(self.partition)
             .key(event.order_id.as_bytes())
             .payload(&payload);
-        let delivery = self.ctx.producer.send_result(record).map_err(|(e, _)| {
+        self.ctx.producer.send(record).map_err(|(e, _)| {
             tracing::warn!(error = %e, "producer queue refused a record");
             CommandError::Overloaded
         })?;
-        let (order_id, event_id) = (event.order_id.clone(), event.meta.event_id);
-        self.deliveries.push(Box::pin(async move {
-            let result = match delivery.await {
-                Ok(Ok(_)) => Ok(()),
-                Ok(Err((e, _))) => Err(e.to_string()),
-                Err(_) => Err("the producer was shut down".to_owned()),
-            };
-            (order_id, event_id, result)
-        }));
-        Ok(())
+        Ok(payload)
     }
 
     async fn on_record(&mut self, record: OwnedMessage) {
         let offset = record.offset();
+        self.next_offset = offset + 1;
         self.ctx.readiness.count_folded();
-        let ctx = self.ctx.clone();
-        if let Some(event) = decode(&ctx, &record).await {
+        let event = match self.own_event(&record) {
+            Some(event) => Some(event),
+            None => decode(&self.ctx, &record).await,
+        };
+        if let Some(event) = event {
             let outcome = self.aggregates.fold(&event, offset);
             if outcome != FoldOutcome::Accepted {
                 self.ctx.readiness.count_ignored();
@@ -226,6 +241,15 @@ impl Worker {
             }
             self.settle(&event, offset, outcome).await;
         }
+        self.settle_doubts().await;
+    }
+
+    /// The in-flight event `record` carries, when the record holds exactly the bytes this
+    /// worker appended for it: decoding them would only give back the event it has.
+    fn own_event(&self, record: &OwnedMessage) -> Option<Event> {
+        let order_id = std::str::from_utf8(record.key()?).ok()?;
+        let in_flight = self.queues.get(order_id)?.in_flight.as_ref()?;
+        (record.payload()? == in_flight.payload.as_slice()).then(|| in_flight.event.clone())
     }
 
     /// Answers the command whose event this is, if it is ours.
@@ -235,7 +259,7 @@ impl Worker {
         };
         let Some(in_flight) = queue
             .in_flight
-            .take_if(|f| f.event_id == event.meta.event_id)
+            .take_if(|f| f.event.meta.event_id == event.meta.event_id)
         else {
             return;
         };
@@ -262,18 +286,55 @@ impl Worker {
         self.drain(&event.order_id).await;
     }
 
-    /// The delivery of an in-flight event failed: it is not in the log, so the order can
-    /// move on.
-    async fn fail_in_flight(&mut self, order_id: &str, event_id: Uuid, error: CommandError) {
+    /// The delivery of an in-flight event failed: the client gets 503. When the event is
+    /// certainly not in the log, the order moves on; when it may be, the order waits for
+    /// the reader to pass the log's end (see `doubt`).
+    async fn fail_in_flight(&mut self, failure: DeliveryFailure) {
+        let order_id = failure.order_id.as_str();
         let Some(queue) = self.queues.get_mut(order_id) else {
             return;
         };
-        if let Some(in_flight) = queue.in_flight.take_if(|f| f.event_id == event_id) {
-            tracing::warn!(%order_id, error = %error, "command not acknowledged");
-            if let Some(reply) = in_flight.reply {
-                let _ = reply.send(Err(error));
-            }
-            self.drain(order_id).await;
+        let Some(in_flight) = queue
+            .in_flight
+            .as_mut()
+            .filter(|f| f.payload == failure.payload)
+        else {
+            return;
+        };
+        tracing::warn!(%order_id, error = %failure.error, failure.possibly_persisted, "command not acknowledged");
+        if let Some(reply) = in_flight.reply.take() {
+            let _ = reply.send(Err(CommandError::Unavailable(failure.error)));
+        }
+        let doubt = Doubt {
+            order_id: failure.order_id,
+            payload: failure.payload,
+        };
+        if failure.possibly_persisted {
+            let (reader, topic) = (self.ctx.reader.clone(), self.ctx.topic.clone());
+            fetch_end(reader, topic, self.partition, doubt, self.ends.clone());
+        } else {
+            self.give_up(doubt).await;
+        }
+    }
+
+    /// Gives up the doubts the reader has now passed.
+    async fn settle_doubts(&mut self) {
+        for doubt in self.doubts.passed(self.next_offset) {
+            self.give_up(doubt).await;
+        }
+    }
+
+    /// The event of `doubt` is not in the log (or was settled already): its order moves on.
+    async fn give_up(&mut self, doubt: Doubt) {
+        let Some(queue) = self.queues.get_mut(&doubt.order_id) else {
+            return;
+        };
+        if queue
+            .in_flight
+            .take_if(|f| f.payload == doubt.payload)
+            .is_some()
+        {
+            self.drain(&doubt.order_id).await;
         }
     }
 

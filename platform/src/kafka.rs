@@ -4,6 +4,7 @@ use rdkafka::ClientConfig;
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::ConsumerContext;
 use rdkafka::error::KafkaError;
+use rdkafka::message::BorrowedMessage;
 use rdkafka::types::RDKafkaErrorCode;
 
 /// How to reach the Kafka cluster. Flattened into each binary's settings.
@@ -48,6 +49,10 @@ impl KafkaSettings {
     pub fn client_config(&self, defaults: &[(&str, &str)]) -> ClientConfig {
         let mut config = ClientConfig::new();
         config.set("bootstrap.servers", &self.brokers);
+        // Reconnect within a second of a broker coming back: with librdkafka's default
+        // (backoff doubling up to 10 s), commands kept failing for up to 9 s after a
+        // restarted broker was serving again (broker-kill test, ADR 0010).
+        config.set("reconnect.backoff.max.ms", "1000");
         for (k, v) in defaults {
             config.set(*k, *v);
         }
@@ -94,6 +99,15 @@ pub fn log_gone(error: &KafkaError) -> Option<&'static str> {
         | RDKafkaErrorCode::UnknownTopicId => Some("the topic or partition no longer exists"),
         _ => None,
     }
+}
+
+/// Whether a record whose delivery failed may be in the log all the same (librdkafka's
+/// status is not `NOT_PERSISTED`: the request may have reached the broker before a
+/// timeout or a lost connection), rather than certainly not.
+pub fn possibly_persisted(message: &BorrowedMessage<'_>) -> bool {
+    // SAFETY: `ptr` is the message librdkafka handed over, alive while `message` is.
+    let status = unsafe { rdkafka::bindings::rd_kafka_message_status(message.ptr()) };
+    status != rdkafka::bindings::rd_kafka_msg_status_t::RD_KAFKA_MSG_STATUS_NOT_PERSISTED
 }
 
 /// The partition Kafka's default partitioner (Java client, `murmur2_random` in librdkafka)

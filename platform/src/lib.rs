@@ -21,7 +21,7 @@ pub use event_log::{
     LogError, LogIdentity, LogSettings, TopicFacts, check_topic, ensure_log, ensure_topic,
     topic_facts,
 };
-pub use kafka::{KafkaSettings, QuietEof, log_gone, partition_for_key};
+pub use kafka::{KafkaSettings, QuietEof, log_gone, partition_for_key, possibly_persisted};
 pub use order_cache::{WRITE_IF_NEWER, order_cache_key, order_cache_pattern};
 pub use problem::{FieldError, PROBLEM_JSON, Problem};
 pub use shutdown::shutdown_signal;

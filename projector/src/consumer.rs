@@ -343,8 +343,11 @@ fn at_offsets(topic: &str, offsets: &Offsets, cached: &Offsets) -> KafkaResult<T
 }
 
 /// Polls until `stop` (or until the log is gone: then `/readyz` says why and this member
-/// stops, rather than skip anything), handing over batches of up to `max_records` records, each sent at
-/// most `max_wait` after its first record arrived. Runs on its own thread.
+/// stops, rather than skip anything), handing over batches of up to `max_records` records.
+/// A batch is handed over as soon as no further record is waiting, and at most `max_wait`
+/// after its first record: at a low rate each record goes on at once, under load the
+/// records that queued while the batch loop was busy go together (batches grow with the
+/// load instead of every record waiting for a timer). Runs on its own thread.
 pub fn poll_loop(
     consumer: Arc<GroupConsumer>,
     feed: mpsc::Sender<Feed>,
@@ -360,10 +363,11 @@ pub fn poll_loop(
         let timeout = if batch.is_empty() {
             Duration::from_millis(100)
         } else {
-            max_wait.saturating_sub(first_at.elapsed())
+            Duration::ZERO
         };
         let generation = consumer.context().generation.load(Ordering::SeqCst);
         let polled = consumer.poll(timeout);
+        let drained = polled.is_none();
         if consumer.context().generation.load(Ordering::SeqCst) != generation {
             // A rebalance ran inside this poll: what was polled before it belongs to the
             // old assignment and will be fetched again from the stored offsets.
@@ -399,7 +403,7 @@ pub fn poll_loop(
             Some(Err(_)) | None => {}
         }
         let full = batch.len() >= max_records;
-        if !batch.is_empty() && (full || first_at.elapsed() >= max_wait) {
+        if !batch.is_empty() && (full || drained || first_at.elapsed() >= max_wait) {
             let records = std::mem::replace(&mut batch, Vec::with_capacity(max_records));
             if feed.blocking_send(Feed::Batch(records)).is_err() {
                 return;

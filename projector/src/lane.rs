@@ -55,10 +55,14 @@ impl Lane {
         mut feed: mpsc::Receiver<Staged>,
         mut stop: watch::Receiver<bool>,
     ) -> Ended {
+        let mut next: Option<Staged> = None;
         loop {
-            let message = tokio::select! {
-                message = feed.recv() => message,
-                _ = stop.wait_for(|s| *s) => None,
+            let message = match next.take() {
+                Some(message) => Some(message),
+                None => tokio::select! {
+                    message = feed.recv() => message,
+                    _ = stop.wait_for(|s| *s) => None,
+                },
             };
             match message {
                 Some(Staged::Assigned(offsets)) => {
@@ -76,7 +80,9 @@ impl Lane {
                     });
                     let _ = ack.send(());
                 }
-                Some(Staged::Batch(records, events)) => {
+                Some(Staged::Batch(mut records, mut events)) => {
+                    let max = self.pipeline.batch_max_records;
+                    next = merge_waiting(&mut records, &mut events, &mut feed, max);
                     if let Err(ended) = self.handle(&records, events, &stop).await {
                         return ended;
                     }
@@ -293,6 +299,30 @@ impl Lane {
             .await;
         Ok(())
     }
+}
+
+/// Appends the batches already waiting behind this one, up to `max` records, so that they
+/// share one transaction: at a low rate every batch goes alone, under load the batches
+/// that queued while the last transaction ran go together instead of each paying for a
+/// transaction of its own. Stops at the first item that is not a batch and returns it, to
+/// be handled next (the feed's order is kept).
+fn merge_waiting(
+    records: &mut Vec<OwnedMessage>,
+    events: &mut Vec<Result<Event, CodecError>>,
+    feed: &mut mpsc::Receiver<Staged>,
+    max: usize,
+) -> Option<Staged> {
+    while records.len() < max {
+        match feed.try_recv() {
+            Ok(Staged::Batch(more_records, more_events)) => {
+                records.extend(more_records);
+                events.extend(more_events);
+            }
+            Ok(other) => return Some(other),
+            Err(_) => return None,
+        }
+    }
+    None
 }
 
 /// Splits a decoded batch into its events and its poison records.

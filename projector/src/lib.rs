@@ -386,6 +386,7 @@ async fn connect(
         cache: stages::CacheWriter::spawn(cache),
         health: health.clone(),
         positions: Arc::new(Mutex::new(Positions::default())),
+        batch_max_records: settings.batch_max_records.max(1),
     };
     let follow = match target.role {
         Role::Live => Some((

@@ -38,6 +38,8 @@ pub struct Pipeline {
     pub health: Arc<Health>,
     /// Where the members are, shared with the lag and progress reporters.
     pub positions: Arc<Mutex<Positions>>,
+    /// Most records one transaction folds (batches waiting together are merged up to it).
+    pub batch_max_records: usize,
 }
 
 /// One group member: its consumer and the polling thread that feeds its batch loop.

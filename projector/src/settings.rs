@@ -62,7 +62,8 @@ pub struct Settings {
         default_value_t = 2000
     )]
     pub batch_max_records: usize,
-    /// Longest wait for a batch to fill once its first record is in, in milliseconds.
+    /// Longest a batch keeps filling once its first record is in, in milliseconds (a batch
+    /// goes as soon as no further record is waiting, so this bounds a steady trickle).
     #[arg(
         long,
         env = "ORDERFLOW_PROJECTOR_BATCH_MAX_WAIT_MS",

@@ -2,6 +2,8 @@
 //! folding the log, answers through the query API. Each test gets its own topic, registry
 //! database, read-model database, Redis prefix and consumer group.
 
+mod broker;
+mod broker_faults;
 mod rebuild;
 mod stack;
 

@@ -87,6 +87,15 @@ pub struct Stack {
 impl Stack {
     pub async fn start() -> Stack {
         let brokers = env_or("ORDERFLOW_KAFKA_BROKERS", "127.0.0.1:9092");
+        Stack::start_on(&brokers, |_, _| {}).await
+    }
+
+    /// The stack on the broker(s) at `brokers`, with `tune` adjusting the command service's
+    /// and the projector's settings before they start.
+    pub async fn start_on(
+        brokers: &str,
+        tune: impl FnOnce(&mut orderflow_command_service::Settings, &mut orderflow_projector::Settings),
+    ) -> Stack {
         let redis = env_or("ORDERFLOW_REDIS_URL", "redis://127.0.0.1:6379");
         let topic = format!("orders.events.e2e-{}", Uuid::new_v4().simple());
         let prefix = format!("e2e-{}:", Uuid::new_v4().simple());
@@ -98,14 +107,11 @@ impl Stack {
         let registry =
             Service::start(|l, rx| orderflow_dev_registry::run(l, registry_db, stopped(rx))).await;
 
-        let settings =
-            orderflow_command_service::Settings::for_stack(&brokers, &registry.address, &topic);
-        let commands =
-            Service::start(|l, rx| orderflow_command_service::run(settings, l, stopped(rx))).await;
-
+        let mut commands_settings =
+            orderflow_command_service::Settings::for_stack(brokers, &registry.address, &topic);
         let read_db = fresh_database("qa_test_e2e").await;
         let mut settings = orderflow_projector::Settings::for_stack(
-            &brokers,
+            brokers,
             &registry.address,
             &topic,
             &read_db,
@@ -113,6 +119,12 @@ impl Stack {
         );
         settings.redis_prefix = prefix.clone();
         settings.group = format!("e2e-{}", Uuid::new_v4().simple());
+        tune(&mut commands_settings, &mut settings);
+        let commands = Service::start(|l, rx| {
+            orderflow_command_service::run(commands_settings, l, stopped(rx))
+        })
+        .await;
+
         let projector_settings = settings.clone();
         let projector =
             Service::start(|l, rx| orderflow_projector::run(settings, l, stopped(rx))).await;
@@ -133,6 +145,11 @@ impl Stack {
             _projector: projector,
             _registry: registry,
         }
+    }
+
+    /// The command service's base URL.
+    pub fn commands_url(&self) -> &str {
+        &self.commands.address
     }
 
     /// The query API's base URL.

@@ -301,8 +301,9 @@ impl Lane {
     }
 }
 
-/// Appends the batches already waiting behind this one, up to `max` records, so that they
-/// share one transaction: at a low rate every batch goes alone, under load the batches
+/// Appends the batches already waiting behind this one until it holds `max` records or
+/// more (each batch holds at most `max`, so never twice that), so that they share one
+/// transaction: at a low rate every batch goes alone, under load the batches
 /// that queued while the last transaction ran go together instead of each paying for a
 /// transaction of its own. Stops at the first item that is not a batch and returns it, to
 /// be handled next (the feed's order is kept).

@@ -95,10 +95,17 @@ impl Store {
 
     /// The stored next offset of each of `partitions`, creating 0 for those never folded,
     /// so every later batch can lock its partition's row.
-    pub async fn claim_offsets(
+    pub async fn claim_offsets(&self, partitions: &[i32]) -> Result<Offsets, ProjectorError> {
+        Ok(self.resume_points(partitions).await?.0)
+    }
+
+    /// Where a consumer of `partitions` resumes: the stored next offsets (claimed, see
+    /// [`Store::claim_offsets`]) and, for each, the offset below which every folded order
+    /// is known to be in Redis (at most the next offset; ADR 0010).
+    pub async fn resume_points(
         &self,
         partitions: &[i32],
-    ) -> Result<HashMap<i32, i64>, ProjectorError> {
+    ) -> Result<(Offsets, Offsets), ProjectorError> {
         sqlx::query(
             "INSERT INTO projection_offsets (projection, topic, partition, next_offset)
              SELECT $1, $2, p, 0 FROM UNNEST($3::int[]) AS p
@@ -109,37 +116,9 @@ impl Store {
         .bind(partitions)
         .execute(&self.pool)
         .await?;
-        let rows: Vec<(i32, i64)> = sqlx::query_as(
-            "SELECT partition, next_offset FROM projection_offsets
-             WHERE projection = $1 AND topic = $2 AND partition = ANY($3)",
-        )
-        .bind(PROJECTION)
-        .bind(&self.topic)
-        .bind(partitions)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().collect())
-    }
-
-    /// Where a consumer of `partitions` resumes: the stored next offsets (claimed, see
-    /// [`Store::claim_offsets`]) and how far the cache is confirmed.
-    pub async fn resume_points(
-        &self,
-        partitions: &[i32],
-    ) -> Result<(Offsets, Offsets), ProjectorError> {
-        let next = self.claim_offsets(partitions).await?;
-        let cached = self.cached_offsets(partitions).await?;
-        Ok((next, cached))
-    }
-
-    /// For each of `partitions`, the offset below which every folded order is known to be
-    /// in Redis (at most the stored next offset).
-    async fn cached_offsets(
-        &self,
-        partitions: &[i32],
-    ) -> Result<HashMap<i32, i64>, ProjectorError> {
-        let rows: Vec<(i32, i64)> = sqlx::query_as(
-            "SELECT partition, LEAST(COALESCE(cached_offset, next_offset), next_offset)
+        let rows: Vec<(i32, i64, i64)> = sqlx::query_as(
+            "SELECT partition, next_offset,
+                    LEAST(COALESCE(cached_offset, next_offset), next_offset)
              FROM projection_offsets
              WHERE projection = $1 AND topic = $2 AND partition = ANY($3)",
         )
@@ -148,7 +127,9 @@ impl Store {
         .bind(partitions)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.into_iter().collect())
+        let next = rows.iter().map(|&(p, n, _)| (p, n)).collect();
+        let cached = rows.iter().map(|&(p, _, c)| (p, c)).collect();
+        Ok((next, cached))
     }
 
     /// Records which log this read model folds, or checks it is the one it folded before.

@@ -10,18 +10,8 @@ use std::time::Duration;
 #[tokio::test]
 async fn a_restart_resumes_from_the_stored_offsets_without_double_counting() {
     let mut stack = Stack::start().await;
-    let first = spawn_projector(stack.settings()).await;
-    let (a, b) = (order_id(), order_id());
-    stack
-        .append(&[
-            event(&a, 1, 0, placed(&[("sku-1", 2, "3")])),
-            event(&b, 1, 1, placed(&[("sku-1", 1, "3")])),
-            event(&a, 2, 2, packed()),
-        ])
-        .await;
-    stack.wait_projected().await;
+    let (_, b) = project_two_orders(&mut stack).await;
     let before = analytics(&stack.db).await;
-    first.shutdown().await;
 
     // A new group has no committed offsets in Kafka and would read from the beginning:
     // only the offsets stored in Postgres keep it from folding everything again.
@@ -109,17 +99,7 @@ async fn statuses_of(stack: &Stack, ids: &[String]) -> Vec<String> {
 #[tokio::test]
 async fn orders_whose_cache_write_was_lost_in_a_crash_are_written_through_on_assignment() {
     let mut stack = Stack::start().await;
-    let first = spawn_projector(stack.settings()).await;
-    let (a, b) = (order_id(), order_id());
-    stack
-        .append(&[
-            event(&a, 1, 0, placed(&[("sku-1", 2, "3")])),
-            event(&b, 1, 1, placed(&[("sku-1", 1, "3")])),
-            event(&a, 2, 2, packed()),
-        ])
-        .await;
-    stack.wait_projected().await;
-    first.shutdown().await;
+    let (a, b) = project_two_orders(&mut stack).await;
 
     // As if the process died after committing to Postgres and before Redis confirmed:
     // the documents are missing and the stored cache position trails the offsets.
@@ -161,6 +141,23 @@ async fn a_confirmed_cache_position_means_no_catch_up_on_assignment() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(stack.cached(&a).await, None);
     second.shutdown().await;
+}
+
+/// Projects a packed order `a` (version 2) and a placed order `b` (version 1), then stops
+/// the projector.
+async fn project_two_orders(stack: &mut Stack) -> (String, String) {
+    let first = spawn_projector(stack.settings()).await;
+    let (a, b) = (order_id(), order_id());
+    stack
+        .append(&[
+            event(&a, 1, 0, placed(&[("sku-1", 2, "3")])),
+            event(&b, 1, 1, placed(&[("sku-1", 1, "3")])),
+            event(&a, 2, 2, packed()),
+        ])
+        .await;
+    stack.wait_projected().await;
+    first.shutdown().await;
+    (a, b)
 }
 
 async fn wait_cached(stack: &Stack, order_id: &str) -> serde_json::Value {

@@ -20,5 +20,5 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(address = %listener.local_addr()?, topic = %settings.log.topic, "command service listening");
     run(settings, listener, shutdown_signal())
         .await
-        .context("serving HTTP")
+        .context("running the command service")
 }

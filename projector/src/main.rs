@@ -31,6 +31,6 @@ async fn main() -> anyhow::Result<ExitCode> {
     tracing::info!(address = %listener.local_addr()?, topic = %settings.log.topic, group = %settings.group, "projector health endpoint listening");
     run(settings, listener, shutdown_signal())
         .await
-        .context("serving the health endpoint")?;
+        .context("running the projector")?;
     Ok(ExitCode::SUCCESS)
 }

@@ -147,7 +147,11 @@ pub async fn run(
                 format!("bench-{run_id}"),
             ),
             ("ORDERFLOW_REDIS_PREFIX".into(), redis_prefix(&run_id)),
-            ("RUST_LOG".into(), "info".into()),
+            // The services' log filter: SERVICES_LOG, `info` by default.
+            (
+                "RUST_LOG".into(),
+                std::env::var("SERVICES_LOG").unwrap_or_else(|_| "info".into()),
+            ),
         ],
     };
     let report = Report {

@@ -107,10 +107,14 @@ impl Lane {
         let mut sorted: Option<Sorted> = None;
         let mut backoff = Duration::from_millis(100);
         let mut last_warning: Option<Instant> = None;
+        let started = Instant::now();
+        let waited = age_ms(records);
         loop {
             match self.attempt(records, &mut events, &mut sorted).await {
                 Ok(()) => {
                     self.pipeline.health.set_database_up(true);
+                    // Where a record's time goes between its append and its commit.
+                    tracing::debug!(records = records.len(), waited_ms = waited, committed_in = ?started.elapsed(), "batch committed");
                     return Ok(());
                 }
                 Err(ProjectorError::NotLive { generation }) => {
@@ -379,6 +383,15 @@ fn log_skipped(poison: &[Poison]) {
         count = poison.len(),
         "skipped poison records (dead-lettered by the live projector)"
     );
+}
+
+/// How long ago the batch's first record was created (its Kafka timestamp), in ms.
+fn age_ms(records: &[OwnedMessage]) -> i64 {
+    let created = records.first().and_then(|m| m.timestamp().to_millis());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    created.map_or(0, |c| now - c)
 }
 
 fn position_of(message: &OwnedMessage) -> Position {

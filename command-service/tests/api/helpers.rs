@@ -135,12 +135,17 @@ impl TestApp {
     }
 
     /// Stops this instance and starts a new one on the same topic and registry.
-    pub async fn restart(mut self) -> TestApp {
-        self.shutdown().await;
-        let registry = std::mem::replace(&mut self.registry, Registry::placeholder());
-        let app = spawn_on(&self.topic, registry).await;
+    pub async fn restart(self) -> TestApp {
+        let app = self.restart_unwaited().await;
         app.wait_ready().await;
         app
+    }
+
+    /// Like [`TestApp::restart`], without waiting for the new instance to be ready.
+    pub async fn restart_unwaited(mut self) -> TestApp {
+        self.shutdown().await;
+        let registry = std::mem::replace(&mut self.registry, Registry::placeholder());
+        spawn_on(&self.topic, registry).await
     }
 
     /// Another instance on the same topic and registry (a second writer).

@@ -7,6 +7,7 @@ use orderflow_command_service::Settings;
 use orderflow_platform::{KafkaSettings, LogSettings, ensure_topic};
 use rdkafka::admin::{AdminClient, AdminOptions, AlterConfig, ResourceSpecifier};
 use rdkafka::client::DefaultClientContext;
+use rdkafka::{Offset, TopicPartitionList};
 use reqwest::StatusCode;
 use std::time::Duration;
 use uuid::Uuid;
@@ -58,10 +59,32 @@ async fn a_deleted_log_leaves_the_service_not_ready_and_commands_get_503() {
         .await
         .unwrap();
 
-    let detail = wait_not_ready(&app).await;
-    assert!(detail.contains("no longer exists"), "{detail}");
+    wait_not_ready_because(&app, "no longer exists").await;
     let refused = app.place(&order_body(None)).await;
     assert_eq!(refused.headers()["retry-after"], "1");
+    expect_json(refused, StatusCode::SERVICE_UNAVAILABLE).await;
+}
+
+#[tokio::test]
+async fn records_deleted_from_the_start_of_the_log_stop_the_rebuild_instead_of_starting_later() {
+    let app = spawn_app().await;
+    app.place_ok().await;
+    // Everything the log held is deleted (its start moves to its end). A restarted service
+    // that started from the new start would rebuild an empty state and accept commands.
+    let mut everything = TopicPartitionList::new();
+    for partition in 0..6 {
+        everything
+            .add_partition_offset(&app.topic, partition, Offset::End)
+            .unwrap();
+    }
+    admin()
+        .delete_records(&everything, &AdminOptions::new())
+        .await
+        .unwrap();
+
+    let restarted = app.restart_unwaited().await;
+    wait_not_ready_because(&restarted, "outside the log").await;
+    let refused = restarted.place(&order_body(None)).await;
     expect_json(refused, StatusCode::SERVICE_UNAVAILABLE).await;
 }
 
@@ -73,17 +96,21 @@ async fn refusal(topic: &str) -> String {
     app.exited().await.unwrap_err().to_string()
 }
 
-/// Waits until `/readyz` is 503 and returns its detail.
-async fn wait_not_ready(app: &TestApp) -> String {
+/// Waits until `/readyz` is 503 with a detail that says `why`.
+async fn wait_not_ready_because(app: &TestApp, why: &str) {
+    let mut detail = String::new();
     for _ in 0..600 {
         let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
         if ready.status() == StatusCode::SERVICE_UNAVAILABLE {
             let body = expect_json(ready, StatusCode::SERVICE_UNAVAILABLE).await;
-            return body["detail"].as_str().unwrap_or_default().to_owned();
+            detail = body["detail"].as_str().unwrap_or_default().to_owned();
+            if detail.contains(why) {
+                return;
+            }
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("the command service still reports ready on a deleted log");
+    panic!("/readyz never said {why:?}; last detail: {detail:?}");
 }
 
 fn fresh_topic() -> String {

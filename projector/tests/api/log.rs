@@ -2,10 +2,11 @@
 //! log's settings, was created again, or changed its partition count is refused, and a
 //! log that disappears under a running projector leaves it not ready, never skipping.
 
-use crate::helpers::{Stack, event, order_id, placed, spawn_projector};
+use crate::helpers::{PARTITIONS, Stack, event, order_id, placed, spawn_projector};
 use orderflow_platform::{KafkaSettings, ensure_log};
 use rdkafka::admin::{AdminClient, AdminOptions, AlterConfig, NewPartitions, ResourceSpecifier};
 use rdkafka::client::DefaultClientContext;
+use rdkafka::{Offset, TopicPartitionList};
 use std::time::Duration;
 
 #[tokio::test]
@@ -85,6 +86,45 @@ async fn a_projector_whose_log_is_deleted_stops_and_reports_not_ready() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("the projector still reports ready on a deleted log");
+}
+
+#[tokio::test]
+async fn records_deleted_ahead_of_the_stored_offsets_stop_the_projector_instead_of_skipping() {
+    let mut stack = folded_once().await;
+    // Appended while the projector is away, then deleted with everything before it: the
+    // stored offsets now lie before the log's start, and that record was never folded.
+    stack
+        .append(&[event(&order_id(), 1, 0, placed(&[("sku-2", 1, "5")]))])
+        .await;
+    let mut everything = TopicPartitionList::new();
+    for partition in 0..PARTITIONS {
+        everything
+            .add_partition_offset(&stack.topic, partition, Offset::End)
+            .unwrap();
+    }
+    admin()
+        .delete_records(&everything, &AdminOptions::new())
+        .await
+        .unwrap();
+
+    let projector = spawn_projector(stack.settings()).await;
+    for _ in 0..300 {
+        let status = projector.status().await;
+        let failure = status["log_failure"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if failure.contains("outside the log") {
+            assert_eq!(status["ready"], false, "{status}");
+            assert_eq!(
+                status["applied"], 0,
+                "nothing folded past the gap: {status}"
+            );
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the projector did not stop on a log that lost records it never folded");
 }
 
 /// A stack whose projector folded one event and stopped.

@@ -21,6 +21,7 @@ use crate::consumer::ahead_of_log;
 use crate::error::ProjectorError;
 use crate::generations::{Generation, GenerationState, Generations};
 use crate::health::Health;
+use crate::logscan::partition_ends;
 use crate::pipeline::{Ended, Positions};
 use crate::progress::{Progress, ProgressMode};
 use crate::settings::Settings;
@@ -102,7 +103,7 @@ pub async fn rebuild(
     )?
     .migrate()
     .await?;
-    let ends = crate::logscan::partition_ends(&settings.kafka, &settings.log.topic).await?;
+    let ends = partition_ends(&settings.kafka, &settings.log.topic).await?;
     let resumed_at: i64 = generations.offsets(&target).await?.values().sum();
     tracing::info!(generation = target.id, schema = %target.schema, redis_prefix = %target.redis_prefix, resumed_at, "rebuilding");
 
@@ -125,7 +126,7 @@ pub async fn rebuild(
         if !ends.keys().all(|p| snapshot.at_end.contains(p)) || Instant::now() < next_attempt {
             continue;
         }
-        match try_switch(settings, &generations, &target, &mut run, &ends).await {
+        match try_switch(settings, &generations, &target, &mut run).await {
             Ok(Attempt::Switched(previous)) => break previous,
             Ok(Attempt::NotYet) => {}
             Ok(Attempt::Aborted(why)) => {
@@ -331,17 +332,20 @@ async fn try_switch(
     generations: &Generations,
     target: &Generation,
     run: &mut Run,
-    ends: &BTreeMap<i32, i64>,
 ) -> Result<Attempt, ProjectorError> {
     let slack = settings.batch_max_records as i64;
+    // The log's end now, not at the rebuild's start: under traffic the live read model
+    // has moved past that, and taking it for "ahead of the log" would switch before the
+    // new generation holds what the live one shows.
+    let log_end = || partition_ends(&settings.kafka, &settings.log.topic);
     if let Some(live) = generations.live().await? {
-        let live_offsets = reachable(generations.offsets(&live).await?, ends);
+        let live_offsets = reachable(generations.offsets(&live).await?, &log_end().await?);
         if !covers(&run.positions().next, &live_offsets, slack) {
             return Ok(Attempt::NotYet);
         }
     }
     let mut switch = generations.begin_switch().await?;
-    let frozen = reachable(switch.live_offsets().await?, ends);
+    let frozen = reachable(switch.live_offsets().await?, &log_end().await?);
     let deadline = Instant::now() + SWITCH_WAIT;
     while !covers(&run.positions().next, &frozen, 0) {
         if Instant::now() > deadline {

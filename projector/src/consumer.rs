@@ -24,7 +24,7 @@ use rdkafka::topic_partition_list::TopicPartitionList;
 use rdkafka::types::RDKafkaRespErr;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
@@ -62,6 +62,8 @@ pub struct AssignmentContext {
     health: Arc<Health>,
     /// Which of the process's group members this is.
     member: usize,
+    /// Partitions this member owns.
+    owned: AtomicUsize,
 }
 
 impl ClientContext for AssignmentContext {
@@ -89,40 +91,49 @@ impl ConsumerContext for AssignmentContext {
             consumer.rebalance_protocol(),
             RebalanceProtocol::Cooperative
         );
-        let result = match err {
+        // The partitions owned afterwards are counted here rather than asked of librdkafka:
+        // `assignment()` inside this callback can wait forever while the consumer closes.
+        let owned = self.owned.load(Ordering::SeqCst);
+        let (result, owned) = match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
-                self.assign(consumer, &partitions, cooperative)
+                match self.assign(consumer, &partitions, cooperative) {
+                    Ok(n) if cooperative => (Ok(()), owned + n),
+                    Ok(n) => (Ok(()), n),
+                    Err(e) => (Err(e), owned),
+                }
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
                 self.revoke(&partitions);
                 if cooperative {
-                    consumer.incremental_unassign(tpl)
+                    let left = owned.saturating_sub(partitions.len());
+                    (consumer.incremental_unassign(tpl), left)
                 } else {
-                    consumer.unassign()
+                    (consumer.unassign(), 0)
                 }
             }
             other => {
                 tracing::error!(error = ?other, "rebalance failed");
-                consumer.unassign()
+                (consumer.unassign(), 0)
             }
         };
         if let Err(e) = result {
             tracing::error!(error = %e, "applying the rebalance failed");
         }
-        let owned = consumer.assignment().map(|a| a.count()).unwrap_or(0);
+        self.owned.store(owned, Ordering::SeqCst);
         self.health.set_assignment(self.member, owned);
     }
 }
 
 impl AssignmentContext {
+    /// Assigns `partitions` at their stored offsets; returns how many it assigned.
     fn assign(
         &self,
         consumer: &BaseConsumer<Self>,
         partitions: &[i32],
         cooperative: bool,
-    ) -> KafkaResult<()> {
+    ) -> KafkaResult<usize> {
         let Some((mut offsets, cached)) = self.stored_offsets(partitions) else {
-            return Ok(());
+            return Ok(0);
         };
         let ahead = ahead_of_log(&offsets, |partition| {
             let ends = consumer.fetch_watermarks(&self.topic, partition, WATERMARK_TIMEOUT);
@@ -141,10 +152,11 @@ impl AssignmentContext {
             let _ = self.feed.blocking_send(Feed::Assigned(offsets));
         }
         if cooperative {
-            consumer.incremental_assign(tpl)
+            consumer.incremental_assign(tpl)?;
         } else {
-            consumer.assign(tpl)
+            consumer.assign(tpl)?;
         }
+        Ok(tpl.count())
     }
 
     /// The stored next and cached offsets, retried while Postgres is away (nothing can be
@@ -238,6 +250,7 @@ pub async fn consume(spec: ConsumerSpec<'_>) -> Result<GroupConsumer, ProjectorE
         stop: spec.stop,
         health: spec.health.clone(),
         member: spec.member,
+        owned: AtomicUsize::new(0),
     };
     let consumer: GroupConsumer = spec
         .kafka

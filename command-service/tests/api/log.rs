@@ -99,7 +99,8 @@ async fn refusal(topic: &str) -> String {
 /// Waits until `/readyz` is 503 with a detail that says `why`.
 async fn wait_not_ready_because(app: &TestApp, why: &str) {
     let mut detail = String::new();
-    for _ in 0..600 {
+    // librdkafka learns of a deleted topic from a metadata refresh: seconds to a minute.
+    for _ in 0..1200 {
         let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
         if ready.status() == StatusCode::SERVICE_UNAVAILABLE {
             let body = expect_json(ready, StatusCode::SERVICE_UNAVAILABLE).await;

@@ -73,7 +73,8 @@ async fn a_projector_whose_log_is_deleted_stops_and_reports_not_ready() {
         .await
         .unwrap();
 
-    for _ in 0..300 {
+    // librdkafka learns of the deletion from a metadata refresh: seconds to a minute.
+    for _ in 0..1200 {
         let status = projector.status().await;
         if status["ready"] == false {
             let failure = status["log_failure"]

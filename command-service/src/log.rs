@@ -180,9 +180,9 @@ pub async fn feed_workers(
                     return;
                 }
             }
-            Err(e) => match log_gone(&e) {
-                Some(why) => {
-                    readiness.fail(format!("the event log {topic} cannot be read: {why} ({e})"));
+            Err(e) => match log_gone(&topic, &e) {
+                Some(failure) => {
+                    readiness.fail(failure);
                     return;
                 }
                 None => {

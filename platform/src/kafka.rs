@@ -79,26 +79,29 @@ impl ClientContext for QuietEof {
 
 impl ConsumerContext for QuietEof {}
 
-/// Why a consumer error means the log this reader folds is gone, or `None` when it is
-/// some other (transient) error. Readers set `auto.offset.reset=error`, so a position
-/// outside the log (records deleted, a log that shrank) is reported here instead of being
-/// silently moved; a deleted topic is reported as unknown. Either is fatal for the reader:
-/// it stops, reports not ready and logs why, and never skips ahead.
-pub fn log_gone(error: &KafkaError) -> Option<&'static str> {
+/// Why a consumer error means the log `topic` is gone, for `/readyz` and the log, or
+/// `None` when it is some other (transient) error. Readers set `auto.offset.reset=error`,
+/// so a position outside the log (records deleted, a log that shrank) is reported here
+/// instead of being silently moved; a deleted topic is reported as unknown. Either is
+/// fatal for the reader: it stops, reports not ready and logs why, and never skips ahead.
+pub fn log_gone(topic: &str, error: &KafkaError) -> Option<String> {
     let code = match error {
         KafkaError::MessageConsumption(code) | KafkaError::Global(code) => *code,
         _ => return None,
     };
-    match code {
+    let why = match code {
         RDKafkaErrorCode::AutoOffsetReset | RDKafkaErrorCode::OffsetOutOfRange => {
-            Some("the read position is outside the log (records were deleted or the log shrank)")
+            "the read position is outside the log (records were deleted or the log shrank)"
         }
         RDKafkaErrorCode::UnknownTopicOrPartition
         | RDKafkaErrorCode::UnknownTopic
         | RDKafkaErrorCode::UnknownPartition
-        | RDKafkaErrorCode::UnknownTopicId => Some("the topic or partition no longer exists"),
-        _ => None,
-    }
+        | RDKafkaErrorCode::UnknownTopicId => "the topic or partition no longer exists",
+        _ => return None,
+    };
+    Some(format!(
+        "the event log {topic} cannot be read: {why} ({error})"
+    ))
 }
 
 /// Whether a record whose delivery failed may be in the log all the same (librdkafka's
@@ -180,7 +183,7 @@ mod tests {
             KafkaError::Global(RDKafkaErrorCode::UnknownTopic),
         ];
         for e in &gone {
-            assert!(log_gone(e).is_some(), "{e}");
+            assert!(log_gone("t", e).is_some(), "{e}");
         }
         let transient = [
             KafkaError::MessageConsumption(RDKafkaErrorCode::BrokerTransportFailure),
@@ -188,7 +191,7 @@ mod tests {
             KafkaError::PartitionEOF(3),
         ];
         for e in &transient {
-            assert!(log_gone(e).is_none(), "{e}");
+            assert!(log_gone("t", e).is_none(), "{e}");
         }
     }
 

@@ -402,18 +402,17 @@ pub fn poll_loop(
                 }
                 continue;
             }
-            Some(Err(e)) if log_gone(&e).is_some() => {
-                let why = log_gone(&e).unwrap_or_default();
-                let topic = &consumer.context().topic;
-                let failure = format!("the event log {topic} cannot be read: {why} ({e})");
-                consumer.context().health.fail(failure);
-                return;
+            Some(Err(e)) => {
+                if let Some(failure) = log_gone(&consumer.context().topic, &e) {
+                    consumer.context().health.fail(failure);
+                    return;
+                }
+                if last_error.is_none_or(|at| at.elapsed() > LOG_INTERVAL) {
+                    tracing::warn!(error = %e, "polling the log failed");
+                    last_error = Some(Instant::now());
+                }
             }
-            Some(Err(e)) if last_error.is_none_or(|at| at.elapsed() > LOG_INTERVAL) => {
-                tracing::warn!(error = %e, "polling the log failed");
-                last_error = Some(Instant::now());
-            }
-            Some(Err(_)) | None => {}
+            None => {}
         }
         let full = batch.len() >= max_records;
         if !batch.is_empty() && (full || drained || first_at.elapsed() >= max_wait) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark (issue 6, docs/performance.md). Installs and starts what is missing
-# (a running Kafka broker, Postgres and Redis are reused), builds the release binaries,
-# starts the dev registry, then runs `bench run`. That starts the orderflow services
+# (a running Kafka broker, schema registry, Postgres and Redis are reused), builds the
+# release binaries, then runs `bench run`. That starts the orderflow services
 # itself on a fresh topic (bench.<run id>.*), database and Redis prefix, so neither
 # earlier runs nor a running local stack share its log or state, and writes
 # bench/results/<time>.{md,json} and bench/results/latest.{md,json}.
@@ -16,12 +16,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
-export ORDERFLOW_SCHEMA_REGISTRY_URL="${ORDERFLOW_SCHEMA_REGISTRY_URL:-http://127.0.0.1:8081}"
-export REGISTRY_DATABASE_URL="${REGISTRY_DATABASE_URL:-$ORDERFLOW_DATABASE_URL}"
-
 start_infrastructure
 log "building the release binaries"
 cargo build --release --locked --bins
-start_service dev-registry "$ORDERFLOW_SCHEMA_REGISTRY_URL" target/release/orderflow-dev-registry
 export BENCH_BROKER="${BENCH_BROKER:-Apache Kafka $KAFKA_VERSION (KRaft, one node on this machine, ${KAFKA_HEAP_OPTS%% -XX*})}"
 exec target/release/bench run "$@"

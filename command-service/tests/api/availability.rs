@@ -2,16 +2,9 @@
 
 use crate::helpers::{Registry, TestApp, brokers, expect_json, order_body, spawn_with};
 use orderflow_command_service::Settings;
+use orderflow_testkit::registry::free_port;
 use reqwest::StatusCode;
 use uuid::Uuid;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 async fn expect_unavailable(app: &TestApp) {
     let response = app.place(&order_body(None)).await;
@@ -27,20 +20,21 @@ async fn expect_unavailable(app: &TestApp) {
 async fn without_a_registry_commands_get_503_until_it_comes_up() {
     let port = free_port();
     let topic = format!("orders.events.test-{}", Uuid::new_v4().simple());
-    let settings = Settings::for_stack(&brokers(), &format!("http://127.0.0.1:{port}"), &topic);
-    let mut app = spawn_with(settings, Registry::start().await).await;
+    let url = format!("http://127.0.0.1:{port}/apis/ccompat/v7");
+    let settings = Settings::for_stack(&brokers(), &url, &topic);
+    let mut app = spawn_with(settings, Registry::shared()).await;
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     expect_unavailable(&app).await;
 
     // The registry comes up on the configured port: the service recovers by itself.
-    app.registry = Registry::start_on(port).await;
+    app.registry = Registry::start_own(port).await;
     app.wait_ready().await;
     expect_json(app.place(&order_body(None)).await, StatusCode::CREATED).await;
 }
 
 #[tokio::test]
 async fn without_a_broker_commands_get_503_with_retry_after() {
-    let registry = Registry::start().await;
+    let registry = Registry::shared();
     let mut settings = Settings::for_stack(
         &format!("127.0.0.1:{}", free_port()),
         &registry.url,
@@ -54,10 +48,14 @@ async fn without_a_broker_commands_get_503_with_retry_after() {
 
 #[tokio::test]
 async fn a_registry_outage_after_start_up_does_not_stop_commands() {
-    let mut app = crate::helpers::spawn_app().await;
+    let registry = Registry::start_own(0).await;
+    let topic = format!("orders.events.test-{}", Uuid::new_v4().simple());
+    let settings = Settings::for_stack(&brokers(), &registry.url, &topic);
+    let mut app = spawn_with(settings, registry).await;
+    app.wait_ready().await;
     let id = app.place_ok().await;
     // Every schema the service writes and reads back was cached at start-up.
-    app.registry = Registry::start().await;
+    app.registry.stop();
     let packed = app
         .post(
             &format!("/orders/{id}/pack"),

@@ -1,5 +1,5 @@
-//! `spawn_app()` and friends: a command service on port 0 over a fresh topic, with its own
-//! registry on a fresh database.
+//! `spawn_app()` and friends: a command service on port 0 over a fresh topic, on the
+//! stack's registry (or one of the test's own).
 
 use orderflow_command_service::{Settings, run};
 use orderflow_domain::Event;
@@ -9,7 +9,6 @@ use rdkafka::error::KafkaError;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
-use sqlx::{Connection, PgConnection};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -20,61 +19,7 @@ pub fn brokers() -> String {
     std::env::var("ORDERFLOW_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into())
 }
 
-fn admin_database_url() -> String {
-    std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://orderflow:orderflow@127.0.0.1:5432/postgres".into())
-}
-
-/// A dev registry on a database of its own.
-pub struct Registry {
-    pub url: String,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<Result<(), orderflow_dev_registry::Error>>,
-}
-
-impl Registry {
-    /// Starts a registry on a fresh database, on `port` (0 for any).
-    pub async fn start_on(port: u16) -> Registry {
-        let name = format!("cs_test_{}", Uuid::new_v4().simple());
-        let admin = admin_database_url();
-        let mut conn = PgConnection::connect(&admin)
-            .await
-            .expect("connect to Postgres");
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        let url = match admin.rfind('/') {
-            Some(i) => format!("{}/{name}", &admin[..i]),
-            None => panic!("bad TEST_DATABASE_URL"),
-        };
-        let pool = orderflow_dev_registry::connect(&url).await.unwrap();
-        let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(orderflow_dev_registry::run(listener, pool, async {
-            let _ = stopped.await;
-        }));
-        Registry {
-            url,
-            stop: Some(stop),
-            task,
-        }
-    }
-
-    pub async fn start() -> Registry {
-        Self::start_on(0).await
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        self.task.abort();
-    }
-}
+pub use orderflow_testkit::Registry;
 
 /// A running command service.
 pub struct TestApp {
@@ -88,7 +33,7 @@ pub struct TestApp {
 
 /// A command service over a fresh topic and a fresh registry, ready for commands.
 pub async fn spawn_app() -> TestApp {
-    let registry = Registry::start().await;
+    let registry = Registry::shared();
     let topic = format!("orders.events.test-{}", Uuid::new_v4().simple());
     let app = spawn_on(&topic, registry).await;
     app.wait_ready().await;
@@ -144,14 +89,14 @@ impl TestApp {
     /// Like [`TestApp::restart`], without waiting for the new instance to be ready.
     pub async fn restart_unwaited(mut self) -> TestApp {
         self.shutdown().await;
-        let registry = std::mem::replace(&mut self.registry, Registry::placeholder());
+        let registry = std::mem::replace(&mut self.registry, Registry::shared());
         spawn_on(&self.topic, registry).await
     }
 
     /// Another instance on the same topic and registry (a second writer).
     pub async fn second_instance(&self) -> TestApp {
         let settings = Settings::for_stack(&brokers(), &self.registry.url, &self.topic);
-        let app = spawn_with(settings, Registry::placeholder()).await;
+        let app = spawn_with(settings, Registry::shared()).await;
         app.wait_ready().await;
         app
     }
@@ -223,17 +168,6 @@ impl TestApp {
     /// Every record of the topic, decoded with the project's codec.
     pub async fn log(&self) -> Vec<LogRecord> {
         read_log(&self.topic, &self.registry.url).await
-    }
-}
-
-impl Registry {
-    /// A registry handle that owns nothing (for instances sharing another's registry).
-    fn placeholder() -> Registry {
-        Registry {
-            url: String::new(),
-            stop: None,
-            task: tokio::spawn(async { Ok(()) }),
-        }
     }
 }
 

@@ -90,7 +90,7 @@ async fn records_deleted_from_the_start_of_the_log_stop_the_rebuild_instead_of_s
 
 /// The error `run` ends with on `topic`.
 async fn refusal(topic: &str) -> String {
-    let registry = Registry::start().await;
+    let registry = Registry::shared();
     let settings = Settings::for_stack(&brokers(), &registry.url, topic);
     let app = spawn_with(settings, registry).await;
     app.exited().await.unwrap_err().to_string()

@@ -1,5 +1,5 @@
 //! `spawn_projector()` and friends: a projector over a fresh topic, a fresh Postgres
-//! database and a unique Redis key prefix, with its own dev registry.
+//! database and a unique Redis key prefix, on the stack's registry.
 
 pub use crate::fixtures::*;
 
@@ -52,39 +52,7 @@ pub async fn fresh_database(prefix: &str) -> String {
     format!("{}/{name}", &admin[..i])
 }
 
-/// A dev registry on a database of its own.
-pub struct Registry {
-    pub url: String,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<Result<(), orderflow_dev_registry::Error>>,
-}
-
-impl Registry {
-    pub async fn start() -> Registry {
-        let url = fresh_database("pj_registry").await;
-        let pool = orderflow_dev_registry::connect(&url).await.unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(orderflow_dev_registry::run(listener, pool, async {
-            let _ = stopped.await;
-        }));
-        Registry {
-            url,
-            stop: Some(stop),
-            task,
-        }
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        self.task.abort();
-    }
-}
+pub use orderflow_testkit::Registry;
 
 /// The stack of one test: topic, registry, read-model database, Redis prefix, producer.
 pub struct Stack {
@@ -102,7 +70,7 @@ pub struct Stack {
 impl Stack {
     pub async fn start() -> Stack {
         orderflow_platform::init_tracing();
-        let registry = Registry::start().await;
+        let registry = Registry::shared();
         let topic = format!("orders.events.pj-{}", Uuid::new_v4().simple());
         create_topic(&topic).await;
         let database_url = fresh_database("pj_test").await;

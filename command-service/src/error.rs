@@ -41,9 +41,10 @@ pub enum CommandError {
     /// The service is still rebuilding its state from the log. Handling: 503 + Retry-After.
     #[error("the service is rebuilding its state from the event log")]
     Rebuilding,
-    /// The broker, or the registry, cannot be reached or did not confirm in time. Handling:
-    /// 503 + Retry-After; nothing is acknowledged, a retry with the same Idempotency-Key is
-    /// safe.
+    /// The broker, or the registry, cannot be reached or did not confirm in time, or the
+    /// order's partition waits at a record whose schema the registry does not know.
+    /// Handling: 503 + Retry-After; nothing is acknowledged, a retry with the same
+    /// Idempotency-Key is safe.
     #[error("the event log is unavailable: {0}")]
     Unavailable(String),
     /// Too many commands queued for one order or partition. Handling: 503 + Retry-After.

@@ -11,7 +11,7 @@
 //! - `app`: [`run`], the shared state and the start-up of the log side;
 //! - `http`: routes, request parsing and problem+json errors ([`router`] is built there);
 //! - `worker`: the per-partition single writer; `doubt`: events whose delivery failed
-//!   but which may be in the log;
+//!   but which may be in the log; `decode`: what a worker makes of a record read back;
 //! - `aggregates`: per-partition state, idempotency and preconditions;
 //! - `log`: topic creation, producer, consumer and broker probe;
 //! - `readiness`: what `/readyz` reports;
@@ -19,6 +19,7 @@
 
 mod aggregates;
 mod app;
+mod decode;
 mod doubt;
 mod error;
 mod http;

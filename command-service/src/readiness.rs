@@ -1,6 +1,7 @@
 //! What `/readyz` reports and what gates commands: rebuilt from the log, broker reachable,
-//! and the log still readable.
+//! the log still readable, and no partition stalled at a record it cannot read yet.
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
@@ -14,6 +15,9 @@ pub struct Readiness {
     folded: AtomicU64,
     /// Why the log can no longer be read; set once, for good (a restart is the way out).
     failure: Mutex<Option<String>>,
+    /// Partitions whose worker waits at a record whose schema the registry does not know,
+    /// with why; each cleared once its record decodes (or the log side restarts).
+    stalled: Mutex<BTreeMap<i32, String>>,
 }
 
 impl Readiness {
@@ -25,6 +29,7 @@ impl Readiness {
     /// Back to "rebuilding", for a restart of the log side.
     pub(crate) fn reset(&self) {
         self.rebuilt.store(0, Ordering::SeqCst);
+        self.stalled().clear();
     }
 
     pub(crate) fn partition_rebuilt(&self) {
@@ -53,6 +58,35 @@ impl Readiness {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// `partition` cannot read on: not ready, and its commands are refused, until
+    /// [`Readiness::resume`]. Logged loudly once per stall.
+    pub(crate) fn stall(&self, partition: i32, reason: String) {
+        if self.stalled().insert(partition, reason.clone()).is_none() {
+            tracing::error!(partition, %reason, "the partition stops reading the log at this record");
+        }
+    }
+
+    /// `partition` reads on.
+    pub(crate) fn resume(&self, partition: i32) {
+        if self.stalled().remove(&partition).is_some() {
+            tracing::info!(partition, "the partition reads the log again");
+        }
+    }
+
+    /// Why `partition` cannot read on, if it cannot.
+    pub fn stalled_at(&self, partition: i32) -> Option<String> {
+        self.stalled().get(&partition).cloned()
+    }
+
+    /// Why the first stalled partition cannot read on, if any is stalled.
+    pub fn stall_reason(&self) -> Option<String> {
+        self.stalled().values().next().cloned()
+    }
+
+    fn stalled(&self) -> std::sync::MutexGuard<'_, BTreeMap<i32, String>> {
+        self.stalled.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Every partition has been folded up to where the log ended at start-up.

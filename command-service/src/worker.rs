@@ -8,12 +8,12 @@
 //! only when the worker reads its own event back and the fold accepts it.
 
 use crate::aggregates::{Ack, Aggregates, CommandRequest};
+use crate::decode::read_back;
 use crate::doubt::{Doubt, Doubts, fetch_end};
 use crate::error::CommandError;
 use crate::log::{Appender, DeliveryFailure, Reader};
 use crate::readiness::Readiness;
 use orderflow_domain::{Event, EventMeta, FoldOutcome, Order, Timestamp, decide};
-use orderflow_platform::partition_for_key;
 use orderflow_schemas::EventCodec;
 use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::producer::{BaseRecord, Producer};
@@ -231,7 +231,7 @@ impl Worker {
         self.ctx.readiness.count_folded();
         let event = match self.own_event(&record) {
             Some(event) => Some(event),
-            None => decode(&self.ctx, &record).await,
+            None => read_back(&self.ctx, &record).await,
         };
         if let Some(event) = event {
             let outcome = self.aggregates.fold(&event, offset);
@@ -370,35 +370,6 @@ impl Worker {
             self.start(request, reply).await;
         }
     }
-}
-
-/// Decodes a record, retrying while the registry is unreachable; `None` for poison,
-/// which the command side skips (the projector dead-letters it).
-async fn decode(ctx: &WorkerContext, record: &OwnedMessage) -> Option<Event> {
-    let payload = record.payload().unwrap_or_default();
-    let mut backoff = Duration::from_millis(100);
-    let event = loop {
-        match ctx.codec.decode(payload).await {
-            Ok(event) => break event,
-            Err(e) if e.is_transient() => {
-                tracing::warn!(error = %e, "registry unavailable while reading the log; retrying");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-            }
-            Err(e) => {
-                ctx.readiness.count_ignored();
-                tracing::error!(partition = record.partition(), offset = record.offset(), error = %e, "skipping undecodable record");
-                return None;
-            }
-        }
-    };
-    let home = partition_for_key(event.order_id.as_bytes(), ctx.partitions);
-    if record.key() != Some(event.order_id.as_bytes()) || record.partition() != home {
-        ctx.readiness.count_ignored();
-        tracing::error!(partition = record.partition(), offset = record.offset(), order_id = %event.order_id, "skipping record whose key is not its order id or that is not in its key's partition");
-        return None;
-    }
-    Some(event)
 }
 
 fn now() -> Timestamp {

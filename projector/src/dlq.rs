@@ -1,6 +1,7 @@
-//! The dead-letter topic: poison records (undecodable, unknown schema, or a change the
-//! lifecycle forbids) are copied there with their original key and value and headers
-//! saying why and where they came from, so the projection can go on without losing them.
+//! The dead-letter topic: poison records (undecodable, keyed under another order, or a
+//! change the lifecycle forbids; see `poison`) are copied there with their original key
+//! and value and headers saying why and where they came from, so the projection can go on
+//! without losing them. A record whose schema the registry does not know is never one.
 
 use crate::error::ProjectorError;
 use crate::model::Position;

@@ -18,10 +18,21 @@ pub enum ProjectorError {
     /// backoff and logs it; a migration that can never apply needs an operator.
     #[error("applying the read-model migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    /// The Schema Registry is unavailable. Handling: transient; the batch is retried with
-    /// backoff and no record is dead-lettered because of it.
+    /// The Schema Registry is unavailable, or its client cannot be set up. Handling:
+    /// transient; the batch (or start-up) is retried with backoff and no record is
+    /// dead-lettered because of it; an operator command exits non-zero.
     #[error("schema registry: {0}")]
     Registry(CodecError),
+    /// The registry has no schema for the id a record carries: it lost its schemas or is
+    /// not the log's ([`CodecError::UnknownSchema`]). Handling: not poison; the batch is
+    /// retried with backoff, never dead-lettered or committed past, and `/readyz` answers
+    /// 503 naming the record until the batch commits; an operator command exits non-zero.
+    #[error("partition {partition} at offset {offset}: {cause}")]
+    UnknownSchema {
+        partition: i32,
+        offset: i64,
+        cause: CodecError,
+    },
     /// A Kafka client could not be created, a topic created, or a dead-letter record was
     /// not delivered. Handling: transient; start-up or the batch is retried with backoff
     /// (a retried batch may dead-letter the same poison record again: the DLQ is
@@ -70,12 +81,26 @@ impl From<LogError> for ProjectorError {
 }
 
 impl ProjectorError {
+    /// Why the record at `partition`/`offset` cannot be read yet: `error` is not poison
+    /// (see [`CodecError::is_poison`]), so the registry is at fault.
+    pub(crate) fn unreadable(partition: i32, offset: i64, error: CodecError) -> Self {
+        match error {
+            CodecError::UnknownSchema { .. } => ProjectorError::UnknownSchema {
+                partition,
+                offset,
+                cause: error,
+            },
+            other => ProjectorError::Registry(other),
+        }
+    }
+
     /// A stable, short name of the failure for logs.
     pub fn kind(&self) -> &'static str {
         match self {
             ProjectorError::Database(_) => "database",
             ProjectorError::Migrate(_) => "migrate",
             ProjectorError::Registry(_) => "registry",
+            ProjectorError::UnknownSchema { .. } => "unknown-schema",
             ProjectorError::Kafka(_) => "kafka",
             ProjectorError::Fenced { .. } => "fenced",
             ProjectorError::NotLive { .. } => "not-live",

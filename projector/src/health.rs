@@ -21,6 +21,9 @@ pub struct Health {
     database_up: AtomicBool,
     /// Why the log can no longer be read or trusted; set once, for good.
     failure: Mutex<Option<String>>,
+    /// Partitions whose batch waits at a record whose schema the registry does not know,
+    /// with why; cleared once the batch commits (or its lane stops).
+    stalled: Mutex<BTreeMap<i32, String>>,
     /// Events folded into the read model.
     pub applied: AtomicU64,
     /// Events the fold rule ignored: duplicates and conflicting appends.
@@ -82,6 +85,31 @@ impl Health {
             .clone()
     }
 
+    /// The batch holding `partition` waits at a record it cannot read: not ready until
+    /// [`Health::resume`]. Logged loudly once per stall.
+    pub fn stall(&self, partition: i32, reason: String) {
+        if self.stalled().insert(partition, reason.clone()).is_none() {
+            tracing::error!(partition, %reason, "the projection stops at this record");
+        }
+    }
+
+    /// The batch of `partitions` was committed (or left to another lane).
+    pub fn resume(&self, partitions: impl IntoIterator<Item = i32>) {
+        let mut stalled = self.stalled();
+        for partition in partitions {
+            if stalled.remove(&partition).is_some() {
+                tracing::info!(
+                    partition,
+                    "the projection no longer waits at a record of the partition"
+                );
+            }
+        }
+    }
+
+    fn stalled(&self) -> std::sync::MutexGuard<'_, BTreeMap<i32, String>> {
+        self.stalled.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Whether the last Postgres operation succeeded.
     pub fn set_database_up(&self, up: bool) {
         let was = self.database_up.swap(up, Ordering::SeqCst);
@@ -91,17 +119,20 @@ impl Health {
     }
 
     /// Ready: a member joined the consumer group, Postgres answers, the log can be read,
-    /// and no partition is left unconsumed because the read model is ahead of the log.
+    /// no partition is left unconsumed because the read model is ahead of the log, and
+    /// none waits at a record the registry cannot resolve.
     pub fn is_ready(&self) -> bool {
         self.joined()
             && self.database_up.load(Ordering::SeqCst)
             && self.ahead().is_empty()
             && self.failure().is_none()
+            && self.stalled().is_empty()
     }
 
     /// The counters, as `/readyz` shows them.
     pub fn snapshot(&self) -> Value {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let stalled: Vec<String> = self.stalled().values().cloned().collect();
         json!({
             "ready": self.is_ready(),
             "assigned_partitions": self.assigned().values().sum::<usize>(),
@@ -114,6 +145,7 @@ impl Health {
             "cache_failed": get(&self.cache.failed),
             "ahead_of_log": self.ahead(),
             "log_failure": self.failure(),
+            "stalled": stalled,
         })
     }
 }

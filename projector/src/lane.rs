@@ -5,15 +5,18 @@
 //!
 //! A batch that fails for a transient reason (Postgres, the registry, the DLQ producer)
 //! is retried whole, with backoff, until it succeeds: its transaction rolled back, so a
-//! retry applies it exactly once. Records below a partition's stored next offset are
+//! retry applies it exactly once. So is a batch holding a record whose schema id the
+//! registry does not know (a lost or foreign registry, not a poison record), while
+//! `/readyz` names that record. Records below a partition's stored next offset are
 //! skipped, which makes any redelivery harmless.
 
 use crate::consumer::GroupConsumer;
 use crate::dlq::Poison;
 use crate::error::ProjectorError;
-use crate::fold::{BatchPlan, fold_batch};
+use crate::fold::fold_batch;
 use crate::model::{DecodedRecord, Position};
 use crate::pipeline::{Ended, Pipeline};
+use crate::poison::{Sorted, position_of, rejected_poison, sort_out};
 use crate::stages::Staged;
 use orderflow_domain::Event;
 use orderflow_schemas::CodecError;
@@ -31,13 +34,6 @@ pub struct Lane {
     consumer: Arc<GroupConsumer>,
     /// Next offset to fold of each owned partition (every record below it is committed).
     next: HashMap<i32, i64>,
-}
-
-/// A batch sorted out once, before any attempt to commit it: what decoded into events
-/// and what is poison, both in log order.
-struct Sorted {
-    decoded: Vec<DecodedRecord>,
-    poison: Vec<Poison>,
 }
 
 impl Lane {
@@ -101,6 +97,21 @@ impl Lane {
     async fn handle(
         &mut self,
         records: &[OwnedMessage],
+        events: Vec<Result<Event, CodecError>>,
+        stop: &watch::Receiver<bool>,
+    ) -> Result<(), Ended> {
+        let handled = self.retry_until_committed(records, events, stop).await;
+        // Committed past the record it waited at, or ending: either way this lane waits
+        // on these partitions no more (a lane taking them over reports its own stall).
+        self.pipeline
+            .health
+            .resume(records.iter().map(|m| m.partition()));
+        handled
+    }
+
+    async fn retry_until_committed(
+        &mut self,
+        records: &[OwnedMessage],
         mut events: Vec<Result<Event, CodecError>>,
         stop: &watch::Receiver<bool>,
     ) -> Result<(), Ended> {
@@ -142,9 +153,7 @@ impl Lane {
                     }
                 }
                 Err(e) => {
-                    if matches!(e, ProjectorError::Database(_)) {
-                        self.pipeline.health.set_database_up(false);
-                    }
+                    self.report(&e);
                     warn_retry(&e, backoff, &mut last_warning);
                 }
             }
@@ -156,8 +165,19 @@ impl Lane {
         }
     }
 
+    /// Tells `/readyz` about a failure that keeps the projection from going on.
+    fn report(&self, e: &ProjectorError) {
+        match e {
+            ProjectorError::Database(_) => self.pipeline.health.set_database_up(false),
+            ProjectorError::UnknownSchema { partition, .. } => {
+                self.pipeline.health.stall(*partition, e.to_string())
+            }
+            _ => {}
+        }
+    }
+
     /// One attempt at a batch: sorts it out the first time (once the registry has
-    /// answered for every record), then folds and commits what is still fresh.
+    /// answered for every fresh record), then folds and commits what is still fresh.
     async fn attempt(
         &mut self,
         records: &[OwnedMessage],
@@ -172,21 +192,31 @@ impl Lane {
         self.fold_and_commit(records, sorted).await
     }
 
-    /// Asks the registry again for the records it could not answer for when the decoder
-    /// met them (a retry comes back here after its backoff).
+    /// Asks the registry again for the fresh records it could not answer for when the
+    /// decoder met them (a retry comes back here after its backoff); `Err` while it still
+    /// cannot, so what is left as an error is poison. Records below the stored offset are
+    /// dropped unfolded anyway: the registry is not waited for on their account.
     async fn decode_again(
         &self,
         records: &[OwnedMessage],
         events: &mut [Result<Event, CodecError>],
     ) -> Result<(), ProjectorError> {
         for (message, event) in records.iter().zip(events.iter_mut()) {
-            if matches!(event, Err(e) if e.is_transient()) {
-                let payload = message.payload().unwrap_or_default();
-                *event = self.pipeline.codec.decode(payload).await;
+            let position = position_of(message);
+            let waiting = matches!(event, Err(e) if !e.is_poison());
+            if !waiting || !self.is_fresh(position) {
+                continue;
             }
-            if let Err(CodecError::RegistryUnavailable(text)) = event {
-                let unavailable = CodecError::RegistryUnavailable(text.clone());
-                return Err(ProjectorError::Registry(unavailable));
+            *event = self
+                .pipeline
+                .codec
+                .decode(message.payload().unwrap_or_default())
+                .await;
+            if let Err(e) = event
+                && !e.is_poison()
+            {
+                let (partition, offset) = (position.partition, position.offset);
+                return Err(ProjectorError::unreadable(partition, offset, e.clone()));
             }
         }
         Ok(())
@@ -330,43 +360,6 @@ fn merge_waiting(
     None
 }
 
-/// Splits a decoded batch into its events and its poison records.
-fn sort_out(records: &[OwnedMessage], events: Vec<Result<Event, CodecError>>) -> Sorted {
-    let mut sorted = Sorted {
-        decoded: Vec::with_capacity(records.len()),
-        poison: Vec::new(),
-    };
-    for (message, event) in records.iter().zip(events) {
-        match event {
-            // An order's events must share its key (and so its partition), or two
-            // partitions could fold the same order; such a record is poison.
-            Ok(event) if message.key() != Some(event.order_id.as_bytes()) => {
-                let reason = format!("the record key is not the order id {}", event.order_id);
-                sorted.poison.push(poison_of(message, reason));
-            }
-            Ok(event) => sorted.decoded.push(DecodedRecord {
-                position: position_of(message),
-                event,
-            }),
-            Err(e) => sorted.poison.push(poison_of(message, e.to_string())),
-        }
-    }
-    sorted
-}
-
-/// The records the fold rejected (a transition the domain does not allow).
-fn rejected_poison<'a>(
-    records: &'a [OwnedMessage],
-    plan: &'a BatchPlan,
-) -> impl Iterator<Item = Poison> + 'a {
-    plan.rejected.iter().filter_map(|rejected| {
-        records
-            .iter()
-            .find(|m| position_of(m) == rejected.position)
-            .map(|m| poison_of(m, rejected.reason.clone()))
-    })
-}
-
 fn warn_retry(e: &ProjectorError, backoff: Duration, last: &mut Option<Instant>) {
     if last.is_none_or(|at| at.elapsed() >= Duration::from_secs(10)) {
         tracing::warn!(error = %e, kind = e.kind(), "folding a batch failed; retrying the whole batch in {backoff:?}");
@@ -392,20 +385,4 @@ fn age_ms(records: &[OwnedMessage]) -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
     created.map_or(0, |c| now - c)
-}
-
-fn position_of(message: &OwnedMessage) -> Position {
-    Position {
-        partition: message.partition(),
-        offset: message.offset(),
-    }
-}
-
-fn poison_of(message: &OwnedMessage, error: String) -> Poison {
-    Poison {
-        position: position_of(message),
-        key: message.key().map(<[u8]>::to_vec),
-        value: message.payload().map(<[u8]>::to_vec),
-        error,
-    }
 }

@@ -32,7 +32,8 @@
 //!   offsets, and the polling thread that cuts batches;
 //! - `pipeline`: the group members (consumer, decoder, batch loop each) and the cache
 //!   writer they share, wired together;
-//!   `lane`: one batch loop (fold, write, dead-letter, commit, cache);
+//!   `lane`: one batch loop (fold, write, dead-letter, commit, cache); `poison`: which
+//!   records of a batch it dead-letters;
 //! - `fold` (pure) and `model`: from decoded events and current state to row changes;
 //! - `store` / `store_write`: Postgres, migrations and the set-based batch statements;
 //! - `cache`: the Redis write-through;
@@ -58,6 +59,7 @@ mod lane;
 mod logscan;
 mod model;
 mod pipeline;
+mod poison;
 mod progress;
 pub mod rebuild;
 pub mod repair;

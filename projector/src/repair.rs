@@ -132,8 +132,13 @@ impl Reader<'_> {
                     event,
                 }),
                 Ok(_) => {}
-                Err(e) if e.is_transient() => return Err(ProjectorError::Registry(e)),
-                Err(_) => {}
+                // Poison is left out, as the projector dead-letters it; the registry's
+                // failures (an unknown schema id among them) stop the repair.
+                Err(e) if e.is_poison() => {}
+                Err(e) => {
+                    let (partition, offset) = (message.partition(), message.offset());
+                    return Err(ProjectorError::unreadable(partition, offset, e));
+                }
             }
         }
         Ok(records)

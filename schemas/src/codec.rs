@@ -13,7 +13,7 @@ use schema_registry_converter::async_impl::schema_registry::SrSettings;
 use schema_registry_converter::avro_common::AvroSchema;
 use schema_registry_converter::error::SRCError;
 use schema_registry_converter::schema_registry_common::{
-    SchemaType, SubjectNameStrategy, SuppliedSchema,
+    RawError, SchemaType, SubjectNameStrategy, SuppliedSchema,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
@@ -22,7 +22,8 @@ use std::time::Duration;
 /// Where the Schema Registry is and how to talk to it.
 #[derive(Debug, Clone)]
 pub struct RegistrySettings {
-    /// Base URL, e.g. `http://127.0.0.1:8081`.
+    /// Confluent-compatible base URL, e.g. `http://127.0.0.1:8081/apis/ccompat/v7`
+    /// (Apicurio) or `http://schema-registry:8081` (Confluent).
     pub url: String,
     /// Per-request timeout.
     pub timeout: Duration,
@@ -34,11 +35,12 @@ pub struct RegistrySettings {
 /// `--registry-url`/`ORDERFLOW_SCHEMA_REGISTRY_URL`, `--registry-auth`/`..._AUTH`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RegistryArgs {
-    /// Schema Registry base URL.
+    /// Schema Registry base URL: where Confluent's API is served (the local stack's
+    /// Apicurio serves it under `/apis/ccompat/v7`).
     #[arg(
         long = "registry-url",
         env = "ORDERFLOW_SCHEMA_REGISTRY_URL",
-        default_value = "http://127.0.0.1:8081"
+        default_value = "http://127.0.0.1:8081/apis/ccompat/v7"
     )]
     pub url: String,
     /// `user:password` for the registry, if it needs basic auth.
@@ -215,17 +217,18 @@ impl EventCodec {
         Ok(plans.entry(id).or_insert(plan).clone())
     }
 
-    /// The writer schema with `id`. Only a registry that answers "no such schema" makes the
-    /// record poison; any other failure (timeouts, 5xx, auth) is transient, and the
-    /// decoder's cached error is dropped so the next attempt asks again.
+    /// The writer schema with `id`. A registry that answers "no such schema" does not
+    /// know the log ([`CodecError::UnknownSchema`]); any other failure (timeouts, 5xx,
+    /// auth) is transient. Neither makes the record poison.
     async fn schema_by_id(&self, id: u32) -> Result<Arc<AvroSchema>, CodecError> {
         self.decoder.get_schema(id).await.map_err(|e| {
-            let text = format!("{e}");
-            if text.contains("status 404") {
-                CodecError::Registry(format!("the registry has no schema with id {id}"))
+            // The decoder keeps a 404 cached for good; dropped, the next attempt asks the
+            // registry again, so a restored registry lets readers go on by themselves.
+            self.decoder.remove_errors_from_cache();
+            if is_not_found(&e) {
+                CodecError::UnknownSchema { id }
             } else {
-                self.decoder.remove_errors_from_cache();
-                CodecError::RegistryUnavailable(format!("schema {id}: {text}"))
+                CodecError::RegistryUnavailable(format!("schema {id}: {e}"))
             }
         })
     }
@@ -289,6 +292,21 @@ pub(crate) fn widen_decimals(value: &mut Value) {
         _ => {}
     }
 }
+
+/// Whether the registry answered 404. The client has no status field: its `error` reads
+/// "HTTP request to schema registry failed with status 404 Not Found", and the body it
+/// parsed (Confluent's `error_code` 40403, "schema not found") is the error's source.
+/// Only `error` is searched, not the display text, which also quotes the registry's
+/// message.
+fn is_not_found(e: &SRCError) -> bool {
+    let code = std::error::Error::source(e)
+        .and_then(|source| source.downcast_ref::<RawError>())
+        .map(|raw| raw.error_code);
+    e.error.contains("status 404") || code == Some(SCHEMA_NOT_FOUND)
+}
+
+/// Confluent's error code for "schema not found" (Apicurio's compatibility API uses it too).
+const SCHEMA_NOT_FOUND: u32 = 40403;
 
 fn registry_error(e: SRCError) -> CodecError {
     let text = match &e.cause {

@@ -149,13 +149,19 @@ async fn inspect(
 async fn ready(State(app): State<AppState>) -> Response {
     let readiness = app.readiness();
     let (rebuilt, total) = readiness.progress();
-    let failure = readiness.failure();
-    if failure.is_none() && readiness.is_rebuilt() && readiness.is_broker_up() {
+    let (failure, stalled) = (readiness.failure(), readiness.stall_reason());
+    let up = readiness.is_rebuilt() && readiness.is_broker_up();
+    if failure.is_none() && stalled.is_none() && up {
         return Json(serde_json::json!({"status": "ready", "partitions": total})).into_response();
     }
     let detail = if let Some(failure) = failure {
         format!(
             "The event log cannot be read: {failure}. Restart the service once the log is fixed."
+        )
+    } else if let Some(stalled) = stalled {
+        format!(
+            "Reading the event log stopped at a record: {stalled}. \
+             It goes on by itself once the registry knows the schema."
         )
     } else if readiness.is_rebuilt() {
         "The broker is unreachable.".to_owned()

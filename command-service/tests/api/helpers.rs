@@ -330,3 +330,20 @@ pub async fn create_topic(topic: &str, partitions: i32) {
         .unwrap();
     assert!(results.iter().all(|r| r.is_ok()), "{results:?}");
 }
+
+/// Appends `payload` under `key` in the key's partition, as a foreign producer would;
+/// where it landed.
+pub async fn append(topic: &str, key: &str, payload: &[u8]) -> (i32, i64) {
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .create()
+        .unwrap();
+    let record = FutureRecord::to(topic)
+        .key(key)
+        .payload(payload)
+        .partition(orderflow_platform::partition_for_key(key.as_bytes(), 6));
+    let delivered = producer.send(record, Duration::from_secs(5)).await;
+    let delivered = delivered.map_err(|(e, _)| e).expect("appended");
+    (delivered.partition, delivered.offset)
+}

@@ -9,5 +9,6 @@ mod idempotency;
 mod lifecycle;
 mod log;
 mod rebuild;
+mod registry;
 mod validation;
 mod wire;

@@ -109,8 +109,13 @@ pub async fn verify(settings: &Settings) -> Result<VerifyReport, ProjectorError>
         match codec.decode(message.payload().unwrap_or_default()).await {
             Ok(event) if message.key() == Some(event.order_id.as_bytes()) => folder.push(&event),
             Ok(_) => poison += 1,
-            Err(e) if e.is_transient() => return Err(ProjectorError::Registry(e)),
-            Err(_) => poison += 1,
+            Err(e) if e.is_poison() => poison += 1,
+            // The registry's failures (an unknown schema id among them) stop the verify:
+            // the projector does not pass over such a record either.
+            Err(e) => {
+                let (partition, offset) = (message.partition(), message.offset());
+                return Err(ProjectorError::unreadable(partition, offset, e));
+            }
         }
     }
     let ignored = folder.ignored;

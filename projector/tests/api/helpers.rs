@@ -92,7 +92,16 @@ impl Stack {
             &topic,
         )
         .unwrap();
-        codec.register_all().await.unwrap();
+        // As the services do, a registry that is busy for a moment is asked again.
+        let mut attempts = 0;
+        while let Err(e) = codec.register_all().await {
+            attempts += 1;
+            assert!(
+                e.is_transient() && attempts < 10,
+                "registering the schemas: {e}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
         let producer = KafkaSettings::new(brokers())
             .client_config(&[("enable.idempotence", "true"), ("linger.ms", "5")])
             .create()

@@ -13,4 +13,5 @@ mod old_events;
 mod projection;
 mod rebuild;
 mod rebuild_crash;
+mod registry;
 mod restart;

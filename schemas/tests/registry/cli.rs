@@ -41,7 +41,7 @@ async fn the_projects_own_schemas_register_and_then_check_clean() {
 async fn check_reports_the_registrys_refusal_and_register_keeps_the_subject_unchanged() {
     let subject = Subject::new();
     let v1 = probe(&[ID]);
-    let dir = history_dir(&[v1.clone()]).display().to_string();
+    let dir = history_dir(std::slice::from_ref(&v1)).display().to_string();
     let first = schemas(&subject, &["register", "--dir", &dir]);
     assert!(first.status.success(), "{}", stdout(&first));
     assert!(stdout(&first).contains("registered Probe v1 as id"));

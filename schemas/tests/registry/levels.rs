@@ -23,7 +23,10 @@ async fn every_level_accepts_and_rejects_the_right_changes() {
     ];
     for (level, add_ok, remove_ok) in expectations {
         let subject = Subject::new();
-        subject.register(&[base.clone()], level).await.unwrap();
+        subject
+            .register(std::slice::from_ref(&base), level)
+            .await
+            .unwrap();
         let config = subject.get(&format!("/config/{}", subject.name())).await;
         assert_eq!(config["compatibilityLevel"], level.as_str());
         let compatible = async |candidate: &String| {
@@ -32,7 +35,11 @@ async fn every_level_accepts_and_rejects_the_right_changes() {
         };
         assert!(compatible(&add_optional).await, "{level}");
         assert_eq!(compatible(&add_required).await, add_ok, "{level} add");
-        assert_eq!(compatible(&remove_required).await, remove_ok, "{level} remove");
+        assert_eq!(
+            compatible(&remove_required).await,
+            remove_ok,
+            "{level} remove"
+        );
     }
 }
 
@@ -43,7 +50,10 @@ async fn full_transitive_refuses_with_409_what_only_the_first_version_cannot_rea
     let v2 = probe(&[ID, QTY_DEFAULT]);
     // Fully compatible with v2 (its default fills `qty`), but v1 cannot read it.
     let v3 = probe(&[ID]);
-    subject.register(&[v1.clone()], Level::Full).await.unwrap();
+    subject
+        .register(std::slice::from_ref(&v1), Level::Full)
+        .await
+        .unwrap();
     subject
         .register(&[v1.clone(), v2.clone()], Level::Full)
         .await
@@ -69,7 +79,10 @@ async fn backward_transitive_registration_checks_every_version() {
     // Reads v2's data but not v1's, which has no `qty`.
     let v3 = probe(&[ID, QTY]);
     let level = Level::BackwardTransitive;
-    subject.register(&[v1.clone()], level).await.unwrap();
+    subject
+        .register(std::slice::from_ref(&v1), level)
+        .await
+        .unwrap();
     subject
         .register(&[v1.clone(), v2.clone()], level)
         .await

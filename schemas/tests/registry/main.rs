@@ -3,5 +3,6 @@
 //! the registry's verdicts, and its 409 for an incompatible schema.
 
 mod cli;
+mod codec;
 mod helpers;
 mod levels;

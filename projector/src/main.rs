@@ -4,8 +4,8 @@
 use anyhow::Context;
 use clap::Parser;
 use orderflow_platform::{init_tracing, shutdown_signal};
-use orderflow_projector::cli::{Cli, Command, execute};
 use orderflow_projector::run;
+use orderflow_projector::tools::cli::{Cli, Command, execute};
 use std::process::ExitCode;
 
 // The services allocate many small, short-lived buffers per record and per request;

@@ -26,7 +26,7 @@ use tokio::time::Instant;
 /// this crate does not depend on the projector.
 pub const NOTIFY_CHANNEL: &str = "orderflow_orders";
 /// The channel a generation switch is announced on
-/// (`orderflow_projector::generations::GENERATION_CHANNEL`).
+/// (`orderflow_projector::tools::generations::GENERATION_CHANNEL`).
 pub const GENERATION_CHANNEL: &str = "orderflow_generation";
 
 /// The requests waiting for orders, by order id.

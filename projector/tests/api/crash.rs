@@ -7,7 +7,7 @@
 use crate::helpers::{PARTITIONS, Stack, brokers, event, order_id, read_topic, redis_url};
 use orderflow_domain::{Decimal, Event, EventKind, LineItem, OrderPlaced};
 use orderflow_platform::{KafkaSettings, partition_for_key};
-use orderflow_projector::verify::{Folder, compare, stored_read_model};
+use orderflow_projector::tools::verify::{Folder, compare, stored_read_model};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};

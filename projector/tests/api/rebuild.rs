@@ -5,9 +5,9 @@
 use crate::helpers::{Stack, cancelled, event, order_id, packed, placed, shipped, spawn_projector};
 use crate::old_events::written_with_v1;
 use orderflow_domain::Event;
-use orderflow_projector::rebuild::{RebuildOptions, rebuild};
-use orderflow_projector::repair::repair_order;
-use orderflow_projector::verify::verify;
+use orderflow_projector::tools::rebuild::{RebuildOptions, rebuild};
+use orderflow_projector::tools::repair::repair_order;
+use orderflow_projector::tools::verify::verify;
 use orderflow_projector::{ProgressMode, Settings};
 use std::time::Duration;
 use tokio::sync::watch;

@@ -3,7 +3,7 @@
 
 use crate::crash::{Projector, backlog, child_env, produce_batched};
 use crate::helpers::{Stack, order_id, spawn_projector};
-use orderflow_projector::verify::verify;
+use orderflow_projector::tools::verify::verify;
 use std::time::{Duration, Instant};
 
 const ORDERS: usize = 3_000;

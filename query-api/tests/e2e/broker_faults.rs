@@ -109,7 +109,7 @@ async fn check_outcome(broker: &OwnBroker, stack: &Stack, attempts: &[Attempt]) 
     for id in log.values() {
         assert_eq!(stored.get(id), Some(&(1, 1)), "{id}: (version, history)");
     }
-    let report = orderflow_projector::verify::verify(&stack.projector)
+    let report = orderflow_projector::tools::verify::verify(&stack.projector)
         .await
         .unwrap();
     assert!(

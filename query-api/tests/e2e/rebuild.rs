@@ -3,7 +3,7 @@
 
 use crate::stack::Stack;
 use orderflow_projector::ProgressMode;
-use orderflow_projector::rebuild::{RebuildOptions, rebuild};
+use orderflow_projector::tools::rebuild::{RebuildOptions, rebuild};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

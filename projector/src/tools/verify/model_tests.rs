@@ -2,7 +2,7 @@
 //! differences are reported.
 
 use super::model::{Folder, ReadModel, compare};
-use crate::fold_tests::{cancelled, packed, placed, record};
+use crate::fold::tests::{cancelled, packed, placed, record};
 use orderflow_domain::Event;
 
 fn fold(events: &[Event]) -> (ReadModel, usize) {

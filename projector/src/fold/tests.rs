@@ -1,7 +1,7 @@
 //! Given stored orders, when a batch of events is folded, then these rows change.
 
+use crate::fold::model::{DecodedRecord, OrderView, Position};
 use crate::fold::{BatchPlan, fold_batch};
-use crate::model::{DecodedRecord, OrderView, Position};
 use chrono::{TimeZone, Utc};
 use orderflow_domain::{
     Decimal, Event, EventKind, EventMeta, LineItem, OrderPlaced, Status, Timestamp,

@@ -1,7 +1,9 @@
 //! `/healthz` and `/readyz`, and the counters they report.
 
-use crate::cache::CacheStats;
-use crate::consumer::AheadOfLog;
+pub(crate) mod lag;
+
+use crate::live::consumer::AheadOfLog;
+use crate::sinks::redis::CacheStats;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;

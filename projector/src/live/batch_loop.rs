@@ -10,14 +10,14 @@
 //! `/readyz` names that record. Records below a partition's stored next offset are
 //! skipped, which makes any redelivery harmless.
 
-use crate::consumer::GroupConsumer;
-use crate::dlq::Poison;
 use crate::error::ProjectorError;
 use crate::fold::fold_batch;
-use crate::model::{DecodedRecord, Position};
-use crate::pipeline::{Ended, Pipeline};
-use crate::poison::{Sorted, position_of, rejected_poison, sort_out};
-use crate::stages::Staged;
+use crate::fold::model::{DecodedRecord, Position};
+use crate::live::consumer::GroupConsumer;
+use crate::live::pipeline::{Ended, Pipeline};
+use crate::live::poison::{Sorted, position_of, rejected_poison, sort_out};
+use crate::live::stages::Staged;
+use crate::sinks::dlq::Poison;
 use orderflow_domain::Event;
 use orderflow_schemas::CodecError;
 use rdkafka::consumer::{CommitMode, Consumer};

@@ -1,12 +1,12 @@
 //! The `projector` command line: the service (default) and the operator's tools for
 //! generations of the read model (rebuild, switch, verify, list, drop).
 
-use crate::generations::{GenerationState, Generations};
-use crate::progress::ProgressMode;
-use crate::rebuild::{RebuildLock, RebuildOptions, drop_generation, rebuild};
-use crate::repair::repair_order;
 use crate::settings::Settings;
-use crate::verify::verify;
+use crate::tools::generations::{GenerationState, Generations};
+use crate::tools::progress::ProgressMode;
+use crate::tools::rebuild::{RebuildLock, RebuildOptions, drop_generation, rebuild};
+use crate::tools::repair::repair_order;
+use crate::tools::verify::verify;
 use anyhow::Context;
 use std::process::ExitCode;
 use std::time::Duration;

@@ -4,8 +4,8 @@
 
 use crate::error::ProjectorError;
 use crate::fold::BatchPlan;
-use crate::generations::Generation;
-use crate::model::OrderView;
+use crate::fold::model::OrderView;
+use crate::tools::generations::Generation;
 use orderflow_domain::{Decimal, LineItem, Status};
 use orderflow_platform::LogIdentity;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
@@ -271,7 +271,7 @@ impl BatchTx {
         next_offsets: &[(i32, i64)],
         cached: &[Option<i64>],
     ) -> Result<(), ProjectorError> {
-        crate::store_write::write_order_rows(&mut self.tx, plan, self.notify).await?;
+        crate::sinks::postgres_batch::write_order_rows(&mut self.tx, plan, self.notify).await?;
         let (partitions, offsets): (Vec<i32>, Vec<i64>) = next_offsets.iter().copied().unzip();
         sqlx::query(
             "INSERT INTO projection_offsets (projection, topic, partition, next_offset, cached_offset)
@@ -293,7 +293,7 @@ impl BatchTx {
     /// Adds the batch's analytics deltas. Every batch loop updates the same few rows, so
     /// this comes last: their locks are then held only until the commit.
     pub async fn write_stats(&mut self, plan: &BatchPlan) -> Result<(), ProjectorError> {
-        crate::store_write::upsert_stats(&mut self.tx, plan).await?;
+        crate::sinks::postgres_batch::upsert_stats(&mut self.tx, plan).await?;
         Ok(())
     }
 

@@ -3,9 +3,9 @@
 //! under another order, and those the fold rejected. They go to the dead-letter topic
 //! (`dlq`); nothing else is ever passed over.
 
-use crate::dlq::Poison;
 use crate::fold::BatchPlan;
-use crate::model::{DecodedRecord, Position};
+use crate::fold::model::{DecodedRecord, Position};
+use crate::sinks::dlq::Poison;
 use orderflow_domain::Event;
 use orderflow_schemas::CodecError;
 use rdkafka::message::{Message, OwnedMessage};

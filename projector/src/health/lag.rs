@@ -1,8 +1,8 @@
 //! Per-partition lag in the logs, every few seconds: the high watermark minus the next
 //! offset to fold.
 
-use crate::consumer::GroupConsumer;
-use crate::pipeline::Positions;
+use crate::live::consumer::GroupConsumer;
+use crate::live::pipeline::Positions;
 use rdkafka::consumer::Consumer;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

@@ -6,7 +6,11 @@
 //! batch chain correctly. Ignored events (duplicates, conflicting appends) change nothing;
 //! events the lifecycle forbids are returned as rejected, for the dead-letter topic.
 
-use crate::model::{
+pub mod model;
+#[cfg(test)]
+pub(crate) mod tests;
+
+use crate::fold::model::{
     DecodedRecord, HistoryRow, HourlyDelta, Ignored, OrderChange, OrderView, ProductDelta,
     Rejected, to_datetime,
 };

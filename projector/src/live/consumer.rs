@@ -13,7 +13,7 @@
 
 use crate::error::ProjectorError;
 use crate::health::Health;
-use crate::store::{Offsets, Store};
+use crate::sinks::postgres::{Offsets, Store};
 use orderflow_platform::{KafkaSettings, log_gone};
 use rdkafka::Offset;
 use rdkafka::client::ClientContext;
@@ -273,7 +273,7 @@ pub async fn consume(spec: ConsumerSpec<'_>) -> Result<GroupConsumer, ProjectorE
         consumer.subscribe(&[spec.topic])?;
         return Ok(consumer);
     }
-    let ends = crate::logscan::partition_ends(spec.kafka, spec.topic).await?;
+    let ends = crate::tools::logscan::partition_ends(spec.kafka, spec.topic).await?;
     let members = spec.members.max(1) as i32;
     let partitions: Vec<i32> = ends
         .keys()

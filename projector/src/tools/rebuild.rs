@@ -17,16 +17,17 @@
 //! moves to the new one at its stored offsets. The old generation is dropped after a grace
 //! period, or kept (retired) for a rollback.
 
-use crate::consumer::ahead_of_log;
+use crate::Cache;
 use crate::error::ProjectorError;
-use crate::generations::{Generation, GenerationState, Generations};
 use crate::health::Health;
-use crate::logscan::partition_ends;
-use crate::pipeline::{Ended, Positions};
-use crate::progress::{Progress, ProgressMode};
+use crate::live::consumer::ahead_of_log;
+use crate::live::pipeline::{Ended, Positions};
+use crate::live::{Target, connect_retrying};
 use crate::settings::Settings;
-use crate::store::{Role, Store};
-use crate::{Cache, Target, connect_retrying};
+use crate::sinks::postgres::{Role, Store};
+use crate::tools::generations::{Generation, GenerationState, Generations};
+use crate::tools::logscan::partition_ends;
+use crate::tools::progress::{Progress, ProgressMode};
 use sqlx::{Connection, PgConnection};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};

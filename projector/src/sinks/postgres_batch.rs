@@ -2,7 +2,7 @@
 //! table, whatever the batch size, so a batch costs a handful of round trips.
 
 use crate::fold::BatchPlan;
-use crate::store::NOTIFY_CHANNEL;
+use crate::sinks::postgres::NOTIFY_CHANNEL;
 use chrono::{DateTime, Utc};
 use orderflow_domain::Decimal;
 use serde_json::json;
@@ -35,10 +35,10 @@ pub async fn write_orders(conn: &mut PgConnection, plan: &BatchPlan) -> Result<(
 
 async fn upsert_orders(conn: &mut PgConnection, plan: &BatchPlan) -> Result<(), sqlx::Error> {
     let views = plan.orders.iter().map(|c| &c.view);
-    let text = |f: fn(&crate::model::OrderView) -> &str| -> Vec<String> {
+    let text = |f: fn(&crate::fold::model::OrderView) -> &str| -> Vec<String> {
         plan.orders.iter().map(|c| f(&c.view).to_owned()).collect()
     };
-    let opt = |f: fn(&crate::model::OrderView) -> &Option<String>| -> Vec<Option<String>> {
+    let opt = |f: fn(&crate::fold::model::OrderView) -> &Option<String>| -> Vec<Option<String>> {
         plan.orders.iter().map(|c| f(&c.view).clone()).collect()
     };
     // The version guard keeps a row from ever going back, whoever writes it.

@@ -18,10 +18,10 @@ pub use load::read_model as stored_read_model;
 pub use model::{Folder, ReadModel, TableDifference, compare};
 
 use crate::error::ProjectorError;
-use crate::generations::Generations;
-use crate::logscan::{Scan, partition_ends};
 use crate::settings::Settings;
-use crate::store::{Role, Store};
+use crate::sinks::postgres::{Role, Store};
+use crate::tools::generations::Generations;
+use crate::tools::logscan::{Scan, partition_ends};
 use orderflow_schemas::EventCodec;
 use rdkafka::message::Message;
 use std::fmt;

@@ -9,9 +9,9 @@
 //! Both keep the order of what they are given, and both are bounded channels, so a slow
 //! stage holds the others back instead of buffering without limit.
 
-use crate::cache::Cache;
-use crate::consumer::Feed;
-use crate::model::OrderView;
+use crate::fold::model::OrderView;
+use crate::live::consumer::Feed;
+use crate::sinks::redis::Cache;
 use orderflow_domain::Event;
 use orderflow_schemas::{CodecError, EventCodec};
 use rdkafka::message::{Message, OwnedMessage};

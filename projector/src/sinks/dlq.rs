@@ -4,7 +4,7 @@
 //! without losing them. A record whose schema the registry does not know is never one.
 
 use crate::error::ProjectorError;
-use crate::model::Position;
+use crate::fold::model::Position;
 use orderflow_platform::{KafkaSettings, LogSettings, ensure_topic};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};

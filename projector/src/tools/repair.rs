@@ -12,11 +12,11 @@
 
 use crate::error::ProjectorError;
 use crate::fold::fold_batch;
-use crate::generations::Generations;
-use crate::logscan::{Scan, partition_ends};
-use crate::model::{DecodedRecord, Position};
+use crate::fold::model::{DecodedRecord, Position};
 use crate::settings::Settings;
-use crate::store::{Role, Store, check_live};
+use crate::sinks::postgres::{Role, Store, check_live};
+use crate::tools::generations::Generations;
+use crate::tools::logscan::{Scan, partition_ends};
 use orderflow_domain::Status;
 use orderflow_platform::{order_cache_key, partition_for_key};
 use orderflow_schemas::EventCodec;
@@ -86,7 +86,7 @@ pub async fn repair_order(
             .execute(&mut *tx)
             .await?;
     }
-    crate::store_write::write_orders(&mut tx, &plan).await?;
+    crate::sinks::postgres_batch::write_orders(&mut tx, &plan).await?;
     recount_statuses(&mut tx).await?;
     tx.commit().await?;
     let after = plan.orders.first().map(|c| (c.view.version, c.view.status));

@@ -8,7 +8,7 @@
 //! zombie instance, a retried batch) never overwrites a newer one.
 
 use crate::error::ProjectorError;
-use crate::model::OrderView;
+use crate::fold::model::OrderView;
 use orderflow_platform::{WRITE_IF_NEWER, order_cache_key, order_cache_pattern};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::collections::HashMap;

@@ -12,14 +12,14 @@
 //! last in each transaction, in one fixed order (`store_write`), so members wait briefly
 //! for each other's commit and never deadlock.
 
-use crate::cache::Cache;
-use crate::consumer::{Feed, GroupConsumer};
-use crate::dlq::DeadLetters;
 use crate::fold::BatchPlan;
 use crate::health::Health;
-use crate::lane::Lane;
-use crate::stages::{CacheWriter, spawn_decoder};
-use crate::store::Store;
+use crate::live::batch_loop::Lane;
+use crate::live::consumer::{Feed, GroupConsumer};
+use crate::live::stages::{CacheWriter, spawn_decoder};
+use crate::sinks::dlq::DeadLetters;
+use crate::sinks::postgres::Store;
+use crate::sinks::redis::Cache;
 use orderflow_schemas::EventCodec;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};

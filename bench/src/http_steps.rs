@@ -8,7 +8,7 @@ use crate::run::Ctx;
 use crate::services::{Service, free_addr};
 use crate::stats::Summary;
 use crate::workloads::{GetOrder, Lifecycle, PlaceOrder, Visibility};
-use orderflow_platform::order_cache_key;
+use orderflow_read_model::order_cache_key;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;

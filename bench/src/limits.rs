@@ -12,13 +12,11 @@ use anyhow::Context;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use orderflow_platform::{KafkaSettings, QuietEof};
+use orderflow_platform::{KafkaSettings, ReadToEnd, whole_partitions};
 use orderflow_projector::{
     DecodedRecord, HistoryRow, OrderChange, OrderView, Position, fold_batch,
 };
-use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::error::KafkaError;
-use rdkafka::{Message, Offset, TopicPartitionList};
+use rdkafka::Message;
 use sqlx::PgPool;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -56,42 +54,25 @@ pub struct Consumed {
 }
 
 /// Reads every record of `topic` once with a bare rdkafka consumer, to the end of each
-/// partition (detected by partition EOF rather than the high watermark, ADR 0004).
+/// partition (the one way to read to the end, `ReadToEnd`).
 pub async fn raw_consume(
     kafka: &KafkaSettings,
     topic: &str,
     partitions: i32,
 ) -> anyhow::Result<Consumed> {
-    let consumer: StreamConsumer<QuietEof> = kafka
-        .client_config(&[
-            ("group.id", "orderflow-bench-raw"),
-            ("enable.auto.commit", "false"),
-            ("enable.partition.eof", "true"),
-            ("isolation.level", "read_uncommitted"),
-        ])
-        .create_with_context(QuietEof)
+    let properties = [
+        ("group.id", "orderflow-bench-raw"),
+        ("isolation.level", "read_uncommitted"),
+    ];
+    let spans = whole_partitions(partitions);
+    let mut reader = ReadToEnd::open(kafka, &properties, topic, &spans, RAW_STALL)
         .context("creating the consumer")?;
-    let mut assignment = TopicPartitionList::new();
-    for p in 0..partitions {
-        assignment.add_partition_offset(topic, p, Offset::Beginning)?;
-    }
-    consumer.assign(&assignment)?;
     let started = Instant::now();
     let mut ends = BTreeMap::new();
-    let mut at_end = std::collections::HashSet::new();
     let mut events = 0;
-    while at_end.len() < partitions as usize {
-        match consumer.recv().await {
-            Ok(m) => {
-                events += 1;
-                ends.insert(m.partition(), m.offset() + 1);
-                at_end.remove(&m.partition());
-            }
-            Err(KafkaError::PartitionEOF(p)) => {
-                at_end.insert(p);
-            }
-            Err(e) => return Err(e).context("consuming"),
-        }
+    while let Some(m) = reader.next().await.context("consuming")? {
+        events += 1;
+        ends.insert(m.partition(), m.offset() + 1);
     }
     Ok(Consumed {
         events,
@@ -99,6 +80,9 @@ pub async fn raw_consume(
         ends,
     })
 }
+
+/// Longest the raw read waits for a record before it gives up.
+const RAW_STALL: Duration = Duration::from_secs(60);
 
 /// Rows the `COPY` limit wrote, and how long it took.
 #[derive(Debug, Clone, Copy)]

@@ -9,6 +9,7 @@ use crate::settings::Settings;
 use crate::worker::{Worker, WorkerContext, WorkerMsg};
 use anyhow::Context;
 use orderflow_domain::Order;
+use orderflow_platform::Backoff;
 use orderflow_platform::{LogError, LogIdentity, ensure_log, partition_for_key};
 use orderflow_schemas::EventCodec;
 use std::collections::VecDeque;
@@ -22,13 +23,13 @@ use tokio::task::JoinSet;
 /// Capacity of each worker's inbox; a full inbox makes callers wait (backpressure).
 const WORKER_INBOX: usize = 8192;
 
-/// The senders of one generation of partition workers, indexed by partition.
+/// The senders of one worker set (a worker per partition), indexed by partition.
 type Workers = Arc<Vec<mpsc::Sender<WorkerMsg>>>;
 
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
-    /// The current generation of partition workers; replaced when the log side restarts.
+    /// The current worker set; replaced by a new one when the log side restarts.
     workers: Arc<RwLock<Option<Workers>>>,
     readiness: Arc<Readiness>,
     answer_timeout: Duration,
@@ -49,14 +50,14 @@ impl AppState {
     }
 
     fn worker_for(&self, order_id: &str) -> Result<mpsc::Sender<WorkerMsg>, CommandError> {
-        if !self.readiness.is_rebuilt() {
-            return Err(CommandError::Rebuilding);
+        if !self.readiness.is_replayed() {
+            return Err(CommandError::Replaying);
         }
         let guard = self
             .workers
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let workers = guard.as_ref().ok_or(CommandError::Rebuilding)?;
+        let workers = guard.as_ref().ok_or(CommandError::Replaying)?;
         let partition = partition_for_key(order_id.as_bytes(), workers.len() as i32);
         // Its worker waits at a record it cannot read: it would not answer in time.
         if let Some(reason) = self.readiness.stalled_at(partition) {
@@ -125,7 +126,7 @@ fn gone() -> CommandError {
 }
 
 /// Serves the API on `listener` until `shutdown` completes. The log side (topic, schemas,
-/// rebuild) comes up in the background; until it has, commands get 503. A topic that is
+/// replay) comes up in the background; until it has, commands get 503. A topic that is
 /// not a log this service can trust (ADR 0010) ends `run` with an error at start-up.
 pub async fn run(
     settings: Settings,
@@ -151,18 +152,18 @@ pub async fn run(
 
 /// Brings the log side up, retrying with backoff, and supervises it: if any of its tasks
 /// ends (a fatal producer error, a worker that died), the whole log side is torn down and
-/// rebuilt from the log, so the service heals itself. Returns only when the log is refused
+/// replayed from the log, so the service heals itself. Returns only when the log is refused
 /// at start-up; a log that is gone or refused later leaves the service not ready for good.
 /// Aborting this task stops everything (a `JoinSet` aborts its tasks when dropped).
 async fn start_log_side(settings: Settings, state: AppState) -> LogError {
-    let mut backoff = Duration::from_millis(200);
+    let mut backoff = Backoff::standard();
     let mut known: Option<LogIdentity> = None;
     loop {
         match check_log(&settings, known.as_ref()).await {
             Ok(log) => match connect(&settings, &state, &log).await {
                 Ok(mut tasks) => {
                     known = Some(log);
-                    backoff = Duration::from_millis(200);
+                    backoff.reset();
                     let ended = tasks.join_next().await;
                     state.set_workers(None);
                     if state.readiness.failure().is_some() {
@@ -173,7 +174,8 @@ async fn start_log_side(settings: Settings, state: AppState) -> LogError {
                 }
                 Err(e) => tracing::warn!(
                     error = format!("{e:#}"),
-                    "log side not up yet; retrying in {backoff:?}"
+                    "log side not up yet; retrying in {:?}",
+                    backoff.delay()
                 ),
             },
             Err(refused) if refused.is_fatal() => {
@@ -184,10 +186,11 @@ async fn start_log_side(settings: Settings, state: AppState) -> LogError {
                 state.readiness.fail(refused.to_string());
                 return std::future::pending().await;
             }
-            Err(e) => tracing::warn!(error = %e, "log not reachable yet; retrying in {backoff:?}"),
+            Err(e) => {
+                tracing::warn!(error = %e, "log not reachable yet; retrying in {:?}", backoff.delay())
+            }
         }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(5));
+        backoff.wait().await;
     }
 }
 
@@ -232,7 +235,7 @@ async fn connect(
         .await
         .context("reading end offsets")?;
     let total: i64 = ends.iter().sum();
-    tracing::info!(%topic, partitions, events = total, "rebuilding state from the log");
+    tracing::info!(%topic, partitions, events = total, "replaying the log");
 
     state.readiness.expect_partitions(partitions as usize);
     state.readiness.set_broker_up(true);
@@ -262,22 +265,22 @@ async fn connect(
         state.readiness.clone(),
     ));
     tasks.spawn(log::watch_broker(reader, topic, state.readiness.clone()));
-    tasks.spawn(report_rebuild(state.readiness.clone(), total));
+    tasks.spawn(report_replay(state.readiness.clone(), total));
     state.set_workers(Some(Arc::new(senders)));
     Ok(tasks)
 }
 
-/// Logs rebuild progress until every partition is done, then idles. `estimate` is the sum
+/// Logs replay progress until every partition is done, then idles. `estimate` is the sum
 /// of the high watermarks at the start.
-async fn report_rebuild(readiness: Arc<Readiness>, estimate: i64) {
+async fn report_replay(readiness: Arc<Readiness>, estimate: i64) {
     let started = std::time::Instant::now();
-    while !readiness.is_rebuilt() {
+    while !readiness.is_replayed() {
         tokio::time::sleep(Duration::from_secs(2)).await;
         let (done, total) = readiness.progress();
         let events = readiness.folded();
-        tracing::info!(events, estimate, partitions_done = done, partitions = total, elapsed = ?started.elapsed(), "rebuilding from the log");
+        tracing::info!(events, estimate, partitions_done = done, partitions = total, elapsed = ?started.elapsed(), "replaying the log");
     }
-    tracing::info!(events = readiness.folded(), ignored = readiness.ignored(), elapsed = ?started.elapsed(), "rebuild complete");
+    tracing::info!(events = readiness.folded(), ignored = readiness.ignored(), elapsed = ?started.elapsed(), "replay complete");
     // Stay in the supervised set without ending it: only a failure may end the set.
     std::future::pending::<()>().await;
 }

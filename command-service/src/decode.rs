@@ -4,10 +4,10 @@
 
 use crate::worker::WorkerContext;
 use orderflow_domain::Event;
+use orderflow_platform::Backoff;
 use orderflow_platform::partition_for_key;
 use orderflow_schemas::CodecError;
 use rdkafka::message::{Message, OwnedMessage};
-use std::time::Duration;
 
 /// The event a record read back from the log holds; `None` for poison, which the command
 /// side skips (the projector dead-letters it).
@@ -36,7 +36,7 @@ pub(crate) async fn read_back(ctx: &WorkerContext, record: &OwnedMessage) -> Opt
 async fn decode_patiently(ctx: &WorkerContext, record: &OwnedMessage) -> Result<Event, CodecError> {
     let payload = record.payload().unwrap_or_default();
     let partition = record.partition();
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff = Backoff::standard();
     let mut stalled = false;
     loop {
         let e = match ctx.codec.decode(payload).await {
@@ -56,7 +56,6 @@ async fn decode_patiently(ctx: &WorkerContext, record: &OwnedMessage) -> Result<
         } else {
             tracing::warn!(error = %e, "registry unavailable while reading the log; retrying");
         }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(5));
+        backoff.wait().await;
     }
 }

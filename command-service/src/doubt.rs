@@ -17,6 +17,7 @@
 //! order twice.
 
 use crate::log::Reader;
+use orderflow_platform::Backoff;
 use rdkafka::consumer::Consumer;
 use std::sync::Arc;
 use std::time::Duration;
@@ -65,7 +66,7 @@ pub fn fetch_end(
     ends: mpsc::UnboundedSender<(Doubt, i64)>,
 ) {
     tokio::spawn(async move {
-        let mut backoff = Duration::from_millis(200);
+        let mut backoff = Backoff::standard();
         loop {
             let (reader, topic) = (reader.clone(), topic.clone());
             let end = tokio::task::spawn_blocking(move || {
@@ -76,8 +77,7 @@ pub fn fetch_end(
                 let _ = ends.send((doubt, high));
                 return;
             }
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_secs(5));
+            backoff.wait().await;
         }
     });
 }

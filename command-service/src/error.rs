@@ -38,9 +38,9 @@ pub enum CommandError {
         "order {order_id} was changed concurrently; version {version} was taken by another writer"
     )]
     ConcurrentWrite { order_id: String, version: u64 },
-    /// The service is still rebuilding its state from the log. Handling: 503 + Retry-After.
-    #[error("the service is rebuilding its state from the event log")]
-    Rebuilding,
+    /// The service is still replaying the log into its state. Handling: 503 + Retry-After.
+    #[error("the service is replaying the event log into its state")]
+    Replaying,
     /// The broker, or the registry, cannot be reached or did not confirm in time, or the
     /// order's partition waits at a record whose schema the registry does not know.
     /// Handling: 503 + Retry-After; nothing is acknowledged, a retry with the same

@@ -1,7 +1,7 @@
 //! orderflow's command service: REST commands in, Avro events on the Kafka log out.
 //!
 //! A command is validated by the pure domain crate against the order's aggregate, which is
-//! rebuilt from the log at start-up and kept in memory. Each partition of the topic has one
+//! replayed from the log at start-up and kept in memory. Each partition of the topic has one
 //! worker that is the single writer of its orders; a command is acknowledged only once its
 //! event has been read back from the log and accepted by the shared fold rule, so the log,
 //! not this process, decides what happened.

@@ -106,7 +106,7 @@ pub fn reader(kafka: &KafkaSettings) -> Result<Reader, KafkaError> {
             // fetch as soon as one byte is there, so the wait only bounds idle fetches.
             ("fetch.wait.max.ms", "100"),
             ("fetch.min.bytes", "1"),
-            // The end of the rebuild is the first end-of-partition event: librdkafka sends
+            // The end of the replay is the first end-of-partition event: librdkafka sends
             // it when the fetch position reaches the end the broker reports (the last
             // stable offset under read_committed).
             ("enable.partition.eof", "true"),
@@ -117,7 +117,7 @@ pub fn reader(kafka: &KafkaSettings) -> Result<Reader, KafkaError> {
 /// The consumer the command side reads the log with.
 pub type Reader = StreamConsumer<QuietEof>;
 
-/// The high watermark of each partition: the rebuild's progress total (the rebuild itself
+/// The high watermark of each partition: the replay's progress total (the replay itself
 /// ends at end-of-partition events).
 pub async fn end_offsets(
     consumer: Arc<Reader>,

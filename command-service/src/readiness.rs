@@ -1,4 +1,4 @@
-//! What `/readyz` reports and what gates commands: rebuilt from the log, broker reachable,
+//! What `/readyz` reports and what gates commands: replayed from the log, broker reachable,
 //! the log still readable, and no partition stalled at a record it cannot read yet.
 
 use std::collections::BTreeMap;
@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 #[derive(Debug, Default)]
 pub struct Readiness {
     partitions: AtomicUsize,
-    rebuilt: AtomicUsize,
+    replayed: AtomicUsize,
     broker_up: AtomicBool,
     ignored: AtomicU64,
     folded: AtomicU64,
@@ -21,23 +21,23 @@ pub struct Readiness {
 }
 
 impl Readiness {
-    /// Starts counting down the rebuild of `partitions` partitions.
+    /// Starts counting down the replay of `partitions` partitions.
     pub fn expect_partitions(&self, partitions: usize) {
         self.partitions.store(partitions, Ordering::SeqCst);
     }
 
-    /// Back to "rebuilding", for a restart of the log side.
+    /// Back to "replaying", for a restart of the log side.
     pub(crate) fn reset(&self) {
-        self.rebuilt.store(0, Ordering::SeqCst);
+        self.replayed.store(0, Ordering::SeqCst);
         self.stalled().clear();
     }
 
-    pub(crate) fn partition_rebuilt(&self) {
-        let done = self.rebuilt.fetch_add(1, Ordering::SeqCst) + 1;
+    pub(crate) fn partition_replayed(&self) {
+        let done = self.replayed.fetch_add(1, Ordering::SeqCst) + 1;
         if done == self.partitions.load(Ordering::SeqCst) {
             tracing::info!(
                 partitions = done,
-                "state rebuilt from the log; accepting commands"
+                "state replayed from the log; accepting commands"
             );
         }
     }
@@ -90,15 +90,15 @@ impl Readiness {
     }
 
     /// Every partition has been folded up to where the log ended at start-up.
-    pub fn is_rebuilt(&self) -> bool {
+    pub fn is_replayed(&self) -> bool {
         let partitions = self.partitions.load(Ordering::SeqCst);
-        partitions > 0 && self.rebuilt.load(Ordering::SeqCst) >= partitions
+        partitions > 0 && self.replayed.load(Ordering::SeqCst) >= partitions
     }
 
-    /// `(rebuilt, total)` partitions, for progress reports.
+    /// `(replayed, total)` partitions, for progress reports.
     pub fn progress(&self) -> (usize, usize) {
         (
-            self.rebuilt.load(Ordering::SeqCst),
+            self.replayed.load(Ordering::SeqCst),
             self.partitions.load(Ordering::SeqCst),
         )
     }

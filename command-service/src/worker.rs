@@ -74,7 +74,7 @@ struct OrderQueue {
 /// The worker of one partition.
 pub struct Worker {
     partition: i32,
-    rebuilt: bool,
+    replayed: bool,
     aggregates: Aggregates,
     queues: HashMap<String, OrderQueue>,
     /// The offset after the last record read back.
@@ -91,7 +91,7 @@ impl Worker {
         let (ends, ends_answered) = mpsc::unbounded_channel();
         Worker {
             partition,
-            rebuilt: false,
+            replayed: false,
             aggregates: Aggregates::new(partition),
             queues: HashMap::new(),
             next_offset: 0,
@@ -115,9 +115,9 @@ impl Worker {
                 msg = inbox.recv() => match msg {
                     Some(WorkerMsg::Command(request, reply)) => self.on_command(request, reply).await,
                     Some(WorkerMsg::Record(record)) => self.on_record(record).await,
-                    Some(WorkerMsg::EndOfLog) => self.mark_rebuilt(),
+                    Some(WorkerMsg::EndOfLog) => self.mark_replayed(),
                     Some(WorkerMsg::Inspect(order_id, reply)) => {
-                        let answer = if self.rebuilt { Ok(self.aggregates.order(&order_id)) } else { Err(CommandError::Rebuilding) };
+                        let answer = if self.replayed { Ok(self.aggregates.order(&order_id)) } else { Err(CommandError::Replaying) };
                         let _ = reply.send(answer);
                     }
                     None => break,
@@ -126,7 +126,7 @@ impl Worker {
                     self.fail_in_flight(failure).await;
                     if let Some(fatal) = self.ctx.producer.client().fatal_error() {
                         // The idempotent producer cannot go on; ending this worker makes
-                        // the supervisor rebuild the log side with a new producer.
+                        // the supervisor restart the log side with a new producer.
                         tracing::error!(?fatal, partition = self.partition, "producer failed fatally");
                         break;
                     }
@@ -140,21 +140,21 @@ impl Worker {
         }
     }
 
-    fn mark_rebuilt(&mut self) {
-        if !self.rebuilt {
-            self.rebuilt = true;
-            self.ctx.readiness.partition_rebuilt();
+    fn mark_replayed(&mut self) {
+        if !self.replayed {
+            self.replayed = true;
+            self.ctx.readiness.partition_replayed();
             tracing::info!(
                 partition = self.partition,
                 orders = self.aggregates.len(),
-                "partition rebuilt from the log"
+                "partition replayed from the log"
             );
         }
     }
 
     async fn on_command(&mut self, request: CommandRequest, reply: Reply) {
-        if !self.rebuilt {
-            let _ = reply.send(Err(CommandError::Rebuilding));
+        if !self.replayed {
+            let _ = reply.send(Err(CommandError::Replaying));
             return;
         }
         let order_id = request.order_id.clone();

@@ -52,7 +52,7 @@ pub use fold::model::{DecodedRecord, HistoryRow, OrderChange, OrderView, Positio
 pub use fold::{BatchPlan, fold_batch};
 pub use health::Health;
 pub use settings::Settings;
-pub use sinks::postgres::{NOTIFY_CHANNEL, PROJECTION};
+pub use sinks::postgres::{PROJECTION, Role, Store};
 pub use sinks::redis::Cache;
 pub use tools::progress::ProgressMode;
 pub use tools::rebuild::{RebuildOptions, RebuildReport, rebuild};
@@ -61,7 +61,7 @@ use std::future::{Future, IntoFuture};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 /// Serves `/healthz` and `/readyz` on `listener` and runs the projection until `shutdown`
 /// completes. Postgres, Kafka and the registry are connected in the background, retried
@@ -76,12 +76,15 @@ pub async fn run(
         .check()
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     let health = Arc::new(Health::default());
-    let (stop, stopped) = watch::channel(false);
-    let mut projection = tokio::spawn(live::project(settings, health.clone(), stopped));
+    // The root of the projector's cancellation tree: every generation run, batch loop and
+    // reporter below it stops when the process does.
+    let stop = CancellationToken::new();
+    let mut projection = tokio::spawn(live::project(settings, health.clone(), stop.clone()));
     let served = axum::serve(listener, health::router(health))
         .with_graceful_shutdown(async move {
+            // Cancels on `shutdown`, and also when the server ends any other way.
+            let _stop = stop.drop_guard();
             shutdown.await;
-            let _ = stop.send(true);
         })
         .into_future();
     tokio::select! {

@@ -7,6 +7,7 @@ use orderflow_platform::{init_tracing, shutdown_signal};
 use orderflow_projector::run;
 use orderflow_projector::tools::cli::{Cli, Command, execute};
 use std::process::ExitCode;
+use tokio_util::sync::CancellationToken;
 
 // The services allocate many small, short-lived buffers per record and per request;
 // glibc's allocator took a third of the projector's CPU profile (docs/performance.md).
@@ -18,12 +19,15 @@ async fn main() -> anyhow::Result<ExitCode> {
     init_tracing();
     let Cli { settings, command } = Cli::parse();
     if let Some(command) = command.filter(|c| !matches!(c, Command::Run)) {
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        tokio::spawn(async move {
-            shutdown_signal().await;
-            let _ = stop.send(true);
+        let stop = CancellationToken::new();
+        tokio::spawn({
+            let stop = stop.clone();
+            async move {
+                shutdown_signal().await;
+                stop.cancel();
+            }
         });
-        return execute(&settings, command, stopped).await;
+        return execute(&settings, command, stop).await;
     }
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await

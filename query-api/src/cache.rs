@@ -10,7 +10,8 @@
 //! can slow nothing down and break nothing.
 
 use crate::store::OrderDoc;
-use orderflow_platform::{WRITE_IF_NEWER, order_cache_key};
+use orderflow_platform::Backoff;
+use orderflow_read_model::{WRITE_IF_NEWER, order_cache_key};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde_json::Value;
 use std::sync::{Arc, OnceLock, RwLock};
@@ -59,7 +60,7 @@ impl Cache {
     /// Connects to Redis, retrying with backoff until it answers. Requests never wait for
     /// this: until it succeeds, every lookup is a miss.
     pub async fn connect(self, url: String) {
-        let mut backoff = Duration::from_millis(200);
+        let mut backoff = Backoff::standard();
         loop {
             match self.try_connect(&url).await {
                 Ok(manager) => {
@@ -68,11 +69,10 @@ impl Cache {
                     return;
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "Redis not reachable; serving from Postgres, retrying in {backoff:?}");
+                    tracing::warn!(error = %e, "Redis not reachable; serving from Postgres, retrying in {:?}", backoff.delay());
                 }
             }
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_secs(5));
+            backoff.wait().await;
         }
     }
 

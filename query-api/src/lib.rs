@@ -5,7 +5,10 @@
 //! only reads them: `GET /orders/{id}` tries Redis first and falls back to Postgres
 //! (filling the cache with a version guard), lists and analytics come from Postgres.
 //! Clients that just wrote can ask for `min_version`: the request waits, without polling,
-//! until the projector's `pg_notify` announces that version (read-your-writes).
+//! until the projector's `pg_notify` announces that version (read-your-writes). Everything
+//! the projector and this service agree on (the order and history documents, the schema,
+//! the views, the channels, the Redis keys) is `orderflow_read_model`'s; a cache miss
+//! builds the document with the projector's own load and serialisation.
 //!
 //! Failures stay small: Redis down means cache misses, Postgres down means 503 with
 //! `Retry-After`, bad input means a 4xx problem+json naming the parameter.
@@ -36,4 +39,3 @@ pub use app::{AppState, router, run};
 pub use error::ApiError;
 pub use list::Cursor;
 pub use settings::Settings;
-pub use wait::NOTIFY_CHANNEL;

@@ -9,10 +9,10 @@
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::params::{self, Params};
-use crate::store::{ORDER_COLUMNS, OrderRow};
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
+use orderflow_read_model::{OrderView, SELECT_ORDERS, order_from_row};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::{Postgres, QueryBuilder};
@@ -98,8 +98,7 @@ pub async fn list(
         .transpose()?;
 
     // Only the filters given become SQL, so Postgres can pick the matching index.
-    let mut sql: QueryBuilder<Postgres> =
-        QueryBuilder::new(format!("SELECT {ORDER_COLUMNS} FROM orders o WHERE TRUE"));
+    let mut sql: QueryBuilder<Postgres> = QueryBuilder::new(SELECT_ORDERS);
     if let Some(customer) = &query.customer_id {
         sql.push(" AND o.customer_id = ").push_bind(customer);
     }
@@ -116,7 +115,11 @@ pub async fn list(
     // One more than the page tells whether another page exists.
     sql.push(" ORDER BY o.placed_at DESC, o.order_id DESC LIMIT ")
         .push_bind(limit as i64 + 1);
-    let mut rows: Vec<OrderRow> = sql.build_query_as().fetch_all(app.store.pool()).await?;
+    let rows = sql.build().fetch_all(app.store.pool()).await?;
+    let mut rows = rows
+        .iter()
+        .map(order_from_row)
+        .collect::<Result<Vec<OrderView>, _>>()?;
 
     let next_cursor = if rows.len() as u64 > limit {
         rows.truncate(limit as usize);
@@ -130,7 +133,7 @@ pub async fn list(
     } else {
         None
     };
-    let orders: Vec<Value> = rows.iter().map(OrderRow::summary).collect();
+    let orders: Vec<Value> = rows.iter().map(OrderView::summary_json).collect();
     Ok(Json(json!({"orders": orders, "next_cursor": next_cursor})))
 }
 

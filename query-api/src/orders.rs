@@ -4,7 +4,7 @@
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::params::{self, Params};
-use crate::store::{OrderDoc, rfc3339};
+use crate::store::OrderDoc;
 use crate::wait;
 use axum::Json;
 use axum::extract::rejection::PathRejection;
@@ -102,16 +102,5 @@ pub async fn history(
         .history(&id)
         .await?
         .ok_or_else(|| ApiError::NotFound(id.clone()))?;
-    let events: Vec<_> = events
-        .into_iter()
-        .map(|e| {
-            json!({
-                "version": e.version,
-                "type": e.event_type,
-                "occurred_at": rfc3339(e.occurred_at),
-                "data": e.data,
-            })
-        })
-        .collect();
     Ok(Json(json!({"order_id": id, "events": events})).into_response())
 }

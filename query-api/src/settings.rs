@@ -1,6 +1,7 @@
 //! Typed settings of the query API: defaults for the local stack, every one overridable by
 //! flag or environment variable.
 
+use orderflow_read_model::READ_SCHEMA;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -35,9 +36,9 @@ pub struct Settings {
     )]
     pub redis_url: String,
     /// Schema of the projector's reader views, which always show the live generation of
-    /// the read model (the projector's `orderflow_read`); the Redis key prefix of that
-    /// generation is read from it too.
-    #[arg(long, env = "ORDERFLOW_READ_SCHEMA", default_value = "orderflow_read")]
+    /// the read model (`orderflow_read`); the Redis key prefix of that generation is read
+    /// from it too.
+    #[arg(long, env = "ORDERFLOW_READ_SCHEMA", default_value = READ_SCHEMA)]
     pub read_schema: String,
     /// Time to live of an order this API writes to the cache, in seconds.
     #[arg(long, env = "ORDERFLOW_REDIS_TTL_SECS", default_value_t = 86_400)]
@@ -58,7 +59,7 @@ impl Settings {
             database_connections: 10,
             database_timeout_ms: 2_000,
             redis_url: redis_url.to_owned(),
-            read_schema: "orderflow_read".to_owned(),
+            read_schema: READ_SCHEMA.to_owned(),
             redis_ttl_secs: 86_400,
             redis_timeout_ms: 50,
         }

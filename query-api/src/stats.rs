@@ -9,10 +9,10 @@
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::params::{self, Params};
-use crate::store::{money, rfc3339};
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Duration, Utc};
+use orderflow_read_model::{money, timestamp};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -79,7 +79,7 @@ pub async fn hourly(
         .into_iter()
         .map(|(hour, count, revenue)| {
             json!({
-                "hour": rfc3339(hour),
+                "hour": timestamp(hour),
                 "order_count": count,
                 "revenue": money(revenue),
                 "avg_order_value": money(average(revenue, count)),

@@ -1,7 +1,7 @@
 //! Read-your-writes: waiting until the read model holds a version of an order.
 //!
 //! One background task per process LISTENs on the projector's channel
-//! ([`NOTIFY_CHANNEL`], payload `{"order_id", "version"}`, sent when a batch commits) and
+//! ([`ORDERS_CHANNEL`], payload [`OrderChanged`], sent when a batch commits) and
 //! wakes the requests waiting for that order through an in-process registry of
 //! `watch` channels, one per order somebody waits for. A woken request reads the row
 //! once; nothing polls Postgres on a timer.
@@ -13,7 +13,8 @@
 use crate::cache::Cache;
 use crate::error::ApiError;
 use crate::store::{OrderDoc, Store};
-use serde::Deserialize;
+use orderflow_platform::Backoff;
+use orderflow_read_model::{GENERATION_CHANNEL, ORDERS_CHANNEL, OrderChanged};
 use sqlx::postgres::PgListener;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,13 +22,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
-
-/// The projector's channel (`orderflow_projector::NOTIFY_CHANNEL`), spelled out here so
-/// this crate does not depend on the projector.
-pub const NOTIFY_CHANNEL: &str = "orderflow_orders";
-/// The channel a generation switch is announced on
-/// (`orderflow_projector::tools::generations::GENERATION_CHANNEL`).
-pub const GENERATION_CHANNEL: &str = "orderflow_generation";
 
 /// The requests waiting for orders, by order id.
 #[derive(Debug, Default)]
@@ -43,12 +37,6 @@ pub struct Subscription {
     receiver: watch::Receiver<u64>,
     waiters: Arc<Waiters>,
     order_id: String,
-}
-
-#[derive(Deserialize)]
-struct Notification {
-    order_id: String,
-    version: u64,
 }
 
 impl Waiters {
@@ -161,11 +149,11 @@ pub async fn until_version(
 /// backoff (then re-read the live generation and wake everyone, since announcements in
 /// the gap are lost). Runs until aborted.
 pub async fn listen(store: Store, waiters: Arc<Waiters>, cache: Cache) {
-    let mut backoff = Duration::from_millis(200);
+    let mut backoff = Backoff::standard();
     loop {
         match connect(&store).await {
             Ok(mut listener) => {
-                backoff = Duration::from_millis(200);
+                backoff.reset();
                 let live = Live {
                     store: &store,
                     waiters: &waiters,
@@ -173,17 +161,16 @@ pub async fn listen(store: Store, waiters: Arc<Waiters>, cache: Cache) {
                 };
                 live.refresh().await;
                 waiters.listening.store(true, Ordering::Relaxed);
-                tracing::info!(channel = NOTIFY_CHANNEL, "listening for read-model changes");
+                tracing::info!(channel = ORDERS_CHANNEL, "listening for read-model changes");
                 let cause = dispatch(&mut listener, &live).await;
                 waiters.listening.store(false, Ordering::Relaxed);
                 tracing::warn!(error = %cause, "notification listener lost; reconnecting");
             }
             Err(e) => {
-                tracing::warn!(error = %e, "notification listener not connected; retrying in {backoff:?}");
+                tracing::warn!(error = %e, "notification listener not connected; retrying in {:?}", backoff.delay());
             }
         }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(5));
+        backoff.wait().await;
     }
 }
 
@@ -195,7 +182,7 @@ const PING_TIMEOUT: Duration = Duration::from_secs(5);
 async fn connect(store: &Store) -> Result<PgListener, sqlx::Error> {
     let mut listener = PgListener::connect_with(store.pool()).await?;
     listener
-        .listen_all([NOTIFY_CHANNEL, GENERATION_CHANNEL])
+        .listen_all([ORDERS_CHANNEL, GENERATION_CHANNEL])
         .await?;
     Ok(listener)
 }
@@ -246,14 +233,12 @@ async fn dispatch(listener: &mut PgListener, live: &Live<'_>) -> String {
                 );
                 live.refresh().await;
             }
-            Ok(Some(notification)) => {
-                match serde_json::from_str::<Notification>(notification.payload()) {
-                    Ok(n) => live.waiters.notify(&n.order_id, n.version),
-                    Err(e) => {
-                        tracing::debug!(error = %e, payload = notification.payload(), "ignoring an unreadable notification")
-                    }
+            Ok(Some(notification)) => match OrderChanged::parse(notification.payload()) {
+                Ok(n) => live.waiters.notify(&n.order_id, n.version),
+                Err(e) => {
+                    tracing::debug!(error = %e, payload = notification.payload(), "ignoring an unreadable notification")
                 }
-            }
+            },
             Ok(None) => return "connection closed".into(),
             Err(e) => return e.to_string(),
         }

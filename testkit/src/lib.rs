@@ -1,8 +1,26 @@
 //! Test support shared by the integration tests of every crate (a dev-dependency only).
 //!
 //! - [`registry`]: the stack's Schema Registry (Apicurio, started by `scripts/test.sh`),
-//!   and registries a test starts and stops itself to play an outage or a lost registry.
+//!   and registries a test starts and stops itself to play an outage or a lost registry;
+//! - [`framed`]: a record as a producer of another schema version writes it.
 
 pub mod registry;
 
 pub use registry::Registry;
+
+/// Confluent-framed bytes: the magic byte, schema `id` (big endian), and `value` written
+/// with `schema`, as a producer with that schema writes them.
+pub fn framed(id: u32, schema: &str, value: apache_avro::types::Value) -> Vec<u8> {
+    let schema = apache_avro::Schema::parse_str(schema).expect("a valid schema");
+    let writer = apache_avro::writer::datum::GenericDatumWriter::builder(&schema)
+        .build()
+        .expect("a writer");
+    let mut bytes = vec![0];
+    bytes.extend_from_slice(&id.to_be_bytes());
+    bytes.extend(
+        writer
+            .write_value_to_vec(value)
+            .expect("a value of the schema"),
+    );
+    bytes
+}

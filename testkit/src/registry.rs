@@ -67,6 +67,32 @@ impl Registry {
         registry
     }
 
+    /// Sets `subject`'s compatibility level, e.g. `NONE` as a careless producer could.
+    pub async fn set_level(&self, subject: &str, level: &str) {
+        let url = format!("{}/config/{subject}", self.url);
+        let body = serde_json::json!({ "compatibility": level });
+        let response = reqwest::Client::new().put(url).json(&body).send().await;
+        let status = response.expect("the registry answers").status();
+        assert!(
+            status.is_success(),
+            "setting {subject} to {level}: {status}"
+        );
+    }
+
+    /// Registers `schema` under `subject`, as a producer of another version would; its id.
+    pub async fn register(&self, subject: &str, schema: &str) -> u32 {
+        let url = format!("{}/subjects/{subject}/versions", self.url);
+        let body = serde_json::json!({ "schema": schema });
+        let response = reqwest::Client::new().post(url).json(&body).send().await;
+        let registered: serde_json::Value = response
+            .expect("the registry answers")
+            .json()
+            .await
+            .expect("a JSON answer");
+        let id = registered["id"].as_u64();
+        id.unwrap_or_else(|| panic!("{subject} not registered: {registered}")) as u32
+    }
+
     /// Stops this test's own registry (the shared one is left alone).
     pub fn stop(&mut self) {
         if let Some(mut process) = self.process.take() {

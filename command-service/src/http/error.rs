@@ -107,7 +107,7 @@ fn command_problem(error: CommandError) -> Problem {
         CommandError::ConcurrentWrite { .. } => {
             Problem::new(S::CONFLICT, "concurrent-write", detail)
         }
-        CommandError::Rebuilding | CommandError::Unavailable(_) | CommandError::Overloaded => {
+        CommandError::Replaying | CommandError::Unavailable(_) | CommandError::Overloaded => {
             if let CommandError::Unavailable(cause) = &error {
                 tracing::warn!(%cause, "answering 503");
             }

@@ -148,9 +148,9 @@ async fn inspect(
 
 async fn ready(State(app): State<AppState>) -> Response {
     let readiness = app.readiness();
-    let (rebuilt, total) = readiness.progress();
+    let (replayed, total) = readiness.progress();
     let (failure, stalled) = (readiness.failure(), readiness.stall_reason());
-    let up = readiness.is_rebuilt() && readiness.is_broker_up();
+    let up = readiness.is_replayed() && readiness.is_broker_up();
     if failure.is_none() && stalled.is_none() && up {
         return Json(serde_json::json!({"status": "ready", "partitions": total})).into_response();
     }
@@ -163,13 +163,13 @@ async fn ready(State(app): State<AppState>) -> Response {
             "Reading the event log stopped at a record: {stalled}. \
              It goes on by itself once the registry knows the schema."
         )
-    } else if readiness.is_rebuilt() {
+    } else if readiness.is_replayed() {
         "The broker is unreachable.".to_owned()
     } else {
-        format!("Rebuilding state from the event log: {rebuilt} of {total} partitions done.")
+        format!("Replaying the event log: {replayed} of {total} partitions done.")
     };
     Problem::new(StatusCode::SERVICE_UNAVAILABLE, "not-ready", detail)
-        .with("partitions_rebuilt", rebuilt)
+        .with("partitions_replayed", replayed)
         .with("partitions", total)
         .with("broker_reachable", readiness.is_broker_up())
         .retry_after(1)

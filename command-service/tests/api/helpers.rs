@@ -3,10 +3,9 @@
 
 use orderflow_command_service::{Settings, run};
 use orderflow_domain::Event;
+use orderflow_platform::ReadToEnd;
 use orderflow_schemas::{EventCodec, RegistrySettings};
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::KafkaError;
-use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use rdkafka::{ClientConfig, Message};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -14,6 +13,9 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
+
+/// Partitions of the topics the command service creates (its default).
+pub const PARTITIONS: i32 = 6;
 
 pub fn brokers() -> String {
     std::env::var("ORDERFLOW_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into())
@@ -265,55 +267,32 @@ pub async fn read_log(topic: &str, registry_url: &str) -> Vec<LogRecord> {
 /// `(partition, offset, key, value)` of every record of `topic`, read until every
 /// partition reports its end.
 pub async fn read_raw(topic: &str) -> Vec<(i32, i64, Vec<u8>, Vec<u8>)> {
-    let topic = topic.to_owned();
-    tokio::task::spawn_blocking(move || {
-        let consumer: BaseConsumer<orderflow_platform::QuietEof> = ClientConfig::new()
-            .set("bootstrap.servers", brokers())
-            .set("group.id", "orderflow-tests")
-            .set("enable.auto.commit", "false")
-            .set("enable.partition.eof", "true")
-            .create_with_context(orderflow_platform::QuietEof)
-            .unwrap();
-        let metadata = consumer
-            .fetch_metadata(Some(&topic), Duration::from_secs(5))
-            .unwrap();
-        let partitions = metadata.topics()[0].partitions().len() as i32;
-        let mut tpl = TopicPartitionList::new();
-        for p in 0..partitions {
-            tpl.add_partition_offset(&topic, p, Offset::Beginning)
-                .unwrap();
-        }
-        consumer.assign(&tpl).unwrap();
-        let mut out = Vec::new();
-        let mut at_end = std::collections::HashSet::new();
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while (at_end.len() as i32) < partitions {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the topic was not read to its end in time"
-            );
-            match consumer.poll(Duration::from_millis(200)) {
-                Some(Ok(m)) => out.push((
-                    m.partition(),
-                    m.offset(),
-                    m.key().unwrap_or_default().to_vec(),
-                    m.payload().unwrap_or_default().to_vec(),
-                )),
-                Some(Err(KafkaError::PartitionEOF(p))) => {
-                    at_end.insert(p);
-                }
-                Some(Err(e)) => panic!("reading {topic}: {e}"),
-                None => {}
-            }
-        }
-        out.sort_by_key(|r| (r.0, r.1));
-        let before = out.len();
-        out.dedup_by_key(|r| (r.0, r.1));
-        assert_eq!(out.len(), before, "no offset read twice");
-        out
-    })
-    .await
-    .unwrap()
+    let kafka = orderflow_platform::KafkaSettings::new(brokers());
+    let spans = orderflow_platform::whole_partitions(PARTITIONS);
+    let group = [("group.id", "orderflow-tests")];
+    let reader = ReadToEnd::open(&kafka, &group, topic, &spans, Duration::from_secs(30));
+    let records = reader
+        .unwrap()
+        .collect()
+        .await
+        .expect("the topic read to its end");
+    let mut out: Vec<_> = records
+        .iter()
+        .map(|m| {
+            let key = m.key().unwrap_or_default().to_vec();
+            (
+                m.partition(),
+                m.offset(),
+                key,
+                m.payload().unwrap_or_default().to_vec(),
+            )
+        })
+        .collect();
+    out.sort_by_key(|r| (r.0, r.1));
+    let before = out.len();
+    out.dedup_by_key(|r| (r.0, r.1));
+    assert_eq!(out.len(), before, "no offset read twice");
+    out
 }
 
 /// Creates `topic` with `partitions` partitions.
@@ -339,10 +318,9 @@ pub async fn append(topic: &str, key: &str, payload: &[u8]) -> (i32, i64) {
         .set("bootstrap.servers", brokers())
         .create()
         .unwrap();
-    let record = FutureRecord::to(topic)
-        .key(key)
-        .payload(payload)
-        .partition(orderflow_platform::partition_for_key(key.as_bytes(), 6));
+    let record = FutureRecord::to(topic).key(key).payload(payload).partition(
+        orderflow_platform::partition_for_key(key.as_bytes(), PARTITIONS),
+    );
     let delivered = producer.send(record, Duration::from_secs(5)).await;
     let delivered = delivered.map_err(|(e, _)| e).expect("appended");
     (delivered.partition, delivered.offset)

@@ -1,4 +1,4 @@
-//! Idempotent retries, before and after a restart, rebuilt from the keys in the log.
+//! Idempotent retries, before and after a restart, replayed from the keys in the log.
 
 use crate::helpers::{expect_json, order_body, spawn_app, step_request};
 use reqwest::StatusCode;

@@ -177,7 +177,7 @@ async fn if_match_guards_every_transition() {
 }
 
 #[tokio::test]
-async fn a_restart_rebuilds_state_from_the_log_and_keeps_validating() {
+async fn a_restart_replays_the_log_and_keeps_validating() {
     let app = spawn_app().await;
     let packed = app.order_at(&["pack"]).await;
     let shipped = app.order_at(&["pack", "ship"]).await;

@@ -1,6 +1,6 @@
 //! The command service trusts only a log with the log's shape (ADR 0010): a topic that
 //! drifted is refused at start-up, and a log that disappears leaves the service not ready,
-//! refusing commands, never rebuilding from an empty log.
+//! refusing commands, never replaying an empty log.
 
 use crate::helpers::{Registry, TestApp, brokers, expect_json, order_body, spawn_app, spawn_with};
 use orderflow_command_service::Settings;
@@ -66,11 +66,11 @@ async fn a_deleted_log_leaves_the_service_not_ready_and_commands_get_503() {
 }
 
 #[tokio::test]
-async fn records_deleted_from_the_start_of_the_log_stop_the_rebuild_instead_of_starting_later() {
+async fn records_deleted_from_the_start_of_the_log_stop_the_replay_instead_of_starting_later() {
     let app = spawn_app().await;
     app.place_ok().await;
     // Everything the log held is deleted (its start moves to its end). A restarted service
-    // that started from the new start would rebuild an empty state and accept commands.
+    // that started from the new start would replay into an empty state and accept commands.
     let mut everything = TopicPartitionList::new();
     for partition in 0..6 {
         everything

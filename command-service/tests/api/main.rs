@@ -8,7 +8,7 @@ mod helpers;
 mod idempotency;
 mod lifecycle;
 mod log;
-mod rebuild;
 mod registry;
+mod replay;
 mod validation;
 mod wire;

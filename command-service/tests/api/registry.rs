@@ -41,7 +41,7 @@ async fn a_schema_id_the_registry_does_not_know_stops_its_partition_and_skips_no
         .await;
     assert_eq!(inspected.unwrap().status(), StatusCode::SERVICE_UNAVAILABLE);
 
-    // A restart rebuilds up to the same record and stops there again.
+    // A restart replays up to the same record and stops there again.
     let app = app.restart_unwaited().await;
     assert!(stalled(&app).await.contains(&at));
 }

@@ -15,7 +15,7 @@ use crate::fold::model::{
     Rejected, to_datetime,
 };
 use chrono::{DurationRound, TimeDelta};
-use orderflow_domain::{Decimal, Event, EventKind, FoldOutcome, Order, Status, fold};
+use orderflow_domain::{Decimal, Event, EventKind, FoldOutcome, Order, OrderPlaced, Status, fold};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -49,14 +49,7 @@ pub fn fold_batch<'a>(
     mut current: HashMap<String, OrderView>,
     events: impl IntoIterator<Item = &'a DecodedRecord>,
 ) -> BatchPlan {
-    let mut plan = BatchPlan::default();
-    let mut touched: Vec<String> = Vec::new();
-    let mut seen: HashSet<String> = HashSet::new();
-    let mut placed_here: HashMap<String, bool> = HashMap::new();
-    let mut hourly: BTreeMap<chrono::DateTime<chrono::Utc>, (i64, Decimal)> = BTreeMap::new();
-    let mut status: BTreeMap<&'static str, (Status, i64)> = BTreeMap::new();
-    let mut products: BTreeMap<String, (i64, Decimal)> = BTreeMap::new();
-
+    let mut tally = Tally::default();
     for record in events {
         let event = &record.event;
         let existing = current.get(&event.order_id);
@@ -65,20 +58,50 @@ pub fn fold_batch<'a>(
             status: existing.map(|v| v.status),
             version: existing.map_or(0, |v| v.version),
         };
-        match fold(state, event).outcome {
-            FoldOutcome::Accepted => {}
-            FoldOutcome::VersionConflict { current, got } => {
-                plan.ignored.push(Ignored {
-                    position: record.position,
-                    order_id: event.order_id.clone(),
-                    current,
-                    got,
-                });
-                continue;
-            }
+        if !tally.judge(record, fold(state, event).outcome) {
+            continue;
+        }
+        let old_status = existing.map(|v| v.status);
+        let view = apply_to_view(current.remove(&event.order_id), event);
+        tally.count_status(old_status, view.status);
+        if let EventKind::Placed(placed) = &event.kind {
+            tally.count_placement(event, placed);
+        }
+        tally.touch(&event.order_id);
+        tally.plan.history.push(history_row(event));
+        current.insert(event.order_id.clone(), view);
+    }
+    tally.into_plan(current)
+}
+
+/// What a batch adds up to while it is folded, before it becomes a [`BatchPlan`].
+#[derive(Default)]
+struct Tally {
+    plan: BatchPlan,
+    /// Orders in the order they were first touched.
+    touched: Vec<String>,
+    seen: HashSet<String>,
+    placed_here: HashSet<String>,
+    hourly: BTreeMap<chrono::DateTime<chrono::Utc>, (i64, Decimal)>,
+    status: BTreeMap<&'static str, (Status, i64)>,
+    products: BTreeMap<String, (i64, Decimal)>,
+}
+
+impl Tally {
+    /// Whether the fold accepted the record; an ignored or rejected one is noted.
+    fn judge(&mut self, record: &DecodedRecord, outcome: FoldOutcome) -> bool {
+        let event = &record.event;
+        match outcome {
+            FoldOutcome::Accepted => return true,
+            FoldOutcome::VersionConflict { current, got } => self.plan.ignored.push(Ignored {
+                position: record.position,
+                order_id: event.order_id.clone(),
+                current,
+                got,
+            }),
             FoldOutcome::TransitionNotAllowed { from } => {
                 let from = from.map_or("not placed", |s| s.as_str());
-                plan.rejected.push(Rejected {
+                self.plan.rejected.push(Rejected {
                     position: record.position,
                     reason: format!(
                         "{} at version {} is not allowed for order {} that is {from}",
@@ -87,71 +110,84 @@ pub fn fold_batch<'a>(
                         event.order_id
                     ),
                 });
-                continue;
             }
         }
-        let old_status = existing.map(|v| v.status);
-        let view = apply_to_view(current.remove(&event.order_id), event);
-        if old_status != Some(view.status) {
-            if let Some(old) = old_status {
-                status.entry(old.as_str()).or_insert((old, 0)).1 -= 1;
-            }
-            status
-                .entry(view.status.as_str())
-                .or_insert((view.status, 0))
-                .1 += 1;
-        }
-        if let EventKind::Placed(placed) = &event.kind {
-            placed_here.insert(event.order_id.clone(), true);
-            let hour = to_datetime(event.meta.occurred_at)
-                .duration_trunc(TimeDelta::hours(1))
-                .unwrap_or_default();
-            let window = hourly.entry(hour).or_insert((0, Decimal::ZERO));
-            window.0 += 1;
-            window.1 += placed.total_amount;
-            for item in &placed.items {
-                let p = products
-                    .entry(item.product_id.clone())
-                    .or_insert((0, Decimal::ZERO));
-                p.0 += i64::from(item.quantity);
-                p.1 += item.unit_price * Decimal::from(item.quantity);
-            }
-        }
-        if seen.insert(event.order_id.clone()) {
-            touched.push(event.order_id.clone());
-        }
-        plan.history.push(history_row(event));
-        current.insert(event.order_id.clone(), view);
+        false
     }
 
-    plan.orders = touched
-        .into_iter()
-        .filter_map(|id| {
-            let placed = placed_here.contains_key(&id);
-            current.remove(&id).map(|view| OrderChange { view, placed })
-        })
-        .collect();
-    plan.hourly = hourly
-        .into_iter()
-        .map(|(hour, (order_count, revenue))| HourlyDelta {
-            hour,
-            order_count,
-            revenue,
-        })
-        .collect();
-    plan.status = status
-        .into_values()
-        .filter(|(_, delta)| *delta != 0)
-        .collect();
-    plan.products = products
-        .into_iter()
-        .map(|(product_id, (quantity, revenue))| ProductDelta {
-            product_id,
-            quantity,
-            revenue,
-        })
-        .collect();
-    plan
+    /// One order moved from `old` (none for a placement) to `new`.
+    fn count_status(&mut self, old: Option<Status>, new: Status) {
+        if old == Some(new) {
+            return;
+        }
+        if let Some(old) = old {
+            self.status.entry(old.as_str()).or_insert((old, 0)).1 -= 1;
+        }
+        self.status.entry(new.as_str()).or_insert((new, 0)).1 += 1;
+    }
+
+    /// A placement, in its hour's window and its products' totals.
+    fn count_placement(&mut self, event: &Event, placed: &OrderPlaced) {
+        self.placed_here.insert(event.order_id.clone());
+        let hour = to_datetime(event.meta.occurred_at)
+            .duration_trunc(TimeDelta::hours(1))
+            .unwrap_or_default();
+        let window = self.hourly.entry(hour).or_insert((0, Decimal::ZERO));
+        window.0 += 1;
+        window.1 += placed.total_amount;
+        for item in &placed.items {
+            let product = self
+                .products
+                .entry(item.product_id.clone())
+                .or_insert((0, Decimal::ZERO));
+            product.0 += i64::from(item.quantity);
+            product.1 += item.unit_price * Decimal::from(item.quantity);
+        }
+    }
+
+    fn touch(&mut self, order_id: &str) {
+        if self.seen.insert(order_id.to_owned()) {
+            self.touched.push(order_id.to_owned());
+        }
+    }
+
+    /// The plan, with each touched order's final state taken from `current`.
+    fn into_plan(self, mut current: HashMap<String, OrderView>) -> BatchPlan {
+        let mut plan = self.plan;
+        let placed_here = self.placed_here;
+        plan.orders = self
+            .touched
+            .into_iter()
+            .filter_map(|id| {
+                let placed = placed_here.contains(&id);
+                current.remove(&id).map(|view| OrderChange { view, placed })
+            })
+            .collect();
+        plan.hourly = self
+            .hourly
+            .into_iter()
+            .map(|(hour, (order_count, revenue))| HourlyDelta {
+                hour,
+                order_count,
+                revenue,
+            })
+            .collect();
+        plan.status = self
+            .status
+            .into_values()
+            .filter(|(_, delta)| *delta != 0)
+            .collect();
+        plan.products = self
+            .products
+            .into_iter()
+            .map(|(product_id, (quantity, revenue))| ProductDelta {
+                product_id,
+                quantity,
+                revenue,
+            })
+            .collect();
+        plan
+    }
 }
 
 /// The state after an event the fold accepted. `view` is `None` only for a placement.

@@ -7,25 +7,32 @@ use rdkafka::consumer::Consumer;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 /// How often lag is logged.
 pub const LAG_INTERVAL: Duration = Duration::from_secs(10);
 
-/// Logs the lag of the owned partitions every [`LAG_INTERVAL`] until `stop`.
+/// Logs the lag of the owned partitions every [`LAG_INTERVAL`] until `stop` is cancelled
+/// (at once, even in the middle of asking the broker).
 pub async fn report(
     consumer: Arc<GroupConsumer>,
     topic: String,
     positions: Arc<Mutex<Positions>>,
-    mut stop: watch::Receiver<bool>,
+    stop: CancellationToken,
+) {
+    stop.run_until_cancelled(report_every_interval(consumer, topic, positions))
+        .await;
+}
+
+async fn report_every_interval(
+    consumer: Arc<GroupConsumer>,
+    topic: String,
+    positions: Arc<Mutex<Positions>>,
 ) {
     let mut tick = tokio::time::interval(LAG_INTERVAL);
     tick.tick().await;
     loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stop.wait_for(|s| *s) => return,
-        }
+        tick.tick().await;
         let snapshot = positions
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -11,53 +11,64 @@
 //! skipped, which makes any redelivery harmless.
 
 use crate::error::ProjectorError;
-use crate::fold::fold_batch;
 use crate::fold::model::{DecodedRecord, Position};
-use crate::live::consumer::GroupConsumer;
+use crate::fold::{BatchPlan, fold_batch};
 use crate::live::pipeline::{Ended, Pipeline};
-use crate::live::poison::{Sorted, position_of, rejected_poison, sort_out};
+use crate::live::poison::{Sorted, rejected_poison, sort_out};
+use crate::live::ports::{
+    BatchStore, BatchTransaction, CacheSink, DeadLetterSink, Decoder, LivePorts, OffsetMirror,
+    Ports,
+};
+use crate::live::record::Record;
 use crate::live::stages::Staged;
 use crate::sinks::dlq::Poison;
 use orderflow_domain::Event;
 use orderflow_schemas::CodecError;
-use rdkafka::consumer::{CommitMode, Consumer};
-use rdkafka::message::{Message, OwnedMessage};
-use rdkafka::{Offset, TopicPartitionList};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 /// A batch loop and the next offset of each partition it owns.
-pub struct Lane {
-    pipeline: Arc<Pipeline>,
-    consumer: Arc<GroupConsumer>,
+pub struct Lane<P: Ports = LivePorts> {
+    pipeline: Arc<Pipeline<P>>,
+    /// Where committed offsets are mirrored for monitoring (the member's consumer).
+    mirror: Arc<P::Mirror>,
     /// Next offset to fold of each owned partition (every record below it is committed).
     next: HashMap<i32, i64>,
 }
 
-impl Lane {
-    pub fn new(pipeline: Arc<Pipeline>, consumer: Arc<GroupConsumer>) -> Lane {
+/// What the idempotence guard lets through of a batch: records of owned partitions not
+/// folded yet.
+struct Fresh<'a> {
+    decoded: Vec<&'a DecodedRecord>,
+    poison: Vec<Poison>,
+    /// The next offset this loop holds for each of the batch's partitions, checked
+    /// against the stored one under lock.
+    expected: Vec<(i32, i64)>,
+    /// Each partition's next offset once the batch commits.
+    offsets: Vec<(i32, i64)>,
+}
+
+impl<P: Ports> Lane<P> {
+    pub fn new(pipeline: Arc<Pipeline<P>>, mirror: Arc<P::Mirror>) -> Self {
         Lane {
             pipeline,
-            consumer,
+            mirror,
             next: HashMap::new(),
         }
     }
 
-    /// Runs until `stop` turns true, the feed ends, or the generation stops being live.
-    pub async fn run(
-        mut self,
-        mut feed: mpsc::Receiver<Staged>,
-        mut stop: watch::Receiver<bool>,
-    ) -> Ended {
+    /// Runs until `stop` is cancelled, the feed ends, or the generation stops being live.
+    pub async fn run(mut self, mut feed: mpsc::Receiver<Staged>, stop: CancellationToken) -> Ended {
         let mut next: Option<Staged> = None;
         loop {
             let message = match next.take() {
                 Some(message) => Some(message),
                 None => tokio::select! {
                     message = feed.recv() => message,
-                    _ = stop.wait_for(|s| *s) => None,
+                    _ = stop.cancelled() => None,
                 },
             };
             match message {
@@ -96,24 +107,24 @@ impl Lane {
     /// Folds one batch, retrying until it is committed; `Err` when the loop must end.
     async fn handle(
         &mut self,
-        records: &[OwnedMessage],
+        records: &[Record],
         events: Vec<Result<Event, CodecError>>,
-        stop: &watch::Receiver<bool>,
+        stop: &CancellationToken,
     ) -> Result<(), Ended> {
         let handled = self.retry_until_committed(records, events, stop).await;
         // Committed past the record it waited at, or ending: either way this lane waits
         // on these partitions no more (a lane taking them over reports its own stall).
         self.pipeline
             .health
-            .resume(records.iter().map(|m| m.partition()));
+            .resume(records.iter().map(|r| r.partition));
         handled
     }
 
     async fn retry_until_committed(
         &mut self,
-        records: &[OwnedMessage],
+        records: &[Record],
         mut events: Vec<Result<Event, CodecError>>,
-        stop: &watch::Receiver<bool>,
+        stop: &CancellationToken,
     ) -> Result<(), Ended> {
         let mut sorted: Option<Sorted> = None;
         let mut backoff = Duration::from_millis(100);
@@ -132,23 +143,9 @@ impl Lane {
                     tracing::info!(generation, "the generation is no longer live");
                     return Err(Ended::NotLive);
                 }
-                Err(ProjectorError::Fenced {
-                    partition,
-                    expected,
-                    stored,
-                }) => {
-                    tracing::warn!(
-                        partition,
-                        expected,
-                        stored,
-                        "another instance moved the partition; adopting the stored offsets"
-                    );
-                    let owned: Vec<i32> = self.next.keys().copied().collect();
-                    match self.pipeline.store.claim_offsets(&owned).await {
-                        Ok(stored) => {
-                            self.next.extend(stored);
-                            continue;
-                        }
+                Err(fenced @ ProjectorError::Fenced { .. }) => {
+                    match self.adopt_stored(&fenced).await {
+                        Ok(()) => continue,
                         Err(e) => warn_retry(&e, backoff, &mut last_warning),
                     }
                 }
@@ -157,12 +154,34 @@ impl Lane {
                     warn_retry(&e, backoff, &mut last_warning);
                 }
             }
-            if *stop.borrow() {
+            if stop.is_cancelled() {
                 return Err(Ended::Stopped);
             }
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(Duration::from_secs(5));
         }
+    }
+
+    /// Fencing: another instance moved a partition of the batch, so this loop adopts the
+    /// stored offsets of its partitions; the batch is then folded again from them.
+    async fn adopt_stored(&mut self, fenced: &ProjectorError) -> Result<(), ProjectorError> {
+        if let ProjectorError::Fenced {
+            partition,
+            expected,
+            stored,
+        } = fenced
+        {
+            tracing::warn!(
+                partition,
+                expected,
+                stored,
+                "another instance moved the partition; adopting the stored offsets"
+            );
+        }
+        let owned: Vec<i32> = self.next.keys().copied().collect();
+        let stored = self.pipeline.store.claim_offsets(&owned).await?;
+        self.next.extend(stored);
+        Ok(())
     }
 
     /// Tells `/readyz` about a failure that keeps the projection from going on.
@@ -180,7 +199,7 @@ impl Lane {
     /// answered for every fresh record), then folds and commits what is still fresh.
     async fn attempt(
         &mut self,
-        records: &[OwnedMessage],
+        records: &[Record],
         events: &mut Vec<Result<Event, CodecError>>,
         sorted: &mut Option<Sorted>,
     ) -> Result<(), ProjectorError> {
@@ -198,24 +217,19 @@ impl Lane {
     /// dropped unfolded anyway: the registry is not waited for on their account.
     async fn decode_again(
         &self,
-        records: &[OwnedMessage],
+        records: &[Record],
         events: &mut [Result<Event, CodecError>],
     ) -> Result<(), ProjectorError> {
-        for (message, event) in records.iter().zip(events.iter_mut()) {
-            let position = position_of(message);
+        for (record, event) in records.iter().zip(events.iter_mut()) {
             let waiting = matches!(event, Err(e) if !e.is_poison());
-            if !waiting || !self.is_fresh(position) {
+            if !waiting || !self.is_fresh(record.position()) {
                 continue;
             }
-            *event = self
-                .pipeline
-                .codec
-                .decode(message.payload().unwrap_or_default())
-                .await;
+            *event = self.pipeline.codec.decode(record.payload()).await;
             if let Err(e) = event
                 && !e.is_poison()
             {
-                let (partition, offset) = (position.partition, position.offset);
+                let (partition, offset) = (record.partition, record.offset);
                 return Err(ProjectorError::unreadable(partition, offset, e.clone()));
             }
         }
@@ -230,75 +244,83 @@ impl Lane {
 
     async fn fold_and_commit(
         &mut self,
-        records: &[OwnedMessage],
+        records: &[Record],
         sorted: &Sorted,
     ) -> Result<(), ProjectorError> {
         self.refresh_cache_for_replayed(records).await?;
-        // The idempotence guard: only owned partitions, only records not yet folded.
+        let Some(fresh) = self.guard(records, sorted) else {
+            return Ok(());
+        };
+        let offsets = fresh.offsets.clone();
+        let (plan, dead_lettered) = self.commit(records, fresh).await?;
+
+        self.next.extend(offsets.iter().copied());
+        self.pipeline.count(&plan, dead_lettered);
+        self.mirror.mirror(&offsets);
+        let views = plan.orders.into_iter().map(|c| c.view).collect();
+        self.pipeline.cache.write(views, offsets).await;
+        Ok(())
+    }
+
+    /// The idempotence guard: only owned partitions, only records not yet folded. `None`
+    /// when nothing of the batch is left.
+    fn guard<'a>(&self, records: &[Record], sorted: &'a Sorted) -> Option<Fresh<'a>> {
         let mut new_next: BTreeMap<i32, i64> = BTreeMap::new();
-        for position in records.iter().map(position_of) {
+        for position in records.iter().map(Record::position) {
             if self.is_fresh(position) {
                 let n = new_next.entry(position.partition).or_insert(0);
                 *n = (*n).max(position.offset + 1);
             }
         }
         if new_next.is_empty() {
-            return Ok(());
+            return None;
         }
-        let fresh: Vec<&DecodedRecord> = sorted
-            .decoded
-            .iter()
-            .filter(|d| self.is_fresh(d.position))
-            .collect();
-        let mut poison: Vec<Poison> = sorted
-            .poison
-            .iter()
-            .filter(|p| self.is_fresh(p.position))
-            .cloned()
-            .collect();
-        let expected: Vec<(i32, i64)> = new_next.keys().map(|p| (*p, self.next[p])).collect();
-        let offsets: Vec<(i32, i64)> = new_next.into_iter().collect();
+        Some(Fresh {
+            decoded: (sorted.decoded.iter())
+                .filter(|d| self.is_fresh(d.position))
+                .collect(),
+            poison: (sorted.poison.iter())
+                .filter(|p| self.is_fresh(p.position))
+                .cloned()
+                .collect(),
+            expected: new_next.keys().map(|p| (*p, self.next[p])).collect(),
+            offsets: new_next.into_iter().collect(),
+        })
+    }
 
+    /// Folds the fresh records and writes them with their partitions' next offsets in one
+    /// transaction, dead-lettering the poison before the commit. Returns the plan and how
+    /// many records were poison.
+    async fn commit(
+        &self,
+        records: &[Record],
+        fresh: Fresh<'_>,
+    ) -> Result<(BatchPlan, usize), ProjectorError> {
+        let Fresh {
+            decoded,
+            mut poison,
+            expected,
+            offsets,
+        } = fresh;
         let pipeline = &self.pipeline;
         let mut tx = pipeline.store.begin().await?;
         tx.lock_offsets(&expected).await?;
-        let ids: HashSet<&str> = fresh.iter().map(|d| d.event.order_id.as_str()).collect();
+        let ids: HashSet<&str> = decoded.iter().map(|d| d.event.order_id.as_str()).collect();
         let ids: Vec<String> = ids.into_iter().map(str::to_owned).collect();
         let current = tx.load_orders(&ids).await?;
-        let plan = fold_batch(current, fresh);
+        let plan = fold_batch(current, decoded);
         poison.extend(rejected_poison(records, &plan));
         let partitions: Vec<i32> = offsets.iter().map(|(p, _)| *p).collect();
         tx.write(&plan, &offsets, &pipeline.cache.confirmed(&partitions))
             .await?;
         if !poison.is_empty() {
             poison.sort_by_key(|p| p.position);
-            match &pipeline.dead_letters {
-                Some(dead_letters) => dead_letters.send_all(&poison).await?,
-                None => log_skipped(&poison),
-            }
+            pipeline.dead_letters.send_all(&poison).await?;
         }
         // Last: the analytics rows every lane updates stay locked only until the commit.
         tx.write_stats(&plan).await?;
         tx.commit().await?;
-
-        self.next.extend(offsets.iter().copied());
-        pipeline.count(&plan, poison.len());
-        self.commit_to_kafka(&offsets);
-        let views = plan.orders.into_iter().map(|c| c.view).collect();
-        pipeline.cache.write(views, offsets).await;
-        Ok(())
-    }
-
-    /// Kafka's committed offsets are for monitoring tools only; Postgres is the truth.
-    fn commit_to_kafka(&self, offsets: &[(i32, i64)]) {
-        let mut tpl = TopicPartitionList::new();
-        for &(partition, offset) in offsets {
-            let topic = &self.pipeline.topic;
-            let _ = tpl.add_partition_offset(topic, partition, Offset::Offset(offset));
-        }
-        if let Err(e) = self.consumer.commit(&tpl, CommitMode::Async) {
-            tracing::debug!(error = %e, "committing offsets to Kafka failed (monitoring only)");
-        }
+        Ok((plan, poison.len()))
     }
 
     /// Records below the stored offset come back after an assignment, which fetches from
@@ -306,21 +328,14 @@ impl Lane {
     /// already in Postgres, but a projector stopped between its commit and its cache
     /// write left Redis behind: write their stored state through again (the version guard
     /// keeps anything newer). This is the cache's catch-up step.
-    async fn refresh_cache_for_replayed(
-        &self,
-        records: &[OwnedMessage],
-    ) -> Result<(), ProjectorError> {
+    async fn refresh_cache_for_replayed(&self, records: &[Record]) -> Result<(), ProjectorError> {
         let replayed: HashSet<String> = records
             .iter()
-            .filter(|m| {
-                let position = position_of(m);
+            .filter(|r| {
+                let position = r.position();
                 self.next.contains_key(&position.partition) && !self.is_fresh(position)
             })
-            .filter_map(|m| {
-                m.key()
-                    .and_then(|k| std::str::from_utf8(k).ok())
-                    .map(str::to_owned)
-            })
+            .filter_map(|r| r.key_str().map(str::to_owned))
             .collect();
         if replayed.is_empty() {
             return Ok(());
@@ -342,7 +357,7 @@ impl Lane {
 /// transaction of its own. Stops at the first item that is not a batch and returns it, to
 /// be handled next (the feed's order is kept).
 fn merge_waiting(
-    records: &mut Vec<OwnedMessage>,
+    records: &mut Vec<Record>,
     events: &mut Vec<Result<Event, CodecError>>,
     feed: &mut mpsc::Receiver<Staged>,
     max: usize,
@@ -367,20 +382,9 @@ fn warn_retry(e: &ProjectorError, backoff: Duration, last: &mut Option<Instant>)
     }
 }
 
-/// A rebuild skips poison records: the live projector dead-lettered them already.
-fn log_skipped(poison: &[Poison]) {
-    for p in poison {
-        tracing::debug!(partition = p.position.partition, offset = p.position.offset, error = %p.error, "skipped a poison record");
-    }
-    tracing::info!(
-        count = poison.len(),
-        "skipped poison records (dead-lettered by the live projector)"
-    );
-}
-
 /// How long ago the batch's first record was created (its Kafka timestamp), in ms.
-fn age_ms(records: &[OwnedMessage]) -> i64 {
-    let created = records.first().and_then(|m| m.timestamp().to_millis());
+fn age_ms(records: &[Record]) -> i64 {
+    let created = records.first().and_then(|r| r.timestamp);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);

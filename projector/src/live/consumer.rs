@@ -1,4 +1,5 @@
-//! The consumer group member and the thread that polls it.
+//! The consumer group member and its rebalance callback (the thread that polls it is
+//! `poll`).
 //!
 //! Offsets live in Postgres, not in Kafka. When the group assigns partitions, the
 //! rebalance callback (which librdkafka runs inside `poll`, on the polling thread, where
@@ -13,27 +14,26 @@
 
 use crate::error::ProjectorError;
 use crate::health::Health;
+use crate::live::record::Record;
 use crate::sinks::postgres::{Offsets, Store};
-use orderflow_platform::{KafkaSettings, log_gone};
+use orderflow_platform::KafkaSettings;
 use rdkafka::Offset;
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, RebalanceProtocol};
 use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
-use rdkafka::message::OwnedMessage;
 use rdkafka::topic_partition_list::TopicPartitionList;
 use rdkafka::types::RDKafkaRespErr;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 /// Longest time a revocation waits for the batch loop to finish what it was handed.
 const REVOKE_DRAIN: Duration = Duration::from_secs(10);
 /// Longest wait for a partition's end when checking the stored offsets against it.
 const WATERMARK_TIMEOUT: Duration = Duration::from_secs(5);
-/// Least time between two warnings about polling errors (librdkafka retries by itself).
-const LOG_INTERVAL: Duration = Duration::from_secs(10);
 
 /// What the polling thread hands to the batch loop, in order.
 #[derive(Debug)]
@@ -43,7 +43,7 @@ pub enum Feed {
     /// Partitions no longer owned; the loop acknowledges once everything before is done.
     Revoked(Vec<i32>, std::sync::mpsc::SyncSender<()>),
     /// Records in log order per partition.
-    Batch(Vec<OwnedMessage>),
+    Batch(Vec<Record>),
     /// The end of a partition's log was reached: every record before it was handed over.
     EndOfPartition(i32),
 }
@@ -57,8 +57,10 @@ pub struct AssignmentContext {
     store: Store,
     runtime: tokio::runtime::Handle,
     feed: mpsc::Sender<Feed>,
-    generation: AtomicU64,
-    stop: Arc<AtomicBool>,
+    /// Rebalances so far: the polling thread compares it around each poll.
+    rebalances: AtomicU64,
+    /// The member's polling token: a plain check from librdkafka's callback.
+    stop: CancellationToken,
     health: Arc<Health>,
     /// Which of the process's group members this is.
     member: usize,
@@ -85,7 +87,7 @@ impl ConsumerContext for AssignmentContext {
         err: RDKafkaRespErr,
         tpl: &mut TopicPartitionList,
     ) {
-        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.rebalances.fetch_add(1, Ordering::SeqCst);
         let partitions: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
         let cooperative = matches!(
             consumer.rebalance_protocol(),
@@ -178,7 +180,7 @@ impl AssignmentContext {
                     tracing::warn!(error = %e, "loading stored offsets failed; retrying in {backoff:?}");
                 }
             }
-            if self.stop.load(Ordering::SeqCst) {
+            if self.stop.is_cancelled() {
                 return None;
             }
             std::thread::sleep(backoff);
@@ -190,7 +192,7 @@ impl AssignmentContext {
         tracing::info!(?partitions, "partitions revoked");
         // The consumer may be closed from a runtime thread when it is dropped there;
         // blocking is not allowed then, and the loop is gone anyway.
-        if self.in_runtime() || self.stop.load(Ordering::SeqCst) {
+        if self.in_runtime() || self.stop.is_cancelled() {
             return;
         }
         let (ack, acked) = std::sync::mpsc::sync_channel(1);
@@ -205,6 +207,19 @@ impl AssignmentContext {
 
     fn in_runtime(&self) -> bool {
         tokio::runtime::Handle::try_current().is_ok()
+    }
+
+    /// How many rebalances have run (see `poll::poll_loop`).
+    pub(crate) fn rebalances(&self) -> u64 {
+        self.rebalances.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    pub(crate) fn health(&self) -> &Health {
+        &self.health
     }
 }
 
@@ -225,7 +240,7 @@ pub struct ConsumerSpec<'a> {
     pub group: &'a str,
     pub store: Store,
     pub feed: mpsc::Sender<Feed>,
-    pub stop: Arc<AtomicBool>,
+    pub stop: CancellationToken,
     pub health: Arc<Health>,
     pub assignment: Assignment,
     /// This member and the process's number of members: with [`Assignment::Group`] each
@@ -246,7 +261,7 @@ pub async fn consume(spec: ConsumerSpec<'_>) -> Result<GroupConsumer, ProjectorE
         store: spec.store.clone(),
         runtime: tokio::runtime::Handle::current(),
         feed: spec.feed.clone(),
-        generation: AtomicU64::new(0),
+        rebalances: AtomicU64::new(0),
         stop: spec.stop,
         health: spec.health.clone(),
         member: spec.member,
@@ -353,75 +368,6 @@ fn at_offsets(topic: &str, offsets: &Offsets, cached: &Offsets) -> KafkaResult<T
         tpl.add_partition_offset(topic, partition, Offset::Offset(from))?;
     }
     Ok(tpl)
-}
-
-/// Polls until `stop` (or until the log is gone: then `/readyz` says why and this member
-/// stops, rather than skip anything), handing over batches of up to `max_records` records.
-/// A batch is handed over as soon as no further record is waiting, and at most `max_wait`
-/// after its first record: at a low rate each record goes on at once, under load the
-/// records that queued while the batch loop was busy go together (batches grow with the
-/// load instead of every record waiting for a timer). Runs on its own thread.
-pub fn poll_loop(
-    consumer: Arc<GroupConsumer>,
-    feed: mpsc::Sender<Feed>,
-    max_records: usize,
-    max_wait: Duration,
-    stop: Arc<AtomicBool>,
-) {
-    let mut batch: Vec<OwnedMessage> = Vec::with_capacity(max_records);
-    let mut first_at = Instant::now();
-    let mut last_error: Option<Instant> = None;
-    // A closed feed means the batch loop is gone (stopped or aborted): leave the group.
-    while !stop.load(Ordering::SeqCst) && !feed.is_closed() {
-        let timeout = if batch.is_empty() {
-            Duration::from_millis(100)
-        } else {
-            Duration::ZERO
-        };
-        let generation = consumer.context().generation.load(Ordering::SeqCst);
-        let polled = consumer.poll(timeout);
-        let drained = polled.is_none();
-        if consumer.context().generation.load(Ordering::SeqCst) != generation {
-            // A rebalance ran inside this poll: what was polled before it belongs to the
-            // old assignment and will be fetched again from the stored offsets.
-            batch.clear();
-        }
-        match polled {
-            Some(Ok(message)) => {
-                if batch.is_empty() {
-                    first_at = Instant::now();
-                }
-                batch.push(message.detach());
-            }
-            Some(Err(KafkaError::PartitionEOF(partition))) => {
-                let records = std::mem::replace(&mut batch, Vec::with_capacity(max_records));
-                if (!records.is_empty() && feed.blocking_send(Feed::Batch(records)).is_err())
-                    || feed.blocking_send(Feed::EndOfPartition(partition)).is_err()
-                {
-                    return;
-                }
-                continue;
-            }
-            Some(Err(e)) => {
-                if let Some(failure) = log_gone(&consumer.context().topic, &e) {
-                    consumer.context().health.fail(failure);
-                    return;
-                }
-                if last_error.is_none_or(|at| at.elapsed() > LOG_INTERVAL) {
-                    tracing::warn!(error = %e, "polling the log failed");
-                    last_error = Some(Instant::now());
-                }
-            }
-            None => {}
-        }
-        let full = batch.len() >= max_records;
-        if !batch.is_empty() && (full || drained || first_at.elapsed() >= max_wait) {
-            let records = std::mem::replace(&mut batch, Vec::with_capacity(max_records));
-            if feed.blocking_send(Feed::Batch(records)).is_err() {
-                return;
-            }
-        }
-    }
 }
 
 #[cfg(test)]

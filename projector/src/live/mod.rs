@@ -3,45 +3,64 @@
 //! - this module: connecting a projection to its generation (the store, the log, the
 //!   registry, the dead-letter topic, the cache) and starting its group members;
 //!   [`project`] keeps the live projection going across generation switches;
-//! - `consumer`: the group member, the rebalance callback that assigns at the stored
-//!   offsets, and the polling thread that cuts batches;
+//! - `role`: what a pipeline writes ([`Target`]) and what its role chooses (how
+//!   partitions are assigned, where poison goes, whether to follow a switch);
+//! - `consumer`: the group member and the rebalance callback that assigns at the stored
+//!   offsets; `poll`: its polling thread, which cuts [`record::Record`]s into batches;
 //! - `stages`: the decoder before the batch loops and the cache writer after them;
-//! - `batch_loop`: one batch loop (fold, write, dead-letter, commit, cache);
-//!   `poison`: which records of a batch it dead-letters;
+//! - `batch_loop`: one batch loop (fold, write, dead-letter, commit, cache), which
+//!   reaches the store, the dead-letter topic, the registry and the cache only through
+//!   `ports`; `poison`: which records of a batch it dead-letters;
 //! - `pipeline`: the members (consumer, decoder, batch loop each) wired together.
+//!
+//! Stopping is one token tree: the process's token (`crate::run`), a child per run of a
+//! generation ([`Parts::run`]; a switch cancels only that run, and [`project`] connects
+//! again), and a token per polling thread, cancelled by its member once the batch loop has
+//! ended (the thread answers the revocation and closes the consumer, so it goes last).
 
 pub(crate) mod batch_loop;
+#[cfg(test)]
+mod batch_loop_tests;
 pub(crate) mod consumer;
 pub(crate) mod pipeline;
 pub(crate) mod poison;
+pub(crate) mod poll;
+pub(crate) mod ports;
+pub(crate) mod record;
+pub(crate) mod role;
 pub(crate) mod stages;
+#[cfg(test)]
+mod test_ports;
 
 use crate::health::{Health, lag};
 use crate::live::pipeline::{Ended, Member, Pipeline, Positions};
+use crate::live::role::{Follower, RoleChoices};
 use crate::sinks::postgres::{self as store, Role};
-use crate::sinks::{dlq, redis::Cache};
+use crate::sinks::redis::Cache;
 use crate::tools::generations::{Generation, Generations};
 use crate::{ProjectorError, Settings};
 use anyhow::Context;
-use consumer::{Assignment, ConsumerSpec};
+use consumer::ConsumerSpec;
 use orderflow_platform::ensure_log;
 use orderflow_schemas::EventCodec;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+pub(crate) use role::Target;
 
 /// Batches handed over but not yet folded: enough to overlap polling with writing, few
 /// enough that a revocation drains quickly.
 const FEED_CAPACITY: usize = 2;
 
-/// Projects into the live generation until `stop`, moving to the new live generation
-/// whenever a switch happens. A log refused at the first connect is returned (the
-/// projector refuses to start); refused later, it leaves the projector not ready.
+/// Projects into the live generation until `stop` is cancelled, moving to the new live
+/// generation whenever a switch happens. A log refused at the first connect is returned
+/// (the projector refuses to start); refused later, it leaves the projector not ready.
 pub(crate) async fn project(
     settings: Settings,
     health: Arc<Health>,
-    stop: watch::Receiver<bool>,
+    stop: CancellationToken,
 ) -> Result<(), ProjectorError> {
     let mut first = true;
     loop {
@@ -55,7 +74,7 @@ pub(crate) async fn project(
             }
         };
         first = false;
-        let (ended, _) = parts.run(&settings, stop.clone()).await;
+        let (ended, _) = parts.run(&settings, &stop).await;
         if ended == Ended::Stopped {
             tracing::info!("projector stopped");
             return Ok(());
@@ -96,44 +115,26 @@ async fn live_generation(settings: &Settings) -> anyhow::Result<Generation> {
     Ok(live)
 }
 
-/// Which generation a pipeline writes, and how.
-#[derive(Clone)]
-pub(crate) struct Target {
-    pub generation: Generation,
-    pub role: Role,
-    pub group: String,
-}
-
-impl Target {
-    fn live(generation: Generation, group: &str) -> Target {
-        Target {
-            generation,
-            role: Role::Live,
-            group: group.to_owned(),
-        }
-    }
-}
-
 /// Connects to `target`, or to the live generation (looked up on each attempt) when
-/// `None`, retrying with backoff until it succeeds (`Some`) or `stop` (`None`). A log
-/// that is refused ([`ProjectorError::LogRefused`]) is not retried.
+/// `None`, retrying with backoff until it succeeds (`Some`) or `stop` is cancelled
+/// (`None`). A log that is refused ([`ProjectorError::LogRefused`]) is not retried.
 pub(crate) async fn connect_retrying(
     settings: &Settings,
     health: &Arc<Health>,
-    stop: &watch::Receiver<bool>,
+    stop: &CancellationToken,
     target: Option<&Target>,
 ) -> Result<Option<Parts>, ProjectorError> {
     let mut backoff = Duration::from_millis(200);
     loop {
-        if *stop.borrow() {
+        if stop.is_cancelled() {
             return Ok(None);
         }
         let attempt = async {
             let target = match target {
                 Some(target) => target.clone(),
-                None => Target::live(live_generation(settings).await?, &settings.group),
+                None => Target::new(Role::Live, live_generation(settings).await?, settings),
             };
-            connect(settings, health, stop, target).await
+            connect(settings, health, target).await
         };
         match attempt.await {
             Ok(parts) => return Ok(Some(parts)),
@@ -157,63 +158,41 @@ pub(crate) async fn connect_retrying(
 pub(crate) struct Parts {
     pub pipeline: Pipeline,
     members: Vec<Member>,
-    /// For the live role: the generations and the one written, watched for a switch.
-    follow: Option<(Generations, i64)>,
+    /// Watches for a switch while the run goes on (for the live role).
+    follow: Option<Follower>,
 }
 
-/// How often a live projector looks at the pointer besides its batches: an instance with
-/// nothing to fold must move to a new generation too.
-const FOLLOW_INTERVAL: Duration = Duration::from_secs(1);
-
 impl Parts {
-    /// Runs the batch loops until they end; every member has left the group by then.
-    pub async fn run(self, settings: &Settings, stop: watch::Receiver<bool>) -> (Ended, Cache) {
+    /// Runs the batch loops until they end; every member has left the group by then. The
+    /// run has a token of its own under `stop`: a switch the follower sees cancels only
+    /// this run ([`Ended::NotLive`]), so the caller can reconnect, while cancelling `stop`
+    /// ends it as [`Ended::Stopped`].
+    pub async fn run(self, settings: &Settings, stop: &CancellationToken) -> (Ended, Cache) {
+        let run = stop.child_token();
         let lag = self.members.first().map(|member| {
             tokio::spawn(lag::report(
                 member.consumer.clone(),
                 settings.log.topic.clone(),
                 self.pipeline.positions.clone(),
-                stop.clone(),
+                run.clone(),
             ))
         });
-        let (inner, inner_stop) = watch::channel(*stop.borrow());
-        let moved = Arc::new(AtomicBool::new(false));
-        let forward = tokio::spawn({
-            let (mut outer, inner) = (stop.clone(), inner.clone());
-            async move {
-                let _ = outer.wait_for(|s| *s).await;
-                let _ = inner.send(true);
-            }
-        });
-        let follow = self.follow.map(|(generations, id)| {
-            let moved = moved.clone();
-            tokio::spawn(async move {
-                loop {
-                    tokio::time::sleep(FOLLOW_INTERVAL).await;
-                    if let Ok(Some(live)) = generations.live().await
-                        && live.id != id
-                    {
-                        moved.store(true, Ordering::SeqCst);
-                        let _ = inner.send(true);
-                        return;
-                    }
-                }
-            })
-        });
-        let (ended, cache) = self.pipeline.run(self.members, inner_stop).await;
-        let ended = if moved.load(Ordering::SeqCst) && !*stop.borrow() {
+        let follow = (self.follow).map(|follower| tokio::spawn(follower.follow(run.clone())));
+        let (ended, cache) = self.pipeline.run(self.members, run.clone()).await;
+        // Ends the reporters of this run (the pipeline has ended it already).
+        run.cancel();
+        let switched = match follow {
+            Some(follow) => follow.await.unwrap_or(false),
+            None => false,
+        };
+        if let Some(lag) = lag {
+            let _ = lag.await;
+        }
+        let ended = if switched && !stop.is_cancelled() {
             Ended::NotLive
         } else {
             ended
         };
-        forward.abort();
-        if let Some(follow) = follow {
-            follow.abort();
-        }
-        if let Some(lag) = lag {
-            lag.abort();
-            let _ = lag.await;
-        }
         (ended, cache)
     }
 }
@@ -221,7 +200,6 @@ impl Parts {
 async fn connect(
     settings: &Settings,
     health: &Arc<Health>,
-    stop: &watch::Receiver<bool>,
     target: Target,
 ) -> anyhow::Result<Parts> {
     let topic = settings.log.topic.clone();
@@ -241,14 +219,7 @@ async fn connect(
     store.claim_log(&log).await?;
     let codec =
         EventCodec::new(&settings.registry.settings(), &topic).context("registry client")?;
-    let dead_letters = match target.role {
-        Role::Live => Some(
-            dlq::DeadLetters::start(&settings.kafka, &settings.dlq_log(), &topic)
-                .await
-                .context("creating the dead-letter topic")?,
-        ),
-        Role::Rebuild => None,
-    };
+    let dead_letters = target.role.poison_route(settings).await?;
     let cache = Cache::new(
         &settings.redis_url,
         &generation.redis_prefix,
@@ -256,20 +227,40 @@ async fn connect(
         settings.redis_timeout(),
         health.cache.clone(),
     )?;
-    let assignment = match target.role {
-        Role::Live => Assignment::Group,
-        Role::Rebuild => Assignment::AllPartitions,
+    let joined = start_members(settings, health, &target, &store).await?;
+    let members = joined.len();
+    tracing::info!(%topic, group = %target.group, generation = generation.id, schema = %generation.schema, role = ?target.role, members, "projector consuming");
+    let pipeline = Pipeline {
+        store,
+        codec: Arc::new(codec),
+        dead_letters,
+        cache: stages::CacheWriter::spawn(cache),
+        health: health.clone(),
+        positions: Arc::new(Mutex::new(Positions::default())),
+        batch_max_records: settings.batch_max_records.max(1),
     };
+    Ok(Parts {
+        pipeline,
+        members: joined,
+        follow: target.role.follower(settings, generation)?,
+    })
+}
+
+/// Starts the process's members, all or none.
+async fn start_members(
+    settings: &Settings,
+    health: &Arc<Health>,
+    target: &Target,
+    store: &store::Store,
+) -> anyhow::Result<Vec<Member>> {
     let members = usize::from(settings.writers);
     let mut joined = Vec::with_capacity(members);
     for member in 0..members {
         let spec = MemberSpec {
             settings,
             health,
-            stop,
-            target: &target,
-            store: &store,
-            assignment,
+            target,
+            store,
             member,
         };
         match start_member(spec).await {
@@ -283,39 +274,15 @@ async fn connect(
             }
         }
     }
-    tracing::info!(%topic, group = %target.group, generation = generation.id, schema = %generation.schema, role = ?target.role, members, "projector consuming");
-    let pipeline = Pipeline {
-        topic,
-        store,
-        codec: Arc::new(codec),
-        dead_letters,
-        cache: stages::CacheWriter::spawn(cache),
-        health: health.clone(),
-        positions: Arc::new(Mutex::new(Positions::default())),
-        batch_max_records: settings.batch_max_records.max(1),
-    };
-    let follow = match target.role {
-        Role::Live => Some((
-            Generations::connect(&settings.database_url, &settings.redis_prefix)?,
-            generation.id,
-        )),
-        Role::Rebuild => None,
-    };
-    Ok(Parts {
-        pipeline,
-        members: joined,
-        follow,
-    })
+    Ok(joined)
 }
 
 /// What [`start_member`] needs.
 struct MemberSpec<'a> {
     settings: &'a Settings,
     health: &'a Arc<Health>,
-    stop: &'a watch::Receiver<bool>,
     target: &'a Target,
     store: &'a store::Store,
-    assignment: Assignment,
     member: usize,
 }
 
@@ -323,7 +290,10 @@ struct MemberSpec<'a> {
 async fn start_member(spec: MemberSpec<'_>) -> anyhow::Result<Member> {
     let settings = spec.settings;
     let (feed_tx, feed) = mpsc::channel(FEED_CAPACITY);
-    let poll_stop = Arc::new(AtomicBool::new(*spec.stop.borrow()));
+    // Not under the run's token: the polling thread must outlive its batch loop (it
+    // answers the revocation and holds the consumer's last handle), so the member
+    // cancels it once the loop has ended (`Member::leave`).
+    let poll_stop = CancellationToken::new();
     let consumer = consumer::consume(ConsumerSpec {
         kafka: &settings.kafka,
         topic: &settings.log.topic,
@@ -332,7 +302,7 @@ async fn start_member(spec: MemberSpec<'_>) -> anyhow::Result<Member> {
         feed: feed_tx.clone(),
         stop: poll_stop.clone(),
         health: spec.health.clone(),
-        assignment: spec.assignment,
+        assignment: spec.target.role.assignment(),
         member: spec.member,
         members: usize::from(settings.writers),
     })
@@ -341,14 +311,14 @@ async fn start_member(spec: MemberSpec<'_>) -> anyhow::Result<Member> {
     let consumer = Arc::new(consumer);
     let poller = {
         let consumer = consumer.clone();
-        let (max, wait, flag) = (
+        let (max, wait, stop) = (
             settings.batch_max_records.max(1),
             settings.batch_max_wait(),
             poll_stop.clone(),
         );
         std::thread::Builder::new()
             .name(format!("projector-poll-{}", spec.member))
-            .spawn(move || consumer::poll_loop(consumer, feed_tx, max, wait, flag))
+            .spawn(move || poll::poll_loop(consumer, feed_tx, max, wait, stop))
             .context("starting the polling thread")?
     };
     Ok(Member {

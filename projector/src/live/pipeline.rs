@@ -16,25 +16,24 @@ use crate::fold::BatchPlan;
 use crate::health::Health;
 use crate::live::batch_loop::Lane;
 use crate::live::consumer::{Feed, GroupConsumer};
-use crate::live::stages::{CacheWriter, spawn_decoder};
-use crate::sinks::dlq::DeadLetters;
-use crate::sinks::postgres::Store;
+use crate::live::ports::{LivePorts, Ports};
+use crate::live::stages::spawn_decoder;
 use crate::sinks::redis::Cache;
-use orderflow_schemas::EventCodec;
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
-/// What the members share.
-pub struct Pipeline {
-    pub topic: String,
-    pub store: Store,
-    pub codec: Arc<EventCodec>,
-    /// Where poison records go; `None` for a rebuild, whose poison records the live
-    /// projector has dead-lettered already (they are counted and logged instead).
-    pub dead_letters: Option<DeadLetters>,
-    pub cache: CacheWriter,
+/// What the members share: their ports (see `ports`), the health counters and the
+/// positions.
+pub struct Pipeline<P: Ports = LivePorts> {
+    pub store: P::Store,
+    pub codec: Arc<P::Decoder>,
+    /// Where poison records go: for a rebuild, whose poison records the live projector
+    /// has dead-lettered already, nowhere (they are counted and logged instead).
+    pub dead_letters: P::DeadLetters,
+    pub cache: P::Cache,
     pub health: Arc<Health>,
     /// Where the members are, shared with the lag and progress reporters.
     pub positions: Arc<Mutex<Positions>>,
@@ -46,7 +45,8 @@ pub struct Pipeline {
 pub struct Member {
     pub consumer: Arc<GroupConsumer>,
     pub feed: mpsc::Receiver<Feed>,
-    pub poll_stop: Arc<AtomicBool>,
+    /// Stops the polling thread; cancelled only once the batch loop has ended.
+    pub poll_stop: CancellationToken,
     pub poller: std::thread::JoinHandle<()>,
 }
 
@@ -58,8 +58,8 @@ impl Member {
 
     /// Stops polling and leaves the group. The polling thread holds the last handle of the
     /// consumer, so closing it happens there, where the rebalance callback may block.
-    async fn leave(poll_stop: Arc<AtomicBool>, poller: std::thread::JoinHandle<()>) {
-        poll_stop.store(true, Ordering::SeqCst);
+    async fn leave(poll_stop: CancellationToken, poller: std::thread::JoinHandle<()>) {
+        poll_stop.cancel();
         let _ = tokio::task::spawn_blocking(move || poller.join()).await;
     }
 }
@@ -84,36 +84,28 @@ impl Positions {
 /// Why the pipeline ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ended {
-    /// `stop` turned true, or the polling thread is gone.
+    /// `stop` was cancelled, or the polling thread is gone.
     Stopped,
     /// The generation written is no longer live (a switch happened): reconnect.
     NotLive,
 }
 
 impl Pipeline {
-    /// Runs the members until `stop` turns true, a polling thread is gone, or the
-    /// generation stops being live; the first member to end ends the others (between
-    /// their batches). Every member has left the group when this returns.
-    pub async fn run(self, members: Vec<Member>, stop: watch::Receiver<bool>) -> (Ended, Cache) {
-        let (halt, halted) = watch::channel(*stop.borrow());
-        let forward = tokio::spawn({
-            let (mut stop, halt) = (stop, halt.clone());
-            async move {
-                let _ = stop.wait_for(|s| *s).await;
-                let _ = halt.send(true);
-            }
-        });
+    /// Runs the members until `run` is cancelled, a polling thread is gone, or the
+    /// generation stops being live; the first member to end cancels `run`, which ends the
+    /// others (between their batches). Every member has left the group when this returns.
+    pub async fn run(self, members: Vec<Member>, run: CancellationToken) -> (Ended, Cache) {
         let shared = Arc::new(self);
         let running: Vec<_> = members
             .into_iter()
             .map(|member| {
                 let staged = spawn_decoder(shared.codec.clone(), member.feed);
                 let lane = Lane::new(shared.clone(), member.consumer);
-                let (halt, halted) = (halt.clone(), halted.clone());
+                let run = run.clone();
                 let (poll_stop, poller) = (member.poll_stop, member.poller);
                 tokio::spawn(async move {
-                    let ended = lane.run(staged, halted).await;
-                    let _ = halt.send(true);
+                    let ended = lane.run(staged, run.clone()).await;
+                    run.cancel();
                     Member::leave(poll_stop, poller).await;
                     ended
                 })
@@ -125,11 +117,12 @@ impl Pipeline {
                 ended = Ended::NotLive;
             }
         }
-        forward.abort();
         let pipeline = Arc::into_inner(shared).expect("every member has ended");
         (ended, pipeline.cache.finish().await)
     }
+}
 
+impl<P: Ports> Pipeline<P> {
     /// Updates the shared positions.
     pub(crate) fn positions<T>(&self, update: impl FnOnce(&mut Positions) -> T) -> T {
         update(&mut self.positions.lock().unwrap_or_else(|e| e.into_inner()))

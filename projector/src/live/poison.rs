@@ -4,11 +4,11 @@
 //! (`dlq`); nothing else is ever passed over.
 
 use crate::fold::BatchPlan;
-use crate::fold::model::{DecodedRecord, Position};
+use crate::fold::model::DecodedRecord;
+use crate::live::record::Record;
 use crate::sinks::dlq::Poison;
 use orderflow_domain::Event;
 use orderflow_schemas::CodecError;
-use rdkafka::message::{Message, OwnedMessage};
 
 /// A batch sorted out once, before any attempt to commit it: what decoded into events
 /// and what is poison, both in log order.
@@ -18,26 +18,26 @@ pub(crate) struct Sorted {
 }
 
 /// Splits a decoded batch into its events and its poison records.
-pub(crate) fn sort_out(records: &[OwnedMessage], events: Vec<Result<Event, CodecError>>) -> Sorted {
+pub(crate) fn sort_out(records: &[Record], events: Vec<Result<Event, CodecError>>) -> Sorted {
     let mut sorted = Sorted {
         decoded: Vec::with_capacity(records.len()),
         poison: Vec::new(),
     };
-    for (message, event) in records.iter().zip(events) {
+    for (record, event) in records.iter().zip(events) {
         match event {
             // An order's events must share its key (and so its partition), or two
             // partitions could fold the same order; such a record is poison.
-            Ok(event) if message.key() != Some(event.order_id.as_bytes()) => {
+            Ok(event) if record.key.as_deref() != Some(event.order_id.as_bytes()) => {
                 let reason = format!("the record key is not the order id {}", event.order_id);
-                sorted.poison.push(poison_of(message, reason));
+                sorted.poison.push(poison_of(record, reason));
             }
             Ok(event) => sorted.decoded.push(DecodedRecord {
-                position: position_of(message),
+                position: record.position(),
                 event,
             }),
             // Only poison is left as an error of a fresh record (`Lane::decode_again`); a
             // registry error of a record folded before goes nowhere, as that record does.
-            Err(e) => sorted.poison.push(poison_of(message, e.to_string())),
+            Err(e) => sorted.poison.push(poison_of(record, e.to_string())),
         }
     }
     sorted
@@ -45,29 +45,22 @@ pub(crate) fn sort_out(records: &[OwnedMessage], events: Vec<Result<Event, Codec
 
 /// The records the fold rejected (a transition the domain does not allow).
 pub(crate) fn rejected_poison<'a>(
-    records: &'a [OwnedMessage],
+    records: &'a [Record],
     plan: &'a BatchPlan,
 ) -> impl Iterator<Item = Poison> + 'a {
     plan.rejected.iter().filter_map(|rejected| {
         records
             .iter()
-            .find(|m| position_of(m) == rejected.position)
-            .map(|m| poison_of(m, rejected.reason.clone()))
+            .find(|r| r.position() == rejected.position)
+            .map(|r| poison_of(r, rejected.reason.clone()))
     })
 }
 
-pub(crate) fn position_of(message: &OwnedMessage) -> Position {
-    Position {
-        partition: message.partition(),
-        offset: message.offset(),
-    }
-}
-
-fn poison_of(message: &OwnedMessage, error: String) -> Poison {
+fn poison_of(record: &Record, error: String) -> Poison {
     Poison {
-        position: position_of(message),
-        key: message.key().map(<[u8]>::to_vec),
-        value: message.payload().map(<[u8]>::to_vec),
+        position: record.position(),
+        key: record.key.clone(),
+        value: record.payload.clone(),
         error,
     }
 }

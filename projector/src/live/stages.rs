@@ -11,10 +11,11 @@
 
 use crate::fold::model::OrderView;
 use crate::live::consumer::Feed;
+use crate::live::ports::Decoder;
+use crate::live::record::Record;
 use crate::sinks::redis::Cache;
 use orderflow_domain::Event;
-use orderflow_schemas::{CodecError, EventCodec};
-use rdkafka::message::{Message, OwnedMessage};
+use orderflow_schemas::CodecError;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -33,13 +34,13 @@ const CACHE_RETRY: Duration = Duration::from_secs(1);
 pub enum Staged {
     Assigned(HashMap<i32, i64>),
     Revoked(Vec<i32>, std::sync::mpsc::SyncSender<()>),
-    Batch(Vec<OwnedMessage>, Vec<Result<Event, CodecError>>),
+    Batch(Vec<Record>, Vec<Result<Event, CodecError>>),
     EndOfPartition(i32),
 }
 
 /// Starts the decoder: it ends when the feed closes or the batch loop is gone.
-pub fn spawn_decoder(
-    codec: Arc<EventCodec>,
+pub fn spawn_decoder<D: Decoder>(
+    codec: Arc<D>,
     mut feed: mpsc::Receiver<Feed>,
 ) -> mpsc::Receiver<Staged> {
     let (tx, rx) = mpsc::channel(DECODED_AHEAD);
@@ -49,7 +50,7 @@ pub fn spawn_decoder(
                 Feed::Batch(records) => {
                     let mut events = Vec::with_capacity(records.len());
                     for record in &records {
-                        events.push(codec.decode(record.payload().unwrap_or_default()).await);
+                        events.push(codec.decode(record.payload()).await);
                     }
                     Staged::Batch(records, events)
                 }

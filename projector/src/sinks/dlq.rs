@@ -2,9 +2,12 @@
 //! change the lifecycle forbids; see `poison`) are copied there with their original key
 //! and value and headers saying why and where they came from, so the projection can go on
 //! without losing them. A record whose schema the registry does not know is never one.
+//! A rebuild's poison goes nowhere ([`PoisonRoute::Skip`]): the live projector has
+//! dead-lettered it already.
 
 use crate::error::ProjectorError;
 use crate::fold::model::Position;
+use crate::live::ports::DeadLetterSink;
 use orderflow_platform::{KafkaSettings, LogSettings, ensure_topic};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -21,6 +24,37 @@ pub struct Poison {
     pub value: Option<Vec<u8>>,
     /// Why it is poison, for the `error` header.
     pub error: String,
+}
+
+/// Where a pipeline's poison records go, as its role chooses.
+pub enum PoisonRoute {
+    /// The live projector: the dead-letter topic.
+    DeadLetters(DeadLetters),
+    /// A rebuild: counted and logged only, since the live projector dead-lettered them
+    /// already.
+    Skip,
+}
+
+impl DeadLetterSink for PoisonRoute {
+    async fn send_all(&self, poison: &[Poison]) -> Result<(), ProjectorError> {
+        match self {
+            PoisonRoute::DeadLetters(dead_letters) => dead_letters.send_all(poison).await,
+            PoisonRoute::Skip => {
+                log_skipped(poison);
+                Ok(())
+            }
+        }
+    }
+}
+
+fn log_skipped(poison: &[Poison]) {
+    for p in poison {
+        tracing::debug!(partition = p.position.partition, offset = p.position.offset, error = %p.error, "skipped a poison record");
+    }
+    tracing::info!(
+        count = poison.len(),
+        "skipped poison records (dead-lettered by the live projector)"
+    );
 }
 
 /// The producer of the dead-letter topic.

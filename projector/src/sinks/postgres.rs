@@ -1,15 +1,17 @@
 //! The Postgres side: migrations, the stored offsets, and the one transaction per batch
 //! that loads the touched orders, writes every row change with set-based statements
-//! (`UNNEST` of arrays, one statement per table) and moves the offsets with them.
+//! (`UNNEST` of arrays, one statement per table) and moves the offsets with them. The
+//! tables, their migrations and the order load belong to `orderflow_read_model`, which the
+//! query API reads through too.
 
 use crate::error::ProjectorError;
 use crate::fold::BatchPlan;
 use crate::fold::model::OrderView;
 use crate::tools::generations::Generation;
-use orderflow_domain::{Decimal, LineItem, Status};
 use orderflow_platform::LogIdentity;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::{PgPool, Postgres, Row, Transaction};
+use orderflow_read_model::MIGRATOR;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres, Transaction};
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
@@ -20,17 +22,12 @@ pub type Offsets = HashMap<i32, i64>;
 /// The name of this read model in `projection_offsets`.
 pub const PROJECTION: &str = "orders";
 
-/// The channel `pg_notify` announces new order versions on, as
-/// `{"order_id": "...", "version": n}`, once per changed order and committed batch.
-pub const NOTIFY_CHANNEL: &str = "orderflow_orders";
-
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
-
 /// How a projector writes a generation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     /// The live projector: every batch checks the generation is still live (under the
-    /// pointer's share lock) and announces its orders on [`NOTIFY_CHANNEL`].
+    /// pointer's share lock) and announces its orders on
+    /// [`orderflow_read_model::ORDERS_CHANNEL`].
     Live,
     /// A rebuild: writes a generation readers do not see yet; nothing to announce.
     Rebuild,
@@ -235,30 +232,11 @@ impl BatchTx {
         &mut self,
         order_ids: &[String],
     ) -> Result<HashMap<String, OrderView>, ProjectorError> {
-        let rows = sqlx::query(
-            "SELECT o.order_id, o.customer_id, o.status, o.total_amount, o.shipping_address,
-                    o.currency, o.warehouse, o.carrier, o.tracking_number, o.estimated_delivery, o.location,
-                    o.cancel_reason,
-                    o.version, o.placed_at, o.updated_at,
-                    COALESCE(array_agg(i.product_id ORDER BY i.line_no)
-                             FILTER (WHERE i.line_no IS NOT NULL), '{}') AS product_ids,
-                    COALESCE(array_agg(i.quantity ORDER BY i.line_no)
-                             FILTER (WHERE i.line_no IS NOT NULL), '{}') AS quantities,
-                    COALESCE(array_agg(i.unit_price ORDER BY i.line_no)
-                             FILTER (WHERE i.line_no IS NOT NULL), '{}') AS unit_prices
-             FROM orders o LEFT JOIN order_items i ON i.order_id = o.order_id
-             WHERE o.order_id = ANY($1)
-             GROUP BY o.order_id",
-        )
-        .bind(order_ids)
-        .fetch_all(&mut *self.tx)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                let view = view_from_row(row)?;
-                Ok((view.order_id.clone(), view))
-            })
-            .collect()
+        let views = orderflow_read_model::load_orders(&mut *self.tx, order_ids).await?;
+        Ok(views
+            .into_iter()
+            .map(|view| (view.order_id.clone(), view))
+            .collect())
     }
 
     /// Writes the order rows of `plan` (orders, items, history, notifications) and moves
@@ -319,42 +297,4 @@ pub(crate) async fn check_live(
         return Err(ProjectorError::NotLive { generation });
     }
     Ok(())
-}
-
-fn view_from_row(row: &PgRow) -> Result<OrderView, sqlx::Error> {
-    let status: String = row.try_get("status")?;
-    let status = Status::parse(&status)
-        .ok_or_else(|| sqlx::Error::Decode(format!("unknown status {status:?}").into()))?;
-    let products: Vec<String> = row.try_get("product_ids")?;
-    let quantities: Vec<i32> = row.try_get("quantities")?;
-    let prices: Vec<Decimal> = row.try_get("unit_prices")?;
-    let items = products
-        .into_iter()
-        .zip(quantities)
-        .zip(prices)
-        .map(|((product_id, quantity), unit_price)| LineItem {
-            product_id,
-            quantity: quantity.max(0) as u32,
-            unit_price,
-        })
-        .collect();
-    let version: i64 = row.try_get("version")?;
-    Ok(OrderView {
-        order_id: row.try_get("order_id")?,
-        customer_id: row.try_get("customer_id")?,
-        status,
-        items,
-        total_amount: row.try_get("total_amount")?,
-        shipping_address: row.try_get("shipping_address")?,
-        currency: row.try_get("currency")?,
-        warehouse: row.try_get("warehouse")?,
-        carrier: row.try_get("carrier")?,
-        tracking_number: row.try_get("tracking_number")?,
-        location: row.try_get("location")?,
-        cancel_reason: row.try_get("cancel_reason")?,
-        estimated_delivery: row.try_get("estimated_delivery")?,
-        version: version.max(0) as u64,
-        placed_at: row.try_get("placed_at")?,
-        updated_at: row.try_get("updated_at")?,
-    })
 }

@@ -2,10 +2,10 @@
 //! table, whatever the batch size, so a batch costs a handful of round trips.
 
 use crate::fold::BatchPlan;
-use crate::sinks::postgres::NOTIFY_CHANNEL;
+use crate::fold::model::OrderView;
 use chrono::{DateTime, Utc};
 use orderflow_domain::Decimal;
-use serde_json::json;
+use orderflow_read_model::{ORDERS_CHANNEL, OrderChanged};
 use sqlx::{PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
@@ -35,10 +35,10 @@ pub async fn write_orders(conn: &mut PgConnection, plan: &BatchPlan) -> Result<(
 
 async fn upsert_orders(conn: &mut PgConnection, plan: &BatchPlan) -> Result<(), sqlx::Error> {
     let views = plan.orders.iter().map(|c| &c.view);
-    let text = |f: fn(&crate::fold::model::OrderView) -> &str| -> Vec<String> {
+    let text = |f: fn(&OrderView) -> &str| -> Vec<String> {
         plan.orders.iter().map(|c| f(&c.view).to_owned()).collect()
     };
-    let opt = |f: fn(&crate::fold::model::OrderView) -> &Option<String>| -> Vec<Option<String>> {
+    let opt = |f: fn(&OrderView) -> &Option<String>| -> Vec<Option<String>> {
         plan.orders.iter().map(|c| f(&c.view).clone()).collect()
     };
     // The version guard keeps a row from ever going back, whoever writes it.
@@ -142,16 +142,22 @@ async fn insert_history(conn: &mut PgConnection, plan: &BatchPlan) -> Result<(),
     Ok(())
 }
 
-/// One notification per changed order (payloads are limited to 8000 bytes, so a whole
-/// batch would not fit in one); delivered to listeners only when the batch commits.
+/// One notification per changed order ([`OrderChanged`]); delivered to listeners only
+/// when the batch commits.
 async fn notify(conn: &mut PgConnection, plan: &BatchPlan) -> Result<(), sqlx::Error> {
     let payloads: Vec<String> = plan
         .orders
         .iter()
-        .map(|c| json!({"order_id": c.view.order_id, "version": c.view.version}).to_string())
+        .map(|c| {
+            OrderChanged {
+                order_id: c.view.order_id.as_str().into(),
+                version: c.view.version,
+            }
+            .payload()
+        })
         .collect();
     sqlx::query("SELECT pg_notify($1, p) FROM UNNEST($2::text[]) AS p")
-        .bind(NOTIFY_CHANNEL)
+        .bind(ORDERS_CHANNEL)
         .bind(payloads)
         .execute(conn)
         .await?;
@@ -168,59 +174,57 @@ pub async fn upsert_stats(
 ) -> Result<(), sqlx::Error> {
     let conn: &mut PgConnection = tx;
     if !plan.hourly.is_empty() {
-        sqlx::query(
-            "INSERT INTO stats_hourly (hour, order_count, revenue)
-             SELECT * FROM UNNEST($1::timestamptz[], $2::bigint[], $3::numeric[])
-             ON CONFLICT (hour) DO UPDATE SET
-                 order_count = stats_hourly.order_count + EXCLUDED.order_count,
-                 revenue = stats_hourly.revenue + EXCLUDED.revenue",
-        )
-        .bind(plan.hourly.iter().map(|w| w.hour).collect::<Vec<_>>())
-        .bind(
-            plan.hourly
-                .iter()
-                .map(|w| w.order_count)
-                .collect::<Vec<_>>(),
-        )
-        .bind(plan.hourly.iter().map(|w| w.revenue).collect::<Vec<_>>())
-        .execute(&mut *conn)
-        .await?;
+        add_hourly(conn, plan).await?;
     }
     if !plan.status.is_empty() {
+        let statuses: Vec<&str> = plan.status.iter().map(|(s, _)| s.as_str()).collect();
         sqlx::query(
             "INSERT INTO stats_status (status, order_count)
              SELECT * FROM UNNEST($1::text[], $2::bigint[])
              ON CONFLICT (status) DO UPDATE SET
                  order_count = stats_status.order_count + EXCLUDED.order_count",
         )
-        .bind(
-            plan.status
-                .iter()
-                .map(|(s, _)| s.as_str())
-                .collect::<Vec<_>>(),
-        )
+        .bind(statuses)
         .bind(plan.status.iter().map(|(_, d)| *d).collect::<Vec<_>>())
         .execute(&mut *conn)
         .await?;
     }
     if !plan.products.is_empty() {
-        sqlx::query(
-            "INSERT INTO stats_products (product_id, quantity, revenue)
-             SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::numeric[])
-             ON CONFLICT (product_id) DO UPDATE SET
-                 quantity = stats_products.quantity + EXCLUDED.quantity,
-                 revenue = stats_products.revenue + EXCLUDED.revenue",
-        )
-        .bind(
-            plan.products
-                .iter()
-                .map(|p| p.product_id.clone())
-                .collect::<Vec<_>>(),
-        )
-        .bind(plan.products.iter().map(|p| p.quantity).collect::<Vec<_>>())
-        .bind(plan.products.iter().map(|p| p.revenue).collect::<Vec<_>>())
-        .execute(&mut *conn)
-        .await?;
+        add_products(conn, plan).await?;
     }
+    Ok(())
+}
+
+async fn add_hourly(conn: &mut PgConnection, plan: &BatchPlan) -> Result<(), sqlx::Error> {
+    let counts: Vec<i64> = plan.hourly.iter().map(|w| w.order_count).collect();
+    sqlx::query(
+        "INSERT INTO stats_hourly (hour, order_count, revenue)
+         SELECT * FROM UNNEST($1::timestamptz[], $2::bigint[], $3::numeric[])
+         ON CONFLICT (hour) DO UPDATE SET
+             order_count = stats_hourly.order_count + EXCLUDED.order_count,
+             revenue = stats_hourly.revenue + EXCLUDED.revenue",
+    )
+    .bind(plan.hourly.iter().map(|w| w.hour).collect::<Vec<_>>())
+    .bind(counts)
+    .bind(plan.hourly.iter().map(|w| w.revenue).collect::<Vec<_>>())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn add_products(conn: &mut PgConnection, plan: &BatchPlan) -> Result<(), sqlx::Error> {
+    let ids: Vec<String> = plan.products.iter().map(|p| p.product_id.clone()).collect();
+    sqlx::query(
+        "INSERT INTO stats_products (product_id, quantity, revenue)
+         SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::numeric[])
+         ON CONFLICT (product_id) DO UPDATE SET
+             quantity = stats_products.quantity + EXCLUDED.quantity,
+             revenue = stats_products.revenue + EXCLUDED.revenue",
+    )
+    .bind(ids)
+    .bind(plan.products.iter().map(|p| p.quantity).collect::<Vec<_>>())
+    .bind(plan.products.iter().map(|p| p.revenue).collect::<Vec<_>>())
+    .execute(conn)
+    .await?;
     Ok(())
 }

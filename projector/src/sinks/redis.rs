@@ -9,7 +9,7 @@
 
 use crate::error::ProjectorError;
 use crate::fold::model::OrderView;
-use orderflow_platform::{WRITE_IF_NEWER, order_cache_key, order_cache_pattern};
+use orderflow_read_model::{WRITE_IF_NEWER, order_cache_key, order_cache_pattern};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -10,7 +10,7 @@ use crate::tools::verify::verify;
 use anyhow::Context;
 use std::process::ExitCode;
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 /// `projector [SETTINGS] [COMMAND]`. Settings come from flags before the command or from
 /// the environment.
@@ -77,7 +77,7 @@ pub struct RunArgs {
 pub async fn execute(
     settings: &Settings,
     command: Command,
-    stop: watch::Receiver<bool>,
+    stop: CancellationToken,
 ) -> anyhow::Result<ExitCode> {
     match command {
         Command::Run => anyhow::bail!("`run` is served by the binary itself"),
@@ -138,7 +138,7 @@ async fn switch_to(
     generation: Option<i64>,
     run: RunArgs,
     fresh: bool,
-    stop: watch::Receiver<bool>,
+    stop: CancellationToken,
 ) -> anyhow::Result<ExitCode> {
     let options = RebuildOptions {
         keep_old: run.keep_old,

@@ -3,12 +3,12 @@
 //! up to a bound (verify, single-order repair).
 
 use crate::error::ProjectorError;
-use orderflow_platform::{KafkaSettings, QuietEof};
+use orderflow_platform::{KafkaSettings, QuietEof, ReadToEnd, ReadToEndError, Span};
+use rdkafka::Offset;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::{Message, OwnedMessage};
-use rdkafka::{Offset, TopicPartitionList};
-use std::collections::{BTreeMap, HashMap};
+use rdkafka::message::OwnedMessage;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Longest a scan waits for the next record before it gives up.
@@ -44,25 +44,25 @@ pub async fn partition_ends(
     Ok(ends)
 }
 
-/// Reads partitions in log order per partition.
-pub struct Scan {
-    consumer: StreamConsumer<QuietEof>,
-    /// The partitions still being read, each with the offset it stops before.
-    open: HashMap<i32, i64>,
-}
+/// Reads partitions in log order per partition, each up to a bound (the one way to read
+/// to the end: [`ReadToEnd`]).
+pub struct Scan(ReadToEnd);
 
 impl Scan {
-    /// Starts reading `topic`'s `partitions` from offset 0.
+    /// Starts reading `topic`'s `partitions` from offset 0, each up to its bound.
     pub fn open(
         kafka: &KafkaSettings,
         topic: &str,
         partitions: &BTreeMap<i32, i64>,
     ) -> Result<Scan, ProjectorError> {
-        let from = partitions.keys().map(|p| (*p, 0)).collect();
-        Self::open_at(kafka, topic, partitions, from)
+        let spans = partitions
+            .iter()
+            .map(|(&p, &until)| (p, span(0, until)))
+            .collect();
+        Self::open_spans(kafka, topic, &spans)
     }
 
-    /// Starts reading one partition from `from`.
+    /// Starts reading one partition from `from`, up to `until`.
     pub fn open_from(
         kafka: &KafkaSettings,
         topic: &str,
@@ -70,79 +70,43 @@ impl Scan {
         from: i64,
         until: i64,
     ) -> Result<Scan, ProjectorError> {
-        let partitions = BTreeMap::from([(partition, until)]);
-        Self::open_at(
-            kafka,
-            topic,
-            &partitions,
-            HashMap::from([(partition, from)]),
-        )
+        let spans = BTreeMap::from([(partition, span(from, until))]);
+        Self::open_spans(kafka, topic, &spans)
     }
 
-    fn open_at(
+    fn open_spans(
         kafka: &KafkaSettings,
         topic: &str,
-        partitions: &BTreeMap<i32, i64>,
-        from: HashMap<i32, i64>,
+        spans: &BTreeMap<i32, Span>,
     ) -> Result<Scan, ProjectorError> {
-        let consumer: StreamConsumer<QuietEof> = kafka
-            .client_config(&[
-                ("group.id", "orderflow-projector-tools"),
-                ("enable.auto.commit", "false"),
-                ("enable.partition.eof", "true"),
-                ("isolation.level", "read_committed"),
-                ("auto.offset.reset", "error"),
-            ])
-            .create_with_context(QuietEof)?;
-        let mut tpl = TopicPartitionList::new();
-        let mut open = HashMap::new();
-        for (&partition, &until) in partitions {
-            let start = from.get(&partition).copied().unwrap_or(0);
-            if until <= start {
-                continue;
-            }
-            tpl.add_partition_offset(topic, partition, Offset::Offset(start))?;
-            open.insert(partition, until);
-        }
-        consumer.assign(&tpl)?;
-        Ok(Scan { consumer, open })
+        let properties = [
+            ("group.id", "orderflow-projector-tools"),
+            ("isolation.level", "read_committed"),
+        ];
+        Ok(Scan(ReadToEnd::open(
+            kafka,
+            &properties,
+            topic,
+            spans,
+            STALL,
+        )?))
     }
 
     /// The next record below its partition's bound, or `None` once every partition is
     /// done.
     pub async fn next(&mut self) -> Result<Option<OwnedMessage>, ProjectorError> {
-        while !self.open.is_empty() {
-            let received = tokio::time::timeout(STALL, self.consumer.recv())
-                .await
-                .map_err(|_| {
-                    ProjectorError::Generation(format!(
-                        "the log stopped answering while partitions {:?} were still being read",
-                        self.open.keys().collect::<Vec<_>>()
-                    ))
-                })?;
-            match received {
-                Ok(message) => {
-                    let partition = message.partition();
-                    let Some(&bound) = self.open.get(&partition) else {
-                        continue;
-                    };
-                    let offset = message.offset();
-                    if offset + 1 >= bound {
-                        self.open.remove(&partition);
-                    }
-                    if offset >= bound {
-                        continue;
-                    }
-                    return Ok(Some(message.detach()));
-                }
-                Err(KafkaError::PartitionEOF(partition)) => {
-                    // A bound is at most the end of the log (a read model never folds
-                    // past it), so the end of the partition ends a bounded read too.
-                    self.open.remove(&partition);
-                }
-                Err(e) => return Err(e.into()),
+        self.0.next().await.map_err(|e| match e {
+            ReadToEndError::Kafka(e) => ProjectorError::Kafka(e),
+            stalled @ ReadToEndError::Stalled { .. } => {
+                ProjectorError::Generation(stalled.to_string())
             }
-        }
-        Ok(None)
+        })
+    }
+}
+
+fn span(from: i64, until: i64) -> Span {
+    Span {
+        from: Offset::Offset(from),
+        until: Some(until),
     }
 }

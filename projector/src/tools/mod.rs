@@ -1,6 +1,6 @@
 //! The operator's tools, beside the live path: read-model generations, building a new one
 //! (`rebuild`) and switching to it, comparing the live one with the log (`verify`), and
-//! rebuilding one order (`repair`); `logscan` and `progress` are the log reads and the
+//! repairing one order (`repair`); `logscan` and `progress` are the log reads and the
 //! progress reports they share, `cli` their command line.
 
 pub mod cli;

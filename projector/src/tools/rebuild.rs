@@ -17,30 +17,28 @@
 //! moves to the new one at its stored offsets. The old generation is dropped after a grace
 //! period, or kept (retired) for a rollback.
 
+mod run;
+mod switch;
+
 use crate::Cache;
 use crate::error::ProjectorError;
-use crate::health::Health;
-use crate::live::consumer::ahead_of_log;
-use crate::live::pipeline::{Ended, Positions};
-use crate::live::{Target, connect_retrying};
+use crate::live::pipeline::Positions;
 use crate::settings::Settings;
 use crate::sinks::postgres::{Role, Store};
 use crate::tools::generations::{Generation, GenerationState, Generations};
 use crate::tools::logscan::partition_ends;
 use crate::tools::progress::{Progress, ProgressMode};
+use run::Run;
 use sqlx::{Connection, PgConnection};
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
+use switch::{Attempt, try_switch};
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
+/// What stops a rebuild, re-exported so callers need no `tokio-util` of their own.
+pub use tokio_util::sync::CancellationToken;
 
 /// Key of the advisory lock a running rebuild holds.
 const REBUILD_LOCK: i64 = 0x6f72_6465_7272_6562;
-/// Longest the live pointer stays locked while the new generation folds its last records.
-const SWITCH_WAIT: Duration = Duration::from_secs(8);
-/// Longest the switch waits for the rebuild's pending cache writes.
-const CACHE_FLUSH_WAIT: Duration = Duration::from_secs(10);
 /// How often progress and the switch condition are looked at.
 const TICK: Duration = Duration::from_millis(200);
 
@@ -83,65 +81,66 @@ impl RebuildReport {
     }
 }
 
+/// What interrupts a rebuild: a [`CancellationToken`] (the binary's Ctrl-C), or a `watch`
+/// channel turning true, for callers that still hold one.
+pub trait Interrupt {
+    fn into_token(self) -> CancellationToken;
+}
+
+impl Interrupt for CancellationToken {
+    fn into_token(self) -> CancellationToken {
+        self
+    }
+}
+
+impl Interrupt for watch::Receiver<bool> {
+    /// Cancels the token when the channel turns true (a dropped sender interrupts nothing).
+    fn into_token(mut self) -> CancellationToken {
+        let token = CancellationToken::new();
+        let cancel = token.clone();
+        tokio::spawn(async move {
+            if self.wait_for(|s| *s).await.is_ok() {
+                cancel.cancel();
+            }
+        });
+        token
+    }
+}
+
 /// Rebuilds the read model (see the module docs). Returns early, not switched, when
-/// `stop` turns true; running it again resumes.
+/// `stop` interrupts it; running it again resumes.
 pub async fn rebuild(
     settings: &Settings,
     options: &RebuildOptions,
-    stop: watch::Receiver<bool>,
+    stop: impl Interrupt,
 ) -> Result<RebuildReport, ProjectorError> {
+    let stop = stop.into_token();
     let started = Instant::now();
     let generations = Generations::connect(&settings.database_url, &settings.redis_prefix)?;
     generations.prepare().await?;
     let _lock = RebuildLock::acquire(&settings.database_url).await?;
-    let target = choose(settings, &generations, options).await?;
-    Store::connect(
-        &settings.database_url,
-        &settings.log.topic,
-        &target,
-        Role::Rebuild,
-        settings.connections(),
-    )?
-    .migrate()
-    .await?;
-    let ends = partition_ends(&settings.kafka, &settings.log.topic).await?;
-    let resumed_at: i64 = generations.offsets(&target).await?.values().sum();
-    tracing::info!(generation = target.id, schema = %target.schema, redis_prefix = %target.redis_prefix, resumed_at, "rebuilding");
+    let building = Building::prepare(settings, &generations, options).await?;
+    let (target, resumed_at) = (&building.target, building.resumed_at);
 
-    let mut run = Run::start(settings, &target, stop.clone()).await?;
-    let total = ends.values().sum::<i64>().max(resumed_at) as u64;
+    let mut run = Run::start(settings, target, &stop).await?;
+    let total = building.ends.values().sum::<i64>().max(resumed_at) as u64;
     let mut progress = Progress::start(options.progress, total, resumed_at.max(0) as u64);
-    let mut next_attempt = Instant::now();
-    let mut backoff = Duration::from_secs(1);
-    let previous = loop {
-        tokio::time::sleep(TICK).await;
-        let snapshot = run.positions();
-        progress.update(snapshot.folded());
-        if *stop.borrow() {
+    let folded = fold_until_switched(
+        settings,
+        &generations,
+        &building,
+        &mut run,
+        &mut progress,
+        &stop,
+    );
+    let previous = match folded.await? {
+        Folded::Switched(previous) => previous,
+        Folded::Interrupted(snapshot) => {
             run.stop().await;
             progress.finish("interrupted");
             let elapsed = started.elapsed();
-            return Ok(report(&target, None, false, &snapshot, resumed_at, elapsed));
+            return Ok(report(target, None, false, &snapshot, resumed_at, elapsed));
         }
-        run.check_alive()?;
-        if !ends.keys().all(|p| snapshot.at_end.contains(p)) || Instant::now() < next_attempt {
-            continue;
-        }
-        match try_switch(settings, &generations, &target, &mut run).await {
-            Ok(Attempt::Switched(previous)) => break previous,
-            Ok(Attempt::NotYet) => {}
-            Ok(Attempt::Aborted(why)) => {
-                // The pipeline was stopped for the switch: start it again, then retry.
-                tracing::warn!(%why, "the switch failed; trying again in {backoff:?}");
-                run = Run::start(settings, &target, stop.clone()).await?;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "preparing the switch failed; trying again in {backoff:?}");
-            }
-        }
-        // Each attempt may hold the live projector for a moment: never in a tight loop.
-        next_attempt = Instant::now() + backoff;
-        backoff = (backoff * 2).min(Duration::from_secs(30));
     };
     // The rate is the fold's: the grace period before dropping the old generation is not
     // part of it.
@@ -158,16 +157,97 @@ pub async fn rebuild(
         }
         _ => false,
     };
-    let mut done = report(
-        &target,
-        previous.map(|p| p.id),
-        true,
-        &snapshot,
-        resumed_at,
-        elapsed,
-    );
+    let previous = previous.map(|p| p.id);
+    let mut done = report(target, previous, true, &snapshot, resumed_at, elapsed);
     done.dropped_previous = dropped;
     Ok(done)
+}
+
+/// The generation being built, migrated, and what it has to fold.
+struct Building {
+    target: Generation,
+    /// The end of each partition of the log when the rebuild started.
+    ends: BTreeMap<i32, i64>,
+    /// Records folded by earlier runs of an interrupted rebuild.
+    resumed_at: i64,
+}
+
+impl Building {
+    async fn prepare(
+        settings: &Settings,
+        generations: &Generations,
+        options: &RebuildOptions,
+    ) -> Result<Building, ProjectorError> {
+        let target = choose(settings, generations, options).await?;
+        Store::connect(
+            &settings.database_url,
+            &settings.log.topic,
+            &target,
+            Role::Rebuild,
+            settings.connections(),
+        )?
+        .migrate()
+        .await?;
+        let ends = partition_ends(&settings.kafka, &settings.log.topic).await?;
+        let resumed_at: i64 = generations.offsets(&target).await?.values().sum();
+        tracing::info!(generation = target.id, schema = %target.schema, redis_prefix = %target.redis_prefix, resumed_at, "rebuilding");
+        Ok(Building {
+            target,
+            ends,
+            resumed_at,
+        })
+    }
+}
+
+/// How the fold of a rebuild ended.
+enum Folded {
+    /// Readers see the new generation; the previous live one, if any.
+    Switched(Option<Generation>),
+    /// `stop` was cancelled; where the pipeline was when the rebuild noticed.
+    Interrupted(Positions),
+}
+
+/// Watches the pipeline fold until every partition has reached the end of the log, then
+/// tries to switch, with backoff, until it has switched or is interrupted.
+async fn fold_until_switched(
+    settings: &Settings,
+    generations: &Generations,
+    building: &Building,
+    run: &mut Run,
+    progress: &mut Progress,
+    stop: &CancellationToken,
+) -> Result<Folded, ProjectorError> {
+    let target = &building.target;
+    let mut next_attempt = Instant::now();
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        tokio::time::sleep(TICK).await;
+        let snapshot = run.positions();
+        progress.update(snapshot.folded());
+        if stop.is_cancelled() {
+            return Ok(Folded::Interrupted(snapshot));
+        }
+        run.check_alive()?;
+        let at_end = building.ends.keys().all(|p| snapshot.at_end.contains(p));
+        if !at_end || Instant::now() < next_attempt {
+            continue;
+        }
+        match try_switch(settings, generations, target, run).await {
+            Ok(Attempt::Switched(previous)) => return Ok(Folded::Switched(previous)),
+            Ok(Attempt::NotYet) => {}
+            Ok(Attempt::Aborted(why)) => {
+                // The pipeline was stopped for the switch: start it again, then retry.
+                tracing::warn!(%why, "the switch failed; trying again in {backoff:?}");
+                *run = Run::start(settings, target, stop).await?;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "preparing the switch failed; trying again in {backoff:?}");
+            }
+        }
+        // Each attempt may hold the live projector for a moment: never in a tight loop.
+        next_attempt = Instant::now() + backoff;
+        backoff = (backoff * 2).min(Duration::from_secs(30));
+    }
 }
 
 fn report(
@@ -242,162 +322,6 @@ pub async fn drop_generation(
     Ok(())
 }
 
-/// The running pipeline of a rebuild.
-struct Run {
-    positions: Arc<Mutex<Positions>>,
-    stop: watch::Sender<bool>,
-    task: Option<JoinHandle<(Ended, Cache)>>,
-}
-
-impl Run {
-    async fn start(
-        settings: &Settings,
-        target: &Generation,
-        interrupted: watch::Receiver<bool>,
-    ) -> Result<Run, ProjectorError> {
-        let (stop, stopped) = watch::channel(false);
-        let health = Arc::new(Health::default());
-        let target = Target {
-            generation: target.clone(),
-            role: Role::Rebuild,
-            group: format!("{}.rebuild.g{}", settings.group, target.id),
-        };
-        // Connecting retries while the stack is away; Ctrl-C meanwhile ends it.
-        let connecting = connect_retrying(settings, &health, &stopped, Some(&target));
-        let mut interrupted = interrupted;
-        let parts = tokio::select! {
-            parts = connecting => parts?,
-            _ = interrupted.wait_for(|s| *s) => None,
-        }
-        .ok_or_else(|| ProjectorError::Generation("interrupted while connecting".into()))?;
-        let positions = parts.pipeline.positions.clone();
-        let settings = settings.clone();
-        let task = tokio::spawn(async move { parts.run(&settings, stopped).await });
-        Ok(Run {
-            positions,
-            stop,
-            task: Some(task),
-        })
-    }
-
-    fn positions(&self) -> Positions {
-        self.positions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    fn check_alive(&self) -> Result<(), ProjectorError> {
-        match &self.task {
-            Some(task) if !task.is_finished() => Ok(()),
-            _ => Err(ProjectorError::Generation(
-                "the rebuild's pipeline stopped unexpectedly".into(),
-            )),
-        }
-    }
-
-    /// Stops the pipeline between batches and hands back its cache writer.
-    async fn stop(&mut self) -> Option<Cache> {
-        let _ = self.stop.send(true);
-        let task = self.task.take()?;
-        task.await.ok().map(|(_, cache)| cache)
-    }
-}
-
-impl Drop for Run {
-    /// A rebuild that ends on an error leaves no pipeline behind: a batch in flight rolls
-    /// back.
-    fn drop(&mut self) {
-        let _ = self.stop.send(true);
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
-    }
-}
-
-/// What one attempt to switch came to.
-enum Attempt {
-    /// Readers see the new generation; the previous live one, if any.
-    Switched(Option<Generation>),
-    /// Not caught up yet; the pipeline goes on.
-    NotYet,
-    /// The pipeline was stopped but the switch did not commit.
-    Aborted(String),
-}
-
-/// Switches to `target` if it has caught up with the live generation. Errors before the
-/// pipeline is stopped are returned (and retried by the caller); after, the attempt is
-/// `Aborted`.
-async fn try_switch(
-    settings: &Settings,
-    generations: &Generations,
-    target: &Generation,
-    run: &mut Run,
-) -> Result<Attempt, ProjectorError> {
-    let slack = settings.batch_max_records as i64;
-    // The log's end now, not at the rebuild's start: under traffic the live read model
-    // has moved past that, and taking it for "ahead of the log" would switch before the
-    // new generation holds what the live one shows.
-    let log_end = || partition_ends(&settings.kafka, &settings.log.topic);
-    if let Some(live) = generations.live().await? {
-        let live_offsets = reachable(generations.offsets(&live).await?, &log_end().await?);
-        if !covers(&run.positions().next, &live_offsets, slack) {
-            return Ok(Attempt::NotYet);
-        }
-    }
-    let mut switch = generations.begin_switch().await?;
-    let frozen = reachable(switch.live_offsets().await?, &log_end().await?);
-    let deadline = Instant::now() + SWITCH_WAIT;
-    while !covers(&run.positions().next, &frozen, 0) {
-        if Instant::now() > deadline {
-            tracing::info!("the new generation did not catch up in time; trying again");
-            switch.rollback().await?;
-            return Ok(Attempt::NotYet);
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let Some(mut cache) = run.stop().await else {
-        return Ok(Attempt::Aborted("the rebuild's pipeline stopped".into()));
-    };
-    let flush_deadline = Instant::now() + CACHE_FLUSH_WAIT;
-    while !cache.is_clean() {
-        if Instant::now() > flush_deadline {
-            return Ok(Attempt::Aborted(
-                "the new generation's cache writes could not be flushed (is Redis up?)".into(),
-            ));
-        }
-        cache.write(&[]).await;
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    // Taken last: readers wait from here to the commit, which follows at once.
-    if let Err(e) = switch.lock_views().await {
-        return Ok(Attempt::Aborted(format!("locking the reader views: {e}")));
-    }
-    let previous = switch.live.clone();
-    match switch.commit_to(target).await {
-        Ok(()) => Ok(Attempt::Switched(previous)),
-        Err(e) => Ok(Attempt::Aborted(format!("committing the switch: {e}"))),
-    }
-}
-
-/// Whether `next` has folded every partition at least up to `other` minus `slack`.
-/// The live offsets a rebuild must catch up with. A live offset past the end of the log
-/// (the live read model was folded from a log that is gone; see `consumer::AheadOfLog`)
-/// can never be reached: the end of the log, as read when the rebuild started, stands in
-/// for it, so the rebuild can replace that read model.
-fn reachable(mut live: HashMap<i32, i64>, ends: &BTreeMap<i32, i64>) -> HashMap<i32, i64> {
-    for ahead in ahead_of_log(&live, |p| ends.get(&p).copied()) {
-        live.insert(ahead.partition, ahead.log_end);
-    }
-    live
-}
-
-fn covers(next: &HashMap<i32, i64>, other: &HashMap<i32, i64>, slack: i64) -> bool {
-    other
-        .iter()
-        .all(|(p, o)| next.get(p).copied().unwrap_or(0) >= o - slack)
-}
-
 /// The advisory lock of a running rebuild, held by a session of its own: released when
 /// the process ends, however it ends.
 pub(crate) struct RebuildLock(#[allow(dead_code)] PgConnection);
@@ -415,31 +339,5 @@ impl RebuildLock {
             ));
         }
         Ok(RebuildLock(conn))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_generation_covers_another_only_when_every_partition_is_as_far() {
-        let live: HashMap<i32, i64> = [(0, 10), (1, 5)].into();
-        assert!(covers(&[(0, 10), (1, 7)].into(), &live, 0));
-        assert!(!covers(&[(0, 9), (1, 7)].into(), &live, 0));
-        assert!(
-            !covers(&[(0, 10)].into(), &live, 0),
-            "a partition not read yet"
-        );
-        assert!(covers(&[(0, 9), (1, 4)].into(), &live, 1));
-        assert!(covers(&HashMap::new(), &HashMap::new(), 0));
-    }
-
-    #[test]
-    fn a_live_offset_past_the_end_of_the_log_is_caught_up_at_the_end() {
-        let live: HashMap<i32, i64> = [(0, 1_000_050), (1, 61), (2, 40)].into();
-        let ends: BTreeMap<i32, i64> = [(0, 30), (1, 60), (2, 40)].into();
-        let expected: HashMap<i32, i64> = [(0, 30), (1, 60), (2, 40)].into();
-        assert_eq!(reachable(live, &ends), expected);
     }
 }

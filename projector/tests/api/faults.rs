@@ -1,6 +1,8 @@
 //! Poison records and a missing Redis: the projection goes on.
 
-use crate::helpers::{Stack, event, order_id, packed, placed, read_topic, spawn_projector};
+use crate::helpers::{
+    RawRecord, Stack, event, order_id, packed, placed, read_topic, spawn_projector,
+};
 use orderflow_domain::EventKind;
 
 #[tokio::test]
@@ -8,69 +10,32 @@ async fn poison_records_land_in_the_dlq_with_their_origin_and_the_projection_goe
     let mut stack = Stack::start().await;
     let projector = spawn_projector(stack.settings()).await;
     let (a, b) = (order_id(), order_id());
-    // Not Confluent-framed (magic byte 1). A framed record whose schema id the registry
-    // does not know is no poison: it stops the projection (registry.rs).
-    let (garbage_partition, garbage_offset) = stack.produce(b"not-an-order", b"\x01garbage").await;
-    // A valid event under another key: its order would be folded in two partitions.
-    let c = order_id();
-    let misfiled = stack
-        .codec
-        .encode(&event(&c, 1, 4, placed(&[("sku-3", 1, "1")])))
-        .await
-        .unwrap();
-    stack.produce(b"someone-else", &misfiled).await;
-    stack
-        .append(&[
-            event(&a, 1, 0, placed(&[("sku-1", 1, "10")])),
-            // Skips the lifecycle: delivered without being shipped.
-            event(&a, 2, 1, EventKind::Delivered),
-            event(&b, 1, 2, placed(&[("sku-2", 1, "4")])),
-            event(&b, 2, 3, packed()),
-        ])
-        .await;
+    let garbage_at = given_three_poison_records_among(&mut stack, &a, &b).await;
     stack.wait_projected().await;
 
-    let rows: Vec<(String, String, i64)> =
-        sqlx::query_as("SELECT order_id, status, version FROM orders ORDER BY placed_at")
-            .fetch_all(&stack.db)
-            .await
-            .unwrap();
     assert_eq!(
-        rows,
+        stack.statuses().await,
         [
             (a.clone(), "placed".into(), 1),
             (b.clone(), "packed".into(), 2)
         ]
     );
-
     let mut dlq = read_topic(&format!("{}.dlq", stack.topic)).await;
     dlq.sort_by_key(|r| r.key.clone());
     assert_eq!(dlq.len(), 3, "{dlq:?}");
-    let wrong_key = dlq
-        .iter()
-        .find(|r| r.key.as_deref() == Some(b"someone-else"))
-        .expect("the misfiled event is dead-lettered");
+    let wrong_key = dead_letter(&dlq, b"someone-else", "the misfiled event");
     assert!(
         wrong_key.headers["error"].contains("key"),
         "{:?}",
         wrong_key.headers
     );
-    let garbage = dlq
-        .iter()
-        .find(|r| r.key.as_deref() == Some(b"not-an-order"))
-        .expect("the garbage record is dead-lettered");
-    assert_eq!(garbage.value.as_deref(), Some(&b"\x01garbage"[..]));
-    assert_eq!(garbage.headers["source.topic"], stack.topic);
-    assert_eq!(
-        garbage.headers["source.partition"],
-        garbage_partition.to_string()
+    let garbage = dead_letter(&dlq, b"not-an-order", "the garbage record");
+    then_the_garbage_names_its_origin(&stack, garbage, garbage_at);
+    let skipped = dead_letter(
+        &dlq,
+        a.as_bytes(),
+        "the delivery that skipped the lifecycle",
     );
-    assert_eq!(garbage.headers["source.offset"], garbage_offset.to_string());
-    assert!(!garbage.headers["error"].is_empty());
-    let skipped = dlq
-        .iter()
-        .find(|r| r.key.as_deref() == Some(a.as_bytes()))
-        .expect("the delivery that skipped the lifecycle is dead-lettered");
     assert!(
         skipped.headers["error"].contains("OrderDelivered"),
         "{:?}",
@@ -88,6 +53,52 @@ async fn poison_records_land_in_the_dlq_with_their_origin_and_the_projection_goe
 
     assert_eq!(projector.status().await["dead_lettered"], 3);
     projector.shutdown().await;
+}
+
+/// Appends three poison records around orders `a` (placed, then delivered without being
+/// shipped: the poison) and `b` (placed and packed): a record that is not
+/// Confluent-framed, and a valid event keyed under another order. Returns where the
+/// unframed one is (partition, offset).
+async fn given_three_poison_records_among(stack: &mut Stack, a: &str, b: &str) -> (i32, i64) {
+    // Not Confluent-framed (magic byte 1). A framed record whose schema id the registry
+    // does not know is no poison: it stops the projection (registry.rs).
+    let garbage_at = stack.produce(b"not-an-order", b"\x01garbage").await;
+    // A valid event under another key: its order would be folded in two partitions.
+    let c = order_id();
+    let misfiled = stack
+        .codec
+        .encode(&event(&c, 1, 4, placed(&[("sku-3", 1, "1")])))
+        .await
+        .unwrap();
+    stack.produce(b"someone-else", &misfiled).await;
+    stack
+        .append(&[
+            event(a, 1, 0, placed(&[("sku-1", 1, "10")])),
+            // Skips the lifecycle: delivered without being shipped.
+            event(a, 2, 1, EventKind::Delivered),
+            event(b, 1, 2, placed(&[("sku-2", 1, "4")])),
+            event(b, 2, 3, packed()),
+        ])
+        .await;
+    garbage_at
+}
+
+/// The dead letter keyed `key`; `what` it is says which one is missing.
+fn dead_letter<'a>(dlq: &'a [RawRecord], key: &[u8], what: &str) -> &'a RawRecord {
+    dlq.iter()
+        .find(|r| r.key.as_deref() == Some(key))
+        .unwrap_or_else(|| panic!("{what} is dead-lettered"))
+}
+
+/// The unframed record's dead letter: its bytes, the topic, partition and offset it came
+/// from (`at`), and why.
+fn then_the_garbage_names_its_origin(stack: &Stack, garbage: &RawRecord, at: (i32, i64)) {
+    let (partition, offset) = at;
+    assert_eq!(garbage.value.as_deref(), Some(&b"\x01garbage"[..]));
+    assert_eq!(garbage.headers["source.topic"], stack.topic);
+    assert_eq!(garbage.headers["source.partition"], partition.to_string());
+    assert_eq!(garbage.headers["source.offset"], offset.to_string());
+    assert!(!garbage.headers["error"].is_empty());
 }
 
 #[tokio::test]

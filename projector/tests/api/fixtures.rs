@@ -33,14 +33,19 @@ pub fn placed(items: &[(&str, u32, &str)]) -> EventKind {
             unit_price: price.parse().unwrap(),
         })
         .collect();
+    placed_by("cust-1".into(), items, "1 Main St".into())
+}
+
+/// An `OrderPlaced` in USD of `customer_id`'s `items`, its total what they add up to.
+pub fn placed_by(customer_id: String, items: Vec<LineItem>, shipping_address: String) -> EventKind {
     let total_amount = items
         .iter()
         .map(|i| i.unit_price * Decimal::from(i.quantity))
         .sum();
     EventKind::Placed(OrderPlaced {
-        customer_id: "cust-1".into(),
+        customer_id,
         items,
-        shipping_address: "1 Main St".into(),
+        shipping_address,
         currency: "USD".into(),
         total_amount,
     })

@@ -2,20 +2,18 @@
 //! database and a unique Redis key prefix, on the stack's registry.
 
 pub use crate::fixtures::*;
+pub use crate::wire::{RawRecord, read_topic};
 
 use orderflow_domain::Event;
 use orderflow_platform::{KafkaSettings, LogSettings, ensure_topic, partition_for_key};
 use orderflow_projector::{Settings, run};
 use orderflow_schemas::{EventCodec, RegistrySettings};
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::KafkaError;
-use rdkafka::message::Headers;
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use serde_json::Value;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+use std::future::Future;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
@@ -159,39 +157,6 @@ impl Stack {
         (partition, offset)
     }
 
-    /// The live generation's id, schema and Redis prefix, once there is one.
-    pub async fn live_generation(&self) -> Option<(i64, String, String)> {
-        sqlx::query_as(
-            "SELECT g.id, g.schema_name, g.redis_prefix FROM orderflow_meta.generations g
-             JOIN orderflow_meta.live l ON l.generation = g.id",
-        )
-        .fetch_optional(&self.db)
-        .await
-        .ok()
-        .flatten()
-    }
-
-    /// The stored offsets of the live generation (empty before there is one).
-    pub async fn stored_offsets(&self) -> HashMap<i32, i64> {
-        let Some((_, schema, _)) = self.live_generation().await else {
-            return HashMap::new();
-        };
-        self.offsets_of(&schema).await
-    }
-
-    /// The stored offsets of the generation in `schema`.
-    pub async fn offsets_of(&self, schema: &str) -> HashMap<i32, i64> {
-        let sql = format!(
-            "SELECT partition, next_offset FROM {schema}.projection_offsets WHERE topic = $1"
-        );
-        sqlx::query_as(&sql)
-            .bind(&self.topic)
-            .fetch_all(&self.db)
-            .await
-            .map(|rows| rows.into_iter().collect())
-            .unwrap_or_default()
-    }
-
     /// Waits until the stored offsets cover everything appended so far.
     pub async fn wait_projected(&self) {
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -211,39 +176,6 @@ impl Stack {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-    }
-
-    /// The cached document of an order, if any.
-    pub async fn cached(&self, order_id: &str) -> Option<Value> {
-        let client = redis::Client::open(redis_url()).unwrap();
-        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-        let (_, _, prefix) = self.live_generation().await?;
-        let key = format!("{prefix}order:{order_id}");
-        let text: Option<String> = redis::cmd("GET")
-            .arg(key)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-        text.map(|t| serde_json::from_str(&t).unwrap())
-    }
-
-    /// Drops an order's cached document, as if its write-through had been lost.
-    pub async fn forget_cached(&self, order_id: &str) {
-        let client = redis::Client::open(redis_url()).unwrap();
-        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-        let (_, _, prefix) = self.live_generation().await.unwrap();
-        let _: () = redis::cmd("DEL")
-            .arg(format!("{prefix}order:{order_id}"))
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-    }
-
-    /// Runs `sql` with `{schema}` replaced by the live generation's schema.
-    pub async fn execute_in_live(&self, sql: &str) {
-        let (_, schema, _) = self.live_generation().await.unwrap();
-        let sql = sql.replace("{schema}", &schema);
-        sqlx::query(&sql).execute(&self.db).await.unwrap();
     }
 }
 
@@ -332,68 +264,15 @@ async fn create_topic(topic: &str) {
     ensure_topic(&kafka, &log_settings(topic)).await.unwrap();
 }
 
-/// One record of a topic with its headers.
-#[derive(Debug, Clone)]
-pub struct RawRecord {
-    pub key: Option<Vec<u8>>,
-    pub value: Option<Vec<u8>>,
-    pub headers: HashMap<String, String>,
-}
-
-/// Every record of `topic` up to its end, read until each partition reports its end.
-pub async fn read_topic(topic: &str) -> Vec<RawRecord> {
-    let topic = topic.to_owned();
-    tokio::task::spawn_blocking(move || {
-        let consumer: BaseConsumer<orderflow_platform::QuietEof> = ClientConfig::new()
-            .set("bootstrap.servers", brokers())
-            .set("group.id", "orderflow-projector-tests")
-            .set("enable.auto.commit", "false")
-            .set("enable.partition.eof", "true")
-            .create_with_context(orderflow_platform::QuietEof)
-            .unwrap();
-        let metadata = consumer
-            .fetch_metadata(Some(&topic), Duration::from_secs(5))
-            .unwrap();
-        let partitions = metadata.topics()[0].partitions().len() as i32;
-        let mut tpl = TopicPartitionList::new();
-        for p in 0..partitions {
-            tpl.add_partition_offset(&topic, p, Offset::Beginning)
-                .unwrap();
-        }
-        consumer.assign(&tpl).unwrap();
-        let mut out = Vec::new();
-        let mut at_end = std::collections::HashSet::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while (at_end.len() as i32) < partitions {
-            assert!(Instant::now() < deadline, "{topic} not read to its end");
-            match consumer.poll(Duration::from_millis(200)) {
-                Some(Ok(m)) => {
-                    let headers = m
-                        .headers()
-                        .map(|h| {
-                            h.iter()
-                                .map(|h| {
-                                    let v = h.value.map(|v| String::from_utf8_lossy(v).into());
-                                    (h.key.to_owned(), v.unwrap_or_default())
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    out.push(RawRecord {
-                        key: m.key().map(<[u8]>::to_vec),
-                        value: m.payload().map(<[u8]>::to_vec),
-                        headers,
-                    });
-                }
-                Some(Err(KafkaError::PartitionEOF(p))) => {
-                    at_end.insert(p);
-                }
-                Some(Err(e)) => panic!("reading {topic}: {e}"),
-                None => {}
-            }
-        }
-        out
-    })
-    .await
-    .unwrap()
+/// Polls `condition` every 50 ms until it holds; fails naming `what` after `within`.
+pub async fn wait_until<F, Fut>(what: &str, within: Duration, condition: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + within;
+    while !condition().await {
+        assert!(Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

@@ -2,6 +2,8 @@
 //! Redis and the dev Schema Registry. Each test gets its own topic, read-model database,
 //! registry and Redis key prefix.
 
+mod backlog;
+mod children;
 mod crash;
 mod faults;
 mod fixtures;
@@ -11,7 +13,9 @@ mod members;
 mod newer_schema;
 mod old_events;
 mod projection;
+mod read_model;
 mod rebuild;
 mod rebuild_crash;
 mod registry;
 mod restart;
+mod wire;

@@ -3,9 +3,8 @@
 //! the DLQ with a clear reason, and the projection goes on.
 
 use crate::helpers::{Stack, event, order_id, placed, read_topic, spawn_projector};
-use apache_avro::Schema;
+use crate::wire::framed;
 use apache_avro::types::Value;
-use apache_avro::writer::datum::GenericDatumWriter;
 use serde_json::json;
 
 /// `OrderPacked` as a future version might write it, with `warehouse` of type `kind`, plus
@@ -30,26 +29,10 @@ fn future_packed(kind: &str) -> String {
 /// Registers `schema` under the OrderPacked subject (level NONE, as a careless producer
 /// could) and returns Confluent-framed bytes of a packed event for `order` at version 2.
 async fn encode_future(stack: &Stack, schema: &str, order: &str, warehouse: Value) -> Vec<u8> {
-    let client = reqwest::Client::new();
-    let subject = format!("{}-com.orderflow.events.OrderPacked", stack.topic);
-    let base = &stack.registry.url;
-    client
-        .put(format!("{base}/config/{subject}"))
-        .json(&json!({"compatibility": "NONE"}))
-        .send()
-        .await
-        .unwrap();
-    let registered: serde_json::Value = client
-        .post(format!("{base}/subjects/{subject}/versions"))
-        .json(&json!({"schema": schema}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = registered["id"].as_u64().expect("registered") as u32;
-    let parsed = Schema::parse_str(schema).unwrap();
+    let name = "com.orderflow.events.OrderPacked";
+    let subject = format!("{}-{name}", stack.topic);
+    stack.registry.set_level(&subject, "NONE").await;
+    let id = stack.register_schema(name, schema).await;
     let record = Value::Record(vec![
         ("event_id".into(), Value::Uuid(uuid::Uuid::new_v4())),
         ("order_id".into(), Value::String(order.into())),
@@ -69,11 +52,7 @@ async fn encode_future(stack: &Stack, schema: &str, order: &str, warehouse: Valu
         ("warehouse".into(), warehouse),
         ("dock".into(), Value::String("B".into())),
     ]);
-    let writer = GenericDatumWriter::builder(&parsed).build().unwrap();
-    let mut bytes = vec![0];
-    bytes.extend_from_slice(&id.to_be_bytes());
-    bytes.extend(writer.write_value_to_vec(record).unwrap());
-    bytes
+    framed(id, schema, record)
 }
 
 #[tokio::test]

@@ -3,14 +3,41 @@
 //! the newest schemas and the defaults.
 
 use crate::helpers::{Stack, event, order_id, packed, placed, shipped, spawn_projector};
+use crate::wire::framed;
 use apache_avro::types::Value;
-use apache_avro::writer::datum::GenericDatumWriter;
+use orderflow_domain::EventKind;
 use orderflow_schemas::WireEvent;
-use serde_json::json;
+
+/// Appends order `id`, placed (`placement`) `minutes` after T0, packed and shipped a minute
+/// apart, its placement and its shipping written with the v1 schemas.
+pub(crate) async fn given_an_order_shipped_with_v1_schemas(
+    stack: &mut Stack,
+    id: &str,
+    minutes: i64,
+    placement: EventKind,
+) {
+    let placed_v1 = written_with_v1(
+        stack,
+        &event(id, 1, minutes, placement),
+        include_str!("../../../schemas/avro/OrderPlaced/v1.avsc"),
+        "currency",
+    )
+    .await;
+    let shipped_v1 = written_with_v1(
+        stack,
+        &event(id, 3, minutes + 2, shipped()),
+        include_str!("../../../schemas/avro/OrderShipped/v1.avsc"),
+        "estimated_delivery",
+    )
+    .await;
+    stack.produce(id.as_bytes(), &placed_v1).await;
+    stack.append(&[event(id, 2, minutes + 1, packed())]).await;
+    stack.produce(id.as_bytes(), &shipped_v1).await;
+}
 
 /// Confluent-framed bytes of `event` written with the v1 schema of its type, registered
 /// under the topic's subject as the producer of that time did.
-pub(crate) async fn written_with_v1(
+async fn written_with_v1(
     stack: &Stack,
     event: &orderflow_domain::Event,
     v1: &str,
@@ -18,34 +45,12 @@ pub(crate) async fn written_with_v1(
 ) -> Vec<u8> {
     let wire = WireEvent::from(event);
     let name = wire.body.event_type().full_name();
-    let registered: serde_json::Value = reqwest::Client::new()
-        .post(format!(
-            "{}/subjects/{}-{name}/versions",
-            stack.registry.url, stack.topic
-        ))
-        .json(&json!({ "schema": v1 }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = registered["id"].as_u64().expect("v1 registered") as u32;
+    let id = stack.register_schema(&name, v1).await;
     let Value::Record(mut fields) = wire.to_value() else {
         unreachable!()
     };
     fields.retain(|(field, _)| field != dropped);
-    let schema = apache_avro::Schema::parse_str(v1).unwrap();
-    let mut bytes = vec![0];
-    bytes.extend_from_slice(&id.to_be_bytes());
-    bytes.extend(
-        GenericDatumWriter::builder(&schema)
-            .build()
-            .unwrap()
-            .write_value_to_vec(Value::Record(fields))
-            .unwrap(),
-    );
-    bytes
+    framed(id, v1, Value::Record(fields))
 }
 
 #[tokio::test]
@@ -53,23 +58,8 @@ async fn events_written_with_v1_schemas_are_projected_with_the_defaults() {
     let mut stack = Stack::start().await;
     let projector = spawn_projector(stack.settings()).await;
     let id = order_id();
-    let placed_v1 = written_with_v1(
-        &stack,
-        &event(&id, 1, 0, placed(&[("sku-1", 2, "25.99")])),
-        include_str!("../../../schemas/avro/OrderPlaced/v1.avsc"),
-        "currency",
-    )
-    .await;
-    let shipped_v1 = written_with_v1(
-        &stack,
-        &event(&id, 3, 2, shipped()),
-        include_str!("../../../schemas/avro/OrderShipped/v1.avsc"),
-        "estimated_delivery",
-    )
-    .await;
-    stack.produce(id.as_bytes(), &placed_v1).await;
-    stack.append(&[event(&id, 2, 1, packed())]).await;
-    stack.produce(id.as_bytes(), &shipped_v1).await;
+    let placement = placed(&[("sku-1", 2, "25.99")]);
+    given_an_order_shipped_with_v1_schemas(&mut stack, &id, 0, placement).await;
     stack.wait_projected().await;
 
     let row: (String, i64, String, Option<chrono::NaiveDate>, String) = sqlx::query_as(

@@ -3,7 +3,7 @@
 //! and the repair of one order.
 
 use crate::helpers::{Stack, cancelled, event, order_id, packed, placed, shipped, spawn_projector};
-use crate::old_events::written_with_v1;
+use crate::old_events::given_an_order_shipped_with_v1_schemas;
 use orderflow_domain::Event;
 use orderflow_projector::tools::rebuild::{RebuildOptions, rebuild};
 use orderflow_projector::tools::repair::repair_order;
@@ -26,10 +26,18 @@ pub(crate) async fn rebuilt(
     settings: &Settings,
     keep_old: bool,
 ) -> orderflow_projector::RebuildReport {
+    rebuilt_with(settings, &options(keep_old)).await
+}
+
+/// Runs a rebuild with `options` to its end.
+async fn rebuilt_with(
+    settings: &Settings,
+    options: &RebuildOptions,
+) -> orderflow_projector::RebuildReport {
     let (_stop, stopped) = watch::channel(false);
     tokio::time::timeout(
         Duration::from_secs(120),
-        rebuild(settings, &options(keep_old), stopped),
+        rebuild(settings, options, stopped),
     )
     .await
     .expect("the rebuild finished in time")
@@ -72,6 +80,28 @@ async fn visible_rows(stack: &Stack) -> Vec<String> {
     .unwrap()
 }
 
+/// The status, currency and estimated delivery of order `id`.
+async fn status_currency_and_eta_of(
+    stack: &Stack,
+    id: &str,
+) -> (String, String, Option<chrono::NaiveDate>) {
+    sqlx::query_as("SELECT status, currency, estimated_delivery FROM orders WHERE order_id = $1")
+        .bind(id)
+        .fetch_one(&stack.db)
+        .await
+        .unwrap()
+}
+
+/// Places an order after everything else, and waits until it is projected.
+async fn a_late_order_projected(stack: &mut Stack) -> String {
+    let late = order_id();
+    stack
+        .append(&[event(&late, 1, 50, placed(&[("sku-1", 1, "1.00")]))])
+        .await;
+    stack.wait_projected().await;
+    late
+}
+
 async fn schema_exists(stack: &Stack, schema: &str) -> bool {
     sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
         .bind(schema)
@@ -88,23 +118,8 @@ async fn a_rebuild_replaces_the_live_generation_with_an_equal_one_read_from_v1_a
     stack.append(&lifecycles(&ids)).await;
     // An order written with the v1 schemas, before `currency` and `estimated_delivery`.
     let old = order_id();
-    let placed_v1 = written_with_v1(
-        &stack,
-        &event(&old, 1, 30, placed(&[("sku-3", 1, "9.99")])),
-        include_str!("../../../schemas/avro/OrderPlaced/v1.avsc"),
-        "currency",
-    )
-    .await;
-    let shipped_v1 = written_with_v1(
-        &stack,
-        &event(&old, 3, 32, shipped()),
-        include_str!("../../../schemas/avro/OrderShipped/v1.avsc"),
-        "estimated_delivery",
-    )
-    .await;
-    stack.produce(old.as_bytes(), &placed_v1).await;
-    stack.append(&[event(&old, 2, 31, packed())]).await;
-    stack.produce(old.as_bytes(), &shipped_v1).await;
+    let placement = placed(&[("sku-3", 1, "9.99")]);
+    given_an_order_shipped_with_v1_schemas(&mut stack, &old, 30, placement).await;
     stack.wait_projected().await;
     let (first, first_schema, _) = stack.live_generation().await.unwrap();
     let before = visible_rows(&stack).await;
@@ -126,15 +141,8 @@ async fn a_rebuild_replaces_the_live_generation_with_an_equal_one_read_from_v1_a
         before,
         "the new generation equals the old one"
     );
-    let old_row: (String, String, Option<chrono::NaiveDate>) = sqlx::query_as(
-        "SELECT status, currency, estimated_delivery FROM orders WHERE order_id = $1",
-    )
-    .bind(&old)
-    .fetch_one(&stack.db)
-    .await
-    .unwrap();
     assert_eq!(
-        old_row,
+        status_currency_and_eta_of(&stack, &old).await,
         ("shipped".into(), "USD".into(), None),
         "v1 events read with the defaults"
     );
@@ -146,17 +154,8 @@ async fn a_rebuild_replaces_the_live_generation_with_an_equal_one_read_from_v1_a
     assert_eq!(cached["version"], 3);
 
     // The live projector moved to the new generation and goes on there.
-    let late = order_id();
-    stack
-        .append(&[event(&late, 1, 50, placed(&[("sku-1", 1, "1.00")]))])
-        .await;
-    stack.wait_projected().await;
-    let status: String = sqlx::query_scalar("SELECT status FROM orders WHERE order_id = $1")
-        .bind(&late)
-        .fetch_one(&stack.db)
-        .await
-        .unwrap();
-    assert_eq!(status, "placed");
+    let late = a_late_order_projected(&mut stack).await;
+    assert_eq!(stack.status_of(&late).await, "placed");
     let verified = verify(&stack.settings()).await.unwrap();
     assert!(verified.is_clean(), "{verified}");
     assert_eq!(verified.orders, 5);
@@ -228,27 +227,21 @@ async fn a_kept_generation_can_be_switched_back_to_and_catches_up_first() {
         schema_exists(&stack, &first_schema).await,
         "kept for a rollback"
     );
-    let late = order_id();
-    stack
-        .append(&[event(&late, 1, 50, placed(&[("sku-1", 1, "1.00")]))])
-        .await;
-    stack.wait_projected().await;
+    let late = a_late_order_projected(&mut stack).await;
 
     // The rollback: the retired generation folds what it missed, then is live again.
-    let (_stop, stopped) = watch::channel(false);
     let back = RebuildOptions {
         generation: Some(first),
         ..options(true)
     };
-    let report = rebuild(&stack.settings(), &back, stopped).await.unwrap();
+    let report = rebuilt_with(&stack.settings(), &back).await;
     assert!(report.switched);
     assert_eq!(stack.live_generation().await.unwrap().0, first);
-    let status: String = sqlx::query_scalar("SELECT status FROM orders WHERE order_id = $1")
-        .bind(&late)
-        .fetch_one(&stack.db)
-        .await
-        .unwrap();
-    assert_eq!(status, "placed", "the events of its retirement were folded");
+    assert_eq!(
+        stack.status_of(&late).await,
+        "placed",
+        "the events of its retirement were folded"
+    );
     let verified = verify(&stack.settings()).await.unwrap();
     assert!(verified.is_clean(), "{verified}");
     projector.shutdown().await;

@@ -1,10 +1,11 @@
 //! `spawn_app()` and fixtures: a query API on port 0 over a fresh database and a unique
-//! Redis prefix. The reader schema the API reads holds tables made by the projector's
+//! Redis prefix. The reader schema the API reads holds tables made by the read model's
 //! migrations (where the projector would put views over its live generation), filled with
 //! SQL, not with the projector's code, and a `generation` row naming the Redis prefix.
 
 use chrono::{DateTime, Utc};
 use orderflow_query_api::{Settings, run};
+use orderflow_read_model::{GENERATION_VIEW, MIGRATOR, ORDERS_CHANNEL, READ_SCHEMA};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -27,6 +28,8 @@ fn admin_database_url() -> String {
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
+    /// The test's own database; its reader schema is `db`'s search path.
+    pub database_url: String,
     pub db: PgPool,
     pub prefix: String,
     stop: Option<oneshot::Sender<()>>,
@@ -54,6 +57,7 @@ pub async fn spawn_with_redis(redis_url: &str) -> TestApp {
     let app = TestApp {
         address,
         client: reqwest::Client::new(),
+        database_url,
         db,
         prefix,
         stop: Some(stop),
@@ -68,19 +72,16 @@ pub async fn spawn_with_redis(redis_url: &str) -> TestApp {
 async fn reader_schema(database_url: &str, redis_prefix: &str) -> PgPool {
     let options = PgConnectOptions::from_str(database_url)
         .unwrap()
-        .options([("search_path", "orderflow_read")]);
+        .options([("search_path", READ_SCHEMA)]);
     let db = PgPoolOptions::new().connect_with(options).await.unwrap();
-    sqlx::query("CREATE SCHEMA orderflow_read")
+    sqlx::query(&format!("CREATE SCHEMA {READ_SCHEMA}"))
         .execute(&db)
         .await
         .unwrap();
-    sqlx::migrate!("../projector/migrations")
-        .run(&db)
-        .await
-        .unwrap();
+    MIGRATOR.run(&db).await.unwrap();
     // The prefix is a test-made UUID string: safe to inline.
     let sql = format!(
-        "CREATE TABLE generation AS SELECT 1::bigint AS id, '{redis_prefix}'::text AS redis_prefix"
+        "CREATE TABLE {GENERATION_VIEW} AS SELECT 1::bigint AS id, '{redis_prefix}'::text AS redis_prefix"
     );
     sqlx::query(&sql).execute(&db).await.unwrap();
     db
@@ -250,7 +251,8 @@ pub async fn advance(db: &PgPool, order_id: &str, version: i64) {
         .execute(&mut *tx)
         .await
         .unwrap();
-    sqlx::query("SELECT pg_notify('orderflow_orders', $1)")
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(ORDERS_CHANNEL)
         .bind(json!({"order_id": order_id, "version": version}).to_string())
         .execute(&mut *tx)
         .await

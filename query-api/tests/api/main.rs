@@ -1,6 +1,8 @@
 //! Integration tests of the query API against real Postgres and Redis. Each test gets a
-//! fresh database (the projector's migrations, rows inserted with SQL) and a Redis prefix.
+//! fresh database (the read model's migrations, rows inserted with SQL) and a Redis prefix;
+//! `contract` writes its rows with the projector's own code instead.
 
+mod contract;
 mod helpers;
 mod list;
 mod orders;

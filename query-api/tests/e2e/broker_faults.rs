@@ -3,7 +3,8 @@
 //! recover by themselves, every acknowledged command is in the log and in the read model
 //! exactly once, and commands the outage caught got 503 with `Retry-After`.
 
-use crate::broker::{Answer, Attempt, Load, OwnBroker, Phase, blocking};
+use crate::broker::{OwnBroker, blocking};
+use crate::load::{Answer, Attempt, Load, Phase};
 use crate::stack::Stack;
 use sqlx::{Connection, PgConnection};
 use std::collections::{BTreeMap, HashMap};
@@ -31,20 +32,7 @@ const RECOVERY_LIMIT: Duration = Duration::from_secs(60);
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_broker_killed_under_command_load_loses_no_acknowledged_command() {
     let (mut broker, stack) = start().await;
-    let commands = stack.commands_url();
-    let load = Load::start(commands, WRITERS, 1);
-    sleep(Duration::from_secs(3)).await;
-    load.enter(Phase::Outage);
-    let killed = Instant::now();
-    broker.kill();
-    sleep(Duration::from_secs(3)).await;
-    broker.restart().await;
-    load.enter(Phase::Back);
-    let down = killed.elapsed();
-    let recovered = load.wait_acked(Phase::Back, commands, RECOVERY_LIMIT).await;
-    sleep(Duration::from_secs(2)).await;
-    let attempts = load.stop().await;
-    eprintln!("broker down {down:?}; new orders acknowledged {recovered:?} after it was back");
+    let attempts = under_load_through(&mut broker, &stack, 1, Outage::Killed).await;
     check_outcome(&broker, &stack, &attempts).await;
 }
 
@@ -55,21 +43,54 @@ async fn a_broker_killed_under_command_load_loses_no_acknowledged_command() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_broker_frozen_past_the_command_timeout_never_appends_an_order_twice() {
     let (mut broker, stack) = start().await;
+    let attempts = under_load_through(&mut broker, &stack, PER_KEY, Outage::Frozen).await;
+    check_outcome(&broker, &stack, &attempts).await;
+}
+
+/// How the broker fails.
+#[derive(Debug, Clone, Copy)]
+enum Outage {
+    /// SIGKILL, three seconds down, then started again.
+    Killed,
+    /// SIGSTOP for `FROZEN_MS`, then SIGCONT.
+    Frozen,
+}
+
+/// A command load of `WRITERS` writers, `per_key` of them sharing each order's key, through
+/// `outage` of the broker: a few seconds before, the outage, and until new orders are
+/// acknowledged again and a moment after. Returns every attempt.
+async fn under_load_through(
+    broker: &mut OwnBroker,
+    stack: &Stack,
+    per_key: usize,
+    outage: Outage,
+) -> Vec<Attempt> {
     let commands = stack.commands_url();
-    let load = Load::start(commands, WRITERS, PER_KEY);
+    let load = Load::start(commands, WRITERS, per_key);
     sleep(Duration::from_secs(3)).await;
     load.enter(Phase::Outage);
-    let frozen = Instant::now();
-    broker.freeze();
-    sleep(Duration::from_millis(FROZEN_MS)).await;
-    broker.thaw();
+    let began = Instant::now();
+    match outage {
+        Outage::Killed => {
+            broker.kill();
+            sleep(Duration::from_secs(3)).await;
+            broker.restart().await;
+        }
+        Outage::Frozen => {
+            broker.freeze();
+            sleep(Duration::from_millis(FROZEN_MS)).await;
+            broker.thaw();
+        }
+    }
     load.enter(Phase::Back);
-    let down = frozen.elapsed();
+    let down = began.elapsed();
     let recovered = load.wait_acked(Phase::Back, commands, RECOVERY_LIMIT).await;
     sleep(Duration::from_secs(2)).await;
     let attempts = load.stop().await;
-    eprintln!("broker frozen {down:?}; new orders acknowledged {recovered:?} after the thaw");
-    check_outcome(&broker, &stack, &attempts).await;
+    eprintln!(
+        "broker {outage:?} for {down:?}; new orders acknowledged {recovered:?} after it was back"
+    );
+    attempts
 }
 
 /// The own broker and a stack on it whose commands time out after `COMMAND_TIMEOUT_MS`.

@@ -3,12 +3,13 @@
 
 use crate::stack::Stack;
 use orderflow_projector::ProgressMode;
-use orderflow_projector::tools::rebuild::{RebuildOptions, rebuild};
+use orderflow_projector::tools::rebuild::{RebuildOptions, RebuildReport, rebuild};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::task::JoinHandle;
 
 /// Commands each order goes through, after being placed.
 const STEPS: [&str; 5] = ["pack", "ship", "location", "location", "deliver"];
@@ -19,45 +20,15 @@ type Acked = Arc<Mutex<HashMap<String, u64>>>;
 #[tokio::test]
 async fn a_rebuild_under_traffic_never_loses_an_order_or_moves_a_version_back() {
     let stack = Arc::new(Stack::start().await);
-    let acked: Acked = Arc::default();
-    for i in 0..30 {
-        let id = place(&stack, i).await;
-        acked.lock().unwrap().insert(id, 1);
-    }
-    let stop = Arc::new(AtomicBool::new(false));
-    let writer = tokio::spawn(write(stack.clone(), acked.clone(), stop.clone()));
-    let checks = Arc::new(Checks::default());
-    let readers: Vec<_> = (0..3)
-        .map(|_| {
-            tokio::spawn(read(
-                stack.clone(),
-                acked.clone(),
-                checks.clone(),
-                stop.clone(),
-            ))
-        })
-        .collect();
+    let acked = given_orders_placed(&stack, 30).await;
+    let traffic = Traffic::start(&stack, &acked);
 
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let before = checks.reads.load(Ordering::Relaxed);
-    let options = RebuildOptions {
-        keep_old: false,
-        fresh: false,
-        generation: None,
-        drop_grace: Duration::from_secs(1),
-        progress: ProgressMode::Off,
-    };
-    let (_interrupt, interrupted) = tokio::sync::watch::channel(false);
-    let report = rebuild(&stack.projector, &options, interrupted)
-        .await
-        .unwrap();
-    let during = checks.reads.load(Ordering::Relaxed) - before;
+    let before = traffic.reads();
+    let report = rebuilt(&stack).await;
+    let during = traffic.reads() - before;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    stop.store(true, Ordering::SeqCst);
-    let written = writer.await.unwrap();
-    for reader in readers {
-        reader.await.unwrap();
-    }
+    let (written, failures) = traffic.stop().await;
 
     assert!(report.switched && report.previous.is_some() && report.dropped_previous);
     assert!(
@@ -68,7 +39,6 @@ async fn a_rebuild_under_traffic_never_loses_an_order_or_moves_a_version_back() 
         written > 20,
         "commands flowed during the rebuild ({written} commands)"
     );
-    let failures = checks.failures.lock().unwrap().clone();
     assert!(
         failures.is_empty(),
         "{} bad answers, first: {:?}",
@@ -80,6 +50,77 @@ async fn a_rebuild_under_traffic_never_loses_an_order_or_moves_a_version_back() 
     for (id, version) in &acked {
         let body = stack.read_own_write(id, *version).await;
         assert_eq!(body["version"], *version, "{id}");
+    }
+}
+
+/// Places `orders` orders, acknowledged at version 1.
+async fn given_orders_placed(stack: &Stack, orders: usize) -> Acked {
+    let acked: Acked = Arc::default();
+    for i in 0..orders {
+        let id = place(stack, i).await;
+        acked.lock().unwrap().insert(id, 1);
+    }
+    acked
+}
+
+/// A rebuild of the stack's read model that switches and drops the old generation a second
+/// after the switch.
+async fn rebuilt(stack: &Stack) -> RebuildReport {
+    let options = RebuildOptions {
+        keep_old: false,
+        fresh: false,
+        generation: None,
+        drop_grace: Duration::from_secs(1),
+        progress: ProgressMode::Off,
+    };
+    let (_interrupt, interrupted) = tokio::sync::watch::channel(false);
+    rebuild(&stack.projector, &options, interrupted)
+        .await
+        .unwrap()
+}
+
+/// A writer moving the orders on (and placing more), and three readers checking every
+/// answer, until stopped.
+struct Traffic {
+    stop: Arc<AtomicBool>,
+    checks: Arc<Checks>,
+    writer: JoinHandle<u64>,
+    readers: Vec<JoinHandle<()>>,
+}
+
+impl Traffic {
+    fn start(stack: &Arc<Stack>, acked: &Acked) -> Traffic {
+        let stop = Arc::new(AtomicBool::new(false));
+        let writer = tokio::spawn(write(stack.clone(), acked.clone(), stop.clone()));
+        let checks = Arc::new(Checks::default());
+        let readers = (0..3)
+            .map(|_| {
+                let (stack, acked) = (stack.clone(), acked.clone());
+                tokio::spawn(read(stack, acked, checks.clone(), stop.clone()))
+            })
+            .collect();
+        Traffic {
+            stop,
+            checks,
+            writer,
+            readers,
+        }
+    }
+
+    /// Answers read so far.
+    fn reads(&self) -> u64 {
+        self.checks.reads.load(Ordering::Relaxed)
+    }
+
+    /// Stops; returns how many commands were acknowledged, and every wrong answer.
+    async fn stop(self) -> (u64, Vec<String>) {
+        self.stop.store(true, Ordering::SeqCst);
+        let written = self.writer.await.unwrap();
+        for reader in self.readers {
+            reader.await.unwrap();
+        }
+        let failures = self.checks.failures.lock().unwrap().clone();
+        (written, failures)
     }
 }
 

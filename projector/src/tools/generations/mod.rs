@@ -3,25 +3,23 @@
 //! A generation is a complete read model: a Postgres schema (`orderflow_g<N>`) with every
 //! table and its own stored offsets, and a Redis key prefix (`<base>g<N>:`). The control
 //! schema [`META_SCHEMA`] lists them and holds the live pointer. Readers never name a
-//! generation: they read the views of [`READ_SCHEMA`], which a switch re-points in the same
+//! generation: they read the views of [`orderflow_read_model::READ_SCHEMA`], which a switch re-points in the same
 //! transaction as the pointer, together with the `generation` view that tells them the
-//! Redis prefix. A switch also announces itself on [`GENERATION_CHANNEL`].
+//! Redis prefix. A switch also announces itself on [`orderflow_read_model::GENERATION_CHANNEL`].
+
+mod switch;
+
+pub use switch::Switch;
 
 use crate::error::ProjectorError;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use sqlx::{PgConnection, PgPool};
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 
 /// The schema listing the generations and holding the live pointer.
 pub const META_SCHEMA: &str = "orderflow_meta";
-/// The schema of the views readers query; they always show the live generation.
-pub const READ_SCHEMA: &str = "orderflow_read";
-/// The channel a switch notifies, with the new live generation's id as payload.
-pub const GENERATION_CHANNEL: &str = "orderflow_generation";
-/// Tables of a generation that are not part of what readers see.
-const PRIVATE_TABLES: [&str; 2] = ["_sqlx_migrations", "projection_offsets"];
 /// Key of the advisory lock serialising generation creation and bootstrap.
 const CONTROL_LOCK: i64 = 0x6f72_6465_7266_6c77;
 
@@ -270,94 +268,7 @@ impl Generations {
     }
 }
 
-/// A switch in progress: the live pointer is locked until [`Switch::commit_to`] or
-/// [`Switch::rollback`].
-pub struct Switch {
-    tx: Transaction<'static, Postgres>,
-    /// The live generation when the lock was taken.
-    pub live: Option<Generation>,
-}
-
-impl Switch {
-    /// The stored offsets of the live generation, frozen while the lock is held.
-    pub async fn live_offsets(&mut self) -> Result<HashMap<i32, i64>, ProjectorError> {
-        match self.live.clone() {
-            Some(live) => offsets_of(&mut self.tx, &live).await,
-            None => Ok(HashMap::new()),
-        }
-    }
-
-    /// Takes the reader views, in the order the readers' statements take them (`orders`
-    /// before `order_items`), so the switch cannot deadlock with a read. Readers wait
-    /// from here to the commit; a short lock timeout keeps that wait bounded and fails the
-    /// switch (to be tried again) behind a long read.
-    pub async fn lock_views(&mut self) -> Result<(), ProjectorError> {
-        sqlx::query("SET LOCAL lock_timeout = '2s'")
-            .execute(&mut *self.tx)
-            .await?;
-        let mut views: Vec<String> = sqlx::query_scalar(
-            "SELECT table_name::text FROM information_schema.views WHERE table_schema = $1",
-        )
-        .bind(READ_SCHEMA)
-        .fetch_all(&mut *self.tx)
-        .await?;
-        views.sort_by_key(|v| (v != "orders", v != "order_items", v.clone()));
-        if views.is_empty() {
-            return Ok(());
-        }
-        let list: Vec<String> = views
-            .iter()
-            .map(|v| format!("orderflow_read.{}", ident(v)))
-            .collect();
-        let sql = format!("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE", list.join(", "));
-        sqlx::query(&sql).execute(&mut *self.tx).await?;
-        Ok(())
-    }
-
-    /// Makes `generation` live: the pointer, the states, the reader views and the
-    /// announcement, all visible at once when this commits. The previous live generation
-    /// becomes retired.
-    pub async fn commit_to(mut self, generation: &Generation) -> Result<(), ProjectorError> {
-        let tx = &mut self.tx;
-        sqlx::query(
-            "UPDATE orderflow_meta.generations SET state = 'retired'
-             WHERE state = 'live' AND id <> $1",
-        )
-        .bind(generation.id)
-        .execute(&mut **tx)
-        .await?;
-        sqlx::query(
-            "UPDATE orderflow_meta.generations SET state = 'live', switched_at = now()
-             WHERE id = $1",
-        )
-        .bind(generation.id)
-        .execute(&mut **tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO orderflow_meta.live (only_row, generation) VALUES (true, $1)
-             ON CONFLICT (only_row) DO UPDATE SET generation = EXCLUDED.generation",
-        )
-        .bind(generation.id)
-        .execute(&mut **tx)
-        .await?;
-        point_views(tx, generation).await?;
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(GENERATION_CHANNEL)
-            .bind(generation.id.to_string())
-            .execute(&mut **tx)
-            .await?;
-        self.tx.commit().await?;
-        Ok(())
-    }
-
-    /// Gives up the switch; the live projector goes on.
-    pub async fn rollback(self) -> Result<(), ProjectorError> {
-        self.tx.rollback().await?;
-        Ok(())
-    }
-}
-
-async fn offsets_of(
+pub(super) async fn offsets_of(
     conn: &mut PgConnection,
     generation: &Generation,
 ) -> Result<HashMap<i32, i64>, ProjectorError> {
@@ -372,61 +283,13 @@ async fn offsets_of(
 /// Re-creates the reader views over `generation`'s tables, and the `generation` view that
 /// names its id and Redis prefix. DDL is transactional: readers see the old views until
 /// the switch commits, then the new ones.
-async fn point_views(
-    tx: &mut Transaction<'static, Postgres>,
-    generation: &Generation,
-) -> Result<(), ProjectorError> {
-    sqlx::query("CREATE SCHEMA IF NOT EXISTS orderflow_read")
-        .execute(&mut **tx)
-        .await?;
-    let old: Vec<String> = sqlx::query_scalar(
-        "SELECT table_name::text FROM information_schema.views WHERE table_schema = $1",
-    )
-    .bind(READ_SCHEMA)
-    .fetch_all(&mut **tx)
-    .await?;
-    for view in old {
-        let sql = format!(
-            "DROP VIEW IF EXISTS orderflow_read.{} CASCADE",
-            ident(&view)
-        );
-        sqlx::query(&sql).execute(&mut **tx).await?;
-    }
-    let tables: Vec<String> = sqlx::query_scalar(
-        "SELECT table_name::text FROM information_schema.tables
-         WHERE table_schema = $1 AND table_type = 'BASE TABLE' ORDER BY table_name",
-    )
-    .bind(&generation.schema)
-    .fetch_all(&mut **tx)
-    .await?;
-    for table in tables
-        .iter()
-        .filter(|t| !PRIVATE_TABLES.contains(&t.as_str()))
-    {
-        let sql = format!(
-            "CREATE VIEW orderflow_read.{t} AS SELECT * FROM {s}.{t}",
-            t = ident(table),
-            s = ident(&generation.schema)
-        );
-        sqlx::query(&sql).execute(&mut **tx).await?;
-    }
-    let sql = format!(
-        "CREATE VIEW orderflow_read.generation AS
-         SELECT {}::bigint AS id, {}::text AS redis_prefix",
-        generation.id,
-        literal(&generation.redis_prefix)
-    );
-    sqlx::query(&sql).execute(&mut **tx).await?;
-    Ok(())
-}
-
 /// A quoted SQL identifier.
 pub(crate) fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// A quoted SQL string literal.
-fn literal(text: &str) -> String {
+pub(super) fn literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 

@@ -1,7 +1,7 @@
-//! The rebuild folds whatever is in the log with the shared rule: foreign duplicates,
+//! The replay folds whatever is in the log with the shared rule: foreign duplicates,
 //! conflicting appends and undecodable records never corrupt the state.
 
-use crate::helpers::{append, expect_json, spawn_app};
+use crate::helpers::{Registry, TestApp, append, expect_json, spawn_app};
 use orderflow_domain::{Event, EventKind, Timestamp};
 use orderflow_schemas::{EventCodec, RegistrySettings};
 use reqwest::StatusCode;
@@ -9,7 +9,7 @@ use std::time::Duration;
 use uuid::Uuid;
 
 #[tokio::test]
-async fn conflicting_and_undecodable_records_are_ignored_by_the_rebuild() {
+async fn conflicting_and_undecodable_records_are_ignored_by_the_replay() {
     let app = spawn_app().await;
     let id = app.order_at(&["pack"]).await;
     let log = app.log().await;
@@ -61,7 +61,7 @@ async fn conflicting_and_undecodable_records_are_ignored_by_the_rebuild() {
 /// registered under the topic's subject as a producer of that time would have; `to_v1`
 /// turns today's record fields into v1's.
 async fn written_with_v1(
-    registry: &str,
+    registry: &Registry,
     topic: &str,
     event: &Event,
     source: &str,
@@ -69,41 +69,35 @@ async fn written_with_v1(
 ) -> Vec<u8> {
     let wire = orderflow_schemas::WireEvent::from(event);
     let subject = format!("{topic}-{}", wire.body.event_type().full_name());
-    let client = reqwest::Client::new();
     // In a real history v1 came first; here the service registered v2 at start-up, and a
     // v1 registered after it may break the subject's level, so lift the check for it.
-    client
-        .put(format!("{registry}/config/{subject}"))
-        .json(&serde_json::json!({ "compatibility": "NONE" }))
-        .send()
-        .await
-        .unwrap();
-    let registered: serde_json::Value = client
-        .post(format!("{registry}/subjects/{subject}/versions"))
-        .json(&serde_json::json!({ "schema": source }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = registered["id"].as_u64().expect("v1 registered") as u32;
+    registry.set_level(&subject, "NONE").await;
+    let id = registry.register(&subject, source).await;
     let apache_avro::types::Value::Record(mut fields) = wire.to_value() else {
         unreachable!()
     };
     to_v1(&mut fields);
-    let schema = apache_avro::Schema::parse_str(source).unwrap();
-    let writer = apache_avro::writer::datum::GenericDatumWriter::builder(&schema)
-        .build()
-        .unwrap();
-    let mut bytes = vec![0];
-    bytes.extend_from_slice(&id.to_be_bytes());
-    bytes.extend(
-        writer
-            .write_value_to_vec(apache_avro::types::Value::Record(fields))
-            .unwrap(),
-    );
-    bytes
+    orderflow_testkit::framed(id, source, apache_avro::types::Value::Record(fields))
+}
+
+/// `app` after `event`, written as a producer with the v1 schema `source` would have,
+/// was appended and the service restarted: what its replay made of it.
+async fn replayed_after_a_v1_append(
+    app: TestApp,
+    event: &Event,
+    source: &str,
+    to_v1: impl FnOnce(&mut Vec<(String, apache_avro::types::Value)>),
+) -> TestApp {
+    let old = written_with_v1(&app.registry, &app.topic, event, source, to_v1).await;
+    append(&app.topic, &event.order_id, &old).await;
+    app.restart().await
+}
+
+/// The order's status and version as the service answers them.
+async fn status_and_version(app: &TestApp, id: &str) -> (String, u64) {
+    let order = app.inspect(id).await;
+    let status = order["status"].as_str().expect("a status").to_owned();
+    (status, order["version"].as_u64().expect("a version"))
 }
 
 /// An event of `order` at `version`, as the service would have written it.
@@ -122,7 +116,7 @@ fn old_event(order: &str, version: u64, kind: EventKind) -> Event {
 }
 
 #[tokio::test]
-async fn an_order_shipped_written_with_schema_v1_is_read_by_the_rebuild() {
+async fn an_order_shipped_written_with_schema_v1_is_read_by_the_replay() {
     let app = spawn_app().await;
     let id = app.order_at(&["pack"]).await;
     let shipped = EventKind::Shipped {
@@ -130,22 +124,14 @@ async fn an_order_shipped_written_with_schema_v1_is_read_by_the_rebuild() {
         tracking_number: "OLD-1".into(),
         estimated_delivery: None,
     };
-    let old = written_with_v1(
-        &app.registry.url,
-        &app.topic,
+    let app = replayed_after_a_v1_append(
+        app,
         &old_event(&id, 3, shipped),
         include_str!("../../../schemas/avro/OrderShipped/v1.avsc"),
         |fields| fields.retain(|(name, _)| name != "estimated_delivery"),
     )
     .await;
-    append(&app.topic, &id, &old).await;
-
-    let app = app.restart().await;
-    let order = app.inspect(&id).await;
-    assert_eq!(
-        (order["status"].as_str(), order["version"].as_u64()),
-        (Some("shipped"), Some(3))
-    );
+    assert_eq!(status_and_version(&app, &id).await, ("shipped".into(), 3));
     let log = app.log().await;
     let EventKind::Shipped {
         estimated_delivery,
@@ -176,9 +162,10 @@ async fn an_order_cancelled_written_with_schema_v1_keeps_its_reason_through_the_
     let cancelled = EventKind::Cancelled {
         reason: "written before the rename".into(),
     };
-    let old = written_with_v1(
-        &app.registry.url,
-        &app.topic,
+    // Without the upcaster, Avro resolution would give an empty reason, which the domain
+    // refuses: the event would be skipped and the order would still be placed.
+    let app = replayed_after_a_v1_append(
+        app,
         &old_event(&id, 2, cancelled),
         include_str!("../../../schemas/avro/OrderCancelled/v1.avsc"),
         |fields| {
@@ -190,16 +177,7 @@ async fn an_order_cancelled_written_with_schema_v1_keeps_its_reason_through_the_
         },
     )
     .await;
-    append(&app.topic, &id, &old).await;
-
-    // Without the upcaster, Avro resolution would give an empty reason, which the domain
-    // refuses: the event would be skipped and the order would still be placed.
-    let app = app.restart().await;
-    let order = app.inspect(&id).await;
-    assert_eq!(
-        (order["status"].as_str(), order["version"].as_u64()),
-        (Some("cancelled"), Some(2))
-    );
+    assert_eq!(status_and_version(&app, &id).await, ("cancelled".into(), 2));
     let log = app.log().await;
     assert_eq!(
         log[1].event.kind,

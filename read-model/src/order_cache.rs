@@ -1,5 +1,6 @@
 //! The contract of the Redis order cache, shared by its writer (the projector) and its
-//! reader (the query API), so both agree on keys and on the version guard.
+//! reader (the query API), so both agree on keys and on the version guard. A key holds
+//! one order's document, [`crate::OrderView`] as JSON.
 
 /// The key of an order's cached document: `<prefix>order:<id>`.
 pub fn order_cache_key(prefix: &str, order_id: &str) -> String {

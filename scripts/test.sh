@@ -16,7 +16,7 @@ export TEST_DATABASE_URL="${TEST_DATABASE_URL:-postgres://orderflow:orderflow@12
 # Topics and databases left behind by earlier runs (topics are kept for good, ADR 0010).
 kafka_java scripts/kafka/DeleteTopics.java "127.0.0.1:$KAFKA_PORT" 'orders\.events\.(test|pj|e2e)-.*'
 
-psql -q "$ORDERFLOW_DATABASE_URL" -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'cs\_test\_%' OR datname LIKE 'qa\_test\_%' OR datname LIKE 'pj\_%'" \
+psql -q "$ORDERFLOW_DATABASE_URL" -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'cs\_test\_%' OR datname LIKE 'qa\_test\_%' OR datname LIKE 'pj\_%' OR datname LIKE 'rm\_test\_%'" \
   | while read -r db; do psql -q "$ORDERFLOW_DATABASE_URL" -c "DROP DATABASE IF EXISTS $db" || true; done
 
 log "cargo fmt --check"

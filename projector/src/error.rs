@@ -1,9 +1,12 @@
 //! The one error type at the projector's boundary.
 
-use orderflow_platform::LogError;
+use orderflow_platform::{LogError, ReadToEndError};
 use orderflow_schemas::CodecError;
 use rdkafka::error::KafkaError;
+use std::time::Duration;
 use thiserror::Error;
+use tokio::task::JoinError;
+use tokio::time::error::Elapsed;
 
 /// Why a step of the projector failed. Nothing here ever makes the projector skip a
 /// record: every variant is either retried (the whole batch, whose offsets commit in the
@@ -53,22 +56,64 @@ pub enum ProjectorError {
     /// generation and resumes from its stored offsets.
     #[error("generation {generation} is no longer live")]
     NotLive { generation: i64 },
-    /// A generation operation that cannot be done as asked (dropping the live generation,
-    /// an unknown id, a rebuild already running). Handling: reported to the operator; the
-    /// command exits non-zero and nothing has changed.
+    /// An operator's request that cannot be done as asked: dropping the live generation,
+    /// switching to an unknown or already live one, a second rebuild while one runs, a
+    /// tool that needs a live generation before there is one. The message says which, so
+    /// it is the whole error. Handling: reported to the operator; the command exits
+    /// non-zero and nothing has changed.
     #[error("{0}")]
-    Generation(String),
+    Refused(String),
+    /// Reading the log up to a bound (verify, repair) got neither a record nor the end
+    /// for the stall limit ([`ReadToEndError::Stalled`]): a broker is away. Handling: the
+    /// tool gives up and exits non-zero; run again, it reads from the start.
+    #[error("{0}")]
+    LogStalled(#[source] ReadToEndError),
+    /// A blocking task (a metadata or watermark request) panicked or was cancelled before
+    /// it answered. Handling: as for the Kafka error it stands in for: start-up retries
+    /// with backoff, a tool exits non-zero.
+    #[error("{task}: {source}")]
+    TaskFailed {
+        task: &'static str,
+        #[source]
+        source: JoinError,
+    },
+    /// The pipeline a step hands its work to has stopped: the batch loop a new consumer
+    /// sends its first offsets to is gone (the run is ending), or a rebuild's pipeline
+    /// ended before the switch. Handling: the consumer is not started, so the run ends or
+    /// connects again; a rebuild returns the error and resumes from its stored offsets
+    /// when run again. No source: a closed channel or a finished task carries no cause.
+    #[error("{pipeline} stopped")]
+    PipelineStopped { pipeline: &'static str },
+    /// The rebuild was interrupted (Ctrl-C) before its pipeline had connected, so there is
+    /// no progress to report. Handling: the rebuild exits non-zero; run again, it resumes.
+    #[error("interrupted while {during}")]
+    Interrupted { during: &'static str },
     /// The log cannot be trusted: its topic drifted from the log's settings, or it is not
     /// the log this read model folded (another topic id or partition count). Handling:
     /// fatal; at start-up the projector refuses to start, later it stops consuming and
     /// reports not ready. The way out is an operator's fix or a rebuild.
     #[error("{0}")]
     LogRefused(String),
-    /// Writing the order cache to Redis failed or timed out. Handling: counted and logged
-    /// (rate-limited); the projection goes on, the cache catches up with later versions
-    /// or expires.
+    /// Writing the order cache to Redis failed: Redis refused the command or could not be
+    /// reached. Handling (as for every `Redis*` variant): counted and logged
+    /// (rate-limited); the projection goes on, the cache catches up with later versions or
+    /// expires. Only a Redis URL that cannot be parsed fails earlier, when the cache is
+    /// created: connecting retries it with backoff, a tool exits non-zero.
     #[error("redis: {0}")]
-    Redis(String),
+    Redis(#[from] redis::RedisError),
+    /// Writing the order cache to Redis took longer than its timeout. Handling: as for
+    /// [`ProjectorError::Redis`]; what was acknowledged before the timeout stays written.
+    #[error("redis: timed out after {after:?}")]
+    RedisTimeout {
+        after: Duration,
+        #[source]
+        source: Elapsed,
+    },
+    /// No Redis connection, and the last attempt to make one was too recent to try again
+    /// (so a Redis that is down costs one refused connect per interval). No source: nothing
+    /// was tried. Handling: as for [`ProjectorError::Redis`].
+    #[error("redis: not connected")]
+    RedisNotConnected,
 }
 
 impl From<LogError> for ProjectorError {
@@ -76,6 +121,15 @@ impl From<LogError> for ProjectorError {
         match e {
             LogError::Kafka(e) => ProjectorError::Kafka(e),
             refused @ LogError::Refused { .. } => ProjectorError::LogRefused(refused.to_string()),
+        }
+    }
+}
+
+impl From<ReadToEndError> for ProjectorError {
+    fn from(e: ReadToEndError) -> Self {
+        match e {
+            ReadToEndError::Kafka(e) => ProjectorError::Kafka(e),
+            stalled @ ReadToEndError::Stalled { .. } => ProjectorError::LogStalled(stalled),
         }
     }
 }
@@ -104,9 +158,15 @@ impl ProjectorError {
             ProjectorError::Kafka(_) => "kafka",
             ProjectorError::Fenced { .. } => "fenced",
             ProjectorError::NotLive { .. } => "not-live",
-            ProjectorError::Generation(_) => "generation",
+            ProjectorError::Refused(_) => "refused",
+            ProjectorError::LogStalled(_) => "log-stalled",
+            ProjectorError::TaskFailed { .. } => "task-failed",
+            ProjectorError::PipelineStopped { .. } => "pipeline-stopped",
+            ProjectorError::Interrupted { .. } => "interrupted",
             ProjectorError::LogRefused(_) => "log-refused",
             ProjectorError::Redis(_) => "redis",
+            ProjectorError::RedisTimeout { .. } => "redis-timeout",
+            ProjectorError::RedisNotConnected => "redis-not-connected",
         }
     }
 }

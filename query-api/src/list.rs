@@ -85,18 +85,38 @@ pub async fn list(
         ));
     }
     let status = params::status(query.status.as_deref())?;
-    let after = query
-        .cursor
-        .as_deref()
-        .map(|c| {
-            let cursor = Cursor::decode(c).ok_or(ApiError::BadCursor)?;
-            orderflow_domain::validate_order_id(&cursor.order_id)
-                .map_err(|_| ApiError::BadCursor)?;
-            let at = cursor.placed_at().ok_or(ApiError::BadCursor)?;
-            Ok::<_, ApiError>((at, cursor.order_id))
-        })
-        .transpose()?;
+    let after = query.cursor.as_deref().map(after_cursor).transpose()?;
+    let rows = page(&app, &query, status, after, limit).await?;
+    let orders: Vec<Value> = rows.iter().map(OrderView::summary_json).collect();
+    let next_cursor = (rows.len() as u64 > limit).then(|| {
+        let last = &rows[limit as usize - 1];
+        Cursor {
+            placed_at_micros: last.placed_at.timestamp_micros(),
+            order_id: last.order_id.clone(),
+        }
+        .encode()
+    });
+    let orders = &orders[..orders.len().min(limit as usize)];
+    Ok(Json(json!({"orders": orders, "next_cursor": next_cursor})))
+}
 
+/// Where a page starts: after the order a cursor names.
+fn after_cursor(cursor: &str) -> Result<(DateTime<Utc>, String), ApiError> {
+    let cursor = Cursor::decode(cursor).ok_or(ApiError::BadCursor)?;
+    orderflow_domain::validate_order_id(&cursor.order_id).map_err(|_| ApiError::BadCursor)?;
+    let at = cursor.placed_at().ok_or(ApiError::BadCursor)?;
+    Ok((at, cursor.order_id))
+}
+
+/// Up to `limit + 1` orders, newest first: one more than the page tells whether another
+/// page exists.
+async fn page(
+    app: &AppState,
+    query: &ListQuery,
+    status: Option<&'static str>,
+    after: Option<(DateTime<Utc>, String)>,
+    limit: u64,
+) -> Result<Vec<OrderView>, ApiError> {
     // Only the filters given become SQL, so Postgres can pick the matching index.
     let mut sql: QueryBuilder<Postgres> = QueryBuilder::new(SELECT_ORDERS);
     if let Some(customer) = &query.customer_id {
@@ -112,29 +132,10 @@ pub async fn list(
             .push_bind(order_id)
             .push(")");
     }
-    // One more than the page tells whether another page exists.
     sql.push(" ORDER BY o.placed_at DESC, o.order_id DESC LIMIT ")
         .push_bind(limit as i64 + 1);
     let rows = sql.build().fetch_all(app.store.pool()).await?;
-    let mut rows = rows
-        .iter()
-        .map(order_from_row)
-        .collect::<Result<Vec<OrderView>, _>>()?;
-
-    let next_cursor = if rows.len() as u64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|last| {
-            Cursor {
-                placed_at_micros: last.placed_at.timestamp_micros(),
-                order_id: last.order_id.clone(),
-            }
-            .encode()
-        })
-    } else {
-        None
-    };
-    let orders: Vec<Value> = rows.iter().map(OrderView::summary_json).collect();
-    Ok(Json(json!({"orders": orders, "next_cursor": next_cursor})))
+    Ok(rows.iter().map(order_from_row).collect::<Result<_, _>>()?)
 }
 
 #[cfg(test)]

@@ -1,9 +1,11 @@
 //! Per-partition lag in the logs, every few seconds: the high watermark minus the next
-//! offset to fold.
+//! offset to fold; and, as often, whether the log still exists.
 
 use crate::live::consumer::GroupConsumer;
 use crate::live::pipeline::Positions;
+use orderflow_platform::log_gone;
 use rdkafka::consumer::Consumer;
+use rdkafka::error::KafkaError;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -33,6 +35,12 @@ async fn report_every_interval(
     tick.tick().await;
     loop {
         tick.tick().await;
+        if let Some(gone) = log_gone_from_metadata(&consumer, &topic).await {
+            // A member with no partitions never fetches, so never hears of a deleted
+            // topic from a fetch: after a rebalance on a deleted log, this is how it does.
+            consumer.context().health().fail(gone);
+            return;
+        }
         let snapshot = positions
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -59,4 +67,18 @@ async fn report_every_interval(
         let total: i64 = lags.values().map(|l| l.max(&0)).sum();
         tracing::info!(lag = ?lags, total, "projection lag (high watermark - next offset)");
     }
+}
+
+/// Why the log is gone, when the broker's metadata says the topic no longer exists.
+async fn log_gone_from_metadata(consumer: &Arc<GroupConsumer>, topic: &str) -> Option<String> {
+    let (probe, t) = (consumer.clone(), topic.to_owned());
+    let code = tokio::task::spawn_blocking(move || {
+        let metadata = probe
+            .fetch_metadata(Some(&t), Duration::from_secs(2))
+            .ok()?;
+        metadata.topics().first()?.error()
+    })
+    .await
+    .ok()??;
+    log_gone(topic, &KafkaError::Global(code.into()))
 }

@@ -23,6 +23,7 @@ use crate::live::record::Record;
 use crate::live::stages::Staged;
 use crate::sinks::dlq::Poison;
 use orderflow_domain::Event;
+use orderflow_platform::Backoff;
 use orderflow_schemas::CodecError;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -127,7 +128,7 @@ impl<P: Ports> Lane<P> {
         stop: &CancellationToken,
     ) -> Result<(), Ended> {
         let mut sorted: Option<Sorted> = None;
-        let mut backoff = Duration::from_millis(100);
+        let mut backoff = Backoff::standard();
         let mut last_warning: Option<Instant> = None;
         let started = Instant::now();
         let waited = age_ms(records);
@@ -146,19 +147,18 @@ impl<P: Ports> Lane<P> {
                 Err(fenced @ ProjectorError::Fenced { .. }) => {
                     match self.adopt_stored(&fenced).await {
                         Ok(()) => continue,
-                        Err(e) => warn_retry(&e, backoff, &mut last_warning),
+                        Err(e) => warn_retry(&e, backoff.delay(), &mut last_warning),
                     }
                 }
                 Err(e) => {
                     self.report(&e);
-                    warn_retry(&e, backoff, &mut last_warning);
+                    warn_retry(&e, backoff.delay(), &mut last_warning);
                 }
             }
             if stop.is_cancelled() {
                 return Err(Ended::Stopped);
             }
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_secs(5));
+            backoff.wait().await;
         }
     }
 

@@ -16,7 +16,7 @@ use crate::error::ProjectorError;
 use crate::health::Health;
 use crate::live::record::Record;
 use crate::sinks::postgres::{Offsets, Store};
-use orderflow_platform::KafkaSettings;
+use orderflow_platform::{Backoff, KafkaSettings};
 use rdkafka::Offset;
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, RebalanceProtocol};
@@ -165,7 +165,7 @@ impl AssignmentContext {
     /// folded meanwhile anyway; librdkafka keeps heartbeating on its own thread). `None`
     /// when stopping.
     fn stored_offsets(&self, partitions: &[i32]) -> Option<(Offsets, Offsets)> {
-        let mut backoff = Duration::from_millis(200);
+        let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
         loop {
             if self.in_runtime() {
                 return None;
@@ -177,14 +177,14 @@ impl AssignmentContext {
                 }
                 Err(e) => {
                     self.health.set_database_up(false);
-                    tracing::warn!(error = %e, "loading stored offsets failed; retrying in {backoff:?}");
+                    tracing::warn!(error = %e, "loading stored offsets failed; retrying in {:?}", backoff.delay());
                 }
             }
             if self.stop.is_cancelled() {
                 return None;
             }
-            std::thread::sleep(backoff);
-            backoff = (backoff * 2).min(Duration::from_secs(5));
+            // The rebalance callback runs on the polling thread, not on the runtime.
+            std::thread::sleep(backoff.advance());
         }
     }
 
@@ -304,7 +304,9 @@ pub async fn consume(spec: ConsumerSpec<'_>) -> Result<GroupConsumer, ProjectorE
     spec.feed
         .send(Feed::Assigned(offsets))
         .await
-        .map_err(|_| ProjectorError::Generation("the batch loop is gone".into()))?;
+        .map_err(|_| ProjectorError::PipelineStopped {
+            pipeline: "the batch loop",
+        })?;
     consumer.assign(&tpl)?;
     spec.health.set_assignment(spec.member, partitions.len());
     Ok(consumer)

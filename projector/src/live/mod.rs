@@ -41,7 +41,7 @@ use crate::tools::generations::{Generation, Generations};
 use crate::{ProjectorError, Settings};
 use anyhow::Context;
 use consumer::ConsumerSpec;
-use orderflow_platform::ensure_log;
+use orderflow_platform::{Backoff, ensure_log};
 use orderflow_schemas::EventCodec;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -117,14 +117,15 @@ async fn live_generation(settings: &Settings) -> anyhow::Result<Generation> {
 
 /// Connects to `target`, or to the live generation (looked up on each attempt) when
 /// `None`, retrying with backoff until it succeeds (`Some`) or `stop` is cancelled
-/// (`None`). A log that is refused ([`ProjectorError::LogRefused`]) is not retried.
+/// (`None`, at once: a wait between attempts ends early). A log that is refused
+/// ([`ProjectorError::LogRefused`]) is not retried.
 pub(crate) async fn connect_retrying(
     settings: &Settings,
     health: &Arc<Health>,
     stop: &CancellationToken,
     target: Option<&Target>,
 ) -> Result<Option<Parts>, ProjectorError> {
-    let mut backoff = Duration::from_millis(200);
+    let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
     loop {
         if stop.is_cancelled() {
             return Ok(None);
@@ -145,10 +146,14 @@ pub(crate) async fn connect_retrying(
                 }
                 tracing::warn!(
                     error = format!("{e:#}"),
-                    "projector not connected yet; retrying in {backoff:?}"
+                    "projector not connected yet; retrying in {:?}",
+                    backoff.delay()
                 );
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(5));
+                // Stopping need not wait out the delay: the next turn returns `None`.
+                tokio::select! {
+                    () = backoff.wait() => {}
+                    () = stop.cancelled() => {}
+                }
             }
         }
     }

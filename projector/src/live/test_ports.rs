@@ -111,18 +111,8 @@ impl BatchStore for Fake {
 
 impl BatchTransaction for FakeTx {
     async fn lock_offsets(&mut self, expected: &[(i32, i64)]) -> Result<(), ProjectorError> {
-        let state = self.world.state();
-        for &(partition, expected) in expected {
-            let stored = state.stored.get(&partition).copied().unwrap_or(0);
-            if stored != expected {
-                return Err(ProjectorError::Fenced {
-                    partition,
-                    expected,
-                    stored,
-                });
-            }
-        }
-        Ok(())
+        // The real store's rule, over the fake's stored offsets.
+        crate::sinks::postgres::fence(&self.world.state().stored, expected)
     }
 
     async fn load_orders(

@@ -214,17 +214,7 @@ impl BatchTx {
         .await?
         .into_iter()
         .collect();
-        for &(partition, expected) in expected {
-            let stored = stored.get(&partition).copied().unwrap_or(0);
-            if stored != expected {
-                return Err(ProjectorError::Fenced {
-                    partition,
-                    expected,
-                    stored,
-                });
-            }
-        }
-        Ok(())
+        fence(&stored, expected)
     }
 
     /// The stored state of the given orders, with their items, in one query.
@@ -295,6 +285,25 @@ pub(crate) async fn check_live(
             .await?;
     if live != Some(generation) {
         return Err(ProjectorError::NotLive { generation });
+    }
+    Ok(())
+}
+
+/// The fencing rule: every partition's stored next offset (0 when none is stored) must be
+/// the one the batch expects; another instance that folded part of it fences this one.
+pub(crate) fn fence(
+    stored: &HashMap<i32, i64>,
+    expected: &[(i32, i64)],
+) -> Result<(), ProjectorError> {
+    for &(partition, expected) in expected {
+        let stored = stored.get(&partition).copied().unwrap_or(0);
+        if stored != expected {
+            return Err(ProjectorError::Fenced {
+                partition,
+                expected,
+                stored,
+            });
+        }
     }
     Ok(())
 }

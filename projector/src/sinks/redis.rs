@@ -67,7 +67,7 @@ impl Cache {
         timeout: Duration,
         stats: Arc<CacheStats>,
     ) -> Result<Cache, ProjectorError> {
-        let client = redis::Client::open(url).map_err(|e| ProjectorError::Redis(e.to_string()))?;
+        let client = redis::Client::open(url)?;
         Ok(Cache {
             client,
             connection: None,
@@ -115,9 +115,10 @@ impl Cache {
         let timeout = self.timeout;
         let result = match tokio::time::timeout(timeout, self.flush()).await {
             Ok(result) => result,
-            Err(_) => Err(ProjectorError::Redis(format!(
-                "timed out after {timeout:?}"
-            ))),
+            Err(source) => Err(ProjectorError::RedisTimeout {
+                after: timeout,
+                source,
+            }),
         };
         match result {
             Ok(()) => {
@@ -180,14 +181,12 @@ impl Cache {
                 .arg("COUNT")
                 .arg(1000)
                 .query_async(connection)
-                .await
-                .map_err(|e| ProjectorError::Redis(e.to_string()))?;
+                .await?;
             if !keys.is_empty() {
                 redis::cmd("UNLINK")
                     .arg(&keys)
                     .query_async::<()>(connection)
-                    .await
-                    .map_err(|e| ProjectorError::Redis(e.to_string()))?;
+                    .await?;
             }
             self.purge_cursor = next;
             if next == 0 {
@@ -218,33 +217,34 @@ impl Cache {
             pipe.invoke_script(invocation).ignore();
         }
         let connection = self.connection().await?;
-        let result = pipe.query_async::<()>(connection).await;
-        result.map_err(|e| ProjectorError::Redis(e.to_string()))
+        Ok(pipe.query_async::<()>(connection).await?)
     }
 
     async fn connection(&mut self) -> Result<&mut ConnectionManager, ProjectorError> {
-        if self.connection.is_none() {
-            if self
-                .last_connect
-                .is_some_and(|at| at.elapsed() < RECONNECT_INTERVAL)
-            {
-                return Err(ProjectorError::Redis("not connected".into()));
-            }
-            self.last_connect = Some(Instant::now());
-            // The manager reconnects by itself once it exists; bounded attempts keep a
-            // request from waiting on reconnects longer than the batch timeout anyway.
-            let config = ConnectionManagerConfig::new()
-                .set_connection_timeout(self.timeout)
-                .set_response_timeout(self.timeout)
-                .set_number_of_retries(1);
-            let manager = ConnectionManager::new_with_config(self.client.clone(), config)
-                .await
-                .map_err(|e| ProjectorError::Redis(e.to_string()))?;
-            tracing::info!("connected to Redis");
-            self.connection = Some(manager);
+        let manager = match self.connection.take() {
+            Some(manager) => manager,
+            None => self.connect().await?,
+        };
+        Ok(self.connection.insert(manager))
+    }
+
+    /// A new connection, unless the last attempt was under [`RECONNECT_INTERVAL`] ago.
+    async fn connect(&mut self) -> Result<ConnectionManager, ProjectorError> {
+        if self
+            .last_connect
+            .is_some_and(|at| at.elapsed() < RECONNECT_INTERVAL)
+        {
+            return Err(ProjectorError::RedisNotConnected);
         }
-        self.connection
-            .as_mut()
-            .ok_or_else(|| ProjectorError::Redis("not connected".into()))
+        self.last_connect = Some(Instant::now());
+        // The manager reconnects by itself once it exists; bounded attempts keep a
+        // request from waiting on reconnects longer than the batch timeout anyway.
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(self.timeout)
+            .set_response_timeout(self.timeout)
+            .set_number_of_retries(1);
+        let manager = ConnectionManager::new_with_config(self.client.clone(), config).await?;
+        tracing::info!("connected to Redis");
+        Ok(manager)
     }
 }

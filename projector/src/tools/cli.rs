@@ -34,14 +34,18 @@ pub enum Command {
     /// Build a new generation of the read model from offset 0 beside the live one, then
     /// switch readers to it. Resumes an interrupted rebuild.
     Rebuild {
-        /// Rebuild only this order's rows in the live generation, from its partition.
-        #[arg(long)]
-        order: Option<String>,
         #[command(flatten)]
         run: RunArgs,
         /// Discard an interrupted rebuild instead of resuming it.
         #[arg(long)]
         fresh: bool,
+    },
+    /// Repair one order: fold its events from its partition again and rewrite its rows in
+    /// the live generation (no new generation).
+    Repair {
+        /// The order to repair.
+        #[arg(long)]
+        order: String,
     },
     /// Catch up an existing (retired) generation and make it live again: the rollback
     /// after a rebuild that was kept with `--keep-old`.
@@ -81,10 +85,7 @@ pub async fn execute(
 ) -> anyhow::Result<ExitCode> {
     match command {
         Command::Run => anyhow::bail!("`run` is served by the binary itself"),
-        Command::Rebuild {
-            order: Some(order_id),
-            ..
-        } => {
+        Command::Repair { order: order_id } => {
             let report = repair_order(settings, &order_id)
                 .await
                 .with_context(|| format!("repairing order {order_id}"))?;
@@ -99,7 +100,7 @@ pub async fn execute(
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Rebuild { run, fresh, .. } => switch_to(settings, None, run, fresh, stop).await,
+        Command::Rebuild { run, fresh } => switch_to(settings, None, run, fresh, stop).await,
         Command::Switch { generation, run } => {
             switch_to(settings, Some(generation), run, false, stop).await
         }

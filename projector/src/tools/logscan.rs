@@ -3,7 +3,7 @@
 //! up to a bound (verify, single-order repair).
 
 use crate::error::ProjectorError;
-use orderflow_platform::{KafkaSettings, QuietEof, ReadToEnd, ReadToEndError, Span};
+use orderflow_platform::{KafkaSettings, QuietEof, ReadToEnd, Span};
 use rdkafka::Offset;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
@@ -40,7 +40,10 @@ pub async fn partition_ends(
         Ok(ends)
     })
     .await
-    .map_err(|e| ProjectorError::Generation(format!("reading the log's ends: {e}")))??;
+    .map_err(|source| ProjectorError::TaskFailed {
+        task: "reading the log's ends",
+        source,
+    })??;
     Ok(ends)
 }
 
@@ -95,12 +98,7 @@ impl Scan {
     /// The next record below its partition's bound, or `None` once every partition is
     /// done.
     pub async fn next(&mut self) -> Result<Option<OwnedMessage>, ProjectorError> {
-        self.0.next().await.map_err(|e| match e {
-            ReadToEndError::Kafka(e) => ProjectorError::Kafka(e),
-            stalled @ ReadToEndError::Stalled { .. } => {
-                ProjectorError::Generation(stalled.to_string())
-            }
-        })
+        Ok(self.0.next().await?)
     }
 }
 

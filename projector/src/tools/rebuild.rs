@@ -28,12 +28,12 @@ use crate::sinks::postgres::{Role, Store};
 use crate::tools::generations::{Generation, GenerationState, Generations};
 use crate::tools::logscan::partition_ends;
 use crate::tools::progress::{Progress, ProgressMode};
+use orderflow_platform::Backoff;
 use run::Run;
 use sqlx::{Connection, PgConnection};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use switch::{Attempt, try_switch};
-use tokio::sync::watch;
 /// What stops a rebuild, re-exported so callers need no `tokio-util` of their own.
 pub use tokio_util::sync::CancellationToken;
 
@@ -81,40 +81,13 @@ impl RebuildReport {
     }
 }
 
-/// What interrupts a rebuild: a [`CancellationToken`] (the binary's Ctrl-C), or a `watch`
-/// channel turning true, for callers that still hold one.
-pub trait Interrupt {
-    fn into_token(self) -> CancellationToken;
-}
-
-impl Interrupt for CancellationToken {
-    fn into_token(self) -> CancellationToken {
-        self
-    }
-}
-
-impl Interrupt for watch::Receiver<bool> {
-    /// Cancels the token when the channel turns true (a dropped sender interrupts nothing).
-    fn into_token(mut self) -> CancellationToken {
-        let token = CancellationToken::new();
-        let cancel = token.clone();
-        tokio::spawn(async move {
-            if self.wait_for(|s| *s).await.is_ok() {
-                cancel.cancel();
-            }
-        });
-        token
-    }
-}
-
 /// Rebuilds the read model (see the module docs). Returns early, not switched, when
-/// `stop` interrupts it; running it again resumes.
+/// `stop` is cancelled (the binary's Ctrl-C); running it again resumes.
 pub async fn rebuild(
     settings: &Settings,
     options: &RebuildOptions,
-    stop: impl Interrupt,
+    stop: CancellationToken,
 ) -> Result<RebuildReport, ProjectorError> {
-    let stop = stop.into_token();
     let started = Instant::now();
     let generations = Generations::connect(&settings.database_url, &settings.redis_prefix)?;
     generations.prepare().await?;
@@ -219,7 +192,7 @@ async fn fold_until_switched(
 ) -> Result<Folded, ProjectorError> {
     let target = &building.target;
     let mut next_attempt = Instant::now();
-    let mut backoff = Duration::from_secs(1);
+    let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
     loop {
         tokio::time::sleep(TICK).await;
         let snapshot = run.positions();
@@ -237,16 +210,15 @@ async fn fold_until_switched(
             Ok(Attempt::NotYet) => {}
             Ok(Attempt::Aborted(why)) => {
                 // The pipeline was stopped for the switch: start it again, then retry.
-                tracing::warn!(%why, "the switch failed; trying again in {backoff:?}");
+                tracing::warn!(%why, "the switch failed; trying again in {:?}", backoff.delay());
                 *run = Run::start(settings, target, stop).await?;
             }
             Err(e) => {
-                tracing::warn!(error = %e, "preparing the switch failed; trying again in {backoff:?}");
+                tracing::warn!(error = %e, "preparing the switch failed; trying again in {:?}", backoff.delay());
             }
         }
         // Each attempt may hold the live projector for a moment: never in a tight loop.
-        next_attempt = Instant::now() + backoff;
-        backoff = (backoff * 2).min(Duration::from_secs(30));
+        next_attempt = Instant::now() + backoff.advance();
     }
 }
 
@@ -278,9 +250,9 @@ async fn choose(
         let generation = generations
             .get(id)
             .await?
-            .ok_or_else(|| ProjectorError::Generation(format!("there is no generation {id}")))?;
+            .ok_or_else(|| ProjectorError::Refused(format!("there is no generation {id}")))?;
         if generation.state == GenerationState::Live {
-            return Err(ProjectorError::Generation(format!(
+            return Err(ProjectorError::Refused(format!(
                 "generation {id} is already live"
             )));
         }
@@ -334,7 +306,7 @@ impl RebuildLock {
             .fetch_one(&mut conn)
             .await?;
         if !locked {
-            return Err(ProjectorError::Generation(
+            return Err(ProjectorError::Refused(
                 "another rebuild is running on this database".into(),
             ));
         }

@@ -1,5 +1,5 @@
-//! `projector rebuild --order ID`: rebuilds one order's rows in the live generation from
-//! its partition, for repairing one record without a full rebuild.
+//! `projector repair --order ID`: rewrites one order's rows in the live generation from
+//! its partition, without a rebuild.
 //!
 //! The order's events are read from its partition up to the live generation's stored
 //! offset, folded with the projector's own fold, and written in one transaction that holds

@@ -5,12 +5,11 @@
 use crate::helpers::{Stack, cancelled, event, order_id, packed, placed, shipped, spawn_projector};
 use crate::old_events::given_an_order_shipped_with_v1_schemas;
 use orderflow_domain::Event;
-use orderflow_projector::tools::rebuild::{RebuildOptions, rebuild};
+use orderflow_projector::tools::rebuild::{CancellationToken, RebuildOptions, rebuild};
 use orderflow_projector::tools::repair::repair_order;
 use orderflow_projector::tools::verify::verify;
 use orderflow_projector::{ProgressMode, Settings};
 use std::time::Duration;
-use tokio::sync::watch;
 
 fn options(keep_old: bool) -> RebuildOptions {
     RebuildOptions {
@@ -34,14 +33,12 @@ async fn rebuilt_with(
     settings: &Settings,
     options: &RebuildOptions,
 ) -> orderflow_projector::RebuildReport {
-    let (_stop, stopped) = watch::channel(false);
-    tokio::time::timeout(
-        Duration::from_secs(120),
-        rebuild(settings, options, stopped),
-    )
-    .await
-    .expect("the rebuild finished in time")
-    .expect("the rebuild succeeded")
+    // Never cancelled: this rebuild runs to its switch.
+    let stop = CancellationToken::new();
+    tokio::time::timeout(Duration::from_secs(120), rebuild(settings, options, stop))
+        .await
+        .expect("the rebuild finished in time")
+        .expect("the rebuild succeeded")
 }
 
 /// Three orders through their lifecycles, with a duplicate and a conflicting append.

@@ -3,7 +3,9 @@
 
 use crate::stack::Stack;
 use orderflow_projector::ProgressMode;
-use orderflow_projector::tools::rebuild::{RebuildOptions, RebuildReport, rebuild};
+use orderflow_projector::tools::rebuild::{
+    CancellationToken, RebuildOptions, RebuildReport, rebuild,
+};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -73,8 +75,8 @@ async fn rebuilt(stack: &Stack) -> RebuildReport {
         drop_grace: Duration::from_secs(1),
         progress: ProgressMode::Off,
     };
-    let (_interrupt, interrupted) = tokio::sync::watch::channel(false);
-    rebuild(&stack.projector, &options, interrupted)
+    // Never cancelled: this rebuild runs to its switch.
+    rebuild(&stack.projector, &options, CancellationToken::new())
         .await
         .unwrap()
 }

@@ -21,14 +21,24 @@ fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// What a failed run said, for the assertion message.
+fn said(output: &Output) -> String {
+    format!(
+        "{}: {}{}",
+        output.status,
+        stdout(output),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
 #[tokio::test]
 async fn the_projects_own_schemas_register_and_then_check_clean() {
     let subject = Subject::new();
     let registered = schemas(&subject, &["register"]);
-    assert!(registered.status.success(), "{}", stdout(&registered));
+    assert!(registered.status.success(), "{}", said(&registered));
     assert_eq!(stdout(&registered).matches("registered ").count(), 6);
     let checked = schemas(&subject, &["check"]);
-    assert!(checked.status.success(), "{}", stdout(&checked));
+    assert!(checked.status.success(), "{}", said(&checked));
     let shipped = format!(
         "/config/{}-com.orderflow.events.OrderShipped",
         subject.topic
@@ -43,7 +53,7 @@ async fn check_reports_the_registrys_refusal_and_register_keeps_the_subject_unch
     let v1 = probe(&[ID]);
     let dir = history_dir(std::slice::from_ref(&v1)).display().to_string();
     let first = schemas(&subject, &["register", "--dir", &dir]);
-    assert!(first.status.success(), "{}", stdout(&first));
+    assert!(first.status.success(), "{}", said(&first));
     assert!(stdout(&first).contains("registered Probe v1 as id"));
 
     // Offline the edit passes at NONE; the registry holds the subject at FULL_TRANSITIVE.
@@ -62,7 +72,7 @@ async fn check_reports_the_registrys_refusal_and_register_keeps_the_subject_unch
         .display()
         .to_string();
     let second = schemas(&subject, &["register", "--dir", &good]);
-    assert!(second.status.success(), "{}", stdout(&second));
+    assert!(second.status.success(), "{}", said(&second));
     assert!(stdout(&second).contains("registered Probe v2"));
     let versions = subject
         .get(&format!("/subjects/{}/versions", subject.name()))

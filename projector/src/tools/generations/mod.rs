@@ -130,7 +130,7 @@ impl Generations {
     pub async fn require_live(&self) -> Result<Generation, ProjectorError> {
         self.live()
             .await?
-            .ok_or_else(|| ProjectorError::Generation("there is no live generation yet".into()))
+            .ok_or_else(|| ProjectorError::Refused("there is no live generation yet".into()))
     }
 
     /// Every generation, oldest first.
@@ -248,7 +248,7 @@ impl Generations {
                 .fetch_optional(&mut *tx)
                 .await?;
         if live == Some(generation.id) {
-            return Err(ProjectorError::Generation(format!(
+            return Err(ProjectorError::Refused(format!(
                 "generation {} is live; switch to another one before dropping it",
                 generation.id
             )));

@@ -38,7 +38,9 @@ impl Run {
             parts = connecting => parts?,
             _ = interrupted.cancelled() => None,
         }
-        .ok_or_else(|| ProjectorError::Generation("interrupted while connecting".into()))?;
+        .ok_or(ProjectorError::Interrupted {
+            during: "connecting",
+        })?;
         let positions = parts.pipeline.positions.clone();
         let settings = settings.clone();
         let task = tokio::spawn({
@@ -62,9 +64,9 @@ impl Run {
     pub(super) fn check_alive(&self) -> Result<(), ProjectorError> {
         match &self.task {
             Some(task) if !task.is_finished() => Ok(()),
-            _ => Err(ProjectorError::Generation(
-                "the rebuild's pipeline stopped unexpectedly".into(),
-            )),
+            _ => Err(ProjectorError::PipelineStopped {
+                pipeline: "the rebuild's pipeline",
+            }),
         }
     }
 

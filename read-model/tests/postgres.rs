@@ -7,8 +7,8 @@ use orderflow_read_model::{
     GENERATION_VIEW, MIGRATOR, PRIVATE_TABLES, READ_SCHEMA, load_history, load_orders,
 };
 use serde_json::json;
+use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Connection, PgConnection, PgPool};
 use std::str::FromStr;
 
 #[tokio::test]
@@ -67,7 +67,7 @@ async fn orders_and_history_read_through_the_reader_views() {
 /// A fresh database with a generation's tables in `g1`, filled with SQL, and the reader
 /// views over them; returns a pool reading the views.
 async fn reader_views() -> PgPool {
-    let url = fresh_database().await;
+    let url = orderflow_testkit::fresh_database("rm_test").await;
     let generation = pool(&url, "g1").await;
     sqlx::query("CREATE SCHEMA g1")
         .execute(&generation)
@@ -126,19 +126,4 @@ async fn pool(url: &str, search_path: &str) -> PgPool {
         .unwrap()
         .options([("search_path", search_path)]);
     PgPoolOptions::new().connect_with(options).await.unwrap()
-}
-
-async fn fresh_database() -> String {
-    let admin = std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://orderflow:orderflow@127.0.0.1:5432/postgres".into());
-    let name = format!("rm_test_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = PgConnection::connect(&admin)
-        .await
-        .expect("connect to Postgres");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let base = admin.rsplit_once('/').expect("bad TEST_DATABASE_URL").0;
-    format!("{base}/{name}")
 }

@@ -2,10 +2,13 @@
 //!
 //! - [`registry`]: the stack's Schema Registry (Apicurio, started by `scripts/test.sh`),
 //!   and registries a test starts and stops itself to play an outage or a lost registry;
-//! - [`framed`]: a record as a producer of another schema version writes it.
+//! - [`framed`]: a record as a producer of another schema version writes it;
+//! - [`fresh_database`]: a Postgres database of the test's own.
 
+mod database;
 pub mod registry;
 
+pub use database::{admin_database_url, fresh_database};
 pub use registry::Registry;
 
 /// Confluent-framed bytes: the magic byte, schema `id` (big endian), and `value` written

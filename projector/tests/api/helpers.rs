@@ -10,8 +10,8 @@ use orderflow_projector::{Settings, run};
 use orderflow_schemas::{EventCodec, RegistrySettings};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde_json::Value;
+use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Connection, PgConnection, PgPool};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::str::FromStr;
@@ -28,27 +28,11 @@ pub fn brokers() -> String {
     std::env::var("ORDERFLOW_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into())
 }
 
-fn admin_database_url() -> String {
-    std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://orderflow:orderflow@127.0.0.1:5432/postgres".into())
-}
-
 pub fn redis_url() -> String {
     std::env::var("ORDERFLOW_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
-/// A fresh database, by URL.
-pub async fn fresh_database(prefix: &str) -> String {
-    let name = format!("{prefix}_{}", Uuid::new_v4().simple());
-    let admin = admin_database_url();
-    let mut conn = PgConnection::connect(&admin).await.expect("Postgres");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let i = admin.rfind('/').expect("bad TEST_DATABASE_URL");
-    format!("{}/{name}", &admin[..i])
-}
+pub use orderflow_testkit::fresh_database;
 
 pub use orderflow_testkit::Registry;
 

@@ -8,8 +8,8 @@ use orderflow_query_api::{Settings, run};
 use orderflow_read_model::{GENERATION_VIEW, MIGRATOR, ORDERS_CHANNEL, READ_SCHEMA};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
+use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Connection, PgConnection, PgPool};
 use std::str::FromStr;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -18,11 +18,6 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
-
-fn admin_database_url() -> String {
-    std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://orderflow:orderflow@127.0.0.1:5432/postgres".into())
-}
 
 /// A running query API and the stores behind it.
 pub struct TestApp {
@@ -44,7 +39,7 @@ pub async fn spawn_app() -> TestApp {
 /// Like [`spawn_app`], with Redis at `redis_url` (a closed port for "Redis down").
 pub async fn spawn_with_redis(redis_url: &str) -> TestApp {
     orderflow_platform::init_tracing();
-    let database_url = fresh_database().await;
+    let database_url = orderflow_testkit::fresh_database("qa_test").await;
     let prefix = format!("qa-test-{}:", Uuid::new_v4().simple());
     let db = reader_schema(&database_url, &prefix).await;
     let settings = Settings::for_stack(&database_url, redis_url);
@@ -85,22 +80,6 @@ async fn reader_schema(database_url: &str, redis_prefix: &str) -> PgPool {
     );
     sqlx::query(&sql).execute(&db).await.unwrap();
     db
-}
-
-async fn fresh_database() -> String {
-    let name = format!("qa_test_{}", Uuid::new_v4().simple());
-    let admin = admin_database_url();
-    let mut conn = PgConnection::connect(&admin)
-        .await
-        .expect("connect to Postgres");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    match admin.rfind('/') {
-        Some(i) => format!("{}/{name}", &admin[..i]),
-        None => panic!("bad TEST_DATABASE_URL"),
-    }
 }
 
 impl TestApp {

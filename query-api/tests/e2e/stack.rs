@@ -1,9 +1,9 @@
 //! The whole stack in one process: command service, projector and query API on port 0,
 //! over a fresh topic, database, Redis prefix and consumer group, on the stack's registry.
 
+use orderflow_testkit::fresh_database;
 use reqwest::StatusCode;
 use serde_json::Value;
-use sqlx::{Connection, PgConnection};
 use std::future::Future;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -13,20 +13,6 @@ use uuid::Uuid;
 
 fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
-}
-
-async fn fresh_database(prefix: &str) -> String {
-    let admin = env_or(
-        "TEST_DATABASE_URL",
-        "postgres://orderflow:orderflow@127.0.0.1:5432/postgres",
-    );
-    let name = format!("{prefix}_{}", Uuid::new_v4().simple());
-    let mut conn = PgConnection::connect(&admin).await.expect("Postgres");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    format!("{}/{name}", &admin[..admin.rfind('/').unwrap()])
 }
 
 /// A server task stopped (gracefully, then aborted) when dropped.

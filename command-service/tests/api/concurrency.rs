@@ -1,7 +1,7 @@
 //! Two writers on one topic: the log decides, and no client is told 2xx for an event the
 //! fold ignored.
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{LogRecord, TestApp, spawn_app};
 use orderflow_domain::{FoldOutcome, Order, fold};
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
@@ -15,41 +15,8 @@ async fn two_instances_never_acknowledge_an_event_the_log_ignores() {
     }
     let b = a.second_instance().await;
     // Both instances race to move the same orders; each order gets commands from both.
-    let hammer = |app: &TestApp, ids: Vec<String>, tag: &'static str| {
-        let client = app.client.clone();
-        let base = app.address.clone();
-        async move {
-            let mut acked = Vec::new();
-            let mut statuses = HashMap::new();
-            for round in 0..6 {
-                let mut requests = Vec::new();
-                for id in &ids {
-                    let (path, body) = match round % 3 {
-                        0 => ("pack", json!({"warehouse": tag})),
-                        1 => ("cancel", json!({"reason": tag})),
-                        _ => ("ship", json!({"carrier": tag, "tracking_number": "t"})),
-                    };
-                    requests.push(
-                        client
-                            .post(format!("{base}/orders/{id}/{path}"))
-                            .json(&body)
-                            .send(),
-                    );
-                }
-                for response in futures::future::join_all(requests).await {
-                    let response = response.unwrap();
-                    *statuses.entry(response.status().as_u16()).or_insert(0) += 1;
-                    if response.status().is_success() {
-                        let body: serde_json::Value = response.json().await.unwrap();
-                        acked.push(body["event_id"].as_str().unwrap().to_owned());
-                    }
-                }
-            }
-            (acked, statuses)
-        }
-    };
     let ((acked_a, statuses_a), (acked_b, statuses_b)) =
-        tokio::join!(hammer(&a, ids.clone(), "a"), hammer(&b, ids.clone(), "b"));
+        tokio::join!(hammer(&a, &ids, "a"), hammer(&b, &ids, "b"));
     assert!(
         statuses_a
             .keys()
@@ -60,9 +27,58 @@ async fn two_instances_never_acknowledge_an_event_the_log_ignores() {
 
     // Fold the log with the shared rule: every acknowledged event must be accepted.
     let log = a.log().await;
+    let accepted = accepted_by_the_fold(&log);
+    for id in acked_a.iter().chain(&acked_b) {
+        if !accepted.contains(id) {
+            panic!(
+                "event {id} was acknowledged but the fold ignored it: {:#?}",
+                history_of(&log, id)
+            );
+        }
+    }
+    assert_eq!(
+        acked_a.len() + acked_b.len(),
+        accepted.len() - ids.len(),
+        "every accepted transition was acknowledged once"
+    );
+}
+
+/// Six rounds of pack, cancel and ship for every order through `app`, each round's
+/// requests in flight together: the event ids acknowledged, and the count of each status.
+async fn hammer(
+    app: &TestApp,
+    ids: &[String],
+    tag: &'static str,
+) -> (Vec<String>, HashMap<u16, usize>) {
+    let mut acked = Vec::new();
+    let mut statuses = HashMap::new();
+    for round in 0..6 {
+        let requests = ids.iter().map(|id| {
+            let (path, body) = match round % 3 {
+                0 => ("pack", json!({"warehouse": tag})),
+                1 => ("cancel", json!({"reason": tag})),
+                _ => ("ship", json!({"carrier": tag, "tracking_number": "t"})),
+            };
+            let url = format!("{}/orders/{id}/{path}", app.address);
+            app.client.post(url).json(&body).send()
+        });
+        for response in futures::future::join_all(requests).await {
+            let response = response.unwrap();
+            *statuses.entry(response.status().as_u16()).or_insert(0) += 1;
+            if response.status().is_success() {
+                let body: serde_json::Value = response.json().await.unwrap();
+                acked.push(body["event_id"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    (acked, statuses)
+}
+
+/// The ids of the events the shared fold accepts, folding the log in order.
+fn accepted_by_the_fold(log: &[LogRecord]) -> HashSet<String> {
     let mut orders: HashMap<String, Order> = HashMap::new();
     let mut accepted = HashSet::new();
-    for record in &log {
+    for record in log {
         let order = orders
             .remove(&record.event.order_id)
             .unwrap_or_else(|| Order::new(record.event.order_id.clone()));
@@ -72,35 +88,27 @@ async fn two_instances_never_acknowledge_an_event_the_log_ignores() {
         }
         orders.insert(record.event.order_id.clone(), folded.order);
     }
-    for id in acked_a.iter().chain(&acked_b) {
-        if !accepted.contains(id) {
-            let Some(bad) = log
-                .iter()
-                .find(|r| r.event.meta.event_id.to_string() == *id)
-            else {
-                panic!("event {id} was acknowledged but is not in the log")
-            };
-            let history: Vec<_> = log
-                .iter()
-                .filter(|r| r.event.order_id == bad.event.order_id)
-                .map(|r| {
-                    (
-                        r.partition,
-                        r.offset,
-                        r.event.version,
-                        r.event.kind.type_name(),
-                        r.event.meta.event_id,
-                    )
-                })
-                .collect();
-            panic!("event {id} was acknowledged but the fold ignored it: {history:#?}");
-        }
-    }
-    assert_eq!(
-        acked_a.len() + acked_b.len(),
-        accepted.len() - ids.len(),
-        "every accepted transition was acknowledged once"
-    );
+    accepted
+}
+
+/// Where the order of event `id` stands in the log, record by record, for a failure.
+fn history_of(log: &[LogRecord], id: &str) -> Vec<(i32, i64, u64, &'static str, String)> {
+    let Some(bad) = log.iter().find(|r| r.event.meta.event_id.to_string() == id) else {
+        panic!("event {id} was acknowledged but is not in the log")
+    };
+    log.iter()
+        .filter(|r| r.event.order_id == bad.event.order_id)
+        .map(|r| {
+            let kind = r.event.kind.type_name();
+            (
+                r.partition,
+                r.offset,
+                r.event.version,
+                kind,
+                r.event.meta.event_id.to_string(),
+            )
+        })
+        .collect()
 }
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 //! What lands on the topic: keys, partitions, and Avro that Confluent's own client reads.
 
-use crate::helpers::{brokers, spawn_app};
+use crate::helpers::{TestApp, brokers, spawn_app};
 use orderflow_domain::EventKind;
 use orderflow_platform::partition_for_key;
 use serde_json::Value;
@@ -82,29 +82,7 @@ async fn every_record_decodes_with_confluents_python_avro_deserializer() {
     app.order_at(&["cancel"]).await;
     let ours = app.log().await;
 
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/decode_topic.py");
-    let topic = app.topic.clone();
-    let registry = app.registry.url.clone();
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(python())
-            .args([script, &brokers(), &registry, &topic])
-            .output()
-    })
-    .await
-    .unwrap()
-    .unwrap_or_else(|e| {
-        panic!(
-            "cannot run {} (run scripts/test.sh to install it): {e}",
-            python()
-        )
-    });
-    assert!(
-        output.status.success(),
-        "python failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let mut theirs: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
-    theirs.sort_by_key(|r| (r["partition"].as_i64(), r["offset"].as_i64()));
+    let theirs = decoded_by_python(&app).await;
     assert_eq!(theirs.len(), ours.len());
 
     let mut schema_ids = std::collections::HashSet::new();
@@ -120,30 +98,58 @@ async fn every_record_decodes_with_confluents_python_avro_deserializer() {
         assert_eq!(v["version"], mine.event.version);
         assert_eq!(v["occurred_at"], mine.event.meta.occurred_at.0);
         schema_ids.insert(decoded["schema_id"].as_i64().unwrap());
-        match &mine.event.kind {
-            EventKind::Placed(p) => {
-                assert_eq!(v["total_amount"], p.total_amount.to_string());
-                assert_eq!(v["items"][0]["unit_price"], "25.99");
-                assert_eq!(v["items"][1]["unit_price"], "5.50");
-                assert_eq!(v["items"][0]["quantity"], 2);
-                assert_eq!(v["customer_id"], p.customer_id);
-            }
-            EventKind::Shipped {
-                carrier,
-                tracking_number,
-                ..
-            } => {
-                assert_eq!(
-                    (&v["carrier"], &v["tracking_number"]),
-                    (
-                        &Value::from(carrier.as_str()),
-                        &Value::from(tracking_number.as_str())
-                    )
-                );
-            }
-            EventKind::Cancelled { reason } => assert_eq!(v["cancel_reason"], reason.as_str()),
-            _ => {}
-        }
+        then_the_body_matches(&mine.event.kind, v);
     }
     assert_eq!(schema_ids.len(), 6, "one schema per event type");
+}
+
+/// Every record of the app's topic as Confluent's Python `AvroDeserializer` decodes it,
+/// in log order per partition.
+async fn decoded_by_python(app: &TestApp) -> Vec<Value> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/decode_topic.py");
+    let (topic, registry) = (app.topic.clone(), app.registry.url.clone());
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(python())
+            .args([script, &brokers(), &registry, &topic])
+            .output()
+    })
+    .await
+    .unwrap()
+    .unwrap_or_else(|e| {
+        let python = python();
+        panic!("cannot run {python} (run scripts/test.sh to install it): {e}")
+    });
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "python failed: {stderr}");
+    let mut theirs: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+    theirs.sort_by_key(|r| (r["partition"].as_i64(), r["offset"].as_i64()));
+    theirs
+}
+
+/// The fields of each event type as Python decoded them (`v`) hold what was written.
+fn then_the_body_matches(kind: &EventKind, v: &Value) {
+    match kind {
+        EventKind::Placed(p) => {
+            assert_eq!(v["total_amount"], p.total_amount.to_string());
+            assert_eq!(v["items"][0]["unit_price"], "25.99");
+            assert_eq!(v["items"][1]["unit_price"], "5.50");
+            assert_eq!(v["items"][0]["quantity"], 2);
+            assert_eq!(v["customer_id"], p.customer_id);
+        }
+        EventKind::Shipped {
+            carrier,
+            tracking_number,
+            ..
+        } => {
+            assert_eq!(
+                (&v["carrier"], &v["tracking_number"]),
+                (
+                    &Value::from(carrier.as_str()),
+                    &Value::from(tracking_number.as_str())
+                )
+            );
+        }
+        EventKind::Cancelled { reason } => assert_eq!(v["cancel_reason"], reason.as_str()),
+        _ => {}
+    }
 }

@@ -197,7 +197,12 @@ pub async fn insert(db: &PgPool, f: &Fixture<'_>) {
         .await
         .unwrap();
     }
-    // Inserted newest first, so the API's ordering is what puts them in version order.
+    insert_history(db, f, placed_at).await;
+}
+
+/// One history row per version of the fixture, inserted newest first so the API's
+/// ordering is what puts them in version order.
+async fn insert_history(db: &PgPool, f: &Fixture<'_>, placed_at: DateTime<Utc>) {
     for version in (1..=f.version).rev() {
         let kind = if version == 1 {
             "OrderPlaced"

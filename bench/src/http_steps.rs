@@ -174,17 +174,45 @@ async fn visibility(ctx: &mut Ctx, t: &Targets) -> anyhow::Result<()> {
 }
 
 async fn queries(ctx: &mut Ctx, t: &Targets, mut ids: Vec<String>) -> anyhow::Result<()> {
-    let (clients, secs) = (ctx.args.clients, ctx.duration());
     eprintln!("http: GET limits, cache hit, cache miss");
     let misses = ids.split_off(HIT_SET.min(ids.len() / 2));
     let hits = Arc::new(ids);
     // Every hit-set document is read once, so the hit steps find all of them cached.
     each_once(
-        clients,
+        ctx.args.clients,
         READY_TIMEOUT,
         GetOrder::new(t.queries, hits.clone(), true),
     )
     .await?;
+    let (empty_rate, redis_rate, prefix) = query_limits(ctx, t, &hits).await?;
+    settle(ctx).await?;
+    cache_hits(ctx, t, hits, empty_rate, redis_rate).await?;
+    evict(ctx, &prefix, &misses).await?;
+    settle(ctx).await?;
+    let get = GetOrder::new(t.queries, Arc::new(misses), true);
+    let miss = each_once(ctx.args.clients, ctx.duration(), get).await?;
+    ctx.report.add(
+        Figure::rate(
+            "GET /orders/{id}, cache miss (closed loop)",
+            "requests/s",
+            miss,
+        )
+        .limit("empty handler", empty_rate)
+        .note(
+            "each id once, its document evicted from Redis first: read from Postgres, then cached",
+        ),
+    );
+    Ok(())
+}
+
+/// The limits of a lookup: an empty handler, and Redis GETs of the cached documents; their
+/// rates, and the live generation's Redis prefix.
+async fn query_limits(
+    ctx: &mut Ctx,
+    t: &Targets,
+    hits: &Arc<Vec<String>>,
+) -> anyhow::Result<(f64, f64, String)> {
+    let (clients, secs) = (ctx.args.clients, ctx.duration());
     let empty = closed(clients, secs, GetOrder::new(t.empty, hits.clone(), false)).await?;
     let empty_rate = empty.per_second;
     ctx.report.add(Figure::rate(
@@ -201,7 +229,18 @@ async fn queries(ctx: &mut Ctx, t: &Targets, mut ids: Vec<String>) -> anyhow::Re
         "requests/s",
         redis,
     ));
-    settle(ctx).await?;
+    Ok((empty_rate, redis_rate, prefix))
+}
+
+/// Cache hits in a closed loop, then in an open loop at the target rate.
+async fn cache_hits(
+    ctx: &mut Ctx,
+    t: &Targets,
+    hits: Arc<Vec<String>>,
+    empty_rate: f64,
+    redis_rate: f64,
+) -> anyhow::Result<()> {
+    let (clients, secs) = (ctx.args.clients, ctx.duration());
     let hit = closed(clients, secs, GetOrder::new(t.queries, hits.clone(), false)).await?;
     let hit_rate = hit.per_second;
     ctx.report.add(
@@ -233,25 +272,6 @@ async fn queries(ctx: &mut Ctx, t: &Targets, mut ids: Vec<String>) -> anyhow::Re
         .note(format!(
             "scheduled at {rate:.0}/s; latency from the scheduled start"
         )),
-    );
-    evict(ctx, &prefix, &misses).await?;
-    settle(ctx).await?;
-    let miss = each_once(
-        clients,
-        secs,
-        GetOrder::new(t.queries, Arc::new(misses), true),
-    )
-    .await?;
-    ctx.report.add(
-        Figure::rate(
-            "GET /orders/{id}, cache miss (closed loop)",
-            "requests/s",
-            miss,
-        )
-        .limit("empty handler", empty_rate)
-        .note(
-            "each id once, its document evicted from Redis first: read from Postgres, then cached",
-        ),
     );
     Ok(())
 }

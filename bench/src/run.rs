@@ -134,25 +134,11 @@ pub async fn run(
         .connect(&database_url)
         .await
         .context("connecting to the run's database")?;
+    let env = services_env(&kafka, &registry, &database_url, &redis_url, &run_id);
     let launcher = Launcher {
         bin_dir: args.bin_dir.clone(),
         log_dir: args.log_dir.clone(),
-        env: vec![
-            ("ORDERFLOW_KAFKA_BROKERS".into(), kafka.brokers.clone()),
-            ("ORDERFLOW_SCHEMA_REGISTRY_URL".into(), registry.url.clone()),
-            ("ORDERFLOW_DATABASE_URL".into(), database_url.clone()),
-            ("ORDERFLOW_REDIS_URL".into(), redis_url.clone()),
-            (
-                "ORDERFLOW_PROJECTOR_GROUP".into(),
-                format!("bench-{run_id}"),
-            ),
-            ("ORDERFLOW_REDIS_PREFIX".into(), redis_prefix(&run_id)),
-            // The services' log filter: SERVICES_LOG, `info` by default.
-            (
-                "RUST_LOG".into(),
-                std::env::var("SERVICES_LOG").unwrap_or_else(|_| "info".into()),
-            ),
-        ],
+        env,
     };
     let report = Report {
         started_at: now.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
@@ -184,6 +170,32 @@ pub async fn run(
     delete_topics(&ctx.kafka, &topics).await?;
     let written = ctx.report.write(&ctx.args.out)?;
     Ok(written)
+}
+
+/// The environment every service of run `run_id` starts with.
+fn services_env(
+    kafka: &KafkaSettings,
+    registry: &RegistrySettings,
+    database_url: &str,
+    redis_url: &str,
+    run_id: &str,
+) -> Vec<(String, String)> {
+    vec![
+        ("ORDERFLOW_KAFKA_BROKERS".into(), kafka.brokers.clone()),
+        ("ORDERFLOW_SCHEMA_REGISTRY_URL".into(), registry.url.clone()),
+        ("ORDERFLOW_DATABASE_URL".into(), database_url.to_owned()),
+        ("ORDERFLOW_REDIS_URL".into(), redis_url.to_owned()),
+        (
+            "ORDERFLOW_PROJECTOR_GROUP".into(),
+            format!("bench-{run_id}"),
+        ),
+        ("ORDERFLOW_REDIS_PREFIX".into(), redis_prefix(run_id)),
+        // The services' log filter: SERVICES_LOG, `info` by default.
+        (
+            "RUST_LOG".into(),
+            std::env::var("SERVICES_LOG").unwrap_or_else(|_| "info".into()),
+        ),
+    ]
 }
 
 /// The Redis prefix of run `run_id` (each generation adds its own `g<N>:`).

@@ -76,18 +76,7 @@ pub async fn repair_order(
     records.extend(reader.read(unlocked, locked).await?);
 
     let plan = fold_batch(HashMap::new(), &records);
-    let before: Option<(i64, String)> =
-        sqlx::query_as("SELECT version, status FROM orders WHERE order_id = $1")
-            .bind(order_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    for table in ["order_history", "order_items", "orders"] {
-        sqlx::query(&format!("DELETE FROM {table} WHERE order_id = $1"))
-            .bind(order_id)
-            .execute(&mut *tx)
-            .await?;
-    }
-    crate::sinks::postgres_batch::write_orders(&mut tx, &plan).await?;
+    let before = replace_rows(&mut tx, order_id, &plan).await?;
     recount_statuses(&mut tx).await?;
     tx.commit().await?;
     let after = plan.orders.first().map(|c| (c.view.version, c.view.status));
@@ -100,6 +89,28 @@ pub async fn repair_order(
         before,
         after,
     })
+}
+
+/// Replaces the order's rows (order, items, history) with those of `plan`; what the row
+/// said before (version, status), if there was one.
+async fn replace_rows(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    order_id: &str,
+    plan: &crate::fold::BatchPlan,
+) -> Result<Option<(i64, String)>, ProjectorError> {
+    let before: Option<(i64, String)> =
+        sqlx::query_as("SELECT version, status FROM orders WHERE order_id = $1")
+            .bind(order_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    for table in ["order_history", "order_items", "orders"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE order_id = $1"))
+            .bind(order_id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    crate::sinks::postgres_batch::write_orders(tx, plan).await?;
+    Ok(before)
 }
 
 /// Reads one order's decodable records of its partition.

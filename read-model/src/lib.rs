@@ -30,5 +30,5 @@ pub use document::{HistoryEvent, HistoryRow, OrderView, money, timestamp};
 pub use order_cache::{WRITE_IF_NEWER, order_cache_key, order_cache_pattern};
 pub use postgres::{
     GENERATION_VIEW, MIGRATOR, PRIVATE_TABLES, READ_SCHEMA, SELECT_ORDERS, load_history,
-    load_orders, order_from_row,
+    load_orders, load_orders_from_tables, order_from_row,
 };

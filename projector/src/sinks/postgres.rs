@@ -222,7 +222,7 @@ impl BatchTx {
         &mut self,
         order_ids: &[String],
     ) -> Result<HashMap<String, OrderView>, ProjectorError> {
-        let views = orderflow_read_model::load_orders(&mut *self.tx, order_ids).await?;
+        let views = orderflow_read_model::load_orders_from_tables(&mut *self.tx, order_ids).await?;
         Ok(views
             .into_iter()
             .map(|view| (view.order_id.clone(), view))

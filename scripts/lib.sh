@@ -164,15 +164,19 @@ kafka_ready() {
   kafka_java "$REPO_ROOT/scripts/kafka/Ready.java" "127.0.0.1:$KAFKA_PORT" "${args[@]}" "$@"
 }
 
-# The pid of this stack's broker if it runs. Matching the command line, not just the pid,
-# keeps a reused pid or another stack's broker from being taken for it (and skips zombies).
-kafka_pid() {
+# The pid in $STACK_DIR/<name>.pid if that process runs with <marker> on its command line.
+# Matching the command line, not just the pid, keeps a reused pid or another stack's
+# process from being taken for this stack's (and skips zombies).
+owned_pid() { # name, marker
   local pid
-  pid=$(cat "$STACK_DIR/kafka.pid" 2>/dev/null) || return 0
-  if [ -n "$pid" ] && grep -qaF "$KAFKA_DIR/server.properties" "/proc/$pid/cmdline" 2>/dev/null; then
+  pid=$(cat "$STACK_DIR/$1.pid" 2>/dev/null) || return 0
+  if [ -n "$pid" ] && grep -qaF "$2" "/proc/$pid/cmdline" 2>/dev/null; then
     echo "$pid"
   fi
 }
+
+# The pid of this stack's broker if it runs.
+kafka_pid() { owned_pid kafka "$KAFKA_DIR/server.properties"; }
 
 # Writes $KAFKA_DIR/server.properties from the template (ports and data dir filled in).
 write_kafka_config() {
@@ -305,13 +309,8 @@ registry_url() { echo "http://127.0.0.1:$REGISTRY_PORT"; }
 # Whether a registry answers Confluent's API on $REGISTRY_PORT.
 registry_ready() { curl -fsS "$(registry_url)/apis/ccompat/v7/config" >/dev/null 2>&1; }
 
-registry_pid() {
-  local pid
-  pid=$(cat "$STACK_DIR/registry.pid" 2>/dev/null) || return 0
-  if [ -n "$pid" ] && grep -qaF "$APICURIO_JAR" "/proc/$pid/cmdline" 2>/dev/null; then
-    echo "$pid"
-  fi
-}
+# The pid of this stack's registry if it runs.
+registry_pid() { owned_pid registry "$APICURIO_JAR"; }
 
 # Starts Apicurio Registry on $REGISTRY_PORT with its SQL storage in the local Postgres
 # (database $REGISTRY_DB, created once), unless a registry already answers there.

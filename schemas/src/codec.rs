@@ -44,7 +44,11 @@ pub struct RegistryArgs {
     )]
     pub url: String,
     /// `user:password` for the registry, if it needs basic auth.
-    #[arg(long = "registry-auth", env = "ORDERFLOW_SCHEMA_REGISTRY_AUTH")]
+    #[arg(
+        long = "registry-auth",
+        env = "ORDERFLOW_SCHEMA_REGISTRY_AUTH",
+        hide_env_values = true
+    )]
     pub auth: Option<String>,
 }
 

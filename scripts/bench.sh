@@ -20,4 +20,8 @@ start_infrastructure
 log "building the release binaries"
 cargo build --release --locked --bins
 export BENCH_BROKER="${BENCH_BROKER:-Apache Kafka $KAFKA_VERSION (KRaft, one node on this machine, ${KAFKA_HEAP_OPTS%% -XX*})}"
+# The run creates a database of its own and starts the services on it, under a Redis key
+# prefix of its own (bench:<run id>:), so it logs in as the stack's admins, not as the
+# services' users (docs/security.md).
+export ORDERFLOW_DATABASE_URL="$ADMIN_DATABASE_URL" ORDERFLOW_REDIS_URL="$ADMIN_REDIS_URL"
 exec target/release/bench run "$@"

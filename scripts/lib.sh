@@ -33,15 +33,43 @@ REGISTRY_MANAGEMENT_PORT="${REGISTRY_MANAGEMENT_PORT:-9081}"
 REGISTRY_DB="${REGISTRY_DB:-apicurio}"
 REGISTRY_HEAP_OPTS="${REGISTRY_HEAP_OPTS:--Xms64m -Xmx256m}"
 REGISTRY_READY_TIMEOUT="${REGISTRY_READY_TIMEOUT:-60}"
+# Who may change the registry (ADR 0011, "Credentials"): reads stay anonymous; `writer`
+# (Apicurio's sr-developer role) registers schemas and sets subject levels; `admin`
+# (sr-admin) also sets the global level. Their passwords are generated once into
+# $STACK_DIR/secrets/registry-{writer,admin}.password (see registry_writer_auth).
 PG_PORT="${PG_PORT:-5432}"
 REDIS_PORT="${REDIS_PORT:-6379}"
 PY_VENV="${PY_VENV:-$HOME/.cache/orderflow/venv}"
 
+# The stack's password <name>: generated once into $STACK_DIR/secrets/<name>.password
+# (mode 0600), never in the repo. Hex, so it goes into URLs as it is.
+SECRETS_DIR="$STACK_DIR/secrets"
+secret() { # name
+  local file="$SECRETS_DIR/$1.password"
+  if [ ! -s "$file" ]; then
+    mkdir -p "$SECRETS_DIR"
+    chmod 700 "$SECRETS_DIR"
+    (umask 077 && od -An -N24 -tx1 /dev/urandom | tr -d ' \n' >"$file.tmp" && mv "$file.tmp" "$file")
+  fi
+  cat "$file"
+}
+# Postgres and Redis users, one per service (least privilege, docs/security.md): the
+# projector owns the read model, the query API only reads its views, the admin (scripts,
+# tests, the benchmark) creates and drops databases and sees every Redis key.
+pg_url() { echo "postgres://$1:$(secret "postgres-$1")@127.0.0.1:$PG_PORT/$2"; } # role, database
+redis_url() { echo "redis://$1:$(secret "redis-$1")@127.0.0.1:$REDIS_PORT"; }    # user
+ADMIN_DATABASE_URL="${ADMIN_DATABASE_URL:-$(pg_url orderflow_admin postgres)}"
+QUERY_DATABASE_URL="${QUERY_DATABASE_URL:-$(pg_url orderflow_query orderflow)}"
+ADMIN_REDIS_URL="${ADMIN_REDIS_URL:-$(redis_url orderflow_admin)}"
+QUERY_REDIS_URL="${QUERY_REDIS_URL:-$(redis_url orderflow_query)}"
+
 export ORDERFLOW_KAFKA_BROKERS="${ORDERFLOW_KAFKA_BROKERS:-127.0.0.1:$KAFKA_PORT}"
-export ORDERFLOW_DATABASE_URL="${ORDERFLOW_DATABASE_URL:-postgres://orderflow:orderflow@127.0.0.1:$PG_PORT/orderflow}"
+# The projector's (it owns the read model; the projector's tools run with these too);
+# scripts/run.sh gives the query API QUERY_DATABASE_URL and QUERY_REDIS_URL instead.
+export ORDERFLOW_DATABASE_URL="${ORDERFLOW_DATABASE_URL:-$(pg_url orderflow_projector orderflow)}"
 # Apicurio serves Confluent's API under this path; clients take it as their base URL.
 export ORDERFLOW_SCHEMA_REGISTRY_URL="${ORDERFLOW_SCHEMA_REGISTRY_URL:-http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7}"
-export ORDERFLOW_REDIS_URL="${ORDERFLOW_REDIS_URL:-redis://127.0.0.1:$REDIS_PORT}"
+export ORDERFLOW_REDIS_URL="${ORDERFLOW_REDIS_URL:-$(redis_url orderflow_projector)}"
 
 log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
 
@@ -134,18 +162,116 @@ start_postgres() {
     sleep 1
   done
   [ -n "$up" ] || { echo "PostgreSQL did not start on port $PG_PORT" >&2; return 1; }
-  as_root su postgres -c "psql -q -p $PG_PORT -tc \"SELECT 1 FROM pg_roles WHERE rolname='orderflow'\" | grep -q 1 || psql -q -p $PG_PORT -c \"CREATE ROLE orderflow LOGIN SUPERUSER PASSWORD 'orderflow'\""
-  as_root su postgres -c "psql -q -p $PG_PORT -tc \"SELECT 1 FROM pg_database WHERE datname='orderflow'\" | grep -q 1 || createdb -p $PG_PORT -O orderflow orderflow"
+  create_postgres_roles
+  ensure_database orderflow orderflow_projector
+  # The query API reads the read model through its views (granted by the projector).
+  as_postgres -c "\"GRANT CONNECT ON DATABASE orderflow TO orderflow_reader\""
 }
 
-start_redis() {
-  if redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then return 0; fi
-  log "starting Redis"
+# psql as the cluster's superuser (peer authentication), stopping at the first error.
+as_postgres() { as_root su postgres -c "psql -q -X -v ON_ERROR_STOP=1 -p $PG_PORT $*"; }
+
+# The stack's roles (scripts/postgres/roles.sql), their passwords from $SECRETS_DIR, set
+# again on every start so they always match. psql reads them from its input, not from
+# its command line.
+create_postgres_roles() {
+  {
+    local role
+    for role in admin projector query registry; do
+      printf '\\set %s_password %s\n' "$role" "$(secret "postgres-orderflow_$role")"
+    done
+    cat "$REPO_ROOT/scripts/postgres/roles.sql"
+  } | as_postgres
+  if as_postgres -Atc "\"SELECT 1 FROM pg_roles WHERE rolname = 'orderflow' AND rolsuper\"" | grep -q 1; then
+    log "the superuser role 'orderflow' of earlier versions is no longer used; drop it when nothing needs it"
+    # Its tests' and benchmarks' databases go to the admin, who drops them (test.sh, bench).
+    as_postgres <<'SQL'
+SELECT format('ALTER DATABASE %I OWNER TO orderflow_admin', datname) FROM pg_database
+WHERE pg_get_userbyid(datdba) = 'orderflow'
+  AND datname ~ '^(cs_test_|qa_test_|pj_|rm_test_|orderflow_bench$)' \gexec
+SQL
+  fi
+}
+
+# Creates database <name> owned by <owner>, which alone may connect to it (and whom it
+# grants), or hands an existing one and everything in it over to <owner>: a stack from
+# before the per-service roles has them owned by the superuser `orderflow`.
+ensure_database() { # name, owner
+  local exists
+  exists=$(as_postgres -Atc "\"SELECT 1 FROM pg_database WHERE datname = '$1'\"")
+  if [ -z "$exists" ]; then
+    as_root su postgres -c "createdb -p $PG_PORT -O $2 $1"
+  fi
+  as_postgres -d "$1" <<SQL
+REVOKE ALL ON DATABASE "$1" FROM PUBLIC;
+ALTER DATABASE "$1" OWNER TO $2;
+SELECT format('ALTER SCHEMA %I OWNER TO $2', nspname) FROM pg_namespace
+WHERE nspowner <> '$2'::regrole AND nspname NOT LIKE 'pg\_%' AND nspname <> 'information_schema' \gexec
+SELECT format('ALTER TABLE %s OWNER TO $2', c.oid::regclass) FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND c.relowner <> '$2'::regrole
+  AND n.nspname NOT LIKE 'pg\_%' AND n.nspname <> 'information_schema' \gexec
+SELECT format('ALTER SEQUENCE %s OWNER TO $2', c.oid::regclass) FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'S' AND c.relowner <> '$2'::regrole
+  AND n.nspname NOT LIKE 'pg\_%' AND n.nspname <> 'information_schema'
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i')) \gexec
+SELECT format('ALTER ROUTINE %s OWNER TO $2', p.oid::regprocedure) FROM pg_proc p
+JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE p.proowner <> '$2'::regrole AND n.nspname NOT LIKE 'pg\_%' AND n.nspname <> 'information_schema' \gexec
+SQL
+}
+
+# redis-cli as the stack's Redis admin; the password goes through the environment.
+redis_admin() {
+  REDISCLI_AUTH="$(secret redis-orderflow_admin)" redis-cli --no-auth-warning --user orderflow_admin \
+    -p "$REDIS_PORT" "$@"
+}
+
+# Whether the Redis on $REDIS_PORT knows this stack's admin. (redis-cli goes on without a
+# user when AUTH fails, and a Redis without users answers PING to anyone.)
+redis_is_ours() { [ "$(redis_admin acl whoami 2>/dev/null)" = orderflow_admin ]; }
+
+# Writes $STACK_DIR/redis/users.acl (scripts/redis/write-acl.sh) with the passwords of
+# $SECRETS_DIR; says "changed" when its content did.
+write_redis_acl() {
+  local acl="$STACK_DIR/redis/users.acl"
   mkdir -p "$STACK_DIR/redis"
+  REDIS_ADMIN_PASSWORD=$(secret redis-orderflow_admin) \
+    REDIS_PROJECTOR_PASSWORD=$(secret redis-orderflow_projector) \
+    REDIS_QUERY_PASSWORD=$(secret redis-orderflow_query) \
+    sh "$REPO_ROOT/scripts/redis/write-acl.sh" "$acl.new"
+  if cmp -s "$acl.new" "$acl"; then rm "$acl.new"; else mv "$acl.new" "$acl" && echo changed; fi
+}
+
+# Redis with ACL users (the default user is off). A Redis of this stack from before it had
+# users (no password, its data in $STACK_DIR/redis) is restarted with them.
+start_redis() {
+  local changed
+  changed=$(write_redis_acl)
+  if redis_is_ours; then
+    # Reloading drops the connections of the users it replaces: only when they changed.
+    if [ -n "$changed" ] && [ "$(redis_admin acl load 2>&1)" != OK ]; then
+      echo "Redis could not load $STACK_DIR/redis/users.acl" >&2; return 1
+    fi
+    return 0
+  fi
+  if port_open "$REDIS_PORT"; then
+    if [ "$(redis-cli -p "$REDIS_PORT" config get dir 2>/dev/null | sed -n 2p)" != "$STACK_DIR/redis" ]; then
+      echo "127.0.0.1:$REDIS_PORT is in use by a Redis that does not know this stack's admin" \
+        "(password in $SECRETS_DIR); stop it or set REDIS_PORT" >&2
+      return 1
+    fi
+    log "restarting Redis with ACL users"
+    redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+    for _ in $(seq 1 50); do port_open "$REDIS_PORT" || break; sleep 0.1; done
+  fi
+  log "starting Redis"
   redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --daemonize yes \
-    --dir "$STACK_DIR/redis" --logfile "$STACK_DIR/redis/redis.log" --save ""
-  for _ in $(seq 1 30); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && return 0; sleep 0.2; done
-  echo "Redis did not start" >&2; return 1
+    --dir "$STACK_DIR/redis" --logfile "$STACK_DIR/redis/redis.log" --save "" \
+    --aclfile "$STACK_DIR/redis/users.acl"
+  for _ in $(seq 1 30); do redis_is_ours && return 0; sleep 0.2; done
+  echo "Redis did not start, see $STACK_DIR/redis/redis.log" >&2; return 1
 }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -306,6 +432,12 @@ install_apicurio() {
 
 registry_url() { echo "http://127.0.0.1:$REGISTRY_PORT"; }
 
+# The registry's credentials, created on first use. `user:password` of the writer goes to
+# what registers schemas (the command service, `schemas register`, the tests) as
+# ORDERFLOW_SCHEMA_REGISTRY_AUTH; the admin's stays in the scripts.
+registry_writer_auth() { echo "writer:$(secret registry-writer)"; }
+registry_admin_auth() { echo "admin:$(secret registry-admin)"; }
+
 # Whether a registry answers Confluent's API on $REGISTRY_PORT.
 registry_ready() { curl -fsS "$(registry_url)/apis/ccompat/v7/config" >/dev/null 2>&1; }
 
@@ -313,10 +445,19 @@ registry_ready() { curl -fsS "$(registry_url)/apis/ccompat/v7/config" >/dev/null
 registry_pid() { owned_pid registry "$APICURIO_JAR"; }
 
 # Starts Apicurio Registry on $REGISTRY_PORT with its SQL storage in the local Postgres
-# (database $REGISTRY_DB, created once), unless a registry already answers there.
+# (database $REGISTRY_DB, created once), unless a registry already answers there; exports
+# the writer's credential as ORDERFLOW_SCHEMA_REGISTRY_AUTH.
 start_registry() {
   install_apicurio
-  if registry_ready; then return 0; fi
+  # For what this shell starts that registers schemas: the command service, the tests, the
+  # benchmark (run.sh keeps it from the services that only read).
+  ORDERFLOW_SCHEMA_REGISTRY_AUTH="${ORDERFLOW_SCHEMA_REGISTRY_AUTH:-$(registry_writer_auth)}"
+  export ORDERFLOW_SCHEMA_REGISTRY_AUTH
+  if registry_ready; then
+    registry_refuses_anonymous_writes ||
+      log "the registry on $(registry_url) takes anonymous writes: it was started without credentials; restart it (stop_registry, then start_registry)"
+    return 0
+  fi
   local pid
   pid=$(registry_pid)
   if [ -z "$pid" ]; then
@@ -324,14 +465,19 @@ start_registry() {
       echo "127.0.0.1:$REGISTRY_PORT is in use, but not by a schema registry; stop that or set REGISTRY_PORT" >&2
       return 1
     fi
-    as_root su postgres -c "psql -q -p $PG_PORT -tc \"SELECT 1 FROM pg_database WHERE datname='$REGISTRY_DB'\" | grep -q 1 || createdb -p $PG_PORT -O orderflow $REGISTRY_DB"
+    ensure_database "$REGISTRY_DB" orderflow_registry
     log "starting Apicurio Registry $APICURIO_VERSION on $(registry_url)"
     mkdir -p "$STACK_DIR"
     if [ -f "$STACK_DIR/registry.log" ]; then mv -f "$STACK_DIR/registry.log" "$STACK_DIR/registry.log.1"; fi
     local jvm_opts
     read -ra jvm_opts <<<"$REGISTRY_HEAP_OPTS"
-    # The password goes through the environment, so it is not on the command line.
-    APICURIO_DATASOURCE_PASSWORD=orderflow nohup "$REGISTRY_JAVA" "${jvm_opts[@]}" -XX:+ExitOnOutOfMemoryError \
+    # Passwords go through the environment, so they are not on the command line. Basic
+    # auth against the embedded users, Apicurio's roles from the users' Quarkus roles, and
+    # anonymous reads: every GET, and the POST lookups and compatibility checks.
+    APICURIO_DATASOURCE_PASSWORD="$(secret postgres-orderflow_registry)" \
+      QUARKUS_SECURITY_USERS_EMBEDDED_USERS_WRITER="$(secret registry-writer)" \
+      QUARKUS_SECURITY_USERS_EMBEDDED_USERS_ADMIN="$(secret registry-admin)" \
+      nohup "$REGISTRY_JAVA" "${jvm_opts[@]}" -XX:+ExitOnOutOfMemoryError \
       -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$REGISTRY_PORT" \
       -Dquarkus.management.host=127.0.0.1 -Dquarkus.management.port="$REGISTRY_MANAGEMENT_PORT" \
       -Dquarkus.http.access-log.enabled=false \
@@ -339,7 +485,13 @@ start_registry() {
       -Dquarkus.log.category.\"io.apicurio.registry.storage.metrics\".level=WARN \
       -Dapicurio.storage.kind=sql -Dapicurio.storage.sql.kind=postgresql \
       -Dapicurio.datasource.url="jdbc:postgresql://127.0.0.1:$PG_PORT/$REGISTRY_DB" \
-      -Dapicurio.datasource.username=orderflow \
+      -Dapicurio.datasource.username=orderflow_registry \
+      -Dquarkus.http.auth.basic=true -Dapicurio.authn.mechanism.priority=basic \
+      -Dquarkus.security.users.embedded.plain-text=true \
+      -Dquarkus.security.users.embedded.roles.writer=sr-developer \
+      -Dquarkus.security.users.embedded.roles.admin=sr-admin \
+      -Dapicurio.auth.role-based-authorization=true -Dapicurio.auth.role-source=token \
+      -Dapicurio.auth.anonymous-read-access.enabled=true \
       -jar "$APICURIO_JAR" \
       >"$STACK_DIR/registry.log" 2>&1 &
     pid=$!
@@ -361,8 +513,17 @@ start_registry() {
   done
   # Confluent's default level. Apicurio has none, and its `apicurio.rules.global.*`
   # default is enforced but not reported by GET /config; a stored global rule is both.
-  curl -fsS -X PUT -H 'content-type: application/json' -d '{"compatibility":"BACKWARD"}' \
-    "$(registry_url)/apis/ccompat/v7/config" >/dev/null
+  # The admin's credential goes to curl on its standard input, not its command line.
+  printf 'user = "%s"\n' "$(registry_admin_auth)" |
+    curl -fsS -K - -X PUT -H 'content-type: application/json' -d '{"compatibility":"BACKWARD"}' \
+      "$(registry_url)/apis/ccompat/v7/config" >/dev/null
+}
+
+# Whether an anonymous write is refused: a delete of a subject nobody registers is 401 with
+# auth on, and a harmless 404 without.
+registry_refuses_anonymous_writes() {
+  [ "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE \
+    "$(registry_url)/apis/ccompat/v7/subjects/orderflow-auth-probe")" = 401 ]
 }
 
 stop_registry() {

@@ -21,9 +21,19 @@ fi
 start_infrastructure
 log "building the services (release)"
 cargo build --release --locked --bins
+# The development token issuer (ADR 0012): its key is created under .stack/dev-issuer on
+# first use, and the APIs trust its JWKS (their default ORDERFLOW_AUTH_JWKS).
+target/release/orderflow-token --role operator --sub ops-1 --ttl 1s >/dev/null
 start_service command-service http://127.0.0.1:8080 target/release/command-service
-start_service projector http://127.0.0.1:8091 target/release/projector
-start_service query-api http://127.0.0.1:8090 target/release/query-api
+# Only the command service registers schemas; the readers look them up anonymously.
+(
+  unset ORDERFLOW_SCHEMA_REGISTRY_AUTH
+  start_service projector http://127.0.0.1:8091 target/release/projector
+  # The query API logs in with its own, read-only users (ORDERFLOW_DATABASE_URL and
+  # ORDERFLOW_REDIS_URL are the projector's, which owns the read model).
+  ORDERFLOW_DATABASE_URL="$QUERY_DATABASE_URL" ORDERFLOW_REDIS_URL="$QUERY_REDIS_URL" \
+    start_service query-api http://127.0.0.1:8090 target/release/query-api
+)
 
 cat <<MSG
 
@@ -31,15 +41,18 @@ orderflow is running:
   command service   http://127.0.0.1:8080   (logs: .stack/command-service.log)
   query API         http://127.0.0.1:8090   (logs: .stack/query-api.log)
   projector         http://127.0.0.1:8091   (health only; logs: .stack/projector.log)
-  schema registry   $ORDERFLOW_SCHEMA_REGISTRY_URL   (Apicurio $APICURIO_VERSION, logs: .stack/registry.log)
+  schema registry   $ORDERFLOW_SCHEMA_REGISTRY_URL   (Apicurio $APICURIO_VERSION, logs: .stack/registry.log;
+                    reads are open, writes need the writer's password in .stack/secrets/)
   Kafka $KAFKA_VERSION       127.0.0.1:$KAFKA_PORT   (logs: .stack/kafka.log)
-  PostgreSQL 127.0.0.1:$PG_PORT   Redis 127.0.0.1:$REDIS_PORT
+  PostgreSQL 127.0.0.1:$PG_PORT   Redis 127.0.0.1:$REDIS_PORT   (a user per service; passwords in .stack/secrets/)
 
-Try it:
-  curl -si -X POST http://127.0.0.1:8080/orders -H 'content-type: application/json' \\
+Try it (every request needs a token; target/release/orderflow-token prints one):
+  TOKEN=\$(target/release/orderflow-token --role customer --sub cust-1 --ttl 1h)
+  curl -si -X POST http://127.0.0.1:8080/orders -H "authorization: Bearer \$TOKEN" \\
+    -H 'content-type: application/json' \\
     -d '{"customer_id":"cust-1","items":[{"product_id":"sku-1","quantity":2,"unit_price":"25.99"}],"shipping_address":"1 Main St"}'
 
-  curl -s http://127.0.0.1:8090/orders/<order_id>
+  curl -s http://127.0.0.1:8090/orders/<order_id> -H "authorization: Bearer \$TOKEN"
 
 Stop it: scripts/run.sh stop
 MSG

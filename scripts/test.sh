@@ -7,17 +7,32 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
 start_infrastructure
+# The secured broker (SASL_SSL, SCRAM, ACLs) beside the plain one, for the tests of
+# query-api/tests/e2e/secured.rs; exports ORDERFLOW_SECURE_KAFKA_DIR and _BROKERS.
+# shellcheck source=scripts/kafka-secure.sh
+source "$REPO_ROOT/scripts/kafka-secure.sh"
+start_secure_kafka
 install_python_client
 export ORDERFLOW_PYTHON="$PY_VENV/bin/python"
 export ORDERFLOW_KAFKA_LIBS="$KAFKA_LIBS"
 export ORDERFLOW_REGISTRY_JAR="$APICURIO_JAR" ORDERFLOW_REGISTRY_JAVA="$REGISTRY_JAVA"
-export TEST_DATABASE_URL="${TEST_DATABASE_URL:-postgres://orderflow:orderflow@127.0.0.1:$PG_PORT/postgres}"
+# Tests create their databases as the stack's admin (not a superuser) and log in as the
+# services' roles where they check what those may do; they use Redis as its admin, under
+# key prefixes of their own (docs/security.md).
+export TEST_DATABASE_URL="${TEST_DATABASE_URL:-$ADMIN_DATABASE_URL}"
+export TEST_PROJECTOR_DATABASE_URL="${TEST_PROJECTOR_DATABASE_URL:-$(pg_url orderflow_projector postgres)}"
+export TEST_QUERY_DATABASE_URL="${TEST_QUERY_DATABASE_URL:-$(pg_url orderflow_query postgres)}"
+export TEST_PROJECTOR_REDIS_URL="${TEST_PROJECTOR_REDIS_URL:-$(redis_url orderflow_projector)}"
+export TEST_QUERY_REDIS_URL="${TEST_QUERY_REDIS_URL:-$QUERY_REDIS_URL}"
+export ORDERFLOW_REDIS_URL="$ADMIN_REDIS_URL"
 
 # Topics and databases left behind by earlier runs (topics are kept for good, ADR 0010).
 kafka_java scripts/kafka/DeleteTopics.java "127.0.0.1:$KAFKA_PORT" 'orders\.events\.(test|pj|e2e)-.*'
+kafka_java scripts/kafka/DeleteTopics.java "$ORDERFLOW_SECURE_KAFKA_BROKERS" 'orders\.(events|dlq)\.sec-.*' \
+  "$SECURE_KAFKA_DIR/admin.properties"
 
-psql -q "$ORDERFLOW_DATABASE_URL" -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'cs\_test\_%' OR datname LIKE 'qa\_test\_%' OR datname LIKE 'pj\_%' OR datname LIKE 'rm\_test\_%'" \
-  | while read -r db; do psql -q "$ORDERFLOW_DATABASE_URL" -c "DROP DATABASE IF EXISTS $db" || true; done
+psql -q "$TEST_DATABASE_URL" -Atc "SELECT datname FROM pg_database WHERE (datname LIKE 'cs\_test\_%' OR datname LIKE 'qa\_test\_%' OR datname LIKE 'pj\_%' OR datname LIKE 'rm\_test\_%') AND pg_has_role(datdba, 'MEMBER')" \
+  | while read -r db; do psql -q "$TEST_DATABASE_URL" -c "DROP DATABASE IF EXISTS $db" || true; done
 
 log "cargo fmt --check"
 cargo fmt --all -- --check

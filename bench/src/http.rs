@@ -5,10 +5,11 @@
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::client::conn::http1::{SendRequest, handshake};
-use hyper::header::{CONTENT_TYPE, HOST};
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue};
 use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
+use std::sync::OnceLock;
 use std::time::Duration;
 use tokio::net::TcpStream;
 
@@ -25,6 +26,18 @@ pub struct Response {
 pub struct ConnError(String);
 
 type Body = http_body_util::Either<Full<Bytes>, Empty<Bytes>>;
+
+/// The `Authorization` every request of this process sends: the benchmark measures the
+/// services as they run, with authentication on, as one operator whose token is verified
+/// once and then found in the services' token cache, as a real client's would be.
+static AUTHORIZATION_VALUE: OnceLock<HeaderValue> = OnceLock::new();
+
+/// Sends `Bearer <token>` with every request from now on (the first call wins).
+pub fn authenticate_as(token: &str) -> Result<(), ConnError> {
+    let value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(err)?;
+    let _ = AUTHORIZATION_VALUE.set(value);
+    Ok(())
+}
 
 /// A connection to one server, reopened after a failure.
 pub struct Conn {
@@ -82,10 +95,13 @@ impl Conn {
             self.connect().await?;
         }
         let sender = self.sender.as_mut().expect("connected above");
-        let builder = Request::builder()
+        let mut builder = Request::builder()
             .method(method)
             .uri(path)
             .header(HOST, &self.authority);
+        if let Some(authorization) = AUTHORIZATION_VALUE.get() {
+            builder = builder.header(AUTHORIZATION, authorization);
+        }
         let request = match json {
             Some(body) => builder
                 .header(CONTENT_TYPE, "application/json")

@@ -22,12 +22,14 @@ struct Cli {
     #[arg(
         long,
         env = "ORDERFLOW_DATABASE_URL",
-        default_value = "postgres://orderflow:orderflow@127.0.0.1:5432/orderflow"
+        hide_env_values = true,
+        default_value = "postgres://orderflow_admin@127.0.0.1:5432/postgres"
     )]
     database_url: String,
     #[arg(
         long,
         env = "ORDERFLOW_REDIS_URL",
+        hide_env_values = true,
         default_value = "redis://127.0.0.1:6379"
     )]
     redis_url: String,

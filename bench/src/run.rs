@@ -17,6 +17,8 @@ use crate::http_steps;
 use crate::report::{Machine, Report};
 use crate::services::Launcher;
 use anyhow::Context;
+use orderflow_auth::Role;
+use orderflow_auth::dev::DevIssuer;
 use orderflow_platform::KafkaSettings;
 use orderflow_schemas::RegistrySettings;
 use rdkafka::admin::{AdminClient, AdminOptions};
@@ -24,7 +26,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::types::RDKafkaErrorCode;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// What `bench run` measures, and how hard.
@@ -134,7 +136,9 @@ pub async fn run(
         .connect(&database_url)
         .await
         .context("connecting to the run's database")?;
-    let env = services_env(&kafka, &registry, &database_url, &redis_url, &run_id);
+    let jwks = authenticate()?;
+    let mut env = services_env(&kafka, &registry, &database_url, &redis_url, &run_id);
+    env.push(("ORDERFLOW_AUTH_JWKS".into(), jwks));
     let launcher = Launcher {
         bin_dir: args.bin_dir.clone(),
         log_dir: args.log_dir.clone(),
@@ -170,6 +174,21 @@ pub async fn run(
     delete_topics(&ctx.kafka, &topics).await?;
     let written = ctx.report.write(&ctx.args.out)?;
     Ok(written)
+}
+
+/// Makes every request of the run carry an operator's token from the local development
+/// issuer (created under `.stack/dev-issuer` if missing); returns the JWKS path the
+/// services must trust.
+fn authenticate() -> anyhow::Result<String> {
+    let issuer = DevIssuer::load_or_create(Path::new(orderflow_auth::dev::DEFAULT_DIR))
+        .context("setting up the development token issuer")?;
+    let token = issuer.token("bench", &[Role::Operator], Duration::from_secs(24 * 3600));
+    crate::http::authenticate_as(&token)?;
+    let jwks = issuer
+        .jwks_path()
+        .context("the issuer keeps its JWKS in a file")?;
+    let jwks = std::fs::canonicalize(&jwks).context("locating the JWKS file")?;
+    Ok(jwks.display().to_string())
 }
 
 /// The environment every service of run `run_id` starts with.

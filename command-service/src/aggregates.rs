@@ -1,8 +1,11 @@
 //! The order aggregates of one partition, folded from the log, and the answers they give
-//! without a new event (idempotent replays, preconditions).
+//! without a new event (idempotent replays, preconditions, who may touch an order, the
+//! location cap).
 
 use crate::error::CommandError;
-use orderflow_domain::{Command, Event, FoldOutcome, Order, Status, fold};
+use crate::idempotency::{KeyDigest, KeyRecord, Keys};
+use orderflow_auth::Principal;
+use orderflow_domain::{Command, Event, EventKind, Fingerprint, FoldOutcome, Order, Status, fold};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -13,8 +16,11 @@ pub struct CommandRequest {
     pub command: Command,
     /// `If-Match`: `None` when absent.
     pub precondition: Option<Precondition>,
+    /// The caller-scoped key ([`crate::idempotency::scoped_key`]), as the log keeps it.
     pub idempotency_key: Option<String>,
     pub correlation_id: Option<String>,
+    /// Who sent it: only the order's customer or an operator may change an existing order.
+    pub caller: Principal,
 }
 
 /// The versions an `If-Match` header accepts.
@@ -41,39 +47,36 @@ pub struct Ack {
     pub replayed: bool,
 }
 
-/// An event appended with an `Idempotency-Key`, remembered so a retry gets the same answer.
-#[derive(Debug)]
-struct KeyRecord {
-    key: Box<str>,
-    fingerprint: u64,
-    version: u64,
-    status: Status,
-    event_id: Uuid,
-    offset: i64,
-}
-
 /// What the write side keeps of one order: only what its answers need.
 #[derive(Debug)]
 struct Entry {
     status: Option<Status>,
     version: u64,
-    placed_fingerprint: u64,
+    /// The customer the order was placed for: who may cancel or inspect it.
+    owner: Box<str>,
+    placed_fingerprint: Fingerprint,
     last_event_id: Uuid,
     last_offset: i64,
-    keys: Vec<KeyRecord>,
+    /// Accepted location updates, for the cap.
+    locations: u32,
+    keys: Keys,
 }
 
 /// The aggregates of one partition.
 #[derive(Debug)]
 pub struct Aggregates {
     partition: i32,
+    /// Most location updates one order may take; past it commands get 409, so no client
+    /// can grow an order (and its history, cache document and idempotency index) forever.
+    max_locations: u32,
     entries: HashMap<String, Entry>,
 }
 
 impl Aggregates {
-    pub fn new(partition: i32) -> Self {
+    pub fn new(partition: i32, max_locations: u32) -> Self {
         Aggregates {
             partition,
+            max_locations,
             entries: HashMap::new(),
         }
     }
@@ -108,18 +111,26 @@ impl Aggregates {
             .or_insert_with(|| Entry {
                 status: None,
                 version: 0,
+                owner: match &event.kind {
+                    EventKind::Placed(placed) => placed.customer_id.as_str().into(),
+                    _ => "".into(),
+                },
                 placed_fingerprint: fingerprint(),
                 last_event_id: event.meta.event_id,
                 last_offset: offset,
-                keys: Vec::new(),
+                locations: 0,
+                keys: Keys::default(),
             });
         entry.status = folded.order.status;
         entry.version = folded.order.version;
         entry.last_event_id = event.meta.event_id;
         entry.last_offset = offset;
+        if matches!(event.kind, EventKind::LocationUpdated { .. }) {
+            entry.locations += 1;
+        }
         if let Some(key) = &event.meta.idempotency_key {
-            entry.keys.push(KeyRecord {
-                key: key.as_str().into(),
+            entry.keys.insert(KeyRecord {
+                key: KeyDigest::of(key),
                 fingerprint: fingerprint(),
                 version: event.version,
                 status: event.kind.resulting_status(),
@@ -128,6 +139,15 @@ impl Aggregates {
             });
         }
         FoldOutcome::Accepted
+    }
+
+    /// The order as `caller` may see it: another customer's order is not found, so its
+    /// existence leaks nothing.
+    pub fn inspect(&self, order_id: &str, caller: &Principal) -> Result<Order, CommandError> {
+        match self.entries.get(order_id) {
+            Some(entry) if caller.may_act_for(&entry.owner) => Ok(self.order(order_id)),
+            _ => Err(CommandError::NotFound(order_id.to_owned())),
+        }
     }
 
     /// Answers `request` from what is already in the log, when it can be: a retry with a
@@ -140,11 +160,17 @@ impl Aggregates {
         let id = &request.order_id;
         let entry = self.entries.get(id);
         let is_place = matches!(request.command, Command::Place(_));
+        if let Some(entry) = entry
+            && !is_place
+            && !request.caller.may_act_for(&entry.owner)
+        {
+            return Some(Err(CommandError::NotFound(id.clone())));
+        }
         if let (Some(entry), Some(key)) = (entry, &request.idempotency_key)
-            && let Some(record) = entry.keys.iter().find(|r| &*r.key == key.as_str())
+            && let Some(record) = entry.keys.find(key)
         {
             if record.fingerprint != request.command.fingerprint() {
-                return Some(Err(CommandError::IdempotencyKeyReused(key.clone())));
+                return Some(Err(CommandError::IdempotencyKeyReused));
             }
             return Some(Ok(self.ack(
                 id,
@@ -154,6 +180,15 @@ impl Aggregates {
                 record.offset,
                 is_place,
             )));
+        }
+        if let Some(entry) = entry
+            && matches!(request.command, Command::UpdateLocation { .. })
+            && entry.locations >= self.max_locations
+        {
+            return Some(Err(CommandError::LocationLimit {
+                order_id: id.clone(),
+                limit: self.max_locations,
+            }));
         }
         match (entry, is_place) {
             (Some(entry), true) => Some(
@@ -221,3 +256,7 @@ fn precondition_failure(
         _ => None,
     }
 }
+
+#[cfg(test)]
+#[path = "aggregates_tests.rs"]
+mod tests;

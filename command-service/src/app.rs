@@ -8,12 +8,14 @@ use crate::readiness::Readiness;
 use crate::settings::Settings;
 use crate::worker::{Worker, WorkerContext, WorkerMsg};
 use anyhow::Context;
+use orderflow_auth::{Authenticator, Principal, principal_key};
 use orderflow_domain::Order;
 use orderflow_platform::Backoff;
+use orderflow_platform::http::{HttpSettings, RateLimitLayer, serve};
 use orderflow_platform::{LogError, LogIdentity, ensure_log, partition_for_key};
 use orderflow_schemas::EventCodec;
 use std::collections::VecDeque;
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -33,20 +35,40 @@ pub struct AppState {
     workers: Arc<RwLock<Option<Workers>>>,
     readiness: Arc<Readiness>,
     answer_timeout: Duration,
+    authenticator: Authenticator,
+    /// Each caller's request budget, inside authentication so it is per principal.
+    rate_limit: RateLimitLayer,
 }
 
 impl AppState {
-    pub(crate) fn new(command_timeout: Duration) -> Self {
+    pub(crate) fn new(command_timeout: Duration, authenticator: Authenticator) -> Self {
         AppState {
             workers: Arc::new(RwLock::new(None)),
             readiness: Arc::new(Readiness::default()),
             // The worker answers 503 itself at the command timeout; this is the backstop.
             answer_timeout: command_timeout + Duration::from_secs(1),
+            authenticator,
+            rate_limit: RateLimitLayer::new(&HttpSettings::default(), principal_key),
         }
+    }
+
+    /// Limits each principal's requests as `http` says (off unless it sets a rate).
+    pub(crate) fn with_rate_limit(mut self, http: &HttpSettings) -> Self {
+        self.rate_limit = RateLimitLayer::new(http, principal_key);
+        self
     }
 
     pub fn readiness(&self) -> &Readiness {
         &self.readiness
+    }
+
+    /// Verifies the bearer tokens of requests.
+    pub fn authenticator(&self) -> &Authenticator {
+        &self.authenticator
+    }
+
+    pub(crate) fn rate_limit(&self) -> &RateLimitLayer {
+        &self.rate_limit
     }
 
     fn worker_for(&self, order_id: &str) -> Result<mpsc::Sender<WorkerMsg>, CommandError> {
@@ -89,12 +111,12 @@ impl AppState {
         self.wait(answer).await
     }
 
-    /// The write side's state of an order.
-    pub async fn inspect(&self, order_id: &str) -> Result<Order, CommandError> {
+    /// The write side's state of an order, if `caller` may see it (else not found).
+    pub async fn inspect(&self, order_id: &str, caller: Principal) -> Result<Order, CommandError> {
         let worker = self.worker_for(order_id)?;
         let (reply, answer) = oneshot::channel();
         worker
-            .try_send(WorkerMsg::Inspect(order_id.to_owned(), reply))
+            .try_send(WorkerMsg::Inspect(order_id.to_owned(), caller, reply))
             .map_err(busy_or_gone)?;
         self.wait(answer).await
     }
@@ -133,11 +155,19 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let state = AppState::new(settings.command_timeout());
+    let authenticator = Authenticator::start(&settings.auth)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let state =
+        AppState::new(settings.command_timeout(), authenticator).with_rate_limit(&settings.http);
+    tracing::info!(
+        registry = %orderflow_platform::redact::url(&settings.registry.url),
+        kafka = ?settings.kafka,
+        "serving commands"
+    );
+    let http = settings.http.clone();
     let mut log_side = tokio::spawn(start_log_side(settings, state.clone()));
-    let served = axum::serve(listener, crate::http::router(state))
-        .with_graceful_shutdown(shutdown)
-        .into_future();
+    // The limits per principal sit on the router; the server's own limits are `serve`'s.
+    let served = serve(listener, crate::http::router(state), shutdown, &http);
     tokio::select! {
         served = served => {
             log_side.abort();
@@ -164,6 +194,7 @@ async fn start_log_side(settings: Settings, state: AppState) -> LogError {
                 Ok(mut tasks) => {
                     known = Some(log);
                     backoff.reset();
+                    state.readiness.allowed();
                     let ended = tasks.join_next().await;
                     state.set_workers(None);
                     if state.readiness.failure().is_some() {
@@ -172,11 +203,10 @@ async fn start_log_side(settings: Settings, state: AppState) -> LogError {
                     tracing::error!(?ended, "a log-side task ended; restarting the log side");
                     state.readiness.reset();
                 }
-                Err(e) => tracing::warn!(
-                    error = format!("{e:#}"),
-                    "log side not up yet; retrying in {:?}",
-                    backoff.delay()
-                ),
+                Err(e) => {
+                    let action = format!("describe, read or write topic {}", log.topic);
+                    not_up_yet(&state, &action, e.as_ref(), format!("{e:#}"), &backoff);
+                }
             },
             Err(refused) if refused.is_fatal() => {
                 if known.is_none() {
@@ -187,10 +217,31 @@ async fn start_log_side(settings: Settings, state: AppState) -> LogError {
                 return std::future::pending().await;
             }
             Err(e) => {
-                tracing::warn!(error = %e, "log not reachable yet; retrying in {:?}", backoff.delay())
+                let action = format!("create or describe topic {}", settings.log.topic);
+                not_up_yet(&state, &action, &e, e.to_string(), &backoff);
             }
         }
         backoff.wait().await;
+    }
+}
+
+/// Logs why the log side is not up yet. When the broker refuses this service's principal,
+/// `/readyz` says so instead of "replaying" (until the log side comes up), and the retries
+/// go on at the backoff's pace, so a grant needs no restart.
+fn not_up_yet(
+    state: &AppState,
+    action: &str,
+    error: &(dyn std::error::Error + 'static),
+    shown: String,
+    backoff: &Backoff,
+) {
+    match log::refusal(action, error) {
+        Some(reason) => state.readiness.deny(reason),
+        None => tracing::warn!(
+            error = shown,
+            "log side not up yet; retrying in {:?}",
+            backoff.delay()
+        ),
     }
 }
 
@@ -247,6 +298,7 @@ async fn connect(
         codec: Arc::new(codec),
         readiness: state.readiness.clone(),
         command_timeout: settings.command_timeout(),
+        max_locations: settings.max_locations_per_order,
     });
     let mut tasks = JoinSet::new();
     let mut senders = Vec::new();

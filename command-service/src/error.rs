@@ -22,9 +22,13 @@ pub enum CommandError {
     /// `POST /orders` with an existing id and different content. Handling: 409.
     #[error("order {0} already exists with different content")]
     AlreadyExists(String),
-    /// An `Idempotency-Key` reused for a different request. Handling: 409.
-    #[error("Idempotency-Key {0:?} was already used for a different request on this order")]
-    IdempotencyKeyReused(String),
+    /// An `Idempotency-Key` reused (by the same caller) for a different request. Handling:
+    /// 409.
+    #[error("this Idempotency-Key was already used for a different request on this order")]
+    IdempotencyKeyReused,
+    /// The order has taken as many location updates as one order may. Handling: 409.
+    #[error("order {order_id} already has {limit} location updates, the most one order may have")]
+    LocationLimit { order_id: String, limit: u32 },
     /// `If-Match` named another version. Handling: 412 with the current version.
     #[error("order {order_id} is at version {current}, not {expected}")]
     VersionMismatch {

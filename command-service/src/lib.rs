@@ -12,7 +12,8 @@
 //! - `http`: routes, request parsing and problem+json errors ([`router`] is built there);
 //! - `worker`: the per-partition single writer; `doubt`: events whose delivery failed
 //!   but which may be in the log; `decode`: what a worker makes of a record read back;
-//! - `aggregates`: per-partition state, idempotency and preconditions;
+//! - `aggregates`: per-partition state, preconditions, ownership and the location cap;
+//!   `idempotency`: caller-scoped keys and their per-order index;
 //! - `log`: topic creation, producer, consumer and broker probe;
 //! - `readiness`: what `/readyz` reports;
 //! - `error`: [`CommandError`], the boundary between HTTP and the workers.
@@ -23,6 +24,7 @@ mod decode;
 mod doubt;
 mod error;
 mod http;
+mod idempotency;
 mod log;
 mod readiness;
 mod settings;

@@ -3,7 +3,7 @@
 
 use crate::readiness::Readiness;
 use crate::worker::WorkerMsg;
-use orderflow_platform::{KafkaSettings, QuietEof, log_gone, possibly_persisted};
+use orderflow_platform::{KafkaSettings, QuietEof, access_denied, log_gone, possibly_persisted};
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
@@ -138,6 +138,22 @@ pub async fn end_offsets(
     .map_err(|_| KafkaError::Canceled)?
 }
 
+/// Why the broker refuses this service's principal, when `error` or one of its causes is
+/// such a refusal; `action` names what was attempted.
+pub(crate) fn refusal(action: &str, error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if let Some(reason) = e
+            .downcast_ref::<KafkaError>()
+            .and_then(|kafka| access_denied(action, kafka))
+        {
+            return Some(reason);
+        }
+        cause = e.source();
+    }
+    None
+}
+
 /// Assigns every partition from offset 0 and hands each record to its worker, until the
 /// workers are gone or the log is (then the readiness says why, and the reader stops).
 pub async fn feed_workers(
@@ -180,16 +196,20 @@ pub async fn feed_workers(
                     return;
                 }
             }
-            Err(e) => match log_gone(&topic, &e) {
-                Some(failure) => {
+            Err(e) => {
+                if let Some(failure) = log_gone(&topic, &e) {
                     readiness.fail(failure);
                     return;
                 }
-                None => {
+                // An ACL revoked while running: not ready, and reading resumes by itself
+                // once it is granted again.
+                if let Some(reason) = access_denied(&format!("read topic {topic}"), &e) {
+                    readiness.deny_while_refused(reason);
+                } else {
                     tracing::warn!(error = %e, "reading the log failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
                 }
-            },
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
         }
     }
 }

@@ -1,9 +1,24 @@
 //! What `/readyz` reports and what gates commands: replayed from the log, broker reachable,
-//! the log still readable, and no partition stalled at a record it cannot read yet.
+//! the broker not refusing this service's principal, the log still readable, and no
+//! partition stalled at a record it cannot read yet.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// How long a refusal the reader saw counts: it sees one about every second while the
+/// refusal lasts, and nothing once the ACL is granted again.
+const REFUSAL_HOLDS: Duration = Duration::from_secs(10);
+
+/// A refusal of this service's principal.
+#[derive(Debug)]
+struct Denial {
+    reason: String,
+    /// `None`: until [`Readiness::allowed`] (the log side is not up); else until then,
+    /// unless seen again (the running reader was refused).
+    until: Option<Instant>,
+}
 
 /// Shared readiness and counters of the service.
 #[derive(Debug, Default)]
@@ -18,6 +33,9 @@ pub struct Readiness {
     /// Partitions whose worker waits at a record whose schema the registry does not know,
     /// with why; each cleared once its record decodes (or the log side restarts).
     stalled: Mutex<BTreeMap<i32, String>>,
+    /// Why the broker refuses this service's principal (no ACL for what it asked, a failed
+    /// login). Not for good: an ACL granted later takes effect at the next retry.
+    denied: Mutex<Option<Denial>>,
 }
 
 impl Readiness {
@@ -58,6 +76,47 @@ impl Readiness {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// The broker refuses this service's principal while the log side comes up: not ready
+    /// until [`Readiness::allowed`]. Logged once per distinct reason.
+    pub(crate) fn deny(&self, reason: String) {
+        self.set_denial(reason, None);
+    }
+
+    /// The running reader was refused (an ACL revoked): not ready while that goes on,
+    /// that is until [`REFUSAL_HOLDS`] pass without another refusal.
+    pub(crate) fn deny_while_refused(&self, reason: String) {
+        self.set_denial(reason, Some(Instant::now() + REFUSAL_HOLDS));
+    }
+
+    fn set_denial(&self, reason: String, until: Option<Instant>) {
+        let mut denied = self.denied();
+        if denied.as_ref().map(|d| d.reason.as_str()) != Some(reason.as_str()) {
+            tracing::error!(%reason, "the broker refuses this service; retrying until its ACLs allow it");
+        }
+        *denied = Some(Denial { reason, until });
+    }
+
+    /// The log side came up: the broker serves this service's principal.
+    pub(crate) fn allowed(&self) {
+        if let Some(denial) = self.denied().take() {
+            tracing::info!(was = %denial.reason, "the broker serves this service again");
+        }
+    }
+
+    /// Why the broker refuses this service's principal, if it does.
+    pub fn access_denied(&self) -> Option<String> {
+        let denied = self.denied();
+        let denial = denied.as_ref()?;
+        match denial.until {
+            Some(until) if until < Instant::now() => None,
+            _ => Some(denial.reason.clone()),
+        }
+    }
+
+    fn denied(&self) -> std::sync::MutexGuard<'_, Option<Denial>> {
+        self.denied.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// `partition` cannot read on: not ready, and its commands are refused, until
@@ -134,5 +193,35 @@ impl Readiness {
     /// Events the fold ignored (conflicts, duplicates) and records that could not be read.
     pub fn ignored(&self) -> u64 {
         self.ignored.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_at_start_up_holds_until_the_log_side_comes_up() {
+        let readiness = Readiness::default();
+        assert_eq!(readiness.access_denied(), None);
+        readiness.deny("not authorized to describe topic t: TOPIC_AUTHORIZATION_FAILED".into());
+        assert!(
+            readiness
+                .access_denied()
+                .unwrap()
+                .contains("TOPIC_AUTHORIZATION_FAILED")
+        );
+        readiness.allowed();
+        assert_eq!(readiness.access_denied(), None);
+    }
+
+    #[test]
+    fn a_refusal_of_the_running_reader_lapses_once_it_stops() {
+        let readiness = Readiness::default();
+        readiness.deny_while_refused("not authorized to read topic t".into());
+        assert!(readiness.access_denied().is_some());
+        readiness.denied().as_mut().unwrap().until = Some(Instant::now());
+        std::thread::sleep(Duration::from_millis(1));
+        assert_eq!(readiness.access_denied(), None);
     }
 }

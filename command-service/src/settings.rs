@@ -1,7 +1,8 @@
 //! Typed settings of the command service: defaults for the local stack, every one
 //! overridable by flag or environment variable.
 
-use orderflow_platform::{KafkaSettings, LogSettings};
+use orderflow_auth::AuthSettings;
+use orderflow_platform::{HttpSettings, KafkaSettings, LogSettings};
 use orderflow_schemas::RegistryArgs;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -29,6 +30,17 @@ pub struct Settings {
     /// How long a command may wait for its event to be appended and read back.
     #[arg(long, env = "ORDERFLOW_COMMAND_TIMEOUT_MS", default_value_t = 10_000)]
     pub command_timeout_ms: u64,
+    #[command(flatten)]
+    pub http: HttpSettings,
+    /// Most location updates one order may take; past it, 409.
+    #[arg(
+        long,
+        env = "ORDERFLOW_MAX_LOCATIONS_PER_ORDER",
+        default_value_t = 1_000
+    )]
+    pub max_locations_per_order: u32,
+    #[command(flatten)]
+    pub auth: AuthSettings,
 }
 
 impl Settings {
@@ -41,6 +53,9 @@ impl Settings {
             log: LogSettings::new(topic),
             registry: RegistryArgs::new(registry_url),
             command_timeout_ms: 10_000,
+            http: HttpSettings::default(),
+            max_locations_per_order: 1_000,
+            auth: AuthSettings::with_jwks(orderflow_auth::DEV_JWKS),
         }
     }
 

@@ -13,6 +13,7 @@ use crate::doubt::{Doubt, Doubts, fetch_end};
 use crate::error::CommandError;
 use crate::log::{Appender, DeliveryFailure, Reader};
 use crate::readiness::Readiness;
+use orderflow_auth::Principal;
 use orderflow_domain::{Event, EventMeta, FoldOutcome, Order, Timestamp, decide};
 use orderflow_schemas::EventCodec;
 use rdkafka::message::{Message, OwnedMessage};
@@ -32,8 +33,12 @@ pub enum WorkerMsg {
     Record(OwnedMessage),
     /// The reader reached the end of the partition: everything up to here is folded.
     EndOfLog,
-    /// The current aggregate state of an order.
-    Inspect(String, oneshot::Sender<Result<Order, CommandError>>),
+    /// The current aggregate state of an order, if the caller may see it.
+    Inspect(
+        String,
+        Principal,
+        oneshot::Sender<Result<Order, CommandError>>,
+    ),
 }
 
 /// Most commands that may wait behind one order's in-flight command.
@@ -50,6 +55,8 @@ pub struct WorkerContext {
     pub codec: Arc<EventCodec>,
     pub readiness: Arc<Readiness>,
     pub command_timeout: Duration,
+    /// Most location updates one order may take.
+    pub max_locations: u32,
 }
 
 /// The one command of an order whose event is on its way. After its deadline the client
@@ -92,7 +99,7 @@ impl Worker {
         Worker {
             partition,
             replayed: false,
-            aggregates: Aggregates::new(partition),
+            aggregates: Aggregates::new(partition, ctx.max_locations),
             queues: HashMap::new(),
             next_offset: 0,
             doubts: Doubts::default(),
@@ -116,8 +123,8 @@ impl Worker {
                     Some(WorkerMsg::Command(request, reply)) => self.on_command(request, reply).await,
                     Some(WorkerMsg::Record(record)) => self.on_record(record).await,
                     Some(WorkerMsg::EndOfLog) => self.mark_replayed(),
-                    Some(WorkerMsg::Inspect(order_id, reply)) => {
-                        let answer = if self.replayed { Ok(self.aggregates.order(&order_id)) } else { Err(CommandError::Replaying) };
+                    Some(WorkerMsg::Inspect(order_id, caller, reply)) => {
+                        let answer = if self.replayed { self.aggregates.inspect(&order_id, &caller) } else { Err(CommandError::Replaying) };
                         let _ = reply.send(answer);
                     }
                     None => break,

@@ -2,7 +2,8 @@
 //! fact (an event) or refuses it.
 
 use crate::event::{Date, EventKind, LineItem};
-use std::hash::{DefaultHasher, Hash, Hasher};
+use sha2::{Digest, Sha256};
+use std::hash::{Hash, Hasher};
 
 /// A request to change one order.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -83,16 +84,34 @@ impl Command {
         }
     }
 
-    /// A digest of the command's content, used to tell a retried request (same digest) from
-    /// a different request that reuses an idempotency key or an order id.
+    /// A SHA-256 digest of the command's content, used to tell a retried request (same
+    /// digest) from a different request that reuses an idempotency key or an order id.
     ///
-    /// It is only ever compared within one process (the digest of an event read back from
-    /// the log is recomputed at start-up through [`EventKind::to_command`]), so the std
-    /// hasher's lack of cross-release stability does not matter.
-    pub fn fingerprint(&self) -> u64 {
-        let mut hasher = DefaultHasher::new();
+    /// It is fed by the derived `Hash`, so it is only ever compared within one process
+    /// (the digest of an event read back from the log is recomputed at start-up through
+    /// [`EventKind::to_command`]); a cryptographic digest means no two different requests
+    /// can be crafted to look like one retry.
+    pub fn fingerprint(&self) -> Fingerprint {
+        let mut hasher = Sha256Hasher(Sha256::new());
         self.hash(&mut hasher);
-        hasher.finish()
+        Fingerprint(hasher.0.finalize().into())
+    }
+}
+
+/// A command's SHA-256 digest ([`Command::fingerprint`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Fingerprint(pub [u8; 32]);
+
+/// Feeds what `Hash` writes into SHA-256; `finish` is never used.
+struct Sha256Hasher(Sha256);
+
+impl Hasher for Sha256Hasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    fn finish(&self) -> u64 {
+        0
     }
 }
 

@@ -20,8 +20,9 @@ pub struct Date(pub i32);
 pub struct EventMeta {
     pub event_id: Uuid,
     pub occurred_at: Timestamp,
-    /// The client's `Idempotency-Key`, kept in the log so retries are recognised after a
-    /// restart.
+    /// The request's `Idempotency-Key`, kept in the log so retries are recognised after a
+    /// restart. The command service writes it scoped to the caller (a SHA-256 of the
+    /// caller and the client's key, hex), so it is opaque here.
     pub idempotency_key: Option<String>,
     pub correlation_id: Option<String>,
 }

@@ -30,7 +30,7 @@ mod lifecycle_tests;
 #[cfg(test)]
 mod test_framework;
 
-pub use command::{Command, CommandKind, PlaceOrder};
+pub use command::{Command, CommandKind, Fingerprint, PlaceOrder};
 pub use decide::decide;
 pub use error::{DomainError, Violation};
 pub use event::{Date, Event, EventKind, EventMeta, LineItem, OrderPlaced, Timestamp};

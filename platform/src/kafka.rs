@@ -1,4 +1,5 @@
-//! librdkafka settings: defaults for the local stack, every property overridable.
+//! librdkafka settings: defaults for the local stack, every property overridable, from a
+//! properties file (credentials) and from flags or the environment.
 
 use rdkafka::ClientConfig;
 use rdkafka::client::ClientContext;
@@ -6,9 +7,14 @@ use rdkafka::consumer::ConsumerContext;
 use rdkafka::error::KafkaError;
 use rdkafka::message::BorrowedMessage;
 use rdkafka::types::RDKafkaErrorCode;
+use std::path::Path;
 
-/// How to reach the Kafka cluster. Flattened into each binary's settings.
-#[derive(Debug, Clone, clap::Args)]
+mod config_file;
+pub use config_file::{ConfigFileError, KafkaConfigFile};
+
+/// How to reach the Kafka cluster. Flattened into each binary's settings. Its `Debug`
+/// masks secret properties (`sasl.password`, ...), so it can be logged.
+#[derive(Clone, clap::Args)]
 pub struct KafkaSettings {
     /// Bootstrap servers.
     #[arg(
@@ -23,10 +29,38 @@ pub struct KafkaSettings {
     #[arg(
         long = "kafka-property",
         env = "ORDERFLOW_KAFKA_PROPERTIES",
+        hide_env_values = true,
         value_delimiter = ';',
         value_parser = parse_property
     )]
     pub properties: Vec<(String, String)>,
+    /// A file of librdkafka properties, Java-style `key=value` lines (`#` and `!` start a
+    /// comment line), applied after the defaults and before `--kafka-property`: where
+    /// credentials go (`sasl.password`, ...), since a file's contents appear neither in
+    /// process arguments nor in environment listings. Read once, at start-up; its values
+    /// are never shown, in logs or in errors (which name the file and line only).
+    #[arg(
+        long = "kafka-config-file",
+        env = "ORDERFLOW_KAFKA_CONFIG_FILE",
+        value_name = "PATH",
+        value_parser = KafkaConfigFile::parse_arg
+    )]
+    pub config_file: Option<KafkaConfigFile>,
+}
+
+impl std::fmt::Debug for KafkaSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let properties: Vec<_> = self
+            .properties
+            .iter()
+            .map(|(k, v)| (k, crate::redact::property(k, v)))
+            .collect();
+        f.debug_struct("KafkaSettings")
+            .field("brokers", &self.brokers)
+            .field("properties", &properties)
+            .field("config_file", &self.config_file)
+            .finish()
+    }
 }
 
 fn parse_property(s: &str) -> Result<(String, String), String> {
@@ -42,7 +76,23 @@ impl KafkaSettings {
         KafkaSettings {
             brokers: brokers.into(),
             properties: Vec::new(),
+            config_file: None,
         }
+    }
+
+    /// These settings with the properties of the file at `path` (as
+    /// `--kafka-config-file` would load it).
+    pub fn with_config_file(mut self, path: impl AsRef<Path>) -> Result<Self, ConfigFileError> {
+        self.config_file = Some(KafkaConfigFile::load(path)?);
+        Ok(self)
+    }
+
+    /// The value `key` takes in every client: the last of `--kafka-property`, else the
+    /// config file's, else `None` (a client's own default may still apply).
+    pub fn property(&self, key: &str) -> Option<&str> {
+        let overridden = self.properties.iter().rev().find(|(k, _)| k == key);
+        let from_file = || self.config_file.as_ref().and_then(|file| file.get(key));
+        overridden.map(|(_, v)| v.as_str()).or_else(from_file)
     }
 
     /// A client config with `defaults` for this kind of client, then the overrides.
@@ -56,11 +106,50 @@ impl KafkaSettings {
         for (k, v) in defaults {
             config.set(*k, *v);
         }
+        for (k, v) in self.config_file.iter().flat_map(|file| &file.properties) {
+            config.set(k, v);
+        }
         for (k, v) in &self.properties {
             config.set(k, v);
         }
         config
     }
+}
+
+/// Why `error` means the broker refused this client's principal: a failed login, or an
+/// operation no ACL allows it. A sentence naming what was refused and the broker's code,
+/// for `/readyz` and the log, so an operator sees "grant an ACL" rather than "broker
+/// down"; `None` for any other error. `action` says what was attempted ("create or
+/// describe topic orders.events"). Retrying cannot help until the ACL or the credentials
+/// are fixed; the services retry slowly all the same, so a grant needs no restart.
+pub fn access_denied(action: &str, error: &KafkaError) -> Option<String> {
+    // `rdkafka_error_code` leaves out the admin operations' codes.
+    let code = match error {
+        KafkaError::AdminOp(code) => *code,
+        other => other.rdkafka_error_code()?,
+    };
+    // The code names the kind of resource; only a topic refusal is about `action`.
+    let (what, why) = match code {
+        RDKafkaErrorCode::TopicAuthorizationFailed => (action, "TOPIC_AUTHORIZATION_FAILED"),
+        RDKafkaErrorCode::GroupAuthorizationFailed => {
+            ("use its consumer group", "GROUP_AUTHORIZATION_FAILED")
+        }
+        RDKafkaErrorCode::ClusterAuthorizationFailed => {
+            ("act on the cluster", "CLUSTER_AUTHORIZATION_FAILED")
+        }
+        RDKafkaErrorCode::TransactionalIdAuthorizationFailed => (
+            "use its transactional id",
+            "TRANSACTIONAL_ID_AUTHORIZATION_FAILED",
+        ),
+        RDKafkaErrorCode::SaslAuthenticationFailed | RDKafkaErrorCode::Authentication => {
+            return Some(format!(
+                "the broker refused to authenticate this client ({error}): check its SASL \
+                 username and password and the TLS trust settings"
+            ));
+        }
+        _ => return None,
+    };
+    Some(format!("not authorized to {what}: {why} ({error})"))
 }
 
 /// Client context that reports librdkafka's errors through `tracing`, leaving out
@@ -193,6 +282,20 @@ mod tests {
         for e in &transient {
             assert!(log_gone("t", e).is_none(), "{e}");
         }
+    }
+
+    #[test]
+    fn only_refusals_of_the_principal_are_access_denied() {
+        let denied = KafkaError::AdminOp(RDKafkaErrorCode::TopicAuthorizationFailed);
+        let reason = access_denied("describe topic t", &denied).unwrap();
+        assert!(
+            reason.starts_with("not authorized to describe topic t: TOPIC_AUTHORIZATION_FAILED"),
+            "{reason}"
+        );
+        let login = KafkaError::Global(RDKafkaErrorCode::Authentication);
+        assert!(access_denied("x", &login).unwrap().contains("authenticate"));
+        let down = KafkaError::Global(RDKafkaErrorCode::AllBrokersDown);
+        assert!(access_denied("x", &down).is_none());
     }
 
     #[test]

@@ -1,5 +1,10 @@
 //! Plumbing shared by the orderflow services, with no business logic in it:
 //!
+//! - `http`: the HTTP server every service runs ([`serve`]) with its limits ([`HttpSettings`]:
+//!   header, body and request timeouts, a concurrency limit) and an optional rate limit per
+//!   client ([`RateLimitLayer`]);
+//! - `redact`: masking of passwords and tokens in URLs, texts and client properties
+//!   ([`redact::url`], [`redact::text`], [`redact::property`]);
 //! - `backoff`: the one retry delay of every loop that waits for a dependency ([`Backoff`]);
 //! - `problem`: RFC 9457 `application/problem+json` responses ([`Problem`]);
 //! - `kafka`: librdkafka settings with local defaults and overrides ([`KafkaSettings`]) and
@@ -12,9 +17,11 @@
 
 mod backoff;
 mod event_log;
+pub mod http;
 mod kafka;
 mod problem;
 mod read_to_end;
+pub mod redact;
 mod shutdown;
 mod telemetry;
 mod topic_id;
@@ -24,7 +31,11 @@ pub use event_log::{
     LogError, LogIdentity, LogSettings, TopicFacts, check_topic, ensure_log, ensure_topic,
     topic_facts,
 };
-pub use kafka::{KafkaSettings, QuietEof, log_gone, partition_for_key, possibly_persisted};
+pub use http::{HttpSettings, RateLimitLayer, serve};
+pub use kafka::{
+    ConfigFileError, KafkaConfigFile, KafkaSettings, QuietEof, access_denied, log_gone,
+    partition_for_key, possibly_persisted,
+};
 pub use problem::{FieldError, PROBLEM_JSON, Problem};
 pub use read_to_end::{ReadToEnd, ReadToEndError, Span, whole_partitions};
 pub use shutdown::shutdown_signal;

@@ -57,7 +57,7 @@ pub use sinks::redis::Cache;
 pub use tools::progress::ProgressMode;
 pub use tools::rebuild::{RebuildOptions, RebuildReport, rebuild};
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -79,14 +79,21 @@ pub async fn run(
     // The root of the projector's cancellation tree: every generation run, batch loop and
     // reporter below it stops when the process does.
     let stop = CancellationToken::new();
+    tracing::info!(
+        database = %orderflow_platform::redact::url(&settings.database_url),
+        redis = %orderflow_platform::redact::url(&settings.redis_url),
+        registry = %orderflow_platform::redact::url(&settings.registry.url),
+        kafka = ?settings.kafka,
+        "projecting"
+    );
+    let http = settings.http.clone();
     let mut projection = tokio::spawn(live::project(settings, health.clone(), stop.clone()));
-    let served = axum::serve(listener, health::router(health))
-        .with_graceful_shutdown(async move {
-            // Cancels on `shutdown`, and also when the server ends any other way.
-            let _stop = stop.drop_guard();
-            shutdown.await;
-        })
-        .into_future();
+    let shutdown = async move {
+        // Cancels on `shutdown`, and also when the server ends any other way.
+        let _stop = stop.drop_guard();
+        shutdown.await;
+    };
+    let served = orderflow_platform::serve(listener, health::router(health), shutdown, &http);
     tokio::select! {
         served = served => {
             // Stopping between batches is clean; a batch cut short rolls back, which is safe too.

@@ -1,7 +1,7 @@
 //! Typed settings of the projector: defaults for the local stack, every one overridable by
 //! flag or environment variable.
 
-use orderflow_platform::{KafkaSettings, LogSettings};
+use orderflow_platform::{HttpSettings, KafkaSettings, LogSettings};
 use orderflow_schemas::RegistryArgs;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -34,13 +34,15 @@ pub struct Settings {
     #[arg(
         long,
         env = "ORDERFLOW_DATABASE_URL",
-        default_value = "postgres://orderflow:orderflow@127.0.0.1:5432/orderflow"
+        hide_env_values = true,
+        default_value = "postgres://orderflow_projector@127.0.0.1:5432/orderflow"
     )]
     pub database_url: String,
     /// Redis holding the order cache.
     #[arg(
         long,
         env = "ORDERFLOW_REDIS_URL",
+        hide_env_values = true,
         default_value = "redis://127.0.0.1:6379"
     )]
     pub redis_url: String,
@@ -53,6 +55,15 @@ pub struct Settings {
     /// Longest time one batch may spend writing to Redis before it is given up.
     #[arg(long, env = "ORDERFLOW_REDIS_TIMEOUT_MS", default_value_t = 200)]
     pub redis_timeout_ms: u64,
+    /// Postgres role granted reading the reader views (the query API's role is a member)
+    /// each time a switch re-creates them; skipped with a warning if there is no such role.
+    /// Empty: grant to no one.
+    #[arg(
+        long,
+        env = "ORDERFLOW_READER_ROLE",
+        default_value = "orderflow_reader"
+    )]
+    pub reader_role: String,
     #[command(flatten)]
     pub registry: RegistryArgs,
     /// Most records folded in one Postgres transaction.
@@ -75,6 +86,9 @@ pub struct Settings {
     /// partitions an instance owns leaves loops idle.
     #[arg(long, env = "ORDERFLOW_PROJECTOR_WRITERS", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub writers: u16,
+    /// Limits of the health endpoint's server.
+    #[command(flatten)]
+    pub http: HttpSettings,
 }
 
 impl Settings {
@@ -83,11 +97,11 @@ impl Settings {
     /// partitions this instance keeps are not fetched again, so their dropped records would
     /// be skipped. The eager protocol (the default) re-assigns them at the stored offsets.
     pub fn check(&self) -> Result<(), String> {
+        // The effective value: `--kafka-property` over the `--kafka-config-file`.
         let cooperative = self
             .kafka
-            .properties
-            .iter()
-            .any(|(k, v)| k == "partition.assignment.strategy" && v.contains("cooperative"));
+            .property("partition.assignment.strategy")
+            .is_some_and(|v| v.contains("cooperative"));
         if cooperative {
             return Err("partition.assignment.strategy must be an eager strategy (range or roundrobin); cooperative-sticky is not supported".into());
         }
@@ -114,10 +128,12 @@ impl Settings {
             redis_prefix: "orderflow:".to_owned(),
             redis_ttl_secs: 86_400,
             redis_timeout_ms: 200,
+            reader_role: "orderflow_reader".to_owned(),
             registry: RegistryArgs::new(registry_url),
             batch_max_records: 2000,
             batch_max_wait_ms: 20,
             writers: 2,
+            http: HttpSettings::default(),
         }
     }
 

@@ -8,10 +8,14 @@ use crate::wait::{self, Waiters};
 use crate::{list, orders, stats};
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use orderflow_auth::{Authenticator, principal_key};
 use orderflow_platform::Problem;
+use orderflow_platform::http::{RateLimitLayer, serve};
+use orderflow_platform::redact;
 use serde_json::json;
 use std::future::Future;
 use std::sync::Arc;
@@ -23,29 +27,43 @@ pub struct AppState {
     pub(crate) store: Store,
     pub(crate) cache: Cache,
     pub(crate) waiters: Arc<Waiters>,
+    pub(crate) authenticator: Authenticator,
+    /// Each caller's request budget, inside authentication so it is per principal.
+    pub(crate) rate_limit: RateLimitLayer,
 }
 
 impl AppState {
     /// State over a lazily connected pool and a not yet connected cache; nothing is
     /// contacted until a request or the background tasks of [`run`] need it.
-    pub fn new(settings: &Settings) -> Result<AppState, sqlx::Error> {
+    pub fn new(settings: &Settings, authenticator: Authenticator) -> Result<AppState, sqlx::Error> {
         Ok(AppState {
             store: Store::connect(settings)?,
             cache: Cache::new(settings.redis_ttl(), settings.redis_timeout()),
             waiters: Arc::new(Waiters::default()),
+            authenticator,
+            rate_limit: RateLimitLayer::new(&settings.http, principal_key),
         })
     }
 }
 
-/// The service's routes.
+/// The service's routes. Every route but the probes needs a bearer token (the auth layer
+/// answers 401 before a handler runs); who may read what is checked in the handlers.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let authenticated = Router::new()
         .route("/orders", get(list::list))
         .route("/orders/{id}", get(orders::get_order))
         .route("/orders/{id}/history", get(orders::history))
         .route("/stats/orders", get(stats::orders))
         .route("/stats/revenue/hourly", get(stats::hourly))
         .route("/stats/products/top", get(stats::top_products))
+        // Layers run outside in: authentication first, then the principal's rate limit.
+        .route_layer(state.rate_limit.clone())
+        .route_layer(middleware::from_fn_with_state(
+            state.authenticator.clone(),
+            orderflow_auth::authenticate,
+        ));
+    Router::new()
+        .merge(authenticated)
         .route(
             "/healthz",
             get(|| async { Json(json!({"status": "alive"})) }),
@@ -64,12 +82,18 @@ async fn ready(State(app): State<AppState>) -> Response {
     let (database, redis) = tokio::join!(app.store.ping(), app.cache.ping());
     let redis = if redis { "up" } else { "down" };
     let listening = app.waiters.is_listening();
+    let auth = if app.authenticator.is_enabled() {
+        "enabled"
+    } else {
+        "disabled"
+    };
     match database {
         Ok(()) => Json(json!({
             "status": "ready",
             "postgres": "up",
             "redis": redis,
             "notifications": if listening { "listening" } else { "reconnecting" },
+            "auth": auth,
         }))
         .into_response(),
         Err(e) => {
@@ -81,6 +105,7 @@ async fn ready(State(app): State<AppState>) -> Response {
             )
             .with("postgres", "down")
             .with("redis", redis)
+            .with("auth", auth)
             .retry_after(1)
             .into_response()
         }
@@ -95,16 +120,24 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let state = AppState::new(&settings).map_err(std::io::Error::other)?;
+    let authenticator = Authenticator::start(&settings.auth)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    // A URL that does not parse may be quoted in the error: never with its password.
+    let state = AppState::new(&settings, authenticator)
+        .map_err(|e| std::io::Error::other(redact::text(&e.to_string()).into_owned()))?;
+    tracing::info!(
+        database = %redact::url(&settings.database_url),
+        redis = %redact::url(&settings.redis_url),
+        "reading the read model"
+    );
     let cache = tokio::spawn(state.cache.clone().connect(settings.redis_url.clone()));
     let notifications = tokio::spawn(wait::listen(
         state.store.clone(),
         state.waiters.clone(),
         state.cache.clone(),
     ));
-    let served = axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    // The limits per principal sit on the router; the server's own limits are `serve`'s.
+    let served = serve(listener, router(state), shutdown, &settings.http).await;
     cache.abort();
     notifications.abort();
     served

@@ -41,6 +41,9 @@ pub enum ApiError {
     /// The route exists but not for this method. Handling: 405.
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// The caller's token is valid but its roles do not allow this. Handling: 403.
+    #[error("{0}")]
+    Forbidden(&'static str),
     /// A Postgres failure. Handling: 503 when Postgres is unreachable, else 500; logged.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
@@ -91,6 +94,7 @@ fn problem(error: ApiError) -> Problem {
             "method-not-allowed",
             "This resource does not support that method.",
         ),
+        ApiError::Forbidden(detail) => orderflow_auth::forbidden(detail),
         ApiError::Database(e) if is_outage(&e) => {
             tracing::warn!(error = %e, "Postgres unavailable; answering 503");
             Problem::new(

@@ -20,8 +20,10 @@
 //! - `stats`: the analytics endpoints;
 //! - `wait`: the notification listener and the registry of waiting requests;
 //! - `store`: Postgres reads; `cache`: Redis reads and guarded fills;
+//! - `access`: who may read what (owner or operator, analytics for operators);
 //! - `params`: query and path parsing; `error`: [`ApiError`], the problem+json mapping.
 
+mod access;
 mod app;
 mod cache;
 mod error;

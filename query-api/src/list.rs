@@ -6,12 +6,14 @@
 //! costs the same wherever it is, and orders placed meanwhile neither shift nor duplicate
 //! later pages.
 
+use crate::access;
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::params::{self, Params};
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
+use orderflow_auth::Caller;
 use orderflow_read_model::{OrderView, SELECT_ORDERS, order_from_row};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -71,7 +73,8 @@ impl Cursor {
 /// `GET /orders`: `{"orders": [summary…], "next_cursor": "…" | null}`.
 pub async fn list(
     State(app): State<AppState>,
-    Params(query): Params<ListQuery>,
+    Caller(caller): Caller,
+    Params(mut query): Params<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let limit = params::bounded("limit", query.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
     if let Some(customer) = &query.customer_id
@@ -84,6 +87,7 @@ pub async fn list(
             "must be 1 to 64 characters without control characters",
         ));
     }
+    query.customer_id = access::list_filter(&caller, query.customer_id)?;
     let status = params::status(query.status.as_deref())?;
     let after = query.cursor.as_deref().map(after_cursor).transpose()?;
     let rows = page(&app, &query, status, after, limit).await?;

@@ -1,6 +1,7 @@
 //! `GET /orders/{id}` (cache first, optionally waiting for a version) and
 //! `GET /orders/{id}/history`.
 
+use crate::access;
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::params::{self, Params};
@@ -11,6 +12,7 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use orderflow_auth::Caller;
 use serde::Deserialize;
 use serde_json::json;
 use std::time::Duration;
@@ -19,6 +21,10 @@ use std::time::Duration;
 const DEFAULT_WAIT_MS: u64 = 2_000;
 /// Longest a request may wait for a version.
 const MAX_WAIT_MS: u64 = 10_000;
+/// History page size when `limit` is absent.
+const DEFAULT_HISTORY_LIMIT: u64 = 100;
+/// Largest history page.
+const MAX_HISTORY_LIMIT: u64 = 1_000;
 
 /// The query of `GET /orders/{id}`.
 #[derive(Debug, Deserialize)]
@@ -36,9 +42,18 @@ enum Source {
     Database,
 }
 
-/// `GET /orders/{id}`.
+/// The query of `GET /orders/{id}/history`.
+#[derive(Debug, Deserialize)]
+pub struct HistoryQuery {
+    /// Only events after this version (the `next_after_version` of the previous page).
+    after_version: Option<u64>,
+    limit: Option<u64>,
+}
+
+/// `GET /orders/{id}`: for its customer or an operator.
 pub async fn get_order(
     State(app): State<AppState>,
+    Caller(caller): Caller,
     path: Result<Path<String>, PathRejection>,
     Params(query): Params<OrderQuery>,
 ) -> Result<Response, ApiError> {
@@ -63,6 +78,7 @@ pub async fn get_order(
     if let Some(doc) = app.cache.get(&id).await
         && doc.version >= min_version.unwrap_or(0)
     {
+        access::order_visible(&caller, doc.customer_id(), &id)?;
         return Ok(respond(doc, Source::Cache));
     }
     let doc = match min_version {
@@ -74,6 +90,7 @@ pub async fn get_order(
         Some(min) => wait::until_version(&app.store, &app.waiters, &id, min, wait).await?,
     };
     app.cache.fill(&id, &doc).await;
+    access::order_visible(&caller, doc.customer_id(), &id)?;
     Ok(respond(doc, Source::Database))
 }
 
@@ -91,16 +108,34 @@ fn respond(doc: OrderDoc, source: Source) -> Response {
     response
 }
 
-/// `GET /orders/{id}/history`: every accepted event of the order, in version order.
+/// `GET /orders/{id}/history`: the order's accepted events in version order, a page at a
+/// time, for its customer or an operator. `next_after_version` is where the next page
+/// starts, `null` on the last.
 pub async fn history(
     State(app): State<AppState>,
+    Caller(caller): Caller,
     path: Result<Path<String>, PathRejection>,
+    Params(query): Params<HistoryQuery>,
 ) -> Result<Response, ApiError> {
     let id = params::order_id(path)?;
-    let events = app
+    let limit = params::bounded(
+        "limit",
+        query.limit,
+        DEFAULT_HISTORY_LIMIT,
+        MAX_HISTORY_LIMIT,
+    )?;
+    let owner = app
         .store
-        .history(&id)
+        .owner(&id)
         .await?
         .ok_or_else(|| ApiError::NotFound(id.clone()))?;
-    Ok(Json(json!({"order_id": id, "events": events})).into_response())
+    access::order_visible(&caller, &owner, &id)?;
+    let after = query.after_version.unwrap_or(0);
+    let mut events = app.store.history(&id, after, limit + 1).await?;
+    let next_after_version = (events.len() as u64 > limit).then(|| {
+        events.truncate(limit as usize);
+        events.last().map_or(after, |e| e.version as u64)
+    });
+    let body = json!({"order_id": id, "events": events, "next_after_version": next_after_version});
+    Ok(Json(body).into_response())
 }

@@ -1,6 +1,8 @@
 //! Typed settings of the query API: defaults for the local stack, every one overridable by
 //! flag or environment variable.
 
+use orderflow_auth::AuthSettings;
+use orderflow_platform::HttpSettings;
 use orderflow_read_model::READ_SCHEMA;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -19,7 +21,8 @@ pub struct Settings {
     #[arg(
         long,
         env = "ORDERFLOW_DATABASE_URL",
-        default_value = "postgres://orderflow:orderflow@127.0.0.1:5432/orderflow"
+        hide_env_values = true,
+        default_value = "postgres://orderflow_query@127.0.0.1:5432/orderflow"
     )]
     pub database_url: String,
     /// Most pooled Postgres connections (the notification listener has one of its own).
@@ -32,6 +35,7 @@ pub struct Settings {
     #[arg(
         long,
         env = "ORDERFLOW_REDIS_URL",
+        hide_env_values = true,
         default_value = "redis://127.0.0.1:6379"
     )]
     pub redis_url: String,
@@ -47,6 +51,10 @@ pub struct Settings {
     /// it: Redis is an accelerator, never a reason to be slow.
     #[arg(long, env = "ORDERFLOW_QUERY_REDIS_TIMEOUT_MS", default_value_t = 50)]
     pub redis_timeout_ms: u64,
+    #[command(flatten)]
+    pub http: HttpSettings,
+    #[command(flatten)]
+    pub auth: AuthSettings,
 }
 
 impl Settings {
@@ -62,6 +70,8 @@ impl Settings {
             read_schema: READ_SCHEMA.to_owned(),
             redis_ttl_secs: 86_400,
             redis_timeout_ms: 50,
+            http: HttpSettings::default(),
+            auth: AuthSettings::with_jwks(orderflow_auth::DEV_JWKS),
         }
     }
 

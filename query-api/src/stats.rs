@@ -6,12 +6,14 @@
 //! defines `stats_hourly` and `stats_products`. Order counts by status are *current*
 //! statuses (`stats_status`). Money is a decimal string with two places.
 
+use crate::access;
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::params::{self, Params};
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Duration, Utc};
+use orderflow_auth::Caller;
 use orderflow_read_model::{money, timestamp};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::Deserialize;
@@ -26,7 +28,11 @@ const DEFAULT_TOP: u64 = 10;
 const MAX_TOP: u64 = 100;
 
 /// `GET /stats/orders`: `{total_orders, total_revenue, by_status}`.
-pub async fn orders(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
+pub async fn orders(
+    State(app): State<AppState>,
+    Caller(caller): Caller,
+) -> Result<Json<Value>, ApiError> {
+    access::operators_only(&caller)?;
     let pool = app.store.pool();
     // One statement, so both figures come from one snapshot (and one generation).
     let (statuses, order_counts, revenue): (Vec<String>, Vec<i64>, Decimal) = sqlx::query_as(
@@ -62,8 +68,10 @@ pub struct HourlyQuery {
 /// (default: the last 24 hours) that had placements, oldest first.
 pub async fn hourly(
     State(app): State<AppState>,
+    Caller(caller): Caller,
     Params(query): Params<HourlyQuery>,
 ) -> Result<Json<Value>, ApiError> {
+    access::operators_only(&caller)?;
     let (from, to) = range(query.from.as_deref(), query.to.as_deref(), Utc::now())?;
     let rows: Vec<(DateTime<Utc>, i64, Decimal)> = sqlx::query_as(
         "SELECT hour, order_count, revenue FROM stats_hourly
@@ -138,8 +146,10 @@ pub struct TopQuery {
 /// `GET /stats/products/top`: products by quantity placed, most first.
 pub async fn top_products(
     State(app): State<AppState>,
+    Caller(caller): Caller,
     Params(query): Params<TopQuery>,
 ) -> Result<Json<Value>, ApiError> {
+    access::operators_only(&caller)?;
     let limit = params::bounded("limit", query.limit, DEFAULT_TOP, MAX_TOP)?;
     let rows: Vec<(String, i64, Decimal)> = sqlx::query_as(
         "SELECT product_id, quantity, revenue FROM stats_products

@@ -17,6 +17,13 @@ pub struct OrderDoc {
     pub json: Value,
 }
 
+impl OrderDoc {
+    /// The customer the order was placed for (empty if the document has none).
+    pub fn customer_id(&self) -> &str {
+        self.json["customer_id"].as_str().unwrap_or_default()
+    }
+}
+
 /// The read-model database.
 #[derive(Clone)]
 pub struct Store {
@@ -56,18 +63,22 @@ impl Store {
         }))
     }
 
-    /// The order's history in version order; `None` when there is no such order.
-    pub async fn history(&self, order_id: &str) -> Result<Option<Vec<HistoryEvent>>, sqlx::Error> {
-        let events = orderflow_read_model::load_history(&self.pool, order_id).await?;
-        if !events.is_empty() {
-            return Ok(Some(events));
-        }
-        let exists: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM orders WHERE order_id = $1)")
-                .bind(order_id)
-                .fetch_one(&self.pool)
-                .await?;
-        Ok(exists.then(Vec::new))
+    /// The customer an order was placed for; `None` when there is no such order.
+    pub async fn owner(&self, order_id: &str) -> Result<Option<String>, sqlx::Error> {
+        sqlx::query_scalar("SELECT customer_id FROM orders WHERE order_id = $1")
+            .bind(order_id)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    /// Up to `limit` events of the order's history after `after_version`, in version order.
+    pub async fn history(
+        &self,
+        order_id: &str,
+        after_version: u64,
+        limit: u64,
+    ) -> Result<Vec<HistoryEvent>, sqlx::Error> {
+        orderflow_read_model::load_history(&self.pool, order_id, after_version, limit).await
     }
 
     /// The live generation of the read model and its Redis key prefix; `None` while the

@@ -5,6 +5,7 @@ use crate::{AppState, Settings, router};
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
+use orderflow_auth::Authenticator;
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -14,7 +15,7 @@ fn app() -> axum::Router {
         "redis://127.0.0.1:1",
     );
     settings.database_timeout_ms = 200;
-    router(AppState::new(&settings).unwrap())
+    router(AppState::new(&settings, Authenticator::disabled()).unwrap())
 }
 
 async fn call(method: Method, uri: &str) -> (StatusCode, Option<String>, Value) {
@@ -148,4 +149,11 @@ async fn unknown_routes_and_methods_are_problems() {
         (status, body["status"].as_str()),
         (StatusCode::OK, Some("alive"))
     );
+}
+
+#[tokio::test]
+async fn readyz_says_when_authentication_is_off() {
+    let (status, _, body) = call(Method::GET, "/readyz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "no database here");
+    assert_eq!(body["auth"], "disabled");
 }

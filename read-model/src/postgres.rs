@@ -81,16 +81,21 @@ pub async fn load_orders_from_tables<'e>(
     rows.iter().map(order_from_row).collect()
 }
 
-/// The order's history in version order (empty for an unknown order).
+/// A page of the order's history in version order: up to `limit` events after version
+/// `after_version` (empty for an unknown order).
 pub async fn load_history<'e>(
     executor: impl PgExecutor<'e>,
     order_id: &str,
+    after_version: u64,
+    limit: u64,
 ) -> Result<Vec<HistoryEvent>, sqlx::Error> {
     sqlx::query_as(
         "SELECT version, event_type, occurred_at, data FROM order_history
-         WHERE order_id = $1 ORDER BY version",
+         WHERE order_id = $1 AND version > $2 ORDER BY version LIMIT $3",
     )
     .bind(order_id)
+    .bind(after_version.min(i64::MAX as u64) as i64)
+    .bind(limit.min(i64::MAX as u64) as i64)
     .fetch_all(executor)
     .await
 }

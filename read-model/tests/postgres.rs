@@ -52,7 +52,7 @@ async fn orders_and_history_read_through_the_reader_views() {
     assert_eq!(views[1].summary_json(), entry);
     assert_eq!(views[0].summary_json()["items_count"], 2);
 
-    let history = load_history(&readers, "o-1").await.unwrap();
+    let history = load_history(&readers, "o-1", 0, 10).await.unwrap();
     let events: Vec<_> = history.iter().map(|e| json!(e)).collect();
     assert_eq!(
         events,
@@ -61,7 +61,22 @@ async fn orders_and_history_read_through_the_reader_views() {
             json!({"version": 2, "type": "OrderPacked", "occurred_at": "2026-01-10T12:01:00.000Z", "data": {"n": 2}}),
         ]
     );
-    assert!(load_history(&readers, "nope").await.unwrap().is_empty());
+    assert!(
+        load_history(&readers, "nope", 0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let second_page = load_history(&readers, "o-1", 1, 10).await.unwrap();
+    assert_eq!(
+        second_page.iter().map(|e| e.version).collect::<Vec<_>>(),
+        [2]
+    );
+    let first_only = load_history(&readers, "o-1", 0, 1).await.unwrap();
+    assert_eq!(
+        first_only.iter().map(|e| e.version).collect::<Vec<_>>(),
+        [1]
+    );
 }
 
 /// A fresh database with a generation's tables in `g1`, filled with SQL, and the reader

@@ -40,6 +40,7 @@ pub struct RegistryArgs {
     #[arg(
         long = "registry-url",
         env = "ORDERFLOW_SCHEMA_REGISTRY_URL",
+        hide_env_values = true,
         default_value = "http://127.0.0.1:8081/apis/ccompat/v7"
     )]
     pub url: String,
@@ -53,11 +54,13 @@ pub struct RegistryArgs {
 }
 
 impl RegistryArgs {
-    /// The registry at `url`, without auth.
+    /// The registry at `url`, with the credential the binaries would take from the
+    /// environment (`ORDERFLOW_SCHEMA_REGISTRY_AUTH`), if set: the local stack's registry
+    /// takes writes only with one, and a registry without auth ignores it.
     pub fn new(url: &str) -> Self {
         RegistryArgs {
             url: url.to_owned(),
-            auth: None,
+            auth: std::env::var("ORDERFLOW_SCHEMA_REGISTRY_AUTH").ok(),
         }
     }
 

@@ -36,5 +36,5 @@ pub use codec::{EventCodec, RegistryArgs, RegistrySettings};
 pub use compatibility::{CompatibilityLevel, Earlier, UnknownLevel, check, error_chain};
 pub use error::{CodecError, WireError};
 pub use history::{DEFAULT_LEVEL, HistoryError, SchemaHistory, load_histories};
-pub use registry_tool::{RegistryToolError, check_with_registry, register};
+pub use registry_tool::{RegistryEndpoint, RegistryToolError, check_with_registry, register};
 pub use wire::{WireBody, WireEnvelope, WireEvent, WireItem};

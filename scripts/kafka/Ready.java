@@ -5,12 +5,16 @@
 //                       port is not taken for ours)
 //     --wait SECONDS    keep asking until the broker answers or SECONDS pass (default: ask once)
 //     --pid PID         while waiting, give up at once when process PID exits
+//     --command-config FILE  client properties to connect with (SASL_SSL for the secured
+//                       broker); read from a file so no password is on the command line
 //
 // Exits 0 when describeCluster returns a cluster id and at least one node; 1 when it does
 // not answer (in time) or the cluster id differs; 2 on bad arguments; 3 when PID exited.
 // An open port alone proves nothing: the broker binds its listeners before it has caught
 // up with its metadata log. Waiting here rather than in a shell loop starts one JVM (and
 // one compile of this file) instead of one per attempt.
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Collection;
 import java.util.Optional;
 import java.util.Properties;
@@ -26,7 +30,7 @@ public class Ready {
     private static final int ATTEMPT_MS = 1500;
 
     public static void main(String[] args) throws InterruptedException {
-        String bootstrap = null, expected = null;
+        String bootstrap = null, expected = null, commandConfig = null;
         long waitMs = 0;
         Optional<ProcessHandle> watched = Optional.empty();
         boolean watching = false;
@@ -34,6 +38,7 @@ public class Ready {
             for (int i = 0; i < args.length; i++) {
                 switch (args[i]) {
                     case "--cluster-id" -> expected = args[++i];
+                    case "--command-config" -> commandConfig = args[++i];
                     case "--wait" -> waitMs = (long) (Double.parseDouble(args[++i]) * 1000);
                     case "--pid" -> {
                         watching = true;
@@ -47,11 +52,19 @@ public class Ready {
             }
             if (bootstrap == null) throw new IllegalArgumentException("no host:port");
         } catch (RuntimeException e) {
-            System.err.println("usage: Ready.java <host:port> [--cluster-id ID] [--wait SECONDS] [--pid PID] (" + e.getMessage() + ")");
+            System.err.println("usage: Ready.java <host:port> [--cluster-id ID] [--wait SECONDS] [--pid PID] [--command-config FILE] (" + e.getMessage() + ")");
             Runtime.getRuntime().halt(2);
         }
 
         Properties props = new Properties();
+        if (commandConfig != null) {
+            try (var in = Files.newInputStream(Path.of(commandConfig))) {
+                props.load(in);
+            } catch (java.io.IOException e) {
+                System.err.println("Ready: cannot read " + commandConfig + ": " + e.getMessage());
+                Runtime.getRuntime().halt(2);
+            }
+        }
         props.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         props.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, ATTEMPT_MS);
         props.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, ATTEMPT_MS);

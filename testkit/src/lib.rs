@@ -3,13 +3,25 @@
 //! - [`registry`]: the stack's Schema Registry (Apicurio, started by `scripts/test.sh`),
 //!   and registries a test starts and stops itself to play an outage or a lost registry;
 //! - [`framed`]: a record as a producer of another schema version writes it;
-//! - [`fresh_database`]: a Postgres database of the test's own.
+//! - [`fresh_database`]: a Postgres database of the test's own, and the stack's service
+//!   roles to log into it as ([`ServiceRole`]);
+//! - [`redis_url`]: the stack's Redis;
+//! - [`TestIssuer`]: bearer tokens signed by a key of the test's own, and the auth
+//!   settings that trust it;
+//! - [`secrets`]: a service binary run with secrets in its environment.
 
 mod database;
+mod redis;
 pub mod registry;
+pub mod secrets;
+pub mod tokens;
 
-pub use database::{admin_database_url, fresh_database};
+pub use database::{
+    ServiceRole, admin_database_url, as_role, fresh_database, fresh_projector_database,
+};
+pub use redis::{redis_url, service_redis_url};
 pub use registry::Registry;
+pub use tokens::TestIssuer;
 
 /// Confluent-framed bytes: the magic byte, schema `id` (big endian), and `value` written
 /// with `schema`, as a producer with that schema writes them.

@@ -4,6 +4,10 @@
 //! are named after the topic (TopicRecordNameStrategy), so tests never see each other's
 //! subjects. A test that needs a registry to go away or come up starts one of its own:
 //! an Apicurio process with in-memory storage, killed when the handle drops.
+//!
+//! The stack's registry takes writes (registering, levels, deletes) only with a credential,
+//! `ORDERFLOW_SCHEMA_REGISTRY_AUTH` (`user:password`, exported by `scripts/test.sh`); reads
+//! are anonymous. A registry of a test's own has no auth and ignores a credential sent to it.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -16,15 +20,23 @@ const CCOMPAT: &str = "/apis/ccompat/v7";
 pub struct Registry {
     /// The Confluent-compatible base URL the services and tools take.
     pub url: String,
+    /// `user:password` that may write to it, if it needs one.
+    pub auth: Option<String>,
     process: Option<Child>,
 }
 
 impl Registry {
-    /// The stack's registry: `ORDERFLOW_SCHEMA_REGISTRY_URL`, else the local default.
+    /// The stack's registry: `ORDERFLOW_SCHEMA_REGISTRY_URL`, else the local default, with
+    /// the credential in `ORDERFLOW_SCHEMA_REGISTRY_AUTH`.
     pub fn shared() -> Registry {
         let url = std::env::var("ORDERFLOW_SCHEMA_REGISTRY_URL")
             .unwrap_or_else(|_| format!("http://127.0.0.1:8081{CCOMPAT}"));
-        Registry { url, process: None }
+        let auth = std::env::var("ORDERFLOW_SCHEMA_REGISTRY_AUTH").ok();
+        Registry {
+            url,
+            auth,
+            process: None,
+        }
     }
 
     /// A registry of this test's own on `port` (0 for any free port), empty, ready to
@@ -52,6 +64,7 @@ impl Registry {
             .expect("start Apicurio Registry");
         let registry = Registry {
             url: format!("{root}{CCOMPAT}"),
+            auth: None,
             process: Some(process),
         };
         if !registry.answers_within(Duration::from_secs(60)).await {
@@ -71,7 +84,8 @@ impl Registry {
     pub async fn set_level(&self, subject: &str, level: &str) {
         let url = format!("{}/config/{subject}", self.url);
         let body = serde_json::json!({ "compatibility": level });
-        let response = reqwest::Client::new().put(url).json(&body).send().await;
+        let request = self.authorized(reqwest::Client::new().put(url));
+        let response = request.json(&body).send().await;
         let status = response.expect("the registry answers").status();
         assert!(
             status.is_success(),
@@ -83,7 +97,8 @@ impl Registry {
     pub async fn register(&self, subject: &str, schema: &str) -> u32 {
         let url = format!("{}/subjects/{subject}/versions", self.url);
         let body = serde_json::json!({ "schema": schema });
-        let response = reqwest::Client::new().post(url).json(&body).send().await;
+        let request = self.authorized(reqwest::Client::new().post(url));
+        let response = request.json(&body).send().await;
         let registered: serde_json::Value = response
             .expect("the registry answers")
             .json()
@@ -91,6 +106,14 @@ impl Registry {
             .expect("a JSON answer");
         let id = registered["id"].as_u64();
         id.unwrap_or_else(|| panic!("{subject} not registered: {registered}")) as u32
+    }
+
+    /// `request` with this registry's credential, if it has one.
+    pub fn authorized(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match self.auth.as_deref().and_then(|a| a.split_once(':')) {
+            Some((user, password)) => request.basic_auth(user, Some(password)),
+            None => request,
+        }
     }
 
     /// Stops this test's own registry (the shared one is left alone).

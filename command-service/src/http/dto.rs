@@ -2,7 +2,8 @@
 
 use crate::aggregates::Ack;
 use orderflow_domain::{
-    Command, Date, Decimal, LineItem, PlaceOrder, Violation, limits, validate_order_id, violations,
+    Command, CommandKind, Date, Decimal, LineItem, PlaceOrder, Violation, limits,
+    validate_order_id, violations,
 };
 use orderflow_platform::FieldError;
 use serde::de::DeserializeOwned;
@@ -71,11 +72,15 @@ pub struct CancelBody {
 /// The body of a transition, which maps to its command without failing (the domain
 /// checks the fields).
 pub trait TransitionBody: DeserializeOwned + Send + 'static {
+    /// The command this body makes.
+    const KIND: CommandKind;
     /// The command, or the fields that cannot be read.
     fn into_command(self) -> Result<Command, Vec<FieldError>>;
 }
 
 impl TransitionBody for PackBody {
+    const KIND: CommandKind = CommandKind::Pack;
+
     fn into_command(self) -> Result<Command, Vec<FieldError>> {
         Ok(Command::Pack {
             warehouse: self.warehouse,
@@ -84,6 +89,8 @@ impl TransitionBody for PackBody {
 }
 
 impl TransitionBody for ShipBody {
+    const KIND: CommandKind = CommandKind::Ship;
+
     fn into_command(self) -> Result<Command, Vec<FieldError>> {
         let estimated_delivery = match self.estimated_delivery.as_deref().map(parse_date) {
             None => None,
@@ -104,6 +111,8 @@ impl TransitionBody for ShipBody {
 }
 
 impl TransitionBody for LocationBody {
+    const KIND: CommandKind = CommandKind::UpdateLocation;
+
     fn into_command(self) -> Result<Command, Vec<FieldError>> {
         Ok(Command::UpdateLocation {
             location: self.location,
@@ -112,12 +121,16 @@ impl TransitionBody for LocationBody {
 }
 
 impl TransitionBody for DeliverBody {
+    const KIND: CommandKind = CommandKind::Deliver;
+
     fn into_command(self) -> Result<Command, Vec<FieldError>> {
         Ok(Command::Deliver)
     }
 }
 
 impl TransitionBody for CancelBody {
+    const KIND: CommandKind = CommandKind::Cancel;
+
     fn into_command(self) -> Result<Command, Vec<FieldError>> {
         Ok(Command::Cancel {
             reason: self.reason,

@@ -28,6 +28,8 @@ pub enum ApiError {
     BadPath(String),
     /// The route exists but not for this method. Handling: 405.
     MethodNotAllowed,
+    /// The caller's token is valid but its roles do not allow this. Handling: 403.
+    Forbidden(&'static str),
 }
 
 impl From<CommandError> for ApiError {
@@ -69,6 +71,7 @@ fn problem(error: ApiError) -> Problem {
             "method-not-allowed",
             "This resource does not support that method.",
         ),
+        ApiError::Forbidden(detail) => orderflow_auth::forbidden(detail),
     }
 }
 
@@ -97,8 +100,11 @@ fn command_problem(error: CommandError) -> Problem {
                 .with("command", command.verb())
         }
         CommandError::AlreadyExists(_) => Problem::new(S::CONFLICT, "order-exists", detail),
-        CommandError::IdempotencyKeyReused(_) => {
+        CommandError::IdempotencyKeyReused => {
             Problem::new(S::CONFLICT, "idempotency-key-reused", detail)
+        }
+        CommandError::LocationLimit { limit, .. } => {
+            Problem::new(S::CONFLICT, "location-limit", detail).with("limit", limit)
         }
         CommandError::VersionMismatch { current, .. } => {
             Problem::new(S::PRECONDITION_FAILED, "version-mismatch", detail)

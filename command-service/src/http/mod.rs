@@ -11,15 +11,18 @@ pub use error::ApiError;
 use crate::aggregates::{Ack, CommandRequest};
 use crate::app::AppState;
 use crate::error::CommandError;
+use crate::idempotency;
 use axum::Json;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use dto::*;
 use extract::JsonBody;
-use orderflow_domain::{Command, validate_order_id};
+use orderflow_auth::{Caller, Principal};
+use orderflow_domain::{Command, CommandKind, validate_order_id};
 use orderflow_platform::Problem;
 use uuid::Uuid;
 
@@ -30,9 +33,11 @@ const BODY_LIMIT: usize = 64 * 1024;
 /// a retried `POST /orders` lands on the same order (and partition) as the original.
 const ORDER_ID_NAMESPACE: Uuid = Uuid::from_u128(0x6f72_6465_7266_6c6f_7700_0000_0000_0001);
 
-/// The service's routes.
+/// The service's routes. Every route but the probes needs a bearer token (the auth layer
+/// answers 401 before a handler runs); what each role may do is checked in the handlers
+/// and, for who owns an order, by the order's worker.
 pub fn router(state: AppState) -> axum::Router {
-    axum::Router::new()
+    let authenticated = axum::Router::new()
         .route("/orders", post(place))
         .route("/orders/{id}", get(inspect))
         .route("/orders/{id}/pack", post(transition::<PackBody>))
@@ -40,6 +45,14 @@ pub fn router(state: AppState) -> axum::Router {
         .route("/orders/{id}/location", post(transition::<LocationBody>))
         .route("/orders/{id}/deliver", post(transition::<DeliverBody>))
         .route("/orders/{id}/cancel", post(transition::<CancelBody>))
+        // Layers run outside in: authentication first, then the principal's rate limit.
+        .route_layer(state.rate_limit().clone())
+        .route_layer(middleware::from_fn_with_state(
+            state.authenticator().clone(),
+            orderflow_auth::authenticate,
+        ));
+    axum::Router::new()
+        .merge(authenticated)
         .route(
             "/healthz",
             get(|| async { Json(serde_json::json!({"status": "alive"})) }),
@@ -53,25 +66,43 @@ pub fn router(state: AppState) -> axum::Router {
         .with_state(state)
 }
 
+/// `POST /orders`: a customer places for itself, an operator for anyone.
 async fn place(
     State(app): State<AppState>,
+    Caller(caller): Caller,
     headers: HeaderMap,
     JsonBody(body): JsonBody<PlaceOrderBody>,
 ) -> Result<Response, ApiError> {
     let (order_id, command) = body.into_command().map_err(ApiError::InvalidFields)?;
-    submit(&app, request(&headers, order_id, command)?).await
+    if let Command::Place(placed) = &command
+        && !caller.may_act_for(&placed.customer_id)
+    {
+        return Err(ApiError::Forbidden(
+            "A customer may place orders only for itself: customer_id must be the token's subject.",
+        ));
+    }
+    submit(&app, request(&headers, caller, order_id, command)?).await
 }
 
-/// A transition: the body names the command, the path names the order.
+/// A transition: the body names the command, the path names the order. Cancelling is for
+/// the order's customer or an operator (the worker knows the owner); the rest is for
+/// operators, refused before the body is read.
 async fn transition<B: TransitionBody>(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    Caller(caller): Caller,
     path: Result<Path<String>, PathRejection>,
-    JsonBody(body): JsonBody<B>,
+    request: Request,
 ) -> Result<Response, ApiError> {
+    if B::KIND != CommandKind::Cancel && !caller.is_operator() {
+        return Err(ApiError::Forbidden(
+            "Only operators may pack, ship, track or deliver orders.",
+        ));
+    }
     let id = order_id_in(path)?;
+    let headers = request.headers().clone();
+    let JsonBody(body) = JsonBody::<B>::from_request(request, &()).await?;
     let command = body.into_command().map_err(ApiError::InvalidFields)?;
-    submit(&app, request(&headers, Some(id), command)?).await
+    submit(&app, self::request(&headers, caller, Some(id), command)?).await
 }
 
 /// The order id of the path; an id that could never have been placed names no order.
@@ -81,14 +112,17 @@ fn order_id_in(path: Result<Path<String>, PathRejection>) -> Result<String, ApiE
     Ok(id)
 }
 
-/// The command with what its headers say. Without an order id, one is derived from the
-/// `Idempotency-Key` (so retries find the same order) or made up.
+/// The command with what its headers say. The `Idempotency-Key` is scoped to the caller.
+/// Without an order id, one is derived from that scoped key (so retries find the same
+/// order, and two callers' equal keys do not) or made up.
 fn request(
     headers: &HeaderMap,
+    caller: Principal,
     order_id: Option<String>,
     command: Command,
 ) -> Result<CommandRequest, ApiError> {
-    let idempotency_key = extract::idempotency_key(headers)?;
+    let idempotency_key = extract::idempotency_key(headers)?
+        .map(|key| idempotency::scoped_key(&caller.subject, &key));
     let order_id = order_id.unwrap_or_else(|| match &idempotency_key {
         Some(k) => Uuid::new_v5(&ORDER_ID_NAMESPACE, k.as_bytes()).to_string(),
         None => Uuid::new_v4().to_string(),
@@ -99,6 +133,7 @@ fn request(
         precondition: extract::precondition(headers)?,
         idempotency_key,
         correlation_id: extract::correlation_id(headers)?,
+        caller,
     })
 }
 
@@ -131,13 +166,15 @@ fn etag(version: u64) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or(HeaderValue::from_static("\"0\""))
 }
 
-/// `GET /orders/{id}`: the write side's view (status and version), for `If-Match`.
+/// `GET /orders/{id}`: the write side's view (status and version), for `If-Match`; the
+/// order's customer or an operator.
 async fn inspect(
     State(app): State<AppState>,
+    Caller(caller): Caller,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let id = order_id_in(path)?;
-    let order = app.inspect(&id).await?;
+    let order = app.inspect(&id, caller).await?;
     let status = order
         .status
         .ok_or_else(|| CommandError::NotFound(id.clone()))?;
@@ -150,14 +187,23 @@ async fn ready(State(app): State<AppState>) -> Response {
     let readiness = app.readiness();
     let (replayed, total) = readiness.progress();
     let (failure, stalled) = (readiness.failure(), readiness.stall_reason());
-    let up = readiness.is_replayed() && readiness.is_broker_up();
+    let denied = readiness.access_denied();
+    let up = readiness.is_replayed() && readiness.is_broker_up() && denied.is_none();
+    let auth = if app.authenticator().is_enabled() {
+        "enabled"
+    } else {
+        "disabled"
+    };
     if failure.is_none() && stalled.is_none() && up {
-        return Json(serde_json::json!({"status": "ready", "partitions": total})).into_response();
+        let body = serde_json::json!({"status": "ready", "partitions": total, "auth": auth});
+        return Json(body).into_response();
     }
     let detail = if let Some(failure) = failure {
         format!(
             "The event log cannot be read: {failure}. Restart the service once the log is fixed."
         )
+    } else if let Some(denied) = denied {
+        format!("The broker refuses this service: {denied}. It retries until its ACLs allow it.")
     } else if let Some(stalled) = stalled {
         format!(
             "Reading the event log stopped at a record: {stalled}. \
@@ -172,6 +218,7 @@ async fn ready(State(app): State<AppState>) -> Response {
         .with("partitions_replayed", replayed)
         .with("partitions", total)
         .with("broker_reachable", readiness.is_broker_up())
+        .with("auth", auth)
         .retry_after(1)
         .into_response()
 }

@@ -5,12 +5,16 @@ use crate::app::AppState;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
+use orderflow_auth::Authenticator;
 use serde_json::Value;
 use std::time::Duration;
 use tower::ServiceExt;
 
 async fn send(request: Request<Body>) -> (StatusCode, Option<String>, Value) {
-    let app = router(AppState::new(Duration::from_secs(1)));
+    let app = router(AppState::new(
+        Duration::from_secs(1),
+        Authenticator::disabled(),
+    ));
     let response = app.oneshot(request).await.unwrap();
     let status = response.status();
     let content_type = response
@@ -89,7 +93,10 @@ async fn every_error_is_problem_json() {
 
 #[tokio::test]
 async fn commands_before_the_log_side_is_up_get_503_with_retry_after() {
-    let app = router(AppState::new(Duration::from_secs(1)));
+    let app = router(AppState::new(
+        Duration::from_secs(1),
+        Authenticator::disabled(),
+    ));
     let response = app
         .oneshot(post("/orders", "application/json", ORDER))
         .await
@@ -104,4 +111,12 @@ async fn a_price_that_would_need_rounding_is_refused() {
     let (status, _, problem) = send(post("/orders", "application/json", &body)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(problem["errors"][0]["field"], "items[0].unit_price");
+}
+
+#[tokio::test]
+async fn readyz_says_when_authentication_is_off() {
+    let request = Request::get("/readyz").body(Body::empty()).unwrap();
+    let (status, _, body) = send(request).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "not replayed yet");
+    assert_eq!(body["auth"], "disabled");
 }

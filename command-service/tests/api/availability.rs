@@ -1,6 +1,6 @@
 //! Dependencies that are down: 503 with Retry-After, and recovery without a restart.
 
-use crate::helpers::{Registry, TestApp, brokers, expect_json, order_body, spawn_with};
+use crate::helpers::{Registry, TestApp, expect_json, order_body, spawn_with};
 use orderflow_command_service::Settings;
 use orderflow_testkit::registry::free_port;
 use reqwest::StatusCode;
@@ -21,7 +21,7 @@ async fn without_a_registry_commands_get_503_until_it_comes_up() {
     let port = free_port();
     let topic = format!("orders.events.test-{}", Uuid::new_v4().simple());
     let url = format!("http://127.0.0.1:{port}/apis/ccompat/v7");
-    let settings = Settings::for_stack(&brokers(), &url, &topic);
+    let settings = crate::helpers::settings(&url, &topic);
     let mut app = spawn_with(settings, Registry::shared()).await;
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     expect_unavailable(&app).await;
@@ -41,6 +41,7 @@ async fn without_a_broker_commands_get_503_with_retry_after() {
         "orders.events.nowhere",
     );
     settings.command_timeout_ms = 1000;
+    settings.auth = crate::helpers::issuer().settings();
     let app = spawn_with(settings, registry).await;
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     expect_unavailable(&app).await;
@@ -50,7 +51,7 @@ async fn without_a_broker_commands_get_503_with_retry_after() {
 async fn a_registry_outage_after_start_up_does_not_stop_commands() {
     let registry = Registry::start_own(0).await;
     let topic = format!("orders.events.test-{}", Uuid::new_v4().simple());
-    let settings = Settings::for_stack(&brokers(), &registry.url, &topic);
+    let settings = crate::helpers::settings(&registry.url, &topic);
     let mut app = spawn_with(settings, registry).await;
     app.wait_ready().await;
     let id = app.place_ok().await;

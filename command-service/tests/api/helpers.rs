@@ -21,7 +21,7 @@ pub fn brokers() -> String {
     std::env::var("ORDERFLOW_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into())
 }
 
-pub use orderflow_testkit::Registry;
+pub use orderflow_testkit::{Registry, TestIssuer};
 
 /// A running command service.
 pub struct TestApp {
@@ -44,8 +44,30 @@ pub async fn spawn_app() -> TestApp {
 
 /// A command service for `topic` and `registry`, not waited for.
 pub async fn spawn_on(topic: &str, registry: Registry) -> TestApp {
-    let settings = Settings::for_stack(&brokers(), &registry.url, topic);
-    spawn_with(settings, registry).await
+    spawn_with(settings(&registry.url, topic), registry).await
+}
+
+/// A command service that takes at most `max_locations` location updates per order.
+pub async fn spawn_with_location_cap(max_locations: u32) -> TestApp {
+    let registry = Registry::shared();
+    let topic = format!("orders.events.test-{}", Uuid::new_v4().simple());
+    let mut settings = settings(&registry.url, &topic);
+    settings.max_locations_per_order = max_locations;
+    let app = spawn_with(settings, registry).await;
+    app.wait_ready().await;
+    app
+}
+
+/// The settings of a command service on the stack for `topic`, trusting [`issuer`].
+pub fn settings(registry_url: &str, topic: &str) -> Settings {
+    let mut settings = Settings::for_stack(&brokers(), registry_url, topic);
+    settings.auth = issuer().settings();
+    settings
+}
+
+/// The issuer of the tokens of this test process: every service a test starts trusts it.
+pub fn issuer() -> &'static TestIssuer {
+    TestIssuer::shared()
 }
 
 pub async fn spawn_with(settings: Settings, registry: Registry) -> TestApp {
@@ -61,7 +83,7 @@ pub async fn spawn_with(settings: Settings, registry: Registry) -> TestApp {
         address,
         topic,
         registry,
-        client: reqwest::Client::new(),
+        client: issuer().operator_client(),
         stop: Some(stop),
         task: Some(task),
     }
@@ -97,8 +119,11 @@ impl TestApp {
 
     /// Another instance on the same topic and registry (a second writer).
     pub async fn second_instance(&self) -> TestApp {
-        let settings = Settings::for_stack(&brokers(), &self.registry.url, &self.topic);
-        let app = spawn_with(settings, Registry::shared()).await;
+        let app = spawn_with(
+            settings(&self.registry.url, &self.topic),
+            Registry::shared(),
+        )
+        .await;
         app.wait_ready().await;
         app
     }
@@ -123,6 +148,16 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
+    }
+
+    /// The issuer whose tokens this service trusts.
+    pub fn issuer(&self) -> &'static TestIssuer {
+        issuer()
+    }
+
+    /// Every kind of caller of the auth matrix, with its token, for orders of `owner`.
+    pub fn callers(&self, owner: &str) -> Vec<(&'static str, Option<String>)> {
+        issuer().callers(owner)
     }
 
     /// POSTs JSON with extra headers.

@@ -3,7 +3,6 @@
 //! refusing commands, never replaying an empty log.
 
 use crate::helpers::{Registry, TestApp, brokers, expect_json, order_body, spawn_app, spawn_with};
-use orderflow_command_service::Settings;
 use orderflow_platform::{KafkaSettings, LogSettings, ensure_topic};
 use rdkafka::admin::{AdminClient, AdminOptions, AlterConfig, ResourceSpecifier};
 use rdkafka::client::DefaultClientContext;
@@ -91,7 +90,7 @@ async fn records_deleted_from_the_start_of_the_log_stop_the_replay_instead_of_st
 /// The error `run` ends with on `topic`.
 async fn refusal(topic: &str) -> String {
     let registry = Registry::shared();
-    let settings = Settings::for_stack(&brokers(), &registry.url, topic);
+    let settings = crate::helpers::settings(&registry.url, topic);
     let app = spawn_with(settings, registry).await;
     app.exited().await.unwrap_err().to_string()
 }

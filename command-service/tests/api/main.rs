@@ -2,8 +2,10 @@
 //! the dev Schema Registry on Postgres, and Confluent's Python client. Each test gets its
 //! own topic and its own registry database.
 
+mod auth;
 mod availability;
 mod concurrency;
+mod hardening;
 mod helpers;
 mod idempotency;
 mod lifecycle;

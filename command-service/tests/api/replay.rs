@@ -17,7 +17,7 @@ async fn conflicting_and_undecodable_records_are_ignored_by_the_replay() {
         &RegistrySettings {
             url: app.registry.url.clone(),
             timeout: Duration::from_secs(5),
-            basic_auth: None,
+            basic_auth: app.registry.auth.clone(),
         },
         &app.topic,
     )

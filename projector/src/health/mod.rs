@@ -8,6 +8,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
+use orderflow_platform::access_denied;
+use rdkafka::error::KafkaError;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -26,6 +28,10 @@ pub struct Health {
     /// Partitions whose batch waits at a record whose schema the registry does not know,
     /// with why; cleared once the batch commits (or its lane stops).
     stalled: Mutex<BTreeMap<i32, String>>,
+    /// Why the broker refuses the projector's principal (no ACL for what it asked, a
+    /// failed login); cleared once it connects. Not for good: the projector retries, so an
+    /// ACL granted later takes effect without a restart.
+    denied: Mutex<Option<String>>,
     /// Events folded into the read model.
     pub applied: AtomicU64,
     /// Events the fold rule ignored: duplicates and conflicting appends.
@@ -112,6 +118,38 @@ impl Health {
         self.stalled.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// A connect attempt failed with `error`: when the broker refused the projector's
+    /// principal (on the log `topic` or the dead-letter topic `dlq`), the projector is not
+    /// ready and `/readyz` says why, until [`Health::allowed`]. Logged once per reason.
+    pub fn connect_failed(&self, topic: &str, dlq: &str, error: &anyhow::Error) {
+        let action = format!(
+            "create, describe or read topic {topic}, join its consumer group, \
+             or create or write the dead-letter topic {dlq}"
+        );
+        let refusal = error.chain().find_map(|cause| {
+            let kafka = cause.downcast_ref::<KafkaError>()?;
+            access_denied(&action, kafka)
+        });
+        if let Some(reason) = refusal {
+            let mut denied = self.denied();
+            if denied.as_deref() != Some(reason.as_str()) {
+                tracing::error!(%reason, "the broker refuses the projector; retrying until its ACLs allow it");
+                *denied = Some(reason);
+            }
+        }
+    }
+
+    /// The projector connected: the broker serves its principal.
+    pub fn allowed(&self) {
+        if let Some(reason) = self.denied().take() {
+            tracing::info!(was = %reason, "the broker serves the projector again");
+        }
+    }
+
+    fn denied(&self) -> std::sync::MutexGuard<'_, Option<String>> {
+        self.denied.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Whether the last Postgres operation succeeded.
     pub fn set_database_up(&self, up: bool) {
         let was = self.database_up.swap(up, Ordering::SeqCst);
@@ -129,6 +167,7 @@ impl Health {
             && self.ahead().is_empty()
             && self.failure().is_none()
             && self.stalled().is_empty()
+            && self.denied().is_none()
     }
 
     /// The counters, as `/readyz` shows them.
@@ -148,6 +187,7 @@ impl Health {
             "ahead_of_log": self.ahead(),
             "log_failure": self.failure(),
             "stalled": stalled,
+            "access_denied": *self.denied(),
         })
     }
 }
@@ -167,4 +207,39 @@ async fn readyz(State(health): State<Arc<Health>>) -> (StatusCode, Json<Value>) 
         StatusCode::SERVICE_UNAVAILABLE
     };
     (status, Json(health.snapshot()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ProjectorError;
+    use rdkafka::types::RDKafkaErrorCode;
+
+    #[test]
+    fn a_refused_principal_is_not_ready_and_says_why_until_it_connects() {
+        let health = Health::default();
+        let refused = anyhow::Error::from(ProjectorError::Kafka(KafkaError::AdminOp(
+            RDKafkaErrorCode::TopicAuthorizationFailed,
+        )))
+        .context("connecting");
+        health.connect_failed("orders.events", "orders.events.dlq", &refused);
+        assert!(!health.is_ready());
+        let denied = health.snapshot()["access_denied"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(denied.contains("topic orders.events"), "{denied}");
+        assert!(denied.contains("TOPIC_AUTHORIZATION_FAILED"), "{denied}");
+
+        health.allowed();
+        assert!(health.snapshot()["access_denied"].is_null());
+    }
+
+    #[test]
+    fn other_connect_failures_are_not_refusals() {
+        let health = Health::default();
+        let down = anyhow::Error::from(KafkaError::AdminOp(RDKafkaErrorCode::AllBrokersDown));
+        health.connect_failed("t", "t.dlq", &down);
+        assert!(health.snapshot()["access_denied"].is_null());
+    }
 }

@@ -86,7 +86,8 @@ pub(crate) async fn project(
 /// The live generation; on a database without one, a new generation made live (empty,
 /// so this projector fills it from offset 0).
 async fn live_generation(settings: &Settings) -> anyhow::Result<Generation> {
-    let generations = Generations::connect(&settings.database_url, &settings.redis_prefix)?;
+    let generations = Generations::connect(&settings.database_url, &settings.redis_prefix)?
+        .with_reader_role(&settings.reader_role);
     generations
         .prepare()
         .await
@@ -138,8 +139,12 @@ pub(crate) async fn connect_retrying(
             connect(settings, health, target).await
         };
         match attempt.await {
-            Ok(parts) => return Ok(Some(parts)),
+            Ok(parts) => {
+                health.allowed();
+                return Ok(Some(parts));
+            }
             Err(e) => {
+                health.connect_failed(&settings.log.topic, &settings.dlq_topic(), &e);
                 if let Some(ProjectorError::LogRefused(refused)) = e.downcast_ref() {
                     tracing::error!(error = %refused, "the log is refused");
                     return Err(ProjectorError::LogRefused(refused.clone()));

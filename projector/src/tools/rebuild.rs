@@ -89,7 +89,8 @@ pub async fn rebuild(
     stop: CancellationToken,
 ) -> Result<RebuildReport, ProjectorError> {
     let started = Instant::now();
-    let generations = Generations::connect(&settings.database_url, &settings.redis_prefix)?;
+    let generations = Generations::connect(&settings.database_url, &settings.redis_prefix)?
+        .with_reader_role(&settings.reader_role);
     generations.prepare().await?;
     let _lock = RebuildLock::acquire(&settings.database_url).await?;
     let building = Building::prepare(settings, &generations, options).await?;

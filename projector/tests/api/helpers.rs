@@ -69,7 +69,7 @@ impl Stack {
             &RegistrySettings {
                 url: registry.url.clone(),
                 timeout: Duration::from_secs(5),
-                basic_auth: None,
+                basic_auth: registry.auth.clone(),
             },
             &topic,
         )

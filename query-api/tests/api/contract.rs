@@ -135,7 +135,7 @@ async fn write_batch(store: &Store, events: Vec<Event>) -> BatchPlan {
 /// Writes the plan's orders through to Redis under `prefix` with the projector's writer.
 async fn cache_through_projector(prefix: &str, plan: &BatchPlan) {
     let (ttl, timeout) = (Duration::from_secs(60), Duration::from_secs(2));
-    let mut cache = Cache::new(REDIS_URL, prefix, ttl, timeout, Default::default()).unwrap();
+    let mut cache = Cache::new(&redis_url(), prefix, ttl, timeout, Default::default()).unwrap();
     let views: Vec<_> = plan.orders.iter().map(|c| &c.view).collect();
     cache.write(&views).await;
     assert!(cache.is_clean(), "the projector's cache write failed");
@@ -143,7 +143,7 @@ async fn cache_through_projector(prefix: &str, plan: &BatchPlan) {
 
 /// The document stored at `key`.
 async fn cached(key: &str) -> Value {
-    let mut redis = redis::Client::open(REDIS_URL)
+    let mut redis = redis::Client::open(redis_url())
         .unwrap()
         .get_multiplexed_async_connection()
         .await

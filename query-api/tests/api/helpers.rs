@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 use orderflow_query_api::{Settings, run};
 use orderflow_read_model::{GENERATION_VIEW, MIGRATOR, ORDERS_CHANNEL, READ_SCHEMA};
+use orderflow_testkit::TestIssuer;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -17,7 +18,15 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
+/// The stack's Redis, as its admin (`ORDERFLOW_REDIS_URL`, see `orderflow_testkit::redis_url`).
+pub fn redis_url() -> String {
+    orderflow_testkit::redis_url()
+}
+
+/// The issuer of the tokens of this test process: every service a test starts trusts it.
+pub fn issuer() -> &'static TestIssuer {
+    TestIssuer::shared()
+}
 
 /// A running query API and the stores behind it.
 pub struct TestApp {
@@ -33,16 +42,25 @@ pub struct TestApp {
 
 /// A query API over a fresh, migrated database and a fresh Redis prefix, ready.
 pub async fn spawn_app() -> TestApp {
-    spawn_with_redis(REDIS_URL).await
+    spawn_with_redis(&redis_url()).await
 }
 
 /// Like [`spawn_app`], with Redis at `redis_url` (a closed port for "Redis down").
 pub async fn spawn_with_redis(redis_url: &str) -> TestApp {
+    let redis_url = redis_url.to_owned();
+    spawn_tuned(move |settings| settings.redis_url = redis_url).await
+}
+
+/// Like [`spawn_app`], with `tune` adjusting the settings first.
+pub async fn spawn_tuned(tune: impl FnOnce(&mut Settings)) -> TestApp {
     orderflow_platform::init_tracing();
     let database_url = orderflow_testkit::fresh_database("qa_test").await;
     let prefix = format!("qa-test-{}:", Uuid::new_v4().simple());
     let db = reader_schema(&database_url, &prefix).await;
-    let settings = Settings::for_stack(&database_url, redis_url);
+    let mut settings = Settings::for_stack(&database_url, &redis_url());
+    settings.auth = issuer().settings();
+    tune(&mut settings);
+    let redis_up = settings.redis_url == redis_url();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = oneshot::channel::<()>();
@@ -51,14 +69,14 @@ pub async fn spawn_with_redis(redis_url: &str) -> TestApp {
     }));
     let app = TestApp {
         address,
-        client: reqwest::Client::new(),
+        client: issuer().operator_client(),
         database_url,
         db,
         prefix,
         stop: Some(stop),
         task: Some(task),
     };
-    app.wait_ready(redis_url == REDIS_URL).await;
+    app.wait_ready(redis_up).await;
     app
 }
 
@@ -100,6 +118,16 @@ impl TestApp {
         panic!("query API at {} did not become ready", self.address);
     }
 
+    /// The issuer whose tokens this service trusts.
+    pub fn issuer(&self) -> &'static TestIssuer {
+        issuer()
+    }
+
+    /// Every kind of caller of the auth matrix, with its token, for orders of `owner`.
+    pub fn callers(&self, owner: &str) -> Vec<(&'static str, Option<String>)> {
+        issuer().callers(owner)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }
@@ -110,7 +138,7 @@ impl TestApp {
 
     /// A Redis connection, for looking at what the API cached.
     pub async fn redis(&self) -> redis::aio::MultiplexedConnection {
-        redis::Client::open(REDIS_URL)
+        redis::Client::open(redis_url())
             .unwrap()
             .get_multiplexed_async_connection()
             .await

@@ -2,9 +2,12 @@
 //! fresh database (the read model's migrations, rows inserted with SQL) and a Redis prefix;
 //! `contract` writes its rows with the projector's own code instead.
 
+mod auth;
 mod contract;
+mod hardening;
 mod helpers;
 mod list;
 mod orders;
+mod privileges;
 mod stats;
 mod wait;

@@ -119,3 +119,33 @@ async fn history_is_in_version_order() {
     assert_eq!(events[0]["occurred_at"], "2026-01-10T12:00:00.000Z");
     assert_eq!(events[2]["data"], json!({"n": 3}));
 }
+
+#[tokio::test]
+async fn history_is_served_a_page_at_a_time() {
+    let app = spawn_app().await;
+    let mut order = Fixture::placed("o-1", "cust-1", "2026-01-10T12:00:00Z");
+    order.version = 5;
+    insert(&app.db, &order).await;
+    let versions = |page: &Value| -> Vec<i64> {
+        page["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["version"].as_i64().unwrap())
+            .collect()
+    };
+
+    let first = expect_json(app.get("/orders/o-1/history?limit=2").await, StatusCode::OK).await;
+    assert_eq!(versions(&first), [1, 2]);
+    assert_eq!(first["next_after_version"], 2);
+    let second = app.get("/orders/o-1/history?limit=2&after_version=2").await;
+    let second = expect_json(second, StatusCode::OK).await;
+    assert_eq!(versions(&second), [3, 4]);
+    let last = app.get("/orders/o-1/history?limit=2&after_version=4").await;
+    let last = expect_json(last, StatusCode::OK).await;
+    assert_eq!(versions(&last), [5]);
+    assert_eq!(last["next_after_version"], Value::Null);
+
+    let too_big = app.get("/orders/o-1/history?limit=1001").await;
+    expect_json(too_big, StatusCode::UNPROCESSABLE_ENTITY).await;
+}

@@ -83,6 +83,7 @@ impl Load {
     pub fn start(commands: &str, writers: usize, per_key: usize) -> Load {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(15))
+            .default_headers(orderflow_testkit::TestIssuer::shared().operator_headers())
             .build()
             .unwrap();
         let mut load = Load {

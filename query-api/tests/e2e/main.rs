@@ -4,8 +4,10 @@
 
 mod broker;
 mod broker_faults;
+mod customers;
 mod load;
 mod rebuild;
+mod secured;
 mod stack;
 
 use rust_decimal::Decimal;

@@ -1,7 +1,7 @@
 //! The whole stack in one process: command service, projector and query API on port 0,
 //! over a fresh topic, database, Redis prefix and consumer group, on the stack's registry.
 
-use orderflow_testkit::fresh_database;
+use orderflow_testkit::{TestIssuer, fresh_database};
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::future::Future;
@@ -87,8 +87,10 @@ impl Stack {
 
         let registry = orderflow_testkit::Registry::shared();
 
+        let issuer = TestIssuer::shared();
         let mut commands_settings =
             orderflow_command_service::Settings::for_stack(brokers, &registry.url, &topic);
+        commands_settings.auth = issuer.settings();
         let read_db = fresh_database("qa_test_e2e").await;
         let mut settings = orderflow_projector::Settings::for_stack(
             brokers,
@@ -109,11 +111,12 @@ impl Stack {
         let projector =
             Service::start(|l, rx| orderflow_projector::run(settings, l, stopped(rx))).await;
 
-        let client = reqwest::Client::new();
+        let client = issuer.operator_client();
         // The query API reads the projector's tables: wait until the projector has made them.
         wait_ready(&client, &commands.address).await;
         wait_ready(&client, &projector.address).await;
-        let settings = orderflow_query_api::Settings::for_stack(&read_db, &redis);
+        let mut settings = orderflow_query_api::Settings::for_stack(&read_db, &redis);
+        settings.auth = issuer.settings();
         let queries =
             Service::start(|l, rx| orderflow_query_api::run(settings, l, stopped(rx))).await;
         wait_ready(&client, &queries.address).await;

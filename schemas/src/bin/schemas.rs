@@ -1,11 +1,14 @@
 //! `schemas`: the event schema workflow.
 //! - `schemas check`: offline, no server, every event's newest schema under `schemas/avro`
 //!   against its older versions; with `--registry`, also what the registry says.
-//! - `schemas register --registry URL`: sets each subject's level and registers the newest.
+//! - `schemas register --registry URL`: sets each subject's level and registers the newest;
+//!   a registry that takes writes only with a credential (the local stack's) needs
+//!   `--registry-auth user:password` or `ORDERFLOW_SCHEMA_REGISTRY_AUTH`.
 
 use clap::{Args, Parser};
 use orderflow_schemas::{
-    CompatibilityLevel, DEFAULT_LEVEL, SchemaHistory, check_with_registry, load_histories, register,
+    CompatibilityLevel, DEFAULT_LEVEL, RegistryEndpoint, SchemaHistory, check_with_registry,
+    error_chain, load_histories, register,
 };
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -33,8 +36,16 @@ struct Common {
     #[arg(long = "level-for", value_parser = parse_override)]
     overrides: Vec<(String, CompatibilityLevel)>,
     /// Schema Registry base URL (required by `register`).
-    #[arg(long, env = "ORDERFLOW_SCHEMA_REGISTRY_URL")]
+    #[arg(long, env = "ORDERFLOW_SCHEMA_REGISTRY_URL", hide_env_values = true)]
     registry: Option<String>,
+    /// `user:password` for the registry's basic auth; registering on the local stack needs
+    /// the writer's (`scripts/lib.sh` keeps it in `.stack/secrets/`).
+    #[arg(
+        long = "registry-auth",
+        env = "ORDERFLOW_SCHEMA_REGISTRY_AUTH",
+        hide_env_values = true
+    )]
+    registry_auth: Option<String>,
     /// Topic of the subjects (`<topic>-<record name>`).
     #[arg(long, env = "ORDERFLOW_TOPIC", default_value = "orders.events")]
     topic: String,
@@ -64,15 +75,21 @@ async fn main() -> ExitCode {
             .or(common.level)
             .unwrap_or(DEFAULT_LEVEL)
     };
-    let client = reqwest::Client::new();
+    let registry = match common.registry.as_deref() {
+        Some(url) => match RegistryEndpoint::new(url, common.registry_auth.as_deref()) {
+            Ok(r) => Some(r),
+            Err(e) => return fail(&e.to_string()),
+        },
+        None => None,
+    };
     let mut failed = false;
     for history in &histories {
         let level = level_of(history);
         let mut problems = history.check(level);
-        if let Some(url) = &common.registry {
-            match check_with_registry(&client, url, &common.topic, history).await {
+        if let Some(registry) = &registry {
+            match check_with_registry(registry, &common.topic, history).await {
                 Ok(online) => problems.extend(online),
-                Err(e) => problems.push(format!("{}: {e}", history.event)),
+                Err(e) => problems.push(format!("{}: {}", history.event, error_chain(&e))),
             }
         }
         let newest = history.versions.last().map_or(0, |(v, _)| *v);
@@ -81,17 +98,17 @@ async fn main() -> ExitCode {
         }
         failed |= !problems.is_empty();
         if problems.is_empty() && registering {
-            let Some(url) = &common.registry else {
+            let Some(registry) = &registry else {
                 return fail("register needs --registry URL");
             };
-            match register(&client, url, &common.topic, history, level).await {
+            match register(registry, &common.topic, history, level).await {
                 Ok(id) => println!(
                     "registered {} v{newest} as id {id} ({level})",
                     history.event
                 ),
                 Err(e) => {
                     failed = true;
-                    println!("FAIL  {}: {e}", history.event);
+                    println!("FAIL  {}: {}", history.event, error_chain(&e));
                 }
             }
         } else if problems.is_empty() {

@@ -2,8 +2,8 @@
 //! schema histories written to a temporary folder as `schemas/avro` holds them.
 
 use orderflow_schemas::{
-    CompatibilityLevel, RegistryToolError, SchemaHistory, check_with_registry, load_histories,
-    register,
+    CompatibilityLevel, RegistryEndpoint, RegistryToolError, SchemaHistory, check_with_registry,
+    load_histories, register,
 };
 use orderflow_testkit::Registry;
 use std::path::PathBuf;
@@ -30,14 +30,20 @@ pub struct Subject {
     pub registry: Registry,
     pub topic: String,
     pub client: reqwest::Client,
+    /// The registry as the `schemas` tool talks to it, with the stack's credential.
+    pub endpoint: RegistryEndpoint,
 }
 
 impl Subject {
     pub fn new() -> Subject {
+        let registry = Registry::shared();
+        let endpoint = RegistryEndpoint::new(&registry.url, registry.auth.as_deref())
+            .expect("ORDERFLOW_SCHEMA_REGISTRY_AUTH is user:password");
         Subject {
-            registry: Registry::shared(),
+            registry,
             topic: format!("orders.events.test-{}", uuid::Uuid::new_v4().simple()),
             client: reqwest::Client::new(),
+            endpoint,
         }
     }
 
@@ -53,20 +59,13 @@ impl Subject {
         level: CompatibilityLevel,
     ) -> Result<u64, RegistryToolError> {
         let history = history(versions);
-        register(
-            &self.client,
-            &self.registry.url,
-            &self.topic,
-            &history,
-            level,
-        )
-        .await
+        register(&self.endpoint, &self.topic, &history, level).await
     }
 
     /// The registry's verdict on the newest of `versions`: empty when compatible.
     pub async fn verdict(&self, versions: &[String]) -> Vec<String> {
         let history = history(versions);
-        check_with_registry(&self.client, &self.registry.url, &self.topic, &history)
+        check_with_registry(&self.endpoint, &self.topic, &history)
             .await
             .expect("the registry answers")
     }
@@ -98,7 +97,8 @@ pub fn history_dir(versions: &[String]) -> PathBuf {
     dir
 }
 
-fn history(versions: &[String]) -> SchemaHistory {
+/// The history of `Probe` with `versions`, as `load_histories` reads it.
+pub fn history(versions: &[String]) -> SchemaHistory {
     let mut histories = load_histories(&history_dir(versions)).unwrap();
     assert_eq!(histories.len(), 1);
     histories.remove(0)

@@ -107,7 +107,8 @@ async fn a_subject_without_a_level_of_its_own_follows_the_global_backward() {
     );
     let post = |schema: String| {
         let body = serde_json::json!({ "schema": schema });
-        subject.client.post(&url).json(&body).send()
+        let request = subject.registry.authorized(subject.client.post(&url));
+        request.json(&body).send()
     };
     assert!(post(probe(&[ID])).await.unwrap().status().is_success());
     let refused = post(probe(&[ID, QTY])).await.unwrap();

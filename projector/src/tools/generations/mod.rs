@@ -83,6 +83,8 @@ const SELECT: &str = "SELECT id, schema_name, redis_prefix, state FROM orderflow
 pub struct Generations {
     pool: PgPool,
     base_prefix: String,
+    /// The role a switch grants the reader views to (`Settings::reader_role`).
+    reader_role: String,
 }
 
 impl Generations {
@@ -98,7 +100,15 @@ impl Generations {
         Ok(Generations {
             pool,
             base_prefix: base_prefix.to_owned(),
+            reader_role: String::new(),
         })
+    }
+
+    /// Grants reading the reader views to `role` at every switch and in
+    /// [`Generations::prepare`] (empty: to no one).
+    pub fn with_reader_role(mut self, role: &str) -> Generations {
+        self.reader_role = role.to_owned();
+        self
     }
 
     /// Creates the control schema and tables if needed.
@@ -115,6 +125,27 @@ impl Generations {
             .await?;
         CONTROL.run_direct(&mut conn).await?;
         sqlx::Connection::close(conn).await?;
+        // A read model made before the reader role was set gets its grants at the start,
+        // not only at its next switch.
+        self.grant_reads().await
+    }
+
+    /// Grants the reader role reading the current reader views, under the control lock:
+    /// concurrent grants on one object can fail. A switch holding it grants them itself,
+    /// so a busy lock skips the grant rather than wait for the switch.
+    async fn grant_reads(&self) -> Result<(), ProjectorError> {
+        if self.reader_role.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+            .bind(CONTROL_LOCK)
+            .fetch_one(&mut *tx)
+            .await?;
+        if locked {
+            switch::grant_reads(&mut tx, &self.reader_role).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -227,7 +258,11 @@ impl Generations {
             }
             None => None,
         };
-        Ok(Switch { tx, live })
+        Ok(Switch {
+            tx,
+            live,
+            reader_role: self.reader_role.clone(),
+        })
     }
 
     /// The stored next offset of each partition of `generation`.

@@ -1,5 +1,11 @@
 //! A switch of the live generation: the pointer locked, the reader views re-pointed and the
 //! pointer moved in one transaction, so readers never see two generations at once.
+//!
+//! The views are dropped and created again, which drops their grants too: each switch
+//! grants the reader role (`Settings::reader_role`, the query API's role is a member)
+//! `USAGE` on the reader schema and `SELECT` on the new views, in the same transaction.
+//! That is all a reader gets: the generations' schemas and the control schema stay the
+//! projector's alone (docs/security.md).
 
 use super::{Generation, ident, literal, offsets_of};
 use crate::error::ProjectorError;
@@ -13,6 +19,8 @@ pub struct Switch {
     pub(super) tx: Transaction<'static, Postgres>,
     /// The live generation when the lock was taken.
     pub live: Option<Generation>,
+    /// The role granted reading the new views; empty: no one.
+    pub(super) reader_role: String,
 }
 
 impl Switch {
@@ -78,6 +86,7 @@ impl Switch {
         .execute(&mut **tx)
         .await?;
         point_views(tx, generation).await?;
+        grant_reads(tx, &self.reader_role).await?;
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(GENERATION_CHANNEL)
             .bind(generation.id.to_string())
@@ -137,5 +146,42 @@ async fn point_views(
         literal(&generation.redis_prefix)
     );
     sqlx::query(&sql).execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Grants `role` reading the reader views: `USAGE` on their schema, `SELECT` on each (they
+/// run with the projector's rights on the generation's tables). A missing role is warned
+/// about, not an error, so a database without the stack's roles still works; so is a
+/// database without the views yet (nothing to grant).
+pub(super) async fn grant_reads(
+    tx: &mut Transaction<'static, Postgres>,
+    role: &str,
+) -> Result<(), ProjectorError> {
+    let views: bool = sqlx::query_scalar("SELECT to_regnamespace($1) IS NOT NULL")
+        .bind(ident(READ_SCHEMA))
+        .fetch_one(&mut **tx)
+        .await?;
+    if role.is_empty() || !views {
+        return Ok(());
+    }
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
+            .bind(role)
+            .fetch_one(&mut **tx)
+            .await?;
+    if !exists {
+        tracing::warn!(
+            role,
+            "the reader role does not exist; the reader views are granted to no one"
+        );
+        return Ok(());
+    }
+    let (read, role) = (ident(READ_SCHEMA), ident(role));
+    for sql in [
+        format!("GRANT USAGE ON SCHEMA {read} TO {role}"),
+        format!("GRANT SELECT ON ALL TABLES IN SCHEMA {read} TO {role}"),
+    ] {
+        sqlx::query(&sql).execute(&mut **tx).await?;
+    }
     Ok(())
 }

@@ -97,6 +97,19 @@ install_system_packages() {
   java_usable || java_pkgs+=(openjdk-17-jdk-headless)
   command -v mvn >/dev/null || java_pkgs+=(maven)
   if [ ${#java_pkgs[@]} -gt 0 ]; then apt_install "${java_pkgs[@]}"; fi
+  install_prometheus
+}
+
+# promtool and a Prometheus server for the observability checks (deploy/observability/,
+# query-api/tests/e2e/observability.rs). The tests run their own server on a port of their
+# own, so the package's service is masked before the install (which would start it on
+# :9090) and its recommended node exporter is left out.
+install_prometheus() {
+  dpkg -s prometheus >/dev/null 2>&1 && return 0
+  if [ -d /run/systemd/system ]; then as_root systemctl mask prometheus.service >/dev/null; fi
+  log "installing prometheus (promtool and the server; its service stays off)"
+  if [ -z "$apt_updated" ]; then as_root apt-get update -qq; apt_updated=1; fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 }
 
 # Whether `java` is 17 or newer and can run single-file source programs.

@@ -68,6 +68,10 @@ impl Authenticator {
     /// refresh (at most every 30 s), so a rotated issuer key is picked up soon.
     pub fn start(settings: &AuthSettings) -> Result<Authenticator, AuthError> {
         if settings.mode == AuthMode::Disabled {
+            tracing::warn!(
+                "AUTHENTICATION IS DISABLED (ORDERFLOW_AUTH=disabled): every request acts with \
+                 every role; /readyz reports it. Never run this way outside a laptop."
+            );
             return Ok(Authenticator::disabled());
         }
         let runtime = tokio::runtime::Handle::try_current().map_err(AuthError::NoRuntime)?;

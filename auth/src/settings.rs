@@ -20,7 +20,12 @@ pub enum AuthMode {
 #[derive(Debug, Clone, clap::Args)]
 pub struct AuthSettings {
     /// enabled | disabled
-    #[arg(long = "auth", env = "ORDERFLOW_AUTH", default_value = "enabled")]
+    #[arg(
+        id = "auth_mode",
+        long = "auth",
+        env = "ORDERFLOW_AUTH",
+        default_value = "enabled"
+    )]
     pub mode: AuthMode,
     /// JWKS: a file path or an http(s) URL
     #[arg(long = "auth-jwks", env = "ORDERFLOW_AUTH_JWKS", default_value = DEV_JWKS)]

@@ -15,8 +15,10 @@
 //!   Postgres `COPY`, Redis `GET`).
 //! - `seed`: backlog generation and the pipelined producer.
 //! - `services`: the services under test as child processes (readiness, memory).
-//! - `run`, `backlog`, `startup`, `http_steps`: the steps of a run; `report`: its output.
+//! - `run`, `backlog`, `startup`, `http_steps`, `ab_steps`: the steps of a run; `report`:
+//!   its output.
 
+pub mod ab_steps;
 pub mod backlog;
 pub mod http;
 pub mod http_steps;

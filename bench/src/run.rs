@@ -170,7 +170,10 @@ pub async fn run(
     }
     live.projector.stop().await?;
     clean_redis(&ctx.redis_url, &ctx.redis_prefix()).await?;
-    let topics = ["events", "events.dlq", "placed", "empty"].map(|t| ctx.topic(t));
+    let mut topics = ["events", "events.dlq", "placed", "empty"]
+        .map(|t| ctx.topic(t))
+        .to_vec();
+    topics.extend(crate::ab_steps::topics(&ctx));
     delete_topics(&ctx.kafka, &topics).await?;
     let written = ctx.report.write(&ctx.args.out)?;
     Ok(written)

@@ -21,6 +21,9 @@ pub struct CommandRequest {
     pub correlation_id: Option<String>,
     /// Who sent it: only the order's customer or an operator may change an existing order.
     pub caller: Principal,
+    /// The request's span: the worker's work on the command is its child, and the event's
+    /// record carries its trace on (`orderflow_platform::telemetry`).
+    pub span: tracing::Span,
 }
 
 /// The versions an `If-Match` header accepts.

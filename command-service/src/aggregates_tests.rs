@@ -38,6 +38,7 @@ fn request(command: Command, caller: Principal, key: Option<&str>) -> CommandReq
         idempotency_key,
         correlation_id: None,
         caller,
+        span: tracing::Span::none(),
     }
 }
 

@@ -4,6 +4,7 @@
 use crate::aggregates::{Ack, CommandRequest};
 use crate::error::CommandError;
 use crate::log;
+use crate::metrics;
 use crate::readiness::Readiness;
 use crate::settings::Settings;
 use crate::worker::{Worker, WorkerContext, WorkerMsg};
@@ -155,6 +156,8 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // Before the router is built: its HTTP metrics layer looks for the recorder.
+    orderflow_platform::metrics::install("command-service", &settings.metrics);
     let authenticator = Authenticator::start(&settings.auth)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     let state =
@@ -217,6 +220,7 @@ async fn start_log_side(settings: Settings, state: AppState) -> LogError {
                 return std::future::pending().await;
             }
             Err(e) => {
+                metrics::dependency_up("kafka", false);
                 let action = format!("create or describe topic {}", settings.log.topic);
                 not_up_yet(&state, &action, &e, e.to_string(), &backoff);
             }
@@ -269,14 +273,14 @@ async fn connect(
     state: &AppState,
     log: &LogIdentity,
 ) -> anyhow::Result<JoinSet<()>> {
+    metrics::describe();
     let topic = log.topic.clone();
     let partitions = log.partitions;
     let codec =
         EventCodec::new(&settings.registry.settings(), &topic).context("schema registry client")?;
-    codec
-        .register_all()
-        .await
-        .context("registering the event schemas")?;
+    let registered = codec.register_all().await;
+    metrics::dependency_up("registry", registered.is_ok());
+    registered.context("registering the event schemas")?;
     let (failure_senders, mut failures): (Vec<_>, VecDeque<_>) =
         (0..partitions).map(|_| mpsc::unbounded_channel()).unzip();
     let deliveries = log::Deliveries::new(failure_senders);
@@ -318,6 +322,7 @@ async fn connect(
     ));
     tasks.spawn(log::watch_broker(reader, topic, state.readiness.clone()));
     tasks.spawn(report_replay(state.readiness.clone(), total));
+    tasks.spawn(metrics::sample_producer(ctx.clone()));
     state.set_workers(Some(Arc::new(senders)));
     Ok(tasks)
 }

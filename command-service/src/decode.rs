@@ -2,6 +2,7 @@
 //! Whatever keeps the registry from answering for it is waited out at that record, so the
 //! partition's state never misses an event.
 
+use crate::metrics;
 use crate::worker::WorkerContext;
 use orderflow_domain::Event;
 use orderflow_platform::Backoff;
@@ -37,13 +38,16 @@ async fn decode_patiently(ctx: &WorkerContext, record: &OwnedMessage) -> Result<
     let payload = record.payload().unwrap_or_default();
     let partition = record.partition();
     let mut backoff = Backoff::standard();
-    let mut stalled = false;
+    let (mut stalled, mut registry_failed) = (false, false);
     loop {
         let e = match ctx.codec.decode(payload).await {
             Err(e) if !e.is_poison() => e,
             decoded => {
                 if stalled {
                     ctx.readiness.resume(partition);
+                }
+                if registry_failed {
+                    metrics::dependency_up("registry", true);
                 }
                 return decoded;
             }
@@ -54,6 +58,8 @@ async fn decode_patiently(ctx: &WorkerContext, record: &OwnedMessage) -> Result<
             ctx.readiness.stall(partition, reason);
             stalled = true;
         } else {
+            registry_failed = true;
+            metrics::dependency_up("registry", false);
             tracing::warn!(error = %e, "registry unavailable while reading the log; retrying");
         }
         backoff.wait().await;

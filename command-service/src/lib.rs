@@ -15,7 +15,7 @@
 //! - `aggregates`: per-partition state, preconditions, ownership and the location cap;
 //!   `idempotency`: caller-scoped keys and their per-order index;
 //! - `log`: topic creation, producer, consumer and broker probe;
-//! - `readiness`: what `/readyz` reports;
+//! - `readiness`: what `/readyz` reports; `metrics`: what operators see on `/metrics`;
 //! - `error`: [`CommandError`], the boundary between HTTP and the workers.
 
 mod aggregates;
@@ -26,6 +26,7 @@ mod error;
 mod http;
 mod idempotency;
 mod log;
+mod metrics;
 mod readiness;
 mod settings;
 mod worker;

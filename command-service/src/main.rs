@@ -3,7 +3,7 @@
 use anyhow::Context;
 use clap::Parser;
 use orderflow_command_service::{Settings, run};
-use orderflow_platform::{init_tracing, shutdown_signal};
+use orderflow_platform::{init_tracing, shutdown_signal, shutdown_tracing};
 
 // The services allocate many small, short-lived buffers per record and per request;
 // glibc's allocator took a third of the projector's CPU profile (docs/performance.md).
@@ -18,7 +18,8 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", settings.listen))?;
     tracing::info!(address = %listener.local_addr()?, topic = %settings.log.topic, "command service listening");
-    run(settings, listener, shutdown_signal())
-        .await
-        .context("running the command service")
+    let served = run(settings, listener, shutdown_signal()).await;
+    // The last spans (the requests drained at shutdown) go out before the process ends.
+    shutdown_tracing();
+    served.context("running the command service")
 }

@@ -2,6 +2,7 @@
 //! the broker not refusing this service's principal, the log still readable, and no
 //! partition stalled at a record it cannot read yet.
 
+use crate::metrics;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -42,17 +43,21 @@ impl Readiness {
     /// Starts counting down the replay of `partitions` partitions.
     pub fn expect_partitions(&self, partitions: usize) {
         self.partitions.store(partitions, Ordering::SeqCst);
+        metrics::replay_partitions(self.replayed.load(Ordering::SeqCst), partitions);
     }
 
     /// Back to "replaying", for a restart of the log side.
     pub(crate) fn reset(&self) {
         self.replayed.store(0, Ordering::SeqCst);
         self.stalled().clear();
+        metrics::replay_partitions(0, self.partitions.load(Ordering::SeqCst));
     }
 
     pub(crate) fn partition_replayed(&self) {
         let done = self.replayed.fetch_add(1, Ordering::SeqCst) + 1;
-        if done == self.partitions.load(Ordering::SeqCst) {
+        let total = self.partitions.load(Ordering::SeqCst);
+        metrics::replay_partitions(done, total);
+        if done == total {
             tracing::info!(
                 partitions = done,
                 "state replayed from the log; accepting commands"
@@ -164,6 +169,7 @@ impl Readiness {
 
     pub fn set_broker_up(&self, up: bool) {
         let was = self.broker_up.swap(up, Ordering::SeqCst);
+        metrics::dependency_up("kafka", up);
         if was != up {
             if up {
                 tracing::info!("broker reachable");

@@ -2,7 +2,7 @@
 //! overridable by flag or environment variable.
 
 use orderflow_auth::AuthSettings;
-use orderflow_platform::{HttpSettings, KafkaSettings, LogSettings};
+use orderflow_platform::{HttpSettings, KafkaSettings, LogSettings, MetricsSettings};
 use orderflow_schemas::RegistryArgs;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -41,6 +41,8 @@ pub struct Settings {
     pub max_locations_per_order: u32,
     #[command(flatten)]
     pub auth: AuthSettings,
+    #[command(flatten)]
+    pub metrics: MetricsSettings,
 }
 
 impl Settings {
@@ -56,10 +58,24 @@ impl Settings {
             http: HttpSettings::default(),
             max_locations_per_order: 1_000,
             auth: AuthSettings::with_jwks(orderflow_auth::DEV_JWKS),
+            metrics: MetricsSettings::default(),
         }
     }
 
     pub(crate) fn command_timeout(&self) -> Duration {
         Duration::from_millis(self.command_timeout_ms)
+    }
+}
+
+#[cfg(test)]
+mod cli_tests {
+    use super::Settings;
+    use clap::CommandFactory;
+
+    /// clap checks its own rules (unique ids across flattened groups, …) only here or at
+    /// run time: a clash would panic the binary before `main` does anything.
+    #[test]
+    fn the_settings_are_a_valid_command_line() {
+        Settings::command().debug_assert();
     }
 }

@@ -12,9 +12,11 @@ use crate::decode::read_back;
 use crate::doubt::{Doubt, Doubts, fetch_end};
 use crate::error::CommandError;
 use crate::log::{Appender, DeliveryFailure, Reader};
+use crate::metrics::{self, PartitionReport};
 use crate::readiness::Readiness;
 use orderflow_auth::Principal;
 use orderflow_domain::{Event, EventMeta, FoldOutcome, Order, Timestamp, decide};
+use orderflow_platform::telemetry::kafka_headers;
 use orderflow_schemas::EventCodec;
 use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::producer::{BaseRecord, Producer};
@@ -22,6 +24,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot};
+use tracing::Span;
 use uuid::Uuid;
 
 /// Where a command's answer goes.
@@ -70,6 +73,11 @@ struct InFlight {
     created: bool,
     reply: Option<Reply>,
     deadline: Instant,
+    /// When the event went to the producer.
+    appended: Instant,
+    /// The command's span in the request's trace, ended when the command is settled: its
+    /// length is the append latency (hand-off to the producer, then read back).
+    _span: Span,
 }
 
 #[derive(Default)]
@@ -91,6 +99,7 @@ pub struct Worker {
     ends: mpsc::UnboundedSender<(Doubt, i64)>,
     ends_answered: mpsc::UnboundedReceiver<(Doubt, i64)>,
     ctx: Arc<WorkerContext>,
+    report: PartitionReport,
 }
 
 impl Worker {
@@ -106,6 +115,7 @@ impl Worker {
             ends,
             ends_answered,
             ctx,
+            report: PartitionReport::default(),
         }
     }
 
@@ -142,7 +152,10 @@ impl Worker {
                     self.doubts.settle_at(doubt, end);
                     self.settle_doubts().await;
                 }
-                _ = tick.tick() => self.expire_in_flight(),
+                _ = tick.tick() => {
+                    self.expire_in_flight();
+                    self.report.report(self.aggregates.len());
+                }
             }
         }
     }
@@ -151,6 +164,7 @@ impl Worker {
         if !self.replayed {
             self.replayed = true;
             self.ctx.readiness.partition_replayed();
+            self.report.report(self.aggregates.len());
             tracing::info!(
                 partition = self.partition,
                 orders = self.aggregates.len(),
@@ -181,6 +195,11 @@ impl Worker {
             let _ = reply.send(answer);
             return;
         }
+        // Decide, append and read back: one span, not one each, since a span costs about
+        // a microsecond and the worker's loop is the service's bottleneck. Never entered:
+        // OpenTelemetry would end it at its last exit rather than when it is settled.
+        let span =
+            tracing::info_span!(parent: &request.span, "command", order_id = %request.order_id);
         let order = self.aggregates.order(&request.order_id);
         let meta = EventMeta {
             event_id: Uuid::new_v4(),
@@ -195,14 +214,17 @@ impl Worker {
                 return;
             }
         };
-        match self.append(&event).await {
+        match self.append(&event, &span).await {
             Ok(payload) => {
+                let appended = Instant::now();
                 let in_flight = InFlight {
                     event,
                     payload,
                     created: order.version == 0,
                     reply: Some(reply),
-                    deadline: Instant::now() + self.ctx.command_timeout,
+                    deadline: appended + self.ctx.command_timeout,
+                    appended,
+                    _span: span,
                 };
                 self.queues.entry(request.order_id).or_default().in_flight = Some(in_flight);
             }
@@ -213,18 +235,22 @@ impl Worker {
     }
 
     /// Encodes and hands the event to the producer without waiting for the broker;
-    /// returns the bytes sent.
-    async fn append(&mut self, event: &Event) -> Result<Vec<u8>, CommandError> {
+    /// returns the bytes sent. The record's headers carry `span`'s trace context on to
+    /// the projector.
+    async fn append(&mut self, event: &Event, span: &Span) -> Result<Vec<u8>, CommandError> {
         let payload = self
             .ctx
             .codec
             .encode(event)
             .await
             .map_err(|e| CommandError::Unavailable(e.to_string()))?;
-        let record = BaseRecord::to(&self.ctx.topic)
+        let mut record = BaseRecord::to(&self.ctx.topic)
             .partition(self.partition)
             .key(event.order_id.as_bytes())
             .payload(&payload);
+        if let Some(headers) = kafka_headers(span) {
+            record = record.headers(headers);
+        }
         self.ctx.producer.send(record).map_err(|(e, _)| {
             tracing::warn!(error = %e, "producer queue refused a record");
             CommandError::Overloaded
@@ -236,6 +262,9 @@ impl Worker {
         let offset = record.offset();
         self.next_offset = offset + 1;
         self.ctx.readiness.count_folded();
+        if !self.replayed {
+            self.report.folded_while_replaying();
+        }
         let event = match self.own_event(&record) {
             Some(event) => Some(event),
             None => read_back(&self.ctx, &record).await,
@@ -271,6 +300,7 @@ impl Worker {
             return;
         };
         let answer = if outcome == FoldOutcome::Accepted {
+            metrics::append_confirmed(in_flight.appended.elapsed());
             Ok(Ack {
                 order_id: event.order_id.clone(),
                 status: event.kind.resulting_status(),

@@ -34,7 +34,8 @@
 //!   (`model` holds the row and document types);
 //! - `sinks/`: Postgres (rows and offsets, one transaction per batch), Redis (the order
 //!   cache) and the dead-letter topic;
-//! - `health/`: `/healthz`, `/readyz`, counters and the lag reports;
+//! - `health/`: `/healthz`, `/readyz`, counters, the Prometheus series and the lag
+//!   reports;
 //! - `tools/`: the operator's tools (generations, rebuild, verify, repair) and their
 //!   command line;
 //! - `settings`: typed configuration ([`Settings`]); `error`: [`ProjectorError`].
@@ -63,10 +64,10 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-/// Serves `/healthz` and `/readyz` on `listener` and runs the projection until `shutdown`
-/// completes. Postgres, Kafka and the registry are connected in the background, retried
-/// with backoff; `/readyz` is 503 until the group assigned this instance and Postgres
-/// answers.
+/// Serves `/healthz`, `/readyz` and `/metrics` on `listener` and runs the projection until
+/// `shutdown` completes. Postgres, Kafka and the registry are connected in the background,
+/// retried with backoff; `/readyz` is 503 until the group assigned this instance and
+/// Postgres answers.
 pub async fn run(
     settings: Settings,
     listener: TcpListener,
@@ -75,6 +76,8 @@ pub async fn run(
     settings
         .check()
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    // Before the router is built: its HTTP metrics layer looks for the recorder.
+    orderflow_platform::metrics::install("projector", &settings.metrics);
     let health = Arc::new(Health::default());
     // The root of the projector's cancellation tree: every generation run, batch loop and
     // reporter below it stops when the process does.

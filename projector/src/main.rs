@@ -3,7 +3,7 @@
 
 use anyhow::Context;
 use clap::Parser;
-use orderflow_platform::{init_tracing, shutdown_signal};
+use orderflow_platform::{init_tracing, shutdown_signal, shutdown_tracing};
 use orderflow_projector::run;
 use orderflow_projector::tools::cli::{Cli, Command, execute};
 use std::process::ExitCode;
@@ -33,8 +33,9 @@ async fn main() -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("binding {}", settings.listen))?;
     tracing::info!(address = %listener.local_addr()?, topic = %settings.log.topic, group = %settings.group, "projector health endpoint listening");
-    run(settings, listener, shutdown_signal())
-        .await
-        .context("running the projector")?;
+    let served = run(settings, listener, shutdown_signal()).await;
+    // The last batches' spans go out before the process ends.
+    shutdown_tracing();
+    served.context("running the projector")?;
     Ok(ExitCode::SUCCESS)
 }

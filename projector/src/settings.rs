@@ -1,7 +1,7 @@
 //! Typed settings of the projector: defaults for the local stack, every one overridable by
 //! flag or environment variable.
 
-use orderflow_platform::{HttpSettings, KafkaSettings, LogSettings};
+use orderflow_platform::{HttpSettings, KafkaSettings, LogSettings, MetricsSettings};
 use orderflow_schemas::RegistryArgs;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -9,7 +9,7 @@ use std::time::Duration;
 /// Everything the projector needs to run.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Settings {
-    /// Address `/healthz` and `/readyz` listen on.
+    /// Address `/healthz`, `/readyz` and `/metrics` listen on.
     #[arg(
         long,
         env = "ORDERFLOW_PROJECTOR_LISTEN",
@@ -89,6 +89,8 @@ pub struct Settings {
     /// Limits of the health endpoint's server.
     #[command(flatten)]
     pub http: HttpSettings,
+    #[command(flatten)]
+    pub metrics: MetricsSettings,
 }
 
 impl Settings {
@@ -134,6 +136,7 @@ impl Settings {
             batch_max_wait_ms: 20,
             writers: 2,
             http: HttpSettings::default(),
+            metrics: MetricsSettings::default(),
         }
     }
 

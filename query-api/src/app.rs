@@ -2,6 +2,7 @@
 
 use crate::cache::Cache;
 use crate::error::ApiError;
+use crate::metrics;
 use crate::settings::Settings;
 use crate::store::Store;
 use crate::wait::{self, Waiters};
@@ -16,6 +17,7 @@ use orderflow_auth::{Authenticator, principal_key};
 use orderflow_platform::Problem;
 use orderflow_platform::http::{RateLimitLayer, serve};
 use orderflow_platform::redact;
+use orderflow_platform::telemetry::TraceLayer;
 use serde_json::json;
 use std::future::Future;
 use std::sync::Arc;
@@ -46,8 +48,10 @@ impl AppState {
     }
 }
 
-/// The service's routes. Every route but the probes needs a bearer token (the auth layer
-/// answers 401 before a handler runs); who may read what is checked in the handlers.
+/// The service's routes. Every route but the probes and `/metrics` needs a bearer token
+/// (the auth layer answers 401 before a handler runs); who may read what is checked in the
+/// handlers. `/metrics` is open like the probes: Prometheus scrapes without a token, and its
+/// series name no order or customer.
 pub fn router(state: AppState) -> Router {
     let authenticated = Router::new()
         .route("/orders", get(list::list))
@@ -69,10 +73,13 @@ pub fn router(state: AppState) -> Router {
             get(|| async { Json(json!({"status": "alive"})) }),
         )
         .route("/readyz", get(ready))
+        .merge(orderflow_platform::metrics::routes())
         .fallback(|| async {
             Problem::new(StatusCode::NOT_FOUND, "not-found", "No such resource.")
         })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(orderflow_platform::HttpMetricsLayer::new())
+        .layer(TraceLayer)
         .with_state(state)
 }
 
@@ -80,6 +87,8 @@ pub fn router(state: AppState) -> Router {
 /// optional (without them, reads are slower and waits end at their deadline).
 async fn ready(State(app): State<AppState>) -> Response {
     let (database, redis) = tokio::join!(app.store.ping(), app.cache.ping());
+    metrics::dependency_up("postgres", database.is_ok());
+    metrics::dependency_up("redis", redis);
     let redis = if redis { "up" } else { "down" };
     let listening = app.waiters.is_listening();
     let auth = if app.authenticator.is_enabled() {
@@ -120,6 +129,8 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // Before the router is built: its HTTP metrics layer looks for the recorder.
+    orderflow_platform::metrics::install("query-api", &settings.metrics);
     let authenticator = Authenticator::start(&settings.auth)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     // A URL that does not parse may be quoted in the error: never with its password.
@@ -136,9 +147,11 @@ pub async fn run(
         state.waiters.clone(),
         state.cache.clone(),
     ));
+    let sampler = tokio::spawn(metrics::sample(state.store.clone(), state.cache.clone()));
     // The limits per principal sit on the router; the server's own limits are `serve`'s.
     let served = serve(listener, router(state), shutdown, &settings.http).await;
     cache.abort();
     notifications.abort();
+    sampler.abort();
     served
 }

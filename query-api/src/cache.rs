@@ -9,6 +9,7 @@
 //! one. Every Redis call is bounded by a short timeout and every failure is a miss: Redis
 //! can slow nothing down and break nothing.
 
+use crate::metrics::{self, CacheResult};
 use crate::store::OrderDoc;
 use orderflow_platform::Backoff;
 use orderflow_read_model::{WRITE_IF_NEWER, order_cache_key};
@@ -87,26 +88,43 @@ impl Cache {
         ConnectionManager::new_with_config(client, config).await
     }
 
-    /// The cached document of `order_id`, or `None` on a miss, an unreadable document, an
-    /// error or a timeout.
-    pub async fn get(&self, order_id: &str) -> Option<OrderDoc> {
-        let mut connection = self.connection.get()?.clone();
-        let key = self.key(order_id)?;
+    /// The cached document of `order_id` at `min_version` or later, or `None` on a miss,
+    /// an older version, an unreadable document, an error or a timeout. Each lookup is
+    /// counted as a hit, a miss or an error.
+    pub async fn get(&self, order_id: &str, min_version: u64) -> Option<OrderDoc> {
+        let (result, doc) = match self.lookup(order_id).await {
+            Ok(Some(doc)) if doc.version >= min_version => (CacheResult::Hit, Some(doc)),
+            Ok(_) => (CacheResult::Miss, None),
+            Err(()) => (CacheResult::Error, None),
+        };
+        metrics::cache_lookup(result);
+        doc
+    }
+
+    /// The cached document; `Err` when Redis could not answer or the document is not
+    /// the projector's shape.
+    async fn lookup(&self, order_id: &str) -> Result<Option<OrderDoc>, ()> {
+        let mut connection = self.connection.get().ok_or(())?.clone();
+        // No live generation known yet: nothing can be cached under it.
+        let Some(key) = self.key(order_id) else {
+            return Ok(None);
+        };
         let mut command = redis::cmd("GET");
         command.arg(&key);
         let get = command.query_async::<Option<String>>(&mut connection);
         let text = match tokio::time::timeout(self.timeout, get).await {
-            Ok(Ok(text)) => text?,
+            Ok(Ok(Some(text))) => text,
+            Ok(Ok(None)) => return Ok(None),
             Ok(Err(e)) => {
                 tracing::debug!(error = %e, "cache read failed; reading Postgres");
-                return None;
+                return Err(());
             }
             Err(_) => {
                 tracing::debug!("cache read timed out; reading Postgres");
-                return None;
+                return Err(());
             }
         };
-        parse(&text)
+        parse(&text).map(Some).ok_or(())
     }
 
     /// Writes `doc` unless the cache already holds that version or a newer one. Best

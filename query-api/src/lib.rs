@@ -21,13 +21,15 @@
 //! - `wait`: the notification listener and the registry of waiting requests;
 //! - `store`: Postgres reads; `cache`: Redis reads and guarded fills;
 //! - `access`: who may read what (owner or operator, analytics for operators);
-//! - `params`: query and path parsing; `error`: [`ApiError`], the problem+json mapping.
+//! - `params`: query and path parsing; `error`: [`ApiError`], the problem+json mapping;
+//! - `metrics`: what operators see on `/metrics`.
 
 mod access;
 mod app;
 mod cache;
 mod error;
 mod list;
+mod metrics;
 mod orders;
 mod params;
 mod settings;

@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use clap::Parser;
-use orderflow_platform::{init_tracing, shutdown_signal};
+use orderflow_platform::{init_tracing, shutdown_signal, shutdown_tracing};
 use orderflow_query_api::{Settings, run};
 
 // The services allocate many small, short-lived buffers per record and per request;
@@ -18,7 +18,8 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", settings.listen))?;
     tracing::info!(address = %listener.local_addr()?, "query API listening");
-    run(settings, listener, shutdown_signal())
-        .await
-        .context("serving HTTP")
+    let served = run(settings, listener, shutdown_signal()).await;
+    // The last spans (the requests drained at shutdown) go out before the process ends.
+    shutdown_tracing();
+    served.context("serving HTTP")
 }

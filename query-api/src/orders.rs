@@ -75,9 +75,7 @@ pub async fn get_order(
         (_, wait_ms) => Duration::from_millis(wait_ms.unwrap_or(DEFAULT_WAIT_MS)),
     };
 
-    if let Some(doc) = app.cache.get(&id).await
-        && doc.version >= min_version.unwrap_or(0)
-    {
+    if let Some(doc) = app.cache.get(&id, min_version.unwrap_or(0)).await {
         access::order_visible(&caller, doc.customer_id(), &id)?;
         return Ok(respond(doc, Source::Cache));
     }

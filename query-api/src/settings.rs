@@ -2,7 +2,7 @@
 //! flag or environment variable.
 
 use orderflow_auth::AuthSettings;
-use orderflow_platform::HttpSettings;
+use orderflow_platform::{HttpSettings, MetricsSettings};
 use orderflow_read_model::READ_SCHEMA;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -55,6 +55,8 @@ pub struct Settings {
     pub http: HttpSettings,
     #[command(flatten)]
     pub auth: AuthSettings,
+    #[command(flatten)]
+    pub metrics: MetricsSettings,
 }
 
 impl Settings {
@@ -72,6 +74,7 @@ impl Settings {
             redis_timeout_ms: 50,
             http: HttpSettings::default(),
             auth: AuthSettings::with_jwks(orderflow_auth::DEV_JWKS),
+            metrics: MetricsSettings::default(),
         }
     }
 
@@ -85,5 +88,18 @@ impl Settings {
 
     pub(crate) fn redis_timeout(&self) -> Duration {
         Duration::from_millis(self.redis_timeout_ms)
+    }
+}
+
+#[cfg(test)]
+mod cli_tests {
+    use super::Settings;
+    use clap::CommandFactory;
+
+    /// clap checks its own rules (unique ids across flattened groups, …) only here or at
+    /// run time: a clash would panic the binary before `main` does anything.
+    #[test]
+    fn the_settings_are_a_valid_command_line() {
+        Settings::command().debug_assert();
     }
 }

@@ -12,6 +12,7 @@
 
 use crate::cache::Cache;
 use crate::error::ApiError;
+use crate::metrics;
 use crate::store::{OrderDoc, Store};
 use orderflow_platform::Backoff;
 use orderflow_read_model::{GENERATION_CHANNEL, ORDERS_CHANNEL, OrderChanged};
@@ -112,7 +113,8 @@ impl Drop for Subscription {
 
 /// Waits until the read model holds `order_id` at `min_version` or later, at most `wait`.
 /// Reads the row after subscribing, once per wake-up, and once at the deadline (so the
-/// 504 reports what the read model holds then).
+/// 504 reports what the read model holds then). A wait that ends with the version or
+/// without it is counted, with how long it took; one cut short by Postgres is not.
 pub async fn until_version(
     store: &Store,
     waiters: &Arc<Waiters>,
@@ -120,7 +122,23 @@ pub async fn until_version(
     min_version: u64,
     wait: Duration,
 ) -> Result<OrderDoc, ApiError> {
-    let deadline = Instant::now() + wait;
+    let started = Instant::now();
+    let waited = wait_for(store, waiters, order_id, min_version, started + wait).await;
+    match &waited {
+        Ok(_) => metrics::wait_ended(true, started.elapsed()),
+        Err(ApiError::VersionNotReached { .. }) => metrics::wait_ended(false, started.elapsed()),
+        Err(_) => {}
+    }
+    waited
+}
+
+async fn wait_for(
+    store: &Store,
+    waiters: &Arc<Waiters>,
+    order_id: &str,
+    min_version: u64,
+    deadline: Instant,
+) -> Result<OrderDoc, ApiError> {
     let mut subscription = waiters.subscribe(order_id);
     loop {
         let doc = store.order(order_id).await?;

@@ -9,8 +9,10 @@
 //! - [`TestIssuer`]: bearer tokens signed by a key of the test's own, and the auth
 //!   settings that trust it;
 //! - [`secrets`]: a service binary run with secrets in its environment.
+//! - [`prometheus`]: `/metrics` scraped and parsed into samples.
 
 mod database;
+pub mod prometheus;
 mod redis;
 pub mod registry;
 pub mod secrets;

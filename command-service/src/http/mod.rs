@@ -12,6 +12,7 @@ use crate::aggregates::{Ack, CommandRequest};
 use crate::app::AppState;
 use crate::error::CommandError;
 use crate::idempotency;
+use crate::metrics;
 use axum::Json;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{DefaultBodyLimit, FromRequest, Path, Request, State};
@@ -24,6 +25,7 @@ use extract::JsonBody;
 use orderflow_auth::{Caller, Principal};
 use orderflow_domain::{Command, CommandKind, validate_order_id};
 use orderflow_platform::Problem;
+use orderflow_platform::telemetry::TraceLayer;
 use uuid::Uuid;
 
 /// Largest accepted request body.
@@ -33,9 +35,10 @@ const BODY_LIMIT: usize = 64 * 1024;
 /// a retried `POST /orders` lands on the same order (and partition) as the original.
 const ORDER_ID_NAMESPACE: Uuid = Uuid::from_u128(0x6f72_6465_7266_6c6f_7700_0000_0000_0001);
 
-/// The service's routes. Every route but the probes needs a bearer token (the auth layer
-/// answers 401 before a handler runs); what each role may do is checked in the handlers
-/// and, for who owns an order, by the order's worker.
+/// The service's routes. Every route but the probes and `/metrics` needs a bearer token
+/// (the auth layer answers 401 before a handler runs); what each role may do is checked in
+/// the handlers and, for who owns an order, by the order's worker. `/metrics` is open like
+/// the probes: Prometheus scrapes without a token, and its series name no order or customer.
 pub fn router(state: AppState) -> axum::Router {
     let authenticated = axum::Router::new()
         .route("/orders", post(place))
@@ -58,11 +61,14 @@ pub fn router(state: AppState) -> axum::Router {
             get(|| async { Json(serde_json::json!({"status": "alive"})) }),
         )
         .route("/readyz", get(ready))
+        .merge(orderflow_platform::metrics::routes())
         .fallback(|| async {
             Problem::new(StatusCode::NOT_FOUND, "not-found", "No such resource.")
         })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(orderflow_platform::HttpMetricsLayer::new())
+        .layer(TraceLayer)
         .with_state(state)
 }
 
@@ -71,17 +77,22 @@ async fn place(
     State(app): State<AppState>,
     Caller(caller): Caller,
     headers: HeaderMap,
-    JsonBody(body): JsonBody<PlaceOrderBody>,
+    body: Result<JsonBody<PlaceOrderBody>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let (order_id, command) = body.into_command().map_err(ApiError::InvalidFields)?;
+    let refuse = |e| refused(CommandKind::Place, e);
+    let JsonBody(body) = body.map_err(refuse)?;
+    let (order_id, command) = body
+        .into_command()
+        .map_err(|e| refuse(ApiError::InvalidFields(e)))?;
     if let Command::Place(placed) = &command
         && !caller.may_act_for(&placed.customer_id)
     {
-        return Err(ApiError::Forbidden(
+        return Err(refuse(ApiError::Forbidden(
             "A customer may place orders only for itself: customer_id must be the token's subject.",
-        ));
+        )));
     }
-    submit(&app, request(&headers, caller, order_id, command)?).await
+    let request = request(&headers, caller, order_id, command).map_err(refuse)?;
+    submit(&app, request).await
 }
 
 /// A transition: the body names the command, the path names the order. Cancelling is for
@@ -93,16 +104,29 @@ async fn transition<B: TransitionBody>(
     path: Result<Path<String>, PathRejection>,
     request: Request,
 ) -> Result<Response, ApiError> {
+    let refuse = |e| refused(B::KIND, e);
     if B::KIND != CommandKind::Cancel && !caller.is_operator() {
-        return Err(ApiError::Forbidden(
+        return Err(refuse(ApiError::Forbidden(
             "Only operators may pack, ship, track or deliver orders.",
-        ));
+        )));
     }
-    let id = order_id_in(path)?;
+    let id = order_id_in(path).map_err(refuse)?;
     let headers = request.headers().clone();
-    let JsonBody(body) = JsonBody::<B>::from_request(request, &()).await?;
-    let command = body.into_command().map_err(ApiError::InvalidFields)?;
-    submit(&app, self::request(&headers, caller, Some(id), command)?).await
+    let JsonBody(body) = JsonBody::<B>::from_request(request, &())
+        .await
+        .map_err(refuse)?;
+    let command = body
+        .into_command()
+        .map_err(|e| refuse(ApiError::InvalidFields(e)))?;
+    let request = self::request(&headers, caller, Some(id), command).map_err(refuse)?;
+    submit(&app, request).await
+}
+
+/// Counts a command refused before it reached its worker, as [`submit`] counts the rest:
+/// each command handled is counted once.
+fn refused(kind: CommandKind, error: ApiError) -> ApiError {
+    metrics::command_refused(kind, &error);
+    error
 }
 
 /// The order id of the path; an id that could never have been placed names no order.
@@ -134,12 +158,15 @@ fn request(
         idempotency_key,
         correlation_id: extract::correlation_id(headers)?,
         caller,
+        span: tracing::Span::current(),
     })
 }
 
 async fn submit(app: &AppState, request: CommandRequest) -> Result<Response, ApiError> {
-    let ack = app.submit(request).await?;
-    Ok(ack_response(&ack))
+    let kind = request.command.kind();
+    let answer = app.submit(request).await;
+    metrics::command_answered(kind, &answer);
+    Ok(ack_response(&answer?))
 }
 
 fn ack_response(ack: &Ack) -> Response {

@@ -4,12 +4,14 @@
 
 mod auth;
 mod availability;
+mod command_metrics;
 mod concurrency;
 mod hardening;
 mod helpers;
 mod idempotency;
 mod lifecycle;
 mod log;
+mod metrics;
 mod registry;
 mod replay;
 mod validation;

@@ -1,6 +1,7 @@
 //! [`Guard`]: the outermost layer of every service. It sheds load past the concurrency
 //! limit, bounds the time a client may take to send a body and the time a request may take
-//! in all, and answers each with problem+json.
+//! in all, and answers each with problem+json (and counts it in
+//! `orderflow_http_requests_shed_total{reason}`).
 //!
 //! The cost per request is a few atomic operations, one timer and one boxed future (axum's
 //! own server boxes the body and the future the same way): the command service serves some
@@ -76,8 +77,10 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> BoxFuture {
-        let health = matches!(request.uri().path(), "/healthz" | "/readyz");
+        // `/metrics` too: an overloaded service is when its metrics matter most.
+        let health = matches!(request.uri().path(), "/healthz" | "/readyz" | "/metrics");
         let Some(permit) = Permit::take(&self.limits, health) else {
+            shed("concurrency");
             return Box::pin(std::future::ready(Ok(overloaded())));
         };
         let expired = (!request.body().is_end_stream()).then(|| Arc::new(AtomicBool::new(false)));
@@ -92,10 +95,14 @@ where
             let _permit = permit;
             let response = match tokio::time::timeout(request_timeout, response).await {
                 Ok(Ok(response)) => response,
-                Err(_) => return Ok(timed_out(request_timeout)),
+                Err(_) => {
+                    shed("deadline");
+                    return Ok(timed_out(request_timeout));
+                }
             };
             // The handler saw the body fail, whatever it answered: the client was too slow.
             if expired.is_some_and(|e| e.load(Ordering::Relaxed)) {
+                shed("body_timeout");
                 return Ok(body_too_slow(body_timeout));
             }
             Ok(response)
@@ -140,6 +147,12 @@ impl Limits {
             (&self.in_flight, self.max_in_flight)
         }
     }
+}
+
+/// Counts a request this layer (or the rate limit) answered itself, by why
+/// (`orderflow_http_requests_shed_total`). Static labels: this allocates nothing.
+pub(crate) fn shed(reason: &'static str) {
+    ::metrics::counter!("orderflow_http_requests_shed_total", "reason" => reason).increment(1);
 }
 
 fn overloaded() -> Response {

@@ -6,9 +6,10 @@
 //! 1. hyper's connection: the header timeout ([`HttpSettings::header_timeout_ms`]), which
 //!    also closes idle keep-alive connections;
 //! 2. [`Guard`], added by [`serve`]: the concurrency limit (fast 503 with `Retry-After`;
-//!    `/healthz` and `/readyz` have a small limit of their own), the body timeout (408) and
-//!    the request deadline (503 with `Retry-After`);
-//! 3. the router's own layers: authentication, then [`RateLimitLayer`] keyed by the
+//!    `/healthz`, `/readyz` and `/metrics` have a small limit of their own), the body
+//!    timeout (408) and the request deadline (503 with `Retry-After`);
+//! 3. the router's own layers: the HTTP metrics ([`crate::HttpMetricsLayer`]),
+//!    authentication, then [`RateLimitLayer`] keyed by the
 //!    principal authentication found (429 with `Retry-After`), body limits, then the
 //!    handlers.
 //!

@@ -128,6 +128,7 @@ where
 }
 
 fn too_many(wait: Duration) -> Response {
+    super::limits::shed("rate_limit");
     let secs = wait.as_secs_f64().ceil().max(1.0) as u32;
     Problem::new(
         StatusCode::TOO_MANY_REQUESTS,

@@ -34,7 +34,7 @@ pub struct HttpSettings {
     )]
     pub request_timeout_ms: u64,
     /// Most requests served at once; more are shed at once with 503 and `Retry-After`
-    /// rather than queued. `/healthz` and `/readyz` have a small limit of their own.
+    /// rather than queued. `/healthz`, `/readyz` and `/metrics` have a small limit of their own.
     #[arg(
         long = "http-max-concurrent-requests",
         env = "ORDERFLOW_HTTP_MAX_CONCURRENT_REQUESTS",

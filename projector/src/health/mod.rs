@@ -1,7 +1,10 @@
-//! `/healthz` and `/readyz`, and the counters they report.
+//! `/healthz` and `/readyz`, and the counters they report; `metrics` turns them into
+//! Prometheus series, `lag` reports how far behind the log the projection is.
 
 pub(crate) mod lag;
+pub(crate) mod metrics;
 
+use crate::health::metrics::Meter;
 use crate::live::consumer::AheadOfLog;
 use crate::sinks::redis::CacheStats;
 use axum::extract::State;
@@ -23,6 +26,11 @@ pub struct Health {
     /// Partitions left unconsumed because the read model is ahead of the log.
     ahead_of_log: Mutex<BTreeMap<i32, AheadOfLog>>,
     database_up: AtomicBool,
+    /// Whether the broker answered the last time the projector asked it something (a
+    /// connect, the lag reporter's metadata probe); false until the first connect.
+    kafka_up: AtomicBool,
+    /// Which series the pipeline's batches feed.
+    meter: Meter,
     /// Why the log can no longer be read or trusted; set once, for good.
     failure: Mutex<Option<String>>,
     /// Partitions whose batch waits at a record whose schema the registry does not know,
@@ -45,6 +53,25 @@ pub struct Health {
 }
 
 impl Health {
+    /// The health of a rebuild's pipeline: its batches count as the rebuild's, never as
+    /// the live projector's.
+    pub fn rebuild() -> Health {
+        Health {
+            meter: Meter::Rebuild,
+            ..Health::default()
+        }
+    }
+
+    /// Which series the pipeline's batches feed.
+    pub(crate) fn meter(&self) -> Meter {
+        self.meter
+    }
+
+    /// Whether the broker answered the last request (for `orderflow_dependency_up`).
+    pub fn set_kafka_up(&self, up: bool) {
+        self.kafka_up.store(up, Ordering::SeqCst);
+    }
+
     /// The group gave `member` its (possibly empty) share of partitions.
     pub fn set_assignment(&self, member: usize, partitions: usize) {
         self.assigned().insert(member, partitions);
@@ -126,10 +153,12 @@ impl Health {
             "create, describe or read topic {topic}, join its consumer group, \
              or create or write the dead-letter topic {dlq}"
         );
-        let refusal = error.chain().find_map(|cause| {
-            let kafka = cause.downcast_ref::<KafkaError>()?;
-            access_denied(&action, kafka)
-        });
+        let kafka_errors = || (error.chain()).filter_map(|c| c.downcast_ref::<KafkaError>());
+        let refusal = kafka_errors().find_map(|kafka| access_denied(&action, kafka));
+        // A broker that refuses the principal answered: it is up, `/readyz` says the rest.
+        if refusal.is_some() || kafka_errors().next().is_some() {
+            self.set_kafka_up(refusal.is_some());
+        }
         if let Some(reason) = refusal {
             let mut denied = self.denied();
             if denied.as_deref() != Some(reason.as_str()) {
@@ -141,6 +170,7 @@ impl Health {
 
     /// The projector connected: the broker serves its principal.
     pub fn allowed(&self) {
+        self.set_kafka_up(true);
         if let Some(reason) = self.denied().take() {
             tracing::info!(was = %reason, "the broker serves the projector again");
         }
@@ -192,21 +222,51 @@ impl Health {
     }
 }
 
-/// The health routes.
+/// The health routes and `/metrics`, all open like any probe (no token: the projector
+/// serves nothing else).
 pub fn router(health: Arc<Health>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/readyz", get(readyz))
+        .merge(orderflow_platform::metrics::routes())
+        .layer(orderflow_platform::HttpMetricsLayer::new())
         .with_state(health)
 }
 
 async fn readyz(State(health): State<Arc<Health>>) -> (StatusCode, Json<Value>) {
-    let status = if health.is_ready() {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    (status, Json(health.snapshot()))
+    let mut body = health.snapshot();
+    if health.is_ready() {
+        return (StatusCode::OK, Json(body));
+    }
+    let reason = not_ready_because(&health).unwrap_or_else(|| "not ready yet".to_owned());
+    body["reason"] = reason.into();
+    (StatusCode::SERVICE_UNAVAILABLE, Json(body))
+}
+
+/// Why [`Health::is_ready`] says no, in words, most serious first; the fields of the
+/// snapshot say the same in detail.
+fn not_ready_because(health: &Health) -> Option<String> {
+    if let Some(failure) = health.failure() {
+        return Some(format!(
+            "the log cannot be read: {failure}; restart once it is fixed"
+        ));
+    }
+    if let Some(denied) = health.denied().clone() {
+        return Some(format!("the broker refuses the projector: {denied}"));
+    }
+    if let Some((partition, why)) = health.stalled().iter().next() {
+        return Some(format!("partition {partition} waits at a record: {why}"));
+    }
+    if !health.ahead().is_empty() {
+        return Some("the read model is ahead of the log on some partitions (ahead_of_log)".into());
+    }
+    if !health.database_up.load(Ordering::SeqCst) {
+        return Some("Postgres does not answer".into());
+    }
+    if !health.joined() {
+        return Some("waiting for the consumer group to assign partitions".into());
+    }
+    None
 }
 
 #[cfg(test)]
@@ -241,5 +301,17 @@ mod tests {
         let down = anyhow::Error::from(KafkaError::AdminOp(RDKafkaErrorCode::AllBrokersDown));
         health.connect_failed("t", "t.dlq", &down);
         assert!(health.snapshot()["access_denied"].is_null());
+    }
+
+    #[test]
+    fn not_ready_says_why_in_words_until_ready() {
+        let health = Health::default();
+        let why = |h: &Health| not_ready_because(h).unwrap_or_default();
+        assert_eq!(why(&health), "Postgres does not answer");
+        health.set_database_up(true);
+        assert!(why(&health).contains("consumer group"), "{}", why(&health));
+        health.set_assignment(0, 3);
+        assert!(health.is_ready());
+        assert_eq!(not_ready_because(&health), None);
     }
 }

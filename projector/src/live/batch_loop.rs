@@ -9,10 +9,15 @@
 //! registry does not know (a lost or foreign registry, not a poison record), while
 //! `/readyz` names that record. Records below a partition's stored next offset are
 //! skipped, which makes any redelivery harmless.
+//!
+//! Each batch is one span (`batch_span::of`), with the cache write after its commit as a
+//! child.
 
 use crate::error::ProjectorError;
 use crate::fold::model::{DecodedRecord, Position};
 use crate::fold::{BatchPlan, fold_batch};
+use crate::health::metrics::{self, Committed};
+use crate::live::batch_span;
 use crate::live::pipeline::{Ended, Pipeline};
 use crate::live::poison::{Sorted, rejected_poison, sort_out};
 use crate::live::ports::{
@@ -20,7 +25,7 @@ use crate::live::ports::{
     Ports,
 };
 use crate::live::record::Record;
-use crate::live::stages::Staged;
+use crate::live::stages::{self, Staged};
 use crate::sinks::dlq::Poison;
 use orderflow_domain::Event;
 use orderflow_platform::Backoff;
@@ -30,6 +35,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 /// A batch loop and the next offset of each partition it owns.
 pub struct Lane<P: Ports = LivePorts> {
@@ -38,6 +44,8 @@ pub struct Lane<P: Ports = LivePorts> {
     mirror: Arc<P::Mirror>,
     /// Next offset to fold of each owned partition (every record below it is committed).
     next: HashMap<i32, i64>,
+    /// Kafka timestamp of the newest record committed of each owned partition (ms).
+    newest: HashMap<i32, i64>,
 }
 
 /// What the idempotence guard lets through of a batch: records of owned partitions not
@@ -50,6 +58,8 @@ struct Fresh<'a> {
     expected: Vec<(i32, i64)>,
     /// Each partition's next offset once the batch commits.
     offsets: Vec<(i32, i64)>,
+    /// Each partition's newest record timestamp (ms), when its records carry one.
+    newest: Vec<(i32, i64)>,
 }
 
 impl<P: Ports> Lane<P> {
@@ -58,6 +68,7 @@ impl<P: Ports> Lane<P> {
             pipeline,
             mirror,
             next: HashMap::new(),
+            newest: HashMap::new(),
         }
     }
 
@@ -80,22 +91,27 @@ impl<P: Ports> Lane<P> {
                 Some(Staged::Revoked(partitions, ack)) => {
                     for p in &partitions {
                         self.next.remove(p);
+                        self.newest.remove(p);
                     }
                     self.pipeline.positions(|positions| {
                         for p in &partitions {
                             positions.next.remove(p);
+                            positions.newest.remove(p);
                         }
                     });
                     let _ = ack.send(());
                 }
                 Some(Staged::Batch(mut records, mut events)) => {
                     let max = self.pipeline.batch_max_records;
-                    next = merge_waiting(&mut records, &mut events, &mut feed, max);
+                    next = stages::merge_waiting(&mut records, &mut events, &mut feed, max);
                     if let Err(ended) = self.handle(&records, events, &stop).await {
                         return ended;
                     }
-                    let next = &self.next;
-                    self.pipeline.positions(|p| p.next.extend(next));
+                    let (next, newest) = (&self.next, &self.newest);
+                    self.pipeline.positions(|p| {
+                        p.next.extend(next);
+                        p.newest.extend(newest);
+                    });
                 }
                 Some(Staged::EndOfPartition(partition)) => {
                     self.pipeline.positions(|p| p.at_end.insert(partition));
@@ -112,7 +128,9 @@ impl<P: Ports> Lane<P> {
         events: Vec<Result<Event, CodecError>>,
         stop: &CancellationToken,
     ) -> Result<(), Ended> {
-        let handled = self.retry_until_committed(records, events, stop).await;
+        let handled = (self.retry_until_committed(records, events, stop))
+            .instrument(batch_span::of(records))
+            .await;
         // Committed past the record it waited at, or ending: either way this lane waits
         // on these partitions no more (a lane taking them over reports its own stall).
         self.pipeline
@@ -134,10 +152,14 @@ impl<P: Ports> Lane<P> {
         let waited = age_ms(records);
         loop {
             match self.attempt(records, &mut events, &mut sorted).await {
-                Ok(()) => {
+                Ok(committed) => {
                     self.pipeline.health.set_database_up(true);
+                    let took = started.elapsed();
+                    if let Some(committed) = committed {
+                        metrics::batch_committed(self.pipeline.health.meter(), &committed, took);
+                    }
                     // Where a record's time goes between its append and its commit.
-                    tracing::debug!(records = records.len(), waited_ms = waited, committed_in = ?started.elapsed(), "batch committed");
+                    tracing::debug!(records = records.len(), waited_ms = waited, committed_in = ?took, "batch committed");
                     return Ok(());
                 }
                 Err(ProjectorError::NotLive { generation }) => {
@@ -196,13 +218,14 @@ impl<P: Ports> Lane<P> {
     }
 
     /// One attempt at a batch: sorts it out the first time (once the registry has
-    /// answered for every fresh record), then folds and commits what is still fresh.
+    /// answered for every fresh record), then folds and commits what is still fresh; what
+    /// the commit adds up to (`None`: nothing was fresh).
     async fn attempt(
         &mut self,
         records: &[Record],
         events: &mut Vec<Result<Event, CodecError>>,
         sorted: &mut Option<Sorted>,
-    ) -> Result<(), ProjectorError> {
+    ) -> Result<Option<Committed>, ProjectorError> {
         if sorted.is_none() {
             self.decode_again(records, events).await?;
             *sorted = Some(sort_out(records, std::mem::take(events)));
@@ -246,30 +269,37 @@ impl<P: Ports> Lane<P> {
         &mut self,
         records: &[Record],
         sorted: &Sorted,
-    ) -> Result<(), ProjectorError> {
+    ) -> Result<Option<Committed>, ProjectorError> {
         self.refresh_cache_for_replayed(records).await?;
         let Some(fresh) = self.guard(records, sorted) else {
-            return Ok(());
+            return Ok(None);
         };
         let offsets = fresh.offsets.clone();
-        let (plan, dead_lettered) = self.commit(records, fresh).await?;
+        let (plan, committed) = self.commit(records, fresh).await?;
 
         self.next.extend(offsets.iter().copied());
-        self.pipeline.count(&plan, dead_lettered);
+        self.newest.extend(committed.newest.iter().copied());
+        self.pipeline.count(&plan, &committed);
         self.mirror.mirror(&offsets);
         let views = plan.orders.into_iter().map(|c| c.view).collect();
         self.pipeline.cache.write(views, offsets).await;
-        Ok(())
+        Ok(Some(committed))
     }
 
     /// The idempotence guard: only owned partitions, only records not yet folded. `None`
     /// when nothing of the batch is left.
     fn guard<'a>(&self, records: &[Record], sorted: &'a Sorted) -> Option<Fresh<'a>> {
         let mut new_next: BTreeMap<i32, i64> = BTreeMap::new();
-        for position in records.iter().map(Record::position) {
+        let mut newest: BTreeMap<i32, i64> = BTreeMap::new();
+        for record in records {
+            let position = record.position();
             if self.is_fresh(position) {
                 let n = new_next.entry(position.partition).or_insert(0);
                 *n = (*n).max(position.offset + 1);
+                if let Some(created) = record.timestamp {
+                    let t = newest.entry(position.partition).or_insert(created);
+                    *t = (*t).max(created);
+                }
             }
         }
         if new_next.is_empty() {
@@ -285,22 +315,24 @@ impl<P: Ports> Lane<P> {
                 .collect(),
             expected: new_next.keys().map(|p| (*p, self.next[p])).collect(),
             offsets: new_next.into_iter().collect(),
+            newest: newest.into_iter().collect(),
         })
     }
 
     /// Folds the fresh records and writes them with their partitions' next offsets in one
-    /// transaction, dead-lettering the poison before the commit. Returns the plan and how
-    /// many records were poison.
+    /// transaction, dead-lettering the poison before the commit. Returns the plan and what
+    /// the batch adds up to.
     async fn commit(
         &self,
         records: &[Record],
         fresh: Fresh<'_>,
-    ) -> Result<(BatchPlan, usize), ProjectorError> {
+    ) -> Result<(BatchPlan, Committed), ProjectorError> {
         let Fresh {
             decoded,
             mut poison,
             expected,
             offsets,
+            newest,
         } = fresh;
         let pipeline = &self.pipeline;
         let mut tx = pipeline.store.begin().await?;
@@ -319,8 +351,10 @@ impl<P: Ports> Lane<P> {
         }
         // Last: the analytics rows every lane updates stay locked only until the commit.
         tx.write_stats(&plan).await?;
+        let committing = Instant::now();
         tx.commit().await?;
-        Ok((plan, poison.len()))
+        let committed = Committed::new(&plan, &poison, committing.elapsed(), newest);
+        Ok((plan, committed))
     }
 
     /// Records below the stored offset come back after an assignment, which fetches from
@@ -348,31 +382,6 @@ impl<P: Ports> Lane<P> {
             .await;
         Ok(())
     }
-}
-
-/// Appends the batches already waiting behind this one until it holds `max` records or
-/// more (each batch holds at most `max`, so never twice that), so that they share one
-/// transaction: at a low rate every batch goes alone, under load the batches
-/// that queued while the last transaction ran go together instead of each paying for a
-/// transaction of its own. Stops at the first item that is not a batch and returns it, to
-/// be handled next (the feed's order is kept).
-fn merge_waiting(
-    records: &mut Vec<Record>,
-    events: &mut Vec<Result<Event, CodecError>>,
-    feed: &mut mpsc::Receiver<Staged>,
-    max: usize,
-) -> Option<Staged> {
-    while records.len() < max {
-        match feed.try_recv() {
-            Ok(Staged::Batch(more_records, more_events)) => {
-                records.extend(more_records);
-                events.extend(more_events);
-            }
-            Ok(other) => return Some(other),
-            Err(_) => return None,
-        }
-    }
-    None
 }
 
 fn warn_retry(e: &ProjectorError, backoff: Duration, last: &mut Option<Instant>) {

@@ -16,6 +16,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use tokio::sync::mpsc;
 
+mod recorded;
+
 /// A record of the log and what the decoder stage made of it.
 type Staging = (Record, Result<Event, CodecError>);
 /// The next offsets of each committed batch, in commit order.
@@ -31,6 +33,7 @@ fn keyed(key: &str, at: (i32, i64), order: &str, version: u64, kind: EventKind) 
         key: Some(key.as_bytes().to_vec()),
         payload: Some(vec![0, 0, 0, 0, 1]),
         timestamp: None,
+        trace: None,
     };
     (record, Ok(event))
 }

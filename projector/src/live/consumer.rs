@@ -77,6 +77,10 @@ impl ClientContext for AssignmentContext {
         ) {
             tracing::warn!(error = %error, reason, "librdkafka");
         }
+        // Up again once the lag reporter's next probe gets an answer.
+        if matches!(error, KafkaError::Global(RDKafkaErrorCode::AllBrokersDown)) {
+            self.health.set_kafka_up(false);
+        }
     }
 }
 

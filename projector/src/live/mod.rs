@@ -21,6 +21,7 @@
 pub(crate) mod batch_loop;
 #[cfg(test)]
 mod batch_loop_tests;
+pub(crate) mod batch_span;
 pub(crate) mod consumer;
 pub(crate) mod pipeline;
 pub(crate) mod poison;
@@ -32,7 +33,7 @@ pub(crate) mod stages;
 #[cfg(test)]
 mod test_ports;
 
-use crate::health::{Health, lag};
+use crate::health::{Health, lag, metrics};
 use crate::live::pipeline::{Ended, Member, Pipeline, Positions};
 use crate::live::role::{Follower, RoleChoices};
 use crate::sinks::postgres::{self as store, Role};
@@ -62,6 +63,10 @@ pub(crate) async fn project(
     health: Arc<Health>,
     stop: CancellationToken,
 ) -> Result<(), ProjectorError> {
+    // The gauges of `/readyz`'s state, for as long as the projection runs.
+    let exporting = stop.child_token();
+    tokio::spawn(metrics::export(health.clone(), exporting.clone()));
+    let _exporting = exporting.drop_guard();
     let mut first = true;
     loop {
         let parts = match connect_retrying(&settings, &health, &stop, None).await {
@@ -239,6 +244,9 @@ async fn connect(
     )?;
     let joined = start_members(settings, health, &target, &store).await?;
     let members = joined.len();
+    if target.role == Role::Live {
+        metrics::live_generation(generation.id);
+    }
     tracing::info!(%topic, group = %target.group, generation = generation.id, schema = %generation.schema, role = ?target.role, members, "projector consuming");
     let pipeline = Pipeline {
         store,

@@ -14,6 +14,7 @@
 
 use crate::fold::BatchPlan;
 use crate::health::Health;
+use crate::health::metrics::Committed;
 use crate::live::batch_loop::Lane;
 use crate::live::consumer::{Feed, GroupConsumer};
 use crate::live::ports::{LivePorts, Ports};
@@ -72,6 +73,9 @@ pub struct Positions {
     /// Partitions whose end of log was reached at least once, with everything before it
     /// committed (only reported when the consumer asks for end-of-partition events).
     pub at_end: HashSet<i32>,
+    /// Kafka timestamp (ms since the epoch) of the newest record committed of each owned
+    /// partition, since this process took it.
+    pub newest: HashMap<i32, i64>,
 }
 
 impl Positions {
@@ -128,14 +132,13 @@ impl<P: Ports> Pipeline<P> {
         update(&mut self.positions.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
-    pub(crate) fn count(&self, plan: &BatchPlan, dead_lettered: usize) {
+    /// Adds a committed batch to the `/readyz` counters.
+    pub(crate) fn count(&self, plan: &BatchPlan, committed: &Committed) {
         let h = &self.health;
-        h.applied
-            .fetch_add(plan.history.len() as u64, Ordering::Relaxed);
-        h.ignored
-            .fetch_add(plan.ignored.len() as u64, Ordering::Relaxed);
+        h.applied.fetch_add(committed.applied, Ordering::Relaxed);
+        h.ignored.fetch_add(committed.ignored, Ordering::Relaxed);
         h.dead_lettered
-            .fetch_add(dead_lettered as u64, Ordering::Relaxed);
+            .fetch_add(committed.dead_lettered(), Ordering::Relaxed);
         h.batches.fetch_add(1, Ordering::Relaxed);
         for i in &plan.ignored {
             tracing::debug!(order_id = %i.order_id, current = i.current, got = i.got, partition = i.position.partition, offset = i.position.offset, "ignored a duplicate or conflicting event");

@@ -6,7 +6,7 @@
 use crate::fold::BatchPlan;
 use crate::fold::model::DecodedRecord;
 use crate::live::record::Record;
-use crate::sinks::dlq::Poison;
+use crate::sinks::dlq::{Poison, PoisonKind};
 use orderflow_domain::Event;
 use orderflow_schemas::CodecError;
 
@@ -29,7 +29,9 @@ pub(crate) fn sort_out(records: &[Record], events: Vec<Result<Event, CodecError>
             // partitions could fold the same order; such a record is poison.
             Ok(event) if record.key.as_deref() != Some(event.order_id.as_bytes()) => {
                 let reason = format!("the record key is not the order id {}", event.order_id);
-                sorted.poison.push(poison_of(record, reason));
+                sorted
+                    .poison
+                    .push(poison_of(record, reason, PoisonKind::KeyMismatch));
             }
             Ok(event) => sorted.decoded.push(DecodedRecord {
                 position: record.position(),
@@ -37,7 +39,13 @@ pub(crate) fn sort_out(records: &[Record], events: Vec<Result<Event, CodecError>
             }),
             // Only poison is left as an error of a fresh record (`Lane::decode_again`); a
             // registry error of a record folded before goes nowhere, as that record does.
-            Err(e) => sorted.poison.push(poison_of(record, e.to_string())),
+            Err(e) => {
+                let kind = match e {
+                    CodecError::Invalid(_) => PoisonKind::Invalid,
+                    _ => PoisonKind::Malformed,
+                };
+                sorted.poison.push(poison_of(record, e.to_string(), kind));
+            }
         }
     }
     sorted
@@ -52,15 +60,16 @@ pub(crate) fn rejected_poison<'a>(
         records
             .iter()
             .find(|r| r.position() == rejected.position)
-            .map(|r| poison_of(r, rejected.reason.clone()))
+            .map(|r| poison_of(r, rejected.reason.clone(), PoisonKind::TransitionNotAllowed))
     })
 }
 
-fn poison_of(record: &Record, error: String) -> Poison {
+fn poison_of(record: &Record, error: String, kind: PoisonKind) -> Poison {
     Poison {
         position: record.position(),
         key: record.key.clone(),
         value: record.payload.clone(),
         error,
+        kind,
     }
 }

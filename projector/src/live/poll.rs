@@ -5,6 +5,7 @@
 use crate::live::consumer::{Feed, GroupConsumer};
 use crate::live::record::Record;
 use orderflow_platform::log_gone;
+use orderflow_platform::telemetry::record_trace;
 use rdkafka::consumer::Consumer;
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Message};
@@ -100,5 +101,6 @@ fn record_of(message: &BorrowedMessage<'_>) -> Record {
         key: message.key().map(<[u8]>::to_vec),
         payload: message.payload().map(<[u8]>::to_vec),
         timestamp: message.timestamp().to_millis(),
+        trace: message.headers().and_then(record_trace),
     }
 }

@@ -3,6 +3,7 @@
 //! knows the Kafka client's types, so the stages and the batch loop can be fed by hand.
 
 use crate::fold::model::Position;
+use orderflow_platform::telemetry::RecordTrace;
 
 /// One record of the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,6 +14,8 @@ pub struct Record {
     pub payload: Option<Vec<u8>>,
     /// When the record was created (its Kafka timestamp, ms since the epoch), if known.
     pub timestamp: Option<i64>,
+    /// The trace of the command that appended it (its `traceparent` header), if any.
+    pub trace: Option<RecordTrace>,
 }
 
 impl Record {

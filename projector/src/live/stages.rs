@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tracing::{Instrument, Span};
 
 /// Batches decoded ahead of the one in its transaction.
 const DECODED_AHEAD: usize = 2;
@@ -66,8 +67,9 @@ pub fn spawn_decoder<D: Decoder>(
     rx
 }
 
-/// A committed batch's orders, and the next offsets of its partitions.
-type CommittedBatch = (Vec<OrderView>, Vec<(i32, i64)>);
+/// A committed batch's orders, the next offsets of its partitions, and the batch's span
+/// (the cache write is part of the batch's trace).
+type CommittedBatch = (Vec<OrderView>, Vec<(i32, i64)>, Span);
 
 /// The Redis write-through, in its own task.
 pub struct CacheWriter {
@@ -89,9 +91,10 @@ impl CacheWriter {
                 loop {
                     tokio::select! {
                         batch = rx.recv() => match batch {
-                            Some((views, offsets)) => {
+                            Some((views, offsets, batch)) => {
                                 let refs: Vec<&OrderView> = views.iter().collect();
-                                cache.write(&refs).await;
+                                let span = tracing::info_span!(parent: &batch, "cache write", orders = refs.len());
+                                cache.write(&refs).instrument(span).await;
                                 // With documents pending (of any partition), nothing more
                                 // is known to be in Redis.
                                 if cache.is_clean() {
@@ -117,7 +120,7 @@ impl CacheWriter {
     pub async fn write(&self, views: Vec<OrderView>, offsets: Vec<(i32, i64)>) {
         if !views.is_empty() || !offsets.is_empty() {
             // The task only ends once this sender is dropped, in `finish`.
-            let _ = self.tx.send((views, offsets)).await;
+            let _ = self.tx.send((views, offsets, Span::current())).await;
         }
     }
 
@@ -141,4 +144,29 @@ impl CacheWriter {
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Appends the batches already waiting behind this one until it holds `max` records or
+/// more (each batch holds at most `max`, so never twice that), so that they share one
+/// transaction: at a low rate every batch goes alone, under load the batches
+/// that queued while the last transaction ran go together instead of each paying for a
+/// transaction of its own. Stops at the first item that is not a batch and returns it, to
+/// be handled next (the feed's order is kept).
+pub(crate) fn merge_waiting(
+    records: &mut Vec<Record>,
+    events: &mut Vec<Result<Event, CodecError>>,
+    feed: &mut mpsc::Receiver<Staged>,
+    max: usize,
+) -> Option<Staged> {
+    while records.len() < max {
+        match feed.try_recv() {
+            Ok(Staged::Batch(more_records, more_events)) => {
+                records.extend(more_records);
+                events.extend(more_events);
+            }
+            Ok(other) => return Some(other),
+            Err(_) => return None,
+        }
+    }
+    None
 }

@@ -24,6 +24,47 @@ pub struct Poison {
     pub value: Option<Vec<u8>>,
     /// Why it is poison, for the `error` header.
     pub error: String,
+    /// The kind of fault, for the metrics.
+    pub kind: PoisonKind,
+}
+
+/// Why a record is poison, as a bounded label value
+/// (`orderflow_projector_events_total{outcome="dead_lettered", reason}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoisonKind {
+    /// Its bytes are not an event of a schema the code reads.
+    Malformed,
+    /// It decoded, but its content breaks the domain's rules.
+    Invalid,
+    /// Its key is not the order id of the event it holds.
+    KeyMismatch,
+    /// The order's lifecycle does not allow the change.
+    TransitionNotAllowed,
+}
+
+impl PoisonKind {
+    /// Every kind, in the order of [`PoisonKind::index`].
+    pub const ALL: [PoisonKind; 4] = [
+        PoisonKind::Malformed,
+        PoisonKind::Invalid,
+        PoisonKind::KeyMismatch,
+        PoisonKind::TransitionNotAllowed,
+    ];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PoisonKind::Malformed => "malformed",
+            PoisonKind::Invalid => "invalid",
+            PoisonKind::KeyMismatch => "key_mismatch",
+            PoisonKind::TransitionNotAllowed => "transition_not_allowed",
+        }
+    }
+
+    /// Its place in [`PoisonKind::ALL`], for counting without a map.
+    pub fn index(self) -> usize {
+        self as usize
+    }
 }
 
 /// Where a pipeline's poison records go, as its role chooses.

@@ -13,7 +13,7 @@ use orderflow_read_model::{WRITE_IF_NEWER, order_cache_key, order_cache_pattern}
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Least time between two attempts to (re)create the connection, so a Redis that is down
@@ -28,13 +28,17 @@ const MAX_PENDING: usize = 100_000;
 /// Documents per pipeline when catching up, so each fits well within the timeout.
 const WRITE_CHUNK: usize = 500;
 
-/// Counters of the cache writer, shared with `/readyz`.
+/// Counters of the cache writer, shared with `/readyz` and the metrics.
 #[derive(Debug, Default)]
 pub struct CacheStats {
     /// Batches whose write-through succeeded.
     pub written: AtomicU64,
     /// Batches whose write-through failed or timed out.
     pub failed: AtomicU64,
+    /// Documents waiting to be written after failed writes.
+    pub pending: AtomicU64,
+    /// Whether the last write-through failed (false before the first one).
+    pub failing: AtomicBool,
 }
 
 /// Writes orders through to Redis.
@@ -120,6 +124,9 @@ impl Cache {
                 source,
             }),
         };
+        let pending = self.pending.len() as u64;
+        self.stats.pending.store(pending, Ordering::Relaxed);
+        self.stats.failing.store(result.is_err(), Ordering::Relaxed);
         match result {
             Ok(()) => {
                 self.stats.written.fetch_add(1, Ordering::Relaxed);

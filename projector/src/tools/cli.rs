@@ -8,8 +8,10 @@ use crate::tools::rebuild::{RebuildLock, RebuildOptions, drop_generation, rebuil
 use crate::tools::repair::repair_order;
 use crate::tools::verify::verify;
 use anyhow::Context;
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 /// `projector [SETTINGS] [COMMAND]`. Settings come from flags before the command or from
@@ -75,6 +77,10 @@ pub struct RunArgs {
     /// How progress is shown.
     #[arg(long, value_enum, default_value = "auto")]
     progress: ProgressMode,
+    /// Serve `/metrics` on this address while the rebuild runs, so Prometheus can follow
+    /// its progress (`orderflow_projector_rebuild_progress_ratio`); none by default.
+    #[arg(long, env = "ORDERFLOW_REBUILD_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
 }
 
 /// Runs one of the tools; `Run` is the caller's (it needs a listener).
@@ -148,9 +154,15 @@ async fn switch_to(
         drop_grace: Duration::from_secs(run.drop_grace_secs),
         progress: run.progress,
     };
-    let report = rebuild(settings, &options, stop)
-        .await
-        .context("rebuilding")?;
+    let metrics = match run.metrics_listen {
+        Some(address) => Some(serve_metrics(settings, address, stop.clone()).await?),
+        None => None,
+    };
+    let rebuilt = rebuild(settings, &options, stop).await;
+    if let Some(served) = metrics {
+        served.abort();
+    }
+    let report = rebuilt.context("rebuilding")?;
     println!(
         "generation {}: {} records in {:.1}s ({:.0} records/s); {}",
         report.generation,
@@ -169,6 +181,25 @@ async fn switch_to(
     } else {
         ExitCode::from(130)
     })
+}
+
+/// Serves `/metrics` on `address` until `stop` is cancelled or the task is aborted.
+async fn serve_metrics(
+    settings: &Settings,
+    address: SocketAddr,
+    stop: CancellationToken,
+) -> anyhow::Result<tokio::task::JoinHandle<std::io::Result<()>>> {
+    orderflow_platform::metrics::install("projector", &settings.metrics);
+    crate::health::metrics::describe();
+    let listener = TcpListener::bind(address)
+        .await
+        .with_context(|| format!("binding {address} for /metrics"))?;
+    tracing::info!(%address, "serving the rebuild's /metrics");
+    let routes = orderflow_platform::metrics::routes();
+    let http = settings.http.clone();
+    Ok(tokio::spawn(async move {
+        orderflow_platform::serve(listener, routes, stop.cancelled_owned(), &http).await
+    }))
 }
 
 async fn control(settings: &Settings) -> anyhow::Result<Generations> {
@@ -202,4 +233,17 @@ async fn list(settings: &Settings) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    /// clap checks its own rules (unique ids across flattened groups, …) only here or at
+    /// run time: a clash would panic the binary before `main` does anything.
+    #[test]
+    fn the_command_line_is_valid() {
+        Cli::command().debug_assert();
+    }
 }

@@ -57,6 +57,8 @@ impl Progress {
 
     /// Events folded so far (of the whole log, resumed part included).
     pub fn update(&mut self, done: u64) {
+        // Records appended since the start make the log longer than the total.
+        crate::health::metrics::rebuild_progress(done, self.total.max(done));
         if let Some(bar) = &self.bar {
             // Records appended since the start make the log longer than the total.
             if done > self.total {

@@ -6,9 +6,11 @@ mod broker;
 mod broker_faults;
 mod customers;
 mod load;
+mod observability;
 mod rebuild;
 mod secured;
 mod stack;
+mod tracing;
 
 use rust_decimal::Decimal;
 use serde_json::{Value, json};

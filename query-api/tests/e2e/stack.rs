@@ -139,6 +139,11 @@ impl Stack {
         &self.queries.address
     }
 
+    /// The projector's base URL (health and metrics).
+    pub fn projector_url(&self) -> &str {
+        &self._projector.address
+    }
+
     /// POSTs a command and returns its 2xx body.
     pub async fn command(&self, path: &str, body: &Value) -> Value {
         let response = self

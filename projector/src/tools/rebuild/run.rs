@@ -30,7 +30,7 @@ impl Run {
         interrupted: &CancellationToken,
     ) -> Result<Run, ProjectorError> {
         let stop = CancellationToken::new();
-        let health = Arc::new(Health::default());
+        let health = Arc::new(Health::rebuild());
         let target = Target::new(Role::Rebuild, target.clone(), settings);
         // Connecting retries while the stack is away; Ctrl-C meanwhile ends it.
         let connecting = connect_retrying(settings, &health, &stop, Some(&target));

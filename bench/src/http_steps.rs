@@ -76,7 +76,7 @@ async fn start(ctx: &Ctx) -> anyhow::Result<(Vec<Service>, Targets)> {
 
 async fn steps(ctx: &mut Ctx, t: &Targets, order_ids: Vec<String>) -> anyhow::Result<()> {
     commands(ctx, t).await?;
-    crate::ab_steps::run(ctx, t.commands).await?;
+    crate::ab_steps::run(ctx).await?;
     queries(ctx, t, order_ids).await
 }
 

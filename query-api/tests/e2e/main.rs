@@ -10,7 +10,6 @@ mod observability;
 mod rebuild;
 mod secured;
 mod stack;
-mod tracing;
 
 use rust_decimal::Decimal;
 use serde_json::{Value, json};

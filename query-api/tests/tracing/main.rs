@@ -1,8 +1,18 @@
 //! One command's trace over the whole stack, exported over OTLP to a collector in this
 //! test: the caller's `traceparent` reaches the command service's HTTP span, the event's
 //! record in Kafka, and the projector's batch span and its cache write.
+//!
+//! A test binary of its own: the test traces the services with a dispatcher of its own
+//! (`set_default` on its thread), and other tests of the same process, running their
+//! services on other threads under the global dispatcher, left the worker's span without
+//! that dispatcher's context now and then (no `traceparent` on the record). Alone in its
+//! process, as every service is in production, the test sees what a service does.
 
-use crate::stack::Stack;
+// The e2e suite's stack; this binary uses only part of it.
+#[allow(dead_code)]
+#[path = "../e2e/stack.rs"]
+mod stack;
+
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -17,6 +27,7 @@ use prost::Message as _;
 use rdkafka::Message as _;
 use reqwest::StatusCode;
 use serde_json::json;
+use stack::Stack;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use uuid::Uuid;

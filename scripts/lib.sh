@@ -154,6 +154,17 @@ install_python_client() {
   "$PY_VENV/bin/pip" install -q 'confluent-kafka[avro,schemaregistry]==2.12.2'
 }
 
+# Schemathesis (issue 17), which probes both APIs from their OpenAPI documents.
+SCHEMATHESIS_VERSION="${SCHEMATHESIS_VERSION:-4.32.5}"
+install_schemathesis() {
+  if [ "$("$PY_VENV/bin/schemathesis" --version 2>/dev/null)" = "schemathesis, version $SCHEMATHESIS_VERSION" ]; then
+    return 0
+  fi
+  log "installing Schemathesis $SCHEMATHESIS_VERSION into $PY_VENV"
+  ensure_venv
+  "$PY_VENV/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION"
+}
+
 start_postgres() {
   local cluster
   cluster=$(pg_lsclusters -h | awk 'NR==1 {print $1" "$2}')

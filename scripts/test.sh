@@ -38,6 +38,11 @@ log "cargo fmt --check"
 cargo fmt --all -- --check
 log "cargo clippy"
 cargo clippy --locked --workspace --all-targets -- -D warnings
+# A short libFuzzer run of the event decoding on stable Rust (schemas/fuzz; longer on demand
+# with scripts/fuzz.sh --seconds N). FUZZ_SECONDS=0 skips it.
+if [ "${FUZZ_SECONDS:-30}" != 0 ]; then
+  scripts/fuzz.sh --seconds "${FUZZ_SECONDS:-30}"
+fi
 log "cargo test"
 results="$STACK_DIR/test-results.log"
 mkdir -p "$STACK_DIR"

@@ -34,5 +34,5 @@ mod worker;
 pub use aggregates::{Ack, CommandRequest, Precondition};
 pub use app::{AppState, run};
 pub use error::CommandError;
-pub use http::{ApiError, router};
+pub use http::{ApiError, openapi, router};
 pub use settings::Settings;

@@ -10,6 +10,8 @@
 //!   ([`redact::url`], [`redact::text`], [`redact::property`]);
 //! - `backoff`: the one retry delay of every loop that waits for a dependency ([`Backoff`]);
 //! - `problem`: RFC 9457 `application/problem+json` responses ([`Problem`]);
+//! - `docs_page`: `GET /openapi.json` and the built-in documentation page `GET /docs`
+//!   ([`docs_page::routes`]);
 //! - `kafka`: librdkafka settings with local defaults and overrides ([`KafkaSettings`]) and
 //!   Kafka's default key partitioner ([`partition_for_key`]);
 //! - `event_log`: the log topic's settings, creation and start-up check ([`ensure_log`]);
@@ -20,6 +22,7 @@
 //! - `shutdown`: the Ctrl-C/SIGTERM future that `main` hands to `run`.
 
 mod backoff;
+pub mod docs_page;
 mod event_log;
 pub mod http;
 mod kafka;

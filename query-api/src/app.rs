@@ -68,12 +68,14 @@ pub fn router(state: AppState) -> Router {
         ));
     Router::new()
         .merge(authenticated)
-        .route(
-            "/healthz",
-            get(|| async { Json(json!({"status": "alive"})) }),
-        )
+        .route("/healthz", get(alive))
         .route("/readyz", get(ready))
         .merge(orderflow_platform::metrics::routes())
+        // The contract and its page are open: a client needs them before it has a token.
+        .merge(orderflow_platform::docs_page::routes(
+            &crate::openapi(),
+            "orderflow query API",
+        ))
         .fallback(|| async {
             Problem::new(StatusCode::NOT_FOUND, "not-found", "No such resource.")
         })
@@ -83,9 +85,35 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Alive while the process serves requests.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "alive",
+    tag = "operations",
+    responses((status = 200, description = "The process is up.", body = Object,
+               example = json!({"status": "alive"}))),
+)]
+pub(crate) async fn alive() -> Json<serde_json::Value> {
+    Json(json!({"status": "alive"}))
+}
+
 /// Ready when Postgres answers; Redis and the notification listener are reported but
 /// optional (without them, reads are slower and waits end at their deadline).
-async fn ready(State(app): State<AppState>) -> Response {
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    operation_id = "ready",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Postgres answers; Redis, notifications and auth as stated.",
+         body = Object, example = json!({"status": "ready", "postgres": "up", "redis": "up",
+         "notifications": "listening", "auth": "enabled"})),
+        (status = 503, description = "Postgres is unreachable.", body = Problem,
+         content_type = "application/problem+json"),
+    ),
+)]
+pub(crate) async fn ready(State(app): State<AppState>) -> Response {
     let (database, redis) = tokio::join!(app.store.ping(), app.cache.ping());
     metrics::dependency_up("postgres", database.is_ok());
     metrics::dependency_up("redis", redis);

@@ -22,6 +22,8 @@
 //! - `store`: Postgres reads; `cache`: Redis reads and guarded fills;
 //! - `access`: who may read what (owner or operator, analytics for operators);
 //! - `params`: query and path parsing; `error`: [`ApiError`], the problem+json mapping;
+//! - `openapi`: the generated OpenAPI 3.1 document ([`openapi()`]), served at
+//!   `/openapi.json` beside its page `/docs`;
 //! - `metrics`: what operators see on `/metrics`.
 
 mod access;
@@ -30,6 +32,7 @@ mod cache;
 mod error;
 mod list;
 mod metrics;
+mod openapi;
 mod orders;
 mod params;
 mod settings;
@@ -42,4 +45,5 @@ mod wait;
 pub use app::{AppState, router, run};
 pub use error::ApiError;
 pub use list::Cursor;
+pub use openapi::openapi;
 pub use settings::Settings;

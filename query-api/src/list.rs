@@ -14,10 +14,12 @@ use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use orderflow_auth::Caller;
-use orderflow_read_model::{OrderView, SELECT_ORDERS, order_from_row};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use orderflow_platform::Problem;
+use orderflow_read_model::{OrderSummary, OrderView, SELECT_ORDERS, order_from_row};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sqlx::{Postgres, QueryBuilder};
+use utoipa::{IntoParams, ToSchema};
 
 /// Page size when `limit` is absent.
 const DEFAULT_LIMIT: u64 = 50;
@@ -25,12 +27,31 @@ const DEFAULT_LIMIT: u64 = 50;
 const MAX_LIMIT: u64 = 200;
 
 /// The query of `GET /orders`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Only this customer's orders. A customer may name only itself (and sees only its own
+    /// orders without it); an operator may name anyone.
+    #[param(min_length = 1, max_length = 64)]
     customer_id: Option<String>,
+    /// Only orders in this status.
+    #[param(schema_with = orderflow_read_model::status_schema)]
     status: Option<String>,
+    /// Orders per page (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u64>,
+    /// Where the page starts: the `next_cursor` of the previous page, unchanged.
+    #[param(pattern = "^([0-9a-f]{2})+$")]
     cursor: Option<String>,
+}
+
+/// A page of orders, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderPage {
+    #[schema(value_type = Vec<OrderSummary>)]
+    orders: Vec<Value>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    next_cursor: Option<String>,
 }
 
 /// Where a page starts: strictly after this sort key.
@@ -71,11 +92,38 @@ impl Cursor {
 }
 
 /// `GET /orders`: `{"orders": [summary…], "next_cursor": "…" | null}`.
+#[utoipa::path(
+    get,
+    path = "/orders",
+    operation_id = "listOrders",
+    tag = "orders",
+    summary = "Orders, newest first",
+    description = "Orders by `placed_at` descending, filtered by customer and status, a page at \
+        a time (keyset pagination: orders placed meanwhile neither shift nor repeat pages).",
+    params(ListQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of orders.", body = OrderPage,
+         links(("next" = (operation_id = "listOrders",
+                parameters(("cursor" = "$response.body#/next_cursor")),
+                description = "The next page, while `next_cursor` is not null.")),
+               ("first_order" = (operation_id = "getOrder",
+                parameters(("id" = "$response.body#/orders/0/order_id")),
+                description = "The first order of the page.")))),
+        (status = 400, description = "A parameter does not parse, or a cursor this API did not \
+            issue.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A customer asked for another customer's orders, or the \
+            caller is neither a customer nor an operator.", body = Problem,
+         content_type = "application/problem+json"),
+        (status = 422, description = "`limit`, `status` or `customer_id` out of range.",
+         body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn list(
     State(app): State<AppState>,
     Caller(caller): Caller,
     Params(mut query): Params<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<OrderPage>, ApiError> {
     let limit = params::bounded("limit", query.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
     if let Some(customer) = &query.customer_id
         && (customer.is_empty()
@@ -91,7 +139,7 @@ pub async fn list(
     let status = params::status(query.status.as_deref())?;
     let after = query.cursor.as_deref().map(after_cursor).transpose()?;
     let rows = page(&app, &query, status, after, limit).await?;
-    let orders: Vec<Value> = rows.iter().map(OrderView::summary_json).collect();
+    let mut orders: Vec<Value> = rows.iter().map(OrderView::summary_json).collect();
     let next_cursor = (rows.len() as u64 > limit).then(|| {
         let last = &rows[limit as usize - 1];
         Cursor {
@@ -100,8 +148,11 @@ pub async fn list(
         }
         .encode()
     });
-    let orders = &orders[..orders.len().min(limit as usize)];
-    Ok(Json(json!({"orders": orders, "next_cursor": next_cursor})))
+    orders.truncate(limit as usize);
+    Ok(Json(OrderPage {
+        orders,
+        next_cursor,
+    }))
 }
 
 /// Where a page starts: after the order a cursor names.

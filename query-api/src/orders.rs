@@ -13,9 +13,11 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use orderflow_auth::Caller;
-use serde::Deserialize;
-use serde_json::json;
+use orderflow_platform::Problem;
+use orderflow_read_model::{HistoryEvent, OrderView};
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
+use utoipa::{IntoParams, ToSchema};
 
 /// Default of `wait_ms` when `min_version` is given.
 const DEFAULT_WAIT_MS: u64 = 2_000;
@@ -27,11 +29,14 @@ const DEFAULT_HISTORY_LIMIT: u64 = 100;
 const MAX_HISTORY_LIMIT: u64 = 1_000;
 
 /// The query of `GET /orders/{id}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OrderQuery {
-    /// Answer only once the read model holds this version or a later one.
+    /// Answer only once the read model holds this version or a later one (read your own
+    /// write: the `version` a command answered with); 504 if it does not in `wait_ms`.
     min_version: Option<u64>,
-    /// How long to wait for `min_version`, in ms.
+    /// How long to wait for `min_version`, in ms (default 2000); only with `min_version`.
+    #[param(maximum = 10_000)]
     wait_ms: Option<u64>,
 }
 
@@ -43,14 +48,75 @@ enum Source {
 }
 
 /// The query of `GET /orders/{id}/history`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
     /// Only events after this version (the `next_after_version` of the previous page).
     after_version: Option<u64>,
+    /// Events per page (default 100).
+    #[param(minimum = 1, maximum = 1_000)]
     limit: Option<u64>,
 }
 
+/// A page of an order's history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryPage {
+    order_id: String,
+    /// The accepted events, oldest first.
+    events: Vec<HistoryEvent>,
+    /// Pass as `after_version` for the next page; `null` on the last page.
+    next_after_version: Option<u64>,
+}
+
+/// The path parameter of both routes, as the router and the OpenAPI document name it.
+pub(crate) const ID_DOC: &str = "The order id: 1 to 64 characters of A-Z, a-z, 0-9, '.', '_', ':' or '-'. \
+     Any other id, and an order of another customer, is 404.";
+
+/// 504: `min_version` was not reached within `wait_ms`.
+#[derive(Serialize, ToSchema)]
+#[allow(
+    dead_code,
+    reason = "only a schema: the body is a `Problem` with these members"
+)]
+pub struct VersionNotReached {
+    #[serde(flatten)]
+    problem: Problem,
+    /// The version waited for.
+    min_version: u64,
+    /// The version the read model holds; `null` if it holds no such order.
+    current_version: Option<u64>,
+}
+
 /// `GET /orders/{id}`: for its customer or an operator.
+#[utoipa::path(
+    get,
+    path = "/orders/{id}",
+    operation_id = "getOrder",
+    tag = "orders",
+    summary = "An order",
+    description = "The order's document, from the cache when it holds it (`X-Cache: hit`). \
+        With `min_version` the request waits, without polling, until the read model holds \
+        that version (read your own write), at most `wait_ms`.",
+    params(("id" = String, Path, description = ID_DOC, min_length = 1, max_length = 64,
+            pattern = r"^[A-Za-z0-9._:-]{1,64}$"), OrderQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The order.", body = OrderView,
+         headers(("ETag" = String, description = "The document's version, quoted: `\"3\"`."),
+                 ("X-Cache" = String, description = "`hit` when served from Redis, `miss` from Postgres.")),
+         links(("history" = (operation_id = "getOrderHistory",
+                parameters(("id" = "$request.path.id")),
+                description = "The events that made this order.")))),
+        (status = 400, description = "A query parameter or the path does not parse.", body = Problem,
+         content_type = "application/problem+json"),
+        (status = 404, description = "No such order, or not the caller's.", body = Problem,
+         content_type = "application/problem+json"),
+        (status = 422, description = "`wait_ms` out of range or without `min_version`.",
+         body = Problem, content_type = "application/problem+json"),
+        (status = 504, description = "`min_version` was not reached within `wait_ms`.",
+         body = VersionNotReached, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn get_order(
     State(app): State<AppState>,
     Caller(caller): Caller,
@@ -109,6 +175,31 @@ fn respond(doc: OrderDoc, source: Source) -> Response {
 /// `GET /orders/{id}/history`: the order's accepted events in version order, a page at a
 /// time, for its customer or an operator. `next_after_version` is where the next page
 /// starts, `null` on the last.
+#[utoipa::path(
+    get,
+    path = "/orders/{id}/history",
+    operation_id = "getOrderHistory",
+    tag = "orders",
+    summary = "An order's history",
+    description = "The order's accepted events in version order, a page at a time.",
+    params(("id" = String, Path, description = ID_DOC, min_length = 1, max_length = 64,
+            pattern = r"^[A-Za-z0-9._:-]{1,64}$"), HistoryQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of events.", body = HistoryPage,
+         links(("next" = (operation_id = "getOrderHistory",
+                parameters(("id" = "$request.path.id"),
+                           ("after_version" = "$response.body#/next_after_version")),
+                description = "The next page, while `next_after_version` is not null."))),
+         ),
+        (status = 400, description = "A query parameter or the path does not parse.", body = Problem,
+         content_type = "application/problem+json"),
+        (status = 404, description = "No such order, or not the caller's.", body = Problem,
+         content_type = "application/problem+json"),
+        (status = 422, description = "`limit` out of range.", body = Problem,
+         content_type = "application/problem+json"),
+    ),
+)]
 pub async fn history(
     State(app): State<AppState>,
     Caller(caller): Caller,
@@ -134,6 +225,10 @@ pub async fn history(
         events.truncate(limit as usize);
         events.last().map_or(after, |e| e.version as u64)
     });
-    let body = json!({"order_id": id, "events": events, "next_after_version": next_after_version});
-    Ok(Json(body).into_response())
+    let page = HistoryPage {
+        order_id: id,
+        events,
+        next_after_version,
+    };
+    Ok(Json(page).into_response())
 }

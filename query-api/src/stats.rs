@@ -14,10 +14,12 @@ use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Duration, Utc};
 use orderflow_auth::Caller;
-use orderflow_read_model::{money, timestamp};
+use orderflow_platform::Problem;
+use orderflow_read_model::{money, money_schema, timestamp};
 use rust_decimal::{Decimal, RoundingStrategy};
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use utoipa::{IntoParams, ToSchema};
 
 /// The statuses reported by `/stats/orders`, each present even at zero.
 const STATUSES: [&str; 5] = ["placed", "packed", "shipped", "delivered", "cancelled"];
@@ -27,11 +29,64 @@ const MAX_RANGE_DAYS: i64 = 31;
 const DEFAULT_TOP: u64 = 10;
 const MAX_TOP: u64 = 100;
 
+/// The order counts and placed revenue.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderStats {
+    /// Orders in the read model.
+    total_orders: i64,
+    /// The total of every order placed, cancelled ones included.
+    #[schema(schema_with = money_schema)]
+    total_revenue: String,
+    /// Orders by current status; every status is present, zero included.
+    #[schema(value_type = BTreeMap<String, i64>)]
+    by_status: BTreeMap<String, i64>,
+}
+
+/// One hour of placements.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HourlyRevenue {
+    /// The start of the hour (UTC).
+    #[schema(format = DateTime)]
+    hour: String,
+    order_count: i64,
+    #[schema(schema_with = money_schema)]
+    revenue: String,
+    /// `revenue / order_count`, rounded half away from zero to cents.
+    #[schema(schema_with = money_schema)]
+    avg_order_value: String,
+}
+
+/// One product's placements.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProductSales {
+    product_id: String,
+    /// Units placed.
+    quantity: i64,
+    #[schema(schema_with = money_schema)]
+    revenue: String,
+}
+
+/// The 403 of every analytics route.
+const OPERATORS_ONLY: &str = "The caller is not an operator.";
+
 /// `GET /stats/orders`: `{total_orders, total_revenue, by_status}`.
+#[utoipa::path(
+    get,
+    path = "/stats/orders",
+    operation_id = "getOrderStats",
+    tag = "stats",
+    summary = "Order counts by status and placed revenue",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The counts.", body = OrderStats),
+        (status = 403, description = OPERATORS_ONLY, body = Problem,
+         content_type = "application/problem+json"),
+    ),
+)]
 pub async fn orders(
     State(app): State<AppState>,
     Caller(caller): Caller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<OrderStats>, ApiError> {
     access::operators_only(&caller)?;
     let pool = app.store.pool();
     // One statement, so both figures come from one snapshot (and one generation).
@@ -43,34 +98,59 @@ pub async fn orders(
     .fetch_one(pool)
     .await?;
     let counts = statuses.into_iter().zip(order_counts);
-    let mut by_status: Map<String, Value> =
-        STATUSES.iter().map(|s| (s.to_string(), json!(0))).collect();
+    let mut by_status: BTreeMap<String, i64> =
+        STATUSES.iter().map(|s| (s.to_string(), 0)).collect();
     let mut total = 0;
     for (status, count) in counts {
         total += count;
-        by_status.insert(status, json!(count));
+        by_status.insert(status, count);
     }
-    Ok(Json(json!({
-        "total_orders": total,
-        "total_revenue": money(revenue),
-        "by_status": by_status,
-    })))
+    Ok(Json(OrderStats {
+        total_orders: total,
+        total_revenue: money(revenue),
+        by_status,
+    }))
 }
 
 /// The query of `GET /stats/revenue/hourly`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HourlyQuery {
+    /// The first hour (RFC 3339; default: 24 hours before `to`); at most 31 days before `to`.
+    #[param(format = DateTime, example = "2026-01-31T12:00:00Z")]
     from: Option<String>,
+    /// The end of the range (RFC 3339; default: now).
+    #[param(format = DateTime, example = "2026-02-01T12:00:00Z")]
     to: Option<String>,
 }
 
 /// `GET /stats/revenue/hourly`: the hours from the hour containing `from` up to `to`
 /// (default: the last 24 hours) that had placements, oldest first.
+#[utoipa::path(
+    get,
+    path = "/stats/revenue/hourly",
+    operation_id = "getHourlyRevenue",
+    tag = "stats",
+    summary = "Placed revenue by hour",
+    description = "The hours from the hour containing `from` up to `to` that had placements, \
+        oldest first. Revenue is placed revenue: a later cancellation does not subtract.",
+    params(HourlyQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The hours.", body = Vec<HourlyRevenue>),
+        (status = 400, description = "The query string does not parse.", body = Problem,
+         content_type = "application/problem+json"),
+        (status = 403, description = OPERATORS_ONLY, body = Problem,
+         content_type = "application/problem+json"),
+        (status = 422, description = "`from` or `to` not RFC 3339, `from` after `to`, or more \
+            than 31 days apart.", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn hourly(
     State(app): State<AppState>,
     Caller(caller): Caller,
     Params(query): Params<HourlyQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<HourlyRevenue>>, ApiError> {
     access::operators_only(&caller)?;
     let (from, to) = range(query.from.as_deref(), query.to.as_deref(), Utc::now())?;
     let rows: Vec<(DateTime<Utc>, i64, Decimal)> = sqlx::query_as(
@@ -83,18 +163,16 @@ pub async fn hourly(
     .bind(to)
     .fetch_all(app.store.pool())
     .await?;
-    let hours: Vec<Value> = rows
+    let hours = rows
         .into_iter()
-        .map(|(hour, count, revenue)| {
-            json!({
-                "hour": timestamp(hour),
-                "order_count": count,
-                "revenue": money(revenue),
-                "avg_order_value": money(average(revenue, count)),
-            })
+        .map(|(hour, count, revenue)| HourlyRevenue {
+            hour: timestamp(hour),
+            order_count: count,
+            revenue: money(revenue),
+            avg_order_value: money(average(revenue, count)),
         })
         .collect();
-    Ok(Json(Value::Array(hours)))
+    Ok(Json(hours))
 }
 
 /// The validated `[from, to]` of an hourly query.
@@ -138,17 +216,38 @@ pub fn average(revenue: Decimal, count: i64) -> Decimal {
 }
 
 /// The query of `GET /stats/products/top`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TopQuery {
+    /// How many products (default 10).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u64>,
 }
 
 /// `GET /stats/products/top`: products by quantity placed, most first.
+#[utoipa::path(
+    get,
+    path = "/stats/products/top",
+    operation_id = "getTopProducts",
+    tag = "stats",
+    summary = "Products by quantity placed",
+    params(TopQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The products, most placed first.", body = Vec<ProductSales>),
+        (status = 400, description = "`limit` does not parse.", body = Problem,
+         content_type = "application/problem+json"),
+        (status = 403, description = OPERATORS_ONLY, body = Problem,
+         content_type = "application/problem+json"),
+        (status = 422, description = "`limit` out of range.", body = Problem,
+         content_type = "application/problem+json"),
+    ),
+)]
 pub async fn top_products(
     State(app): State<AppState>,
     Caller(caller): Caller,
     Params(query): Params<TopQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<ProductSales>>, ApiError> {
     access::operators_only(&caller)?;
     let limit = params::bounded("limit", query.limit, DEFAULT_TOP, MAX_TOP)?;
     let rows: Vec<(String, i64, Decimal)> = sqlx::query_as(
@@ -158,13 +257,15 @@ pub async fn top_products(
     .bind(limit as i64)
     .fetch_all(app.store.pool())
     .await?;
-    let products: Vec<Value> = rows
+    let products = rows
         .into_iter()
-        .map(|(product_id, quantity, revenue)| {
-            json!({"product_id": product_id, "quantity": quantity, "revenue": money(revenue)})
+        .map(|(product_id, quantity, revenue)| ProductSales {
+            product_id,
+            quantity,
+            revenue: money(revenue),
         })
         .collect();
-    Ok(Json(Value::Array(products)))
+    Ok(Json(products))
 }
 
 #[cfg(test)]

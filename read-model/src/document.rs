@@ -11,34 +11,55 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use orderflow_domain::{Decimal, LineItem, Status};
 use serde::{Serialize, Serializer};
 use serde_json::Value;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{Object, ObjectBuilder, Schema, Type};
+use utoipa::{PartialSchema, ToSchema};
 use uuid::Uuid;
+
+/// The pattern of every money string in the documents.
+const MONEY_PATTERN: &str = r"^-?[0-9]+\.[0-9]{2}$";
 
 /// Everything the read side knows about one order: a row of `orders` with its items, and
 /// the JSON document cached in Redis and served by `GET /orders/{id}`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+///
+/// Its OpenAPI schema (`Order`) is derived here, beside the `Serialize` that defines the
+/// JSON, with each `serialize_with` field described as what it writes.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[schema(as = Order, description = "An order as the read model holds it.")]
 pub struct OrderView {
+    #[schema(example = "ord-2026-0001")]
     pub order_id: String,
+    #[schema(example = "c-42")]
     pub customer_id: String,
     #[serde(serialize_with = "status_name")]
+    #[schema(schema_with = status_schema)]
     pub status: Status,
     /// Served numbered from 1 (`line_no`), as `order_items` stores them.
     #[serde(serialize_with = "numbered_items")]
+    #[schema(value_type = Vec<ItemDocument<'static>>)]
     pub items: Vec<LineItem>,
     #[serde(serialize_with = "money_text")]
+    #[schema(schema_with = money_schema)]
     pub total_amount: Decimal,
+    #[schema(example = "EUR")]
     pub currency: String,
     pub shipping_address: String,
     pub warehouse: Option<String>,
     pub carrier: Option<String>,
     pub tracking_number: Option<String>,
     /// Served as `YYYY-MM-DD`.
+    #[schema(value_type = Option<String>, format = Date)]
     pub estimated_delivery: Option<NaiveDate>,
     pub location: Option<String>,
     pub cancel_reason: Option<String>,
+    /// The number of events folded into the document; the `ETag` of `GET /orders/{id}`.
+    #[schema(minimum = 1)]
     pub version: u64,
     #[serde(serialize_with = "timestamp_text")]
+    #[schema(value_type = String, format = DateTime)]
     pub placed_at: DateTime<Utc>,
     #[serde(serialize_with = "timestamp_text")]
+    #[schema(value_type = String, format = DateTime)]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -62,14 +83,42 @@ impl OrderView {
 }
 
 /// One line of an order's document.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = OrderItem)]
 struct ItemDocument<'a> {
+    #[schema(minimum = 1)]
     line_no: usize,
     product_id: &'a str,
+    #[schema(minimum = 1)]
     quantity: u32,
     #[serde(serialize_with = "money_text")]
+    #[schema(schema_with = money_schema)]
     unit_price: Decimal,
 }
+
+/// The schema of a list entry ([`OrderView::summary_json`]): the `Order` schema with
+/// `items_count` instead of `items`, derived from it so the two cannot disagree.
+pub struct OrderSummary;
+
+impl PartialSchema for OrderSummary {
+    fn schema() -> RefOr<Schema> {
+        let RefOr::T(Schema::Object(mut order)) = OrderView::schema() else {
+            unreachable!("a struct's schema is an object");
+        };
+        order.properties.retain(|name, _| name != "items");
+        order.required.retain(|name| name != "items");
+        let count = ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(1))
+            .description(Some("The number of lines of the order."));
+        order.properties.insert("items_count".into(), count.into());
+        order.required.push("items_count".into());
+        order.description = Some("An order as `GET /orders` lists it: without its lines.".into());
+        RefOr::T(Schema::Object(order))
+    }
+}
+
+impl ToSchema for OrderSummary {}
 
 /// One accepted event, as a row of `order_history`.
 #[derive(Debug, Clone, PartialEq)]
@@ -85,13 +134,21 @@ pub struct HistoryRow {
 
 /// One event of an order's history as `GET /orders/{id}/history` serves it, read from
 /// `order_history` by [`crate::load_history`].
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, ToSchema)]
+#[schema(description = "One accepted event of an order.")]
 pub struct HistoryEvent {
+    /// The order's version after this event.
+    #[schema(minimum = 1)]
     pub version: i64,
+    /// The event type, e.g. `OrderPlaced`, `OrderPacked`.
     #[serde(rename = "type")]
+    #[schema(example = "OrderPacked")]
     pub event_type: String,
     #[serde(serialize_with = "timestamp_text")]
+    #[schema(value_type = String, format = DateTime)]
     pub occurred_at: DateTime<Utc>,
+    /// The event's content and metadata (idempotency key, correlation id).
+    #[schema(value_type = Object)]
     pub data: Value,
 }
 
@@ -119,6 +176,32 @@ pub fn money(amount: Decimal) -> String {
 /// A time as every document writes it: RFC 3339, UTC, milliseconds.
 pub fn timestamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// A lifecycle status as the documents write it: one of its lower-case names.
+pub fn status_schema() -> Object {
+    let names = [
+        Status::Placed,
+        Status::Packed,
+        Status::Shipped,
+        Status::Delivered,
+        Status::Cancelled,
+    ]
+    .map(Status::as_str);
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(names))
+        .build()
+}
+
+/// Money as [`money`] writes it.
+pub fn money_schema() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(MONEY_PATTERN))
+        .description(Some("A decimal amount with exactly two places."))
+        .examples(["51.98"])
+        .build()
 }
 
 fn status_name<S: Serializer>(status: &Status, serializer: S) -> Result<S::Ok, S::Error> {

@@ -26,7 +26,10 @@ mod order_cache;
 mod postgres;
 
 pub use channels::{GENERATION_CHANNEL, ORDERS_CHANNEL, OrderChanged};
-pub use document::{HistoryEvent, HistoryRow, OrderView, money, timestamp};
+pub use document::{
+    HistoryEvent, HistoryRow, OrderSummary, OrderView, money, money_schema, status_schema,
+    timestamp,
+};
 pub use order_cache::{WRITE_IF_NEWER, order_cache_key, order_cache_pattern};
 pub use postgres::{
     GENERATION_VIEW, MIGRATOR, PRIVATE_TABLES, READ_SCHEMA, SELECT_ORDERS, load_history,

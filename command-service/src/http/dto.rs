@@ -8,64 +8,131 @@ use orderflow_domain::{
 use orderflow_platform::FieldError;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+// Text fields: the domain accepts text that is not blank and holds no control character
+// but the line feed. Their schemas say so with one pattern (ECMA-262; a literal, as
+// utoipa's attributes take no constants) beside each field's length limits.
 
 /// The currency of an order that names none (and of every event written with v1).
 const DEFAULT_CURRENCY: &str = "USD";
 
-/// `POST /orders`.
-#[derive(Debug, Deserialize)]
+/// `POST /orders`: a new order.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlaceOrderBody {
+    /// The order's id; without one, it is derived from the `Idempotency-Key` (or made up).
+    #[schema(pattern = r"^[A-Za-z0-9._:-]{1,64}$", example = "ord-2026-0001")]
     pub order_id: Option<String>,
     /// ISO 4217 code of the prices; `USD` when absent.
+    #[schema(pattern = r"^[A-Z]{3}$", example = "EUR")]
     pub currency: Option<String>,
+    /// Who orders; a customer's token may only name its own subject.
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*$",
+        example = "cust-42"
+    )]
     pub customer_id: String,
+    /// 1 to 100 lines; the total must not exceed 9999999999.99.
+    #[schema(min_items = 1, max_items = 100)]
     pub items: Vec<ItemBody>,
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"^[^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*$",
+        example = "1 Main St, Springfield"
+    )]
     pub shipping_address: String,
 }
 
 /// One line of `POST /orders`. The price is a string so no float ever touches money.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ItemBody {
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*$",
+        example = "sku-1"
+    )]
     pub product_id: String,
+    #[schema(minimum = 1, maximum = 10000, example = 2)]
     pub quantity: i64,
+    /// A decimal string with at most two decimal places, at most 9999999999.99.
+    #[schema(
+        format = "decimal",
+        pattern = r"^[0-9]{1,10}(\.[0-9]{1,2})?$",
+        example = "25.99"
+    )]
     pub unit_price: String,
 }
 
 /// `POST /orders/{id}/pack`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PackBody {
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*$",
+        example = "wh-east"
+    )]
     pub warehouse: String,
 }
 
 /// `POST /orders/{id}/ship`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShipBody {
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*$",
+        example = "UPS"
+    )]
     pub carrier: String,
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*$",
+        example = "1Z999"
+    )]
     pub tracking_number: String,
     /// `YYYY-MM-DD`, optional.
+    #[schema(format = Date, example = "2026-12-01")]
     pub estimated_delivery: Option<String>,
 }
 
 /// `POST /orders/{id}/location`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LocationBody {
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*$",
+        example = "Hub Frankfurt"
+    )]
     pub location: String,
 }
 
 /// `POST /orders/{id}/deliver`: no fields.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeliverBody {}
 
 /// `POST /orders/{id}/cancel`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelBody {
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"^[^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*$",
+        example = "changed my mind"
+    )]
     pub reason: String,
 }
 
@@ -241,20 +308,40 @@ fn parse_money(text: &str) -> Option<Decimal> {
 }
 
 /// Where an event is in the log.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Position {
+    #[schema(minimum = 0)]
     pub partition: i32,
+    #[schema(minimum = 0)]
     pub offset: i64,
 }
 
 /// The body of every successful command.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CommandResponse {
+    /// The order's id: the `{id}` of its transitions.
+    #[schema(example = "ord-2026-0001")]
     pub order_id: String,
+    /// The status after the command.
+    #[schema(value_type = super::openapi::OrderStatus)]
     pub status: &'static str,
+    /// The order's version after the command: its `ETag`, for `If-Match`.
+    #[schema(minimum = 0, example = 1)]
     pub version: u64,
+    /// The id of the event written.
+    #[schema(format = "uuid")]
     pub event_id: String,
     pub position: Position,
+}
+
+/// `GET /orders/{id}`: the write side's view of an order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderView {
+    pub order_id: String,
+    #[schema(value_type = super::openapi::OrderStatus)]
+    pub status: &'static str,
+    #[schema(minimum = 0)]
+    pub version: u64,
 }
 
 impl From<&Ack> for CommandResponse {

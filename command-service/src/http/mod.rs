@@ -3,10 +3,13 @@
 mod dto;
 mod error;
 mod extract;
+mod openapi;
 #[cfg(test)]
 mod tests;
+mod transitions;
 
 pub use error::ApiError;
+pub use openapi::openapi;
 
 use crate::aggregates::{Ack, CommandRequest};
 use crate::app::AppState;
@@ -22,6 +25,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use dto::*;
 use extract::JsonBody;
+use openapi::*;
 use orderflow_auth::{Caller, Principal};
 use orderflow_domain::{Command, CommandKind, validate_order_id};
 use orderflow_platform::Problem;
@@ -35,19 +39,20 @@ const BODY_LIMIT: usize = 64 * 1024;
 /// a retried `POST /orders` lands on the same order (and partition) as the original.
 const ORDER_ID_NAMESPACE: Uuid = Uuid::from_u128(0x6f72_6465_7266_6c6f_7700_0000_0000_0001);
 
-/// The service's routes. Every route but the probes and `/metrics` needs a bearer token
-/// (the auth layer answers 401 before a handler runs); what each role may do is checked in
-/// the handlers and, for who owns an order, by the order's worker. `/metrics` is open like
-/// the probes: Prometheus scrapes without a token, and its series name no order or customer.
+/// The service's routes. Every route but the probes, `/metrics` and the documentation
+/// needs a bearer token (the auth layer answers 401 before a handler runs); what each role
+/// may do is checked in the handlers and, for who owns an order, by the order's worker.
+/// `/metrics` is open like the probes: Prometheus scrapes without a token, and its series
+/// name no order or customer. Each handler's `#[utoipa::path]` documents it in [`openapi`].
 pub fn router(state: AppState) -> axum::Router {
     let authenticated = axum::Router::new()
         .route("/orders", post(place))
         .route("/orders/{id}", get(inspect))
-        .route("/orders/{id}/pack", post(transition::<PackBody>))
-        .route("/orders/{id}/ship", post(transition::<ShipBody>))
-        .route("/orders/{id}/location", post(transition::<LocationBody>))
-        .route("/orders/{id}/deliver", post(transition::<DeliverBody>))
-        .route("/orders/{id}/cancel", post(transition::<CancelBody>))
+        .route("/orders/{id}/pack", post(transitions::pack))
+        .route("/orders/{id}/ship", post(transitions::ship))
+        .route("/orders/{id}/location", post(transitions::location))
+        .route("/orders/{id}/deliver", post(transitions::deliver))
+        .route("/orders/{id}/cancel", post(transitions::cancel))
         // Layers run outside in: authentication first, then the principal's rate limit.
         .route_layer(state.rate_limit().clone())
         .route_layer(middleware::from_fn_with_state(
@@ -56,12 +61,14 @@ pub fn router(state: AppState) -> axum::Router {
         ));
     axum::Router::new()
         .merge(authenticated)
-        .route(
-            "/healthz",
-            get(|| async { Json(serde_json::json!({"status": "alive"})) }),
-        )
+        .route("/healthz", get(healthz))
         .route("/readyz", get(ready))
         .merge(orderflow_platform::metrics::routes())
+        // The contract and its page are open: a client needs them before it has a token.
+        .merge(orderflow_platform::docs_page::routes(
+            &openapi(),
+            "orderflow command API",
+        ))
         .fallback(|| async {
             Problem::new(StatusCode::NOT_FOUND, "not-found", "No such resource.")
         })
@@ -73,6 +80,22 @@ pub fn router(state: AppState) -> axum::Router {
 }
 
 /// `POST /orders`: a customer places for itself, an operator for anyone.
+#[utoipa::path(post, path = "/orders", tag = "orders", operation_id = "place_order",
+    summary = "Place an order (a customer for itself, operators for anyone)",
+    params(CommandHeaders),
+    request_body(content = PlaceOrderBody, content_type = "application/json"),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Placed (also the replayed answer to a retry)", body = CommandResponse,
+            headers(("Location" = String, description = "`/orders/{id}`"),
+                ("ETag" = String, description = "The order's version, for `If-Match`"),
+                ("Idempotent-Replayed" = String, description = "`true` on a retry's replayed answer"))),
+        (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden), (status = 408, response = RequestTimeout),
+        (status = 409, response = Conflict), (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType), (status = 422, response = UnprocessableEntity),
+        (status = 429, response = TooManyRequests), (status = 503, response = ServiceUnavailable),
+    ))]
 async fn place(
     State(app): State<AppState>,
     Caller(caller): Caller,
@@ -195,6 +218,17 @@ fn etag(version: u64) -> HeaderValue {
 
 /// `GET /orders/{id}`: the write side's view (status and version), for `If-Match`; the
 /// order's customer or an operator.
+#[utoipa::path(get, path = "/orders/{id}", tag = "orders", operation_id = "inspect_order",
+    summary = "The write side's view of an order: status and version (its customer or operators)",
+    params(OrderId),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The order", body = OrderView,
+            headers(("ETag" = String, description = "The order's version, for `If-Match`"))),
+        (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden), (status = 404, response = NotFound),
+        (status = 429, response = TooManyRequests), (status = 503, response = ServiceUnavailable),
+    ))]
 async fn inspect(
     State(app): State<AppState>,
     Caller(caller): Caller,
@@ -205,11 +239,31 @@ async fn inspect(
     let status = order
         .status
         .ok_or_else(|| CommandError::NotFound(id.clone()))?;
-    let body =
-        serde_json::json!({"order_id": id, "status": status.as_str(), "version": order.version});
+    let body = OrderView {
+        order_id: id,
+        status: status.as_str(),
+        version: order.version,
+    };
     Ok(([(header::ETAG, etag(order.version))], Json(body)).into_response())
 }
 
+/// `GET /healthz`: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "operations", operation_id = "healthz",
+    responses(
+        (status = 200, description = "Alive", body = Object, example = json!({"status": "alive"})),
+        (status = 503, response = ServiceUnavailable),
+    ))]
+async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"status": "alive"}))
+}
+
+/// `GET /readyz`: replayed, broker reachable, allowed by its ACLs.
+#[utoipa::path(get, path = "/readyz", tag = "operations", operation_id = "readyz",
+    responses(
+        (status = 200, description = "Ready", body = Object,
+            example = json!({"status": "ready", "partitions": 6, "auth": "enabled"})),
+        (status = 503, response = ServiceUnavailable),
+    ))]
 async fn ready(State(app): State<AppState>) -> Response {
     let readiness = app.readiness();
     let (replayed, total) = readiness.progress();

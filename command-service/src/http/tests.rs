@@ -120,3 +120,33 @@ async fn readyz_says_when_authentication_is_off() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "not replayed yet");
     assert_eq!(body["auth"], "disabled");
 }
+
+#[tokio::test]
+async fn the_api_document_and_its_page_need_no_token() {
+    let auth = Authenticator::start(&orderflow_testkit::TestIssuer::shared().settings()).unwrap();
+    let app = router(AppState::new(Duration::from_secs(1), auth));
+    let get = |uri: &str| Request::get(uri).body(Body::empty()).unwrap();
+    let orders = app.clone().oneshot(get("/orders/o-1")).await.unwrap();
+    assert_eq!(
+        orders.status(),
+        StatusCode::UNAUTHORIZED,
+        "the orders need one"
+    );
+    for (uri, media_type) in [
+        ("/openapi.json", "application/json"),
+        ("/docs", "text/html"),
+        ("/docs/redoc.standalone.js", "text/javascript"),
+    ] {
+        let response = app.clone().oneshot(get(uri)).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{uri}");
+        let content_type = response.headers()[header::CONTENT_TYPE].to_str().unwrap();
+        assert!(
+            content_type.starts_with(media_type),
+            "{uri}: {content_type}"
+        );
+    }
+    let response = app.oneshot(get("/openapi.json")).await.unwrap();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let served: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(served, serde_json::to_value(super::openapi()).unwrap());
+}

@@ -12,6 +12,7 @@ mod idempotency;
 mod lifecycle;
 mod log;
 mod metrics;
+mod openapi;
 mod registry;
 mod replay;
 mod validation;

@@ -8,6 +8,7 @@ mod hardening;
 mod helpers;
 mod list;
 mod metrics;
+mod openapi;
 mod orders;
 mod privileges;
 mod query_metrics;

@@ -2,7 +2,7 @@
 //! `docs/openapi/command-api.json`, valid OpenAPI 3.1, complete.
 //!
 //! Regenerate the checked-in document after changing the API:
-//! `UPDATE_OPENAPI=1 cargo test -p orderflow-command-service --test api openapi`.
+//! `ORDERFLOW_UPDATE_OPENAPI=1 cargo test -p orderflow-command-service --test api openapi`.
 
 use crate::helpers::spawn_app;
 use reqwest::StatusCode;
@@ -25,7 +25,7 @@ async fn the_served_document_equals_the_checked_in_one() {
     assert_eq!(response.status(), StatusCode::OK);
     let served: Value = response.json().await.unwrap();
     let path = checked_in_path();
-    if std::env::var_os("UPDATE_OPENAPI").is_some() {
+    if std::env::var_os("ORDERFLOW_UPDATE_OPENAPI").is_some() {
         let text = serde_json::to_string_pretty(&served).unwrap() + "\n";
         std::fs::write(&path, text).unwrap();
         return;
@@ -36,7 +36,7 @@ async fn the_served_document_equals_the_checked_in_one() {
     assert!(
         checked_in.as_ref() == Some(&served),
         "{} differs from the served /openapi.json; regenerate it with \
-         `UPDATE_OPENAPI=1 cargo test -p orderflow-command-service --test api openapi` \
+         `ORDERFLOW_UPDATE_OPENAPI=1 cargo test -p orderflow-command-service --test api openapi` \
          and review the diff",
         path.display()
     );

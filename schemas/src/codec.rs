@@ -1,12 +1,9 @@
 //! [`EventCodec`]: domain events to and from Confluent-framed Avro, through the registry.
 
 use crate::catalog::EventType;
+use crate::datum::{ReadPlan, parse_frame, write_wire};
 use crate::error::CodecError;
-use crate::upcast;
 use crate::wire::WireEvent;
-use apache_avro::Schema;
-use apache_avro::reader::datum::GenericDatumReader;
-use apache_avro::types::Value;
 use orderflow_domain::Event;
 use schema_registry_converter::async_impl::avro::{AvroDecoder, AvroEncoder};
 use schema_registry_converter::async_impl::schema_registry::SrSettings;
@@ -89,18 +86,6 @@ pub struct EventCodec {
     read_plans: RwLock<HashMap<u32, Arc<ReadPlan>>>,
 }
 
-/// How to read the records written with one schema id, prepared on its first record.
-struct ReadPlan {
-    event_type: EventType,
-    /// Full record name, for error messages.
-    name: String,
-    /// Decodes with the writer schema (its named types collected once).
-    reader: GenericDatumReader<'static>,
-    /// Written with the very schema this code reads: no upcast, no resolution.
-    current: bool,
-    upcasters: Vec<upcast::Upcaster>,
-}
-
 impl EventCodec {
     /// A codec for `topic`. Talks to the registry lazily; see [`EventCodec::register_all`].
     pub fn new(registry: &RegistrySettings, topic: &str) -> Result<Self, CodecError> {
@@ -166,51 +151,19 @@ impl EventCodec {
     /// endian), then the Avro datum.
     pub async fn encode(&self, event: &Event) -> Result<Vec<u8>, CodecError> {
         let wire = WireEvent::from(event);
-        let event_type = wire.body.event_type();
-        let id = self.write_id(event_type).await?;
+        let id = self.write_id(wire.body.event_type()).await?;
         let mut bytes = Vec::with_capacity(256);
         bytes.push(0);
         bytes.extend_from_slice(&id.to_be_bytes());
-        event_type
-            .writer()
-            .write_value(&mut bytes, wire.to_value())
-            .map_err(|e| CodecError::Malformed(format!("{event_type:?} cannot be written: {e}")))?;
+        write_wire(&wire, &mut bytes)?;
         Ok(bytes)
     }
 
     /// The domain event in `bytes`, written with any registered schema of a known event
     /// type and resolved to the schema this code reads.
     pub async fn decode(&self, bytes: &[u8]) -> Result<Event, CodecError> {
-        if bytes.len() < 5 || bytes[0] != 0 {
-            return Err(CodecError::Malformed(
-                "not in the Confluent wire format (magic byte 0, 4-byte schema id)".into(),
-            ));
-        }
-        let id = u32::from_be_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]);
-        let plan = self.read_plan(id).await?;
-        let event_type = plan.event_type;
-        let unreadable = |e: apache_avro::Error| {
-            CodecError::Malformed(format!("{} cannot be read: {e}", plan.name))
-        };
-        let mut value = plan
-            .reader
-            .read_value(&mut &bytes[5..])
-            .map_err(unreadable)?;
-        if !plan.current {
-            for upcaster in &plan.upcasters {
-                upcaster(&mut value);
-            }
-            widen_decimals(&mut value);
-            value = value
-                .resolve_with_names(event_type.schema(), event_type.resolved_names())
-                .map_err(|e| {
-                    CodecError::Malformed(format!(
-                        "{} does not resolve to the reader schema: {e}",
-                        plan.name
-                    ))
-                })?;
-        }
-        Ok(Event::try_from(WireEvent::from_value(event_type, value)?)?)
+        let (id, datum) = parse_frame(bytes)?;
+        self.read_plan(id).await?.decode(datum)
     }
 
     /// The read plan of schema `id`, prepared (and the schema fetched) on first use.
@@ -241,65 +194,6 @@ impl EventCodec {
     }
 }
 
-impl ReadPlan {
-    fn new(id: u32, writer: &Schema) -> Result<Self, CodecError> {
-        let name = match writer {
-            Schema::Record(record) => record.name.fullname(None),
-            _ => {
-                return Err(CodecError::Malformed(format!(
-                    "schema {id} is not a record"
-                )));
-            }
-        };
-        let event_type = EventType::from_full_name(&name)
-            .ok_or_else(|| CodecError::Malformed(format!("unknown event type {name}")))?;
-        let version = upcast::writer_version(event_type, writer);
-        // Leaked so the reader can borrow it for the life of the process: one schema per
-        // registry id the topic uses, a bounded handful of kilobytes.
-        let writer: &'static Schema = Box::leak(Box::new(writer.clone()));
-        let reader = GenericDatumReader::builder(writer)
-            .build()
-            .map_err(|e| CodecError::Malformed(format!("schema {id} ({name}): {e}")))?;
-        Ok(ReadPlan {
-            event_type,
-            current: writer.canonical_form() == event_type.schema().canonical_form(),
-            upcasters: version.map_or_else(Vec::new, |v| upcast::upcasters(event_type, v)),
-            name,
-            reader,
-        })
-    }
-}
-
-/// Bytes every decimal is widened to before resolution. apache-avro 0.22's
-/// `Value::resolve` refuses a `bytes` decimal whose byte length could not hold the
-/// schema's full precision (12 digits need 6 bytes), although Avro writers (Java's
-/// included) write the shortest two's complement. Sign-extending keeps the value.
-const DECIMAL_RESOLVE_BYTES: usize = 8;
-
-pub(crate) fn widen_decimals(value: &mut Value) {
-    match value {
-        Value::Decimal(d) => {
-            let Ok(bytes) = <Vec<u8>>::try_from(&*d) else {
-                return;
-            };
-            if bytes.len() < DECIMAL_RESOLVE_BYTES {
-                let fill = if bytes.first().is_some_and(|b| b & 0x80 != 0) {
-                    0xff
-                } else {
-                    0
-                };
-                let mut wide = vec![fill; DECIMAL_RESOLVE_BYTES - bytes.len()];
-                wide.extend_from_slice(&bytes);
-                *d = apache_avro::Decimal::from(wide);
-            }
-        }
-        Value::Record(fields) => fields.iter_mut().for_each(|(_, v)| widen_decimals(v)),
-        Value::Array(items) => items.iter_mut().for_each(widen_decimals),
-        Value::Union(_, inner) => widen_decimals(inner),
-        _ => {}
-    }
-}
-
 /// Whether the registry answered 404. The client has no status field: its `error` reads
 /// "HTTP request to schema registry failed with status 404 Not Found", and the body it
 /// parsed (Confluent's `error_code` 40403, "schema not found") is the error's source.
@@ -324,42 +218,5 @@ fn registry_error(e: SRCError) -> CodecError {
         CodecError::RegistryUnavailable(text)
     } else {
         CodecError::Registry(text)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn money(bytes: Vec<u8>) -> Value {
-        Value::Decimal(apache_avro::Decimal::from(bytes))
-    }
-
-    #[test]
-    fn shortest_form_decimals_resolve_after_widening() {
-        let schema = apache_avro::Schema::parse_str(
-            r#"{"type":"bytes","logicalType":"decimal","precision":12,"scale":2}"#,
-        )
-        .unwrap();
-        for (short, wide) in [
-            (vec![0x0a, 0x27], vec![0, 0, 0, 0, 0, 0, 0x0a, 0x27]),
-            (
-                vec![0x80],
-                vec![0xff; 7].into_iter().chain([0x80]).collect(),
-            ),
-        ] {
-            assert!(
-                money(short.clone()).resolve(&schema).is_err(),
-                "the library bug this works around"
-            );
-            let mut value = Value::Array(vec![money(short)]);
-            widen_decimals(&mut value);
-            assert_eq!(value.clone(), Value::Array(vec![money(wide)]));
-            let array = apache_avro::Schema::parse_str(
-                r#"{"type":"array","items":{"type":"bytes","logicalType":"decimal","precision":12,"scale":2}}"#,
-            )
-            .unwrap();
-            assert!(value.resolve(&array).is_ok());
-        }
     }
 }

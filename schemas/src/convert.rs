@@ -299,7 +299,7 @@ mod tests {
         // As the codec does: read with the writer's schema, then resolve to the newest.
         let reader = GenericDatumReader::builder(&v1).build().unwrap();
         let mut value = reader.read_value(&mut bytes.as_slice()).unwrap();
-        crate::codec::widen_decimals(&mut value);
+        crate::datum::widen_decimals(&mut value);
         let value = value
             .resolve(crate::EventType::OrderPlaced.schema())
             .unwrap();

@@ -11,6 +11,8 @@
 //! - `catalog`: the event types, their record names, subjects and parsed schemas;
 //! - `wire`: the wire structs and their mapping to and from Avro values;
 //! - `convert`: wire ⇄ domain;
+//! - `datum`: one record without the registry: the frame, [`ReadPlan`] (read with a writer
+//!   schema, upcast, resolve, map to the domain), writing with the current schema;
 //! - `codec`: [`EventCodec`], encode/decode through the registry;
 //! - `compatibility`: Confluent's compatibility levels decided with apache-avro;
 //! - `history`: the `vN.avsc` history on disk and its offline check (`schemas check`);
@@ -25,6 +27,7 @@ mod catalog;
 mod codec;
 mod compatibility;
 mod convert;
+mod datum;
 mod error;
 mod history;
 mod registry_tool;
@@ -34,7 +37,9 @@ mod wire;
 pub use catalog::{EventType, NAMESPACE, subject_for};
 pub use codec::{EventCodec, RegistryArgs, RegistrySettings};
 pub use compatibility::{CompatibilityLevel, Earlier, UnknownLevel, check, error_chain};
+pub use datum::{ReadPlan, parse_frame, write_datum};
 pub use error::{CodecError, WireError};
 pub use history::{DEFAULT_LEVEL, HistoryError, SchemaHistory, load_histories};
 pub use registry_tool::{RegistryEndpoint, RegistryToolError, check_with_registry, register};
+pub use upcast::schema_versions;
 pub use wire::{WireBody, WireEnvelope, WireEvent, WireItem};

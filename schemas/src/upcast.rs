@@ -71,6 +71,12 @@ static CANONICAL: LazyLock<Vec<(EventType, u32, String)>> = LazyLock::new(|| {
         .collect()
 });
 
+/// Every version of every event's schema kept under `schemas/avro`, oldest first per event
+/// type, as (event type, version, schema text): every writer schema a log may hold.
+pub fn schema_versions() -> impl Iterator<Item = (EventType, u32, &'static str)> {
+    VERSIONS.iter().copied()
+}
+
 /// The version under `schemas/avro` that `writer` is, if it is one of them.
 pub(crate) fn writer_version(event_type: EventType, writer: &Schema) -> Option<u32> {
     let canonical = writer.canonical_form();

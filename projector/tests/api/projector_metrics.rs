@@ -97,12 +97,24 @@ async fn every_partition_reports_its_lag_which_is_zero_once_caught_up() {
             &[("partition", partition.as_str())],
         )
     };
+    // The reporter sets a partition's seconds since its last event once it has seen one
+    // committed, which may be a report after the lag first reads 0.
+    let since_of = |scrape: &Scrape, p: i32| {
+        let partition = p.to_string();
+        scrape.get(
+            "orderflow_projector_seconds_since_last_event",
+            &[("partition", partition.as_str())],
+        )
+    };
     wait_until(
-        "every partition's lag is 0",
+        "every partition's lag is 0 and its last event timed",
         Duration::from_secs(60),
         || {
             let scrape = Scrape::from(own.render());
-            async move { (0..PARTITIONS).all(|p| lag_of(&scrape, p) == Some(0.0)) }
+            async move {
+                (0..PARTITIONS)
+                    .all(|p| lag_of(&scrape, p) == Some(0.0) && since_of(&scrape, p).is_some())
+            }
         },
     )
     .await;

@@ -172,15 +172,9 @@ start_secure_kafka() {
     write_secure_kafka_config
     format_secure_kafka || return 1
     log "starting the secured Kafka broker on 127.0.0.1:$SECURE_KAFKA_PORT (SASL_SSL; controller :$SECURE_KAFKA_CONTROLLER_PORT)"
-    if [ -f "$SECURE_KAFKA_DIR/kafka.log" ]; then mv -f "$SECURE_KAFKA_DIR/kafka.log" "$SECURE_KAFKA_DIR/kafka.log.1"; fi
-    local jvm_opts
-    read -ra jvm_opts <<<"$SECURE_KAFKA_HEAP_OPTS"
-    nohup java "${jvm_opts[@]}" -XX:+ExitOnOutOfMemoryError \
-      -Dlog4j2.configurationFile="$REPO_ROOT/scripts/kafka/log4j2.yaml" \
-      -cp "$KAFKA_LIBS/*" kafka.Kafka "$SECURE_KAFKA_DIR/server.properties" \
-      >"$SECURE_KAFKA_DIR/kafka.log" 2>&1 &
-    pid=$!
-    echo "$pid" >"$SECURE_KAFKA_DIR/kafka.pid"
+    launch_broker "$SECURE_KAFKA_DIR/server.properties" "$SECURE_KAFKA_DIR/kafka.log" \
+      "$SECURE_KAFKA_DIR/kafka.pid" "$SECURE_KAFKA_HEAP_OPTS"
+    pid=$(cat "$SECURE_KAFKA_DIR/kafka.pid")
   else
     # Running: the files it reads are rewritten only by a fresh start, but the clients'
     # files are cheap to keep current.

@@ -350,6 +350,19 @@ format_kafka() {
   kafka_java kafka.tools.StorageTool format --ignore-formatted -t "$id" -c "$KAFKA_DIR/server.properties" >/dev/null
 }
 
+# Starts a broker JVM on <config> in the background, its output in <log> (the previous
+# run's kept as <log>.1: a broker that died is investigated after the restart), its pid in
+# <pidfile>. Used by this stack's broker and the secured one (scripts/kafka-secure.sh).
+launch_broker() { # config, log, pidfile, heap options
+  local jvm_opts
+  if [ -f "$2" ]; then mv -f "$2" "$2.1"; fi
+  read -ra jvm_opts <<<"$4"
+  nohup java "${jvm_opts[@]}" -XX:+ExitOnOutOfMemoryError \
+    -Dlog4j2.configurationFile="$REPO_ROOT/scripts/kafka/log4j2.yaml" \
+    -cp "$KAFKA_LIBS/*" kafka.Kafka "$1" >"$2" 2>&1 &
+  echo $! >"$3"
+}
+
 # Starts the broker unless this stack's broker already answers, then waits until it
 # answers metadata requests (not just until the port opens).
 start_kafka() {
@@ -370,16 +383,8 @@ start_kafka() {
     write_kafka_config
     format_kafka
     log "starting Kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT (controller :$KAFKA_CONTROLLER_PORT)"
-    # Keep the previous run's log: a broker that died is investigated after the restart.
-    if [ -f "$STACK_DIR/kafka.log" ]; then mv -f "$STACK_DIR/kafka.log" "$STACK_DIR/kafka.log.1"; fi
-    local jvm_opts
-    read -ra jvm_opts <<<"$KAFKA_HEAP_OPTS"
-    nohup java "${jvm_opts[@]}" -XX:+ExitOnOutOfMemoryError \
-      -Dlog4j2.configurationFile="$REPO_ROOT/scripts/kafka/log4j2.yaml" \
-      -cp "$KAFKA_LIBS/*" kafka.Kafka "$KAFKA_DIR/server.properties" \
-      >"$STACK_DIR/kafka.log" 2>&1 &
-    pid=$!
-    echo "$pid" >"$STACK_DIR/kafka.pid"
+    launch_broker "$KAFKA_DIR/server.properties" "$STACK_DIR/kafka.log" "$STACK_DIR/kafka.pid" "$KAFKA_HEAP_OPTS"
+    pid=$(cat "$STACK_DIR/kafka.pid")
   else
     log "waiting for the Kafka broker (pid $pid) to answer"
   fi

@@ -119,6 +119,23 @@ impl Authenticator {
         self.inner.is_some()
     }
 
+    /// Whether requests can be authenticated now: off, or on with keys loaded. A JWKS URL
+    /// that has not answered yet leaves every request at 503, so `/readyz` says so too.
+    pub fn is_ready(&self) -> bool {
+        self.inner
+            .as_ref()
+            .is_none_or(|inner| inner.current_keys().is_some())
+    }
+
+    /// What `/readyz` reports: `disabled`, `enabled`, or `waiting for the JWKS`.
+    pub fn status(&self) -> &'static str {
+        match (self.is_enabled(), self.is_ready()) {
+            (false, _) => "disabled",
+            (true, true) => "enabled",
+            (true, false) => "waiting for the JWKS",
+        }
+    }
+
     /// The principal of a request with this `Authorization` header.
     pub fn verify(&self, authorization: Option<&HeaderValue>) -> Result<Principal, Rejection> {
         let Some(inner) = &self.inner else {

@@ -119,12 +119,17 @@ pub(crate) async fn ready(State(app): State<AppState>) -> Response {
     metrics::dependency_up("redis", redis);
     let redis = if redis { "up" } else { "down" };
     let listening = app.waiters.is_listening();
-    let auth = if app.authenticator.is_enabled() {
-        "enabled"
-    } else {
-        "disabled"
-    };
+    let auth = app.authenticator.status();
     match database {
+        Ok(()) if !app.authenticator.is_ready() => Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not-ready",
+            "The identity provider's keys (JWKS) have not been loaded yet.",
+        )
+        .with("postgres", "up")
+        .with("auth", auth)
+        .retry_after(1)
+        .into_response(),
         Ok(()) => Json(json!({
             "status": "ready",
             "postgres": "up",

@@ -62,9 +62,15 @@ async fn requests_wait_with_503_until_the_jwks_url_first_answers() {
     let auth = Authenticator::start(&AuthSettings::with_jwks(url)).unwrap();
     let token = bearer(&operator_token(&issuer));
     assert_eq!(auth.verify(Some(&token)), Err(Rejection::KeysNotLoaded));
+    assert!(
+        !auth.is_ready(),
+        "not ready before the JWKS URL first answers"
+    );
 
     endpoint.serve(issuer.jwks());
     eventually("the keys load", || auth.verify(Some(&token)).is_ok()).await;
+    assert!(auth.is_ready());
+    assert_eq!(auth.status(), "enabled");
 }
 
 #[tokio::test]

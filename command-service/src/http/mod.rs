@@ -269,12 +269,9 @@ async fn ready(State(app): State<AppState>) -> Response {
     let (replayed, total) = readiness.progress();
     let (failure, stalled) = (readiness.failure(), readiness.stall_reason());
     let denied = readiness.access_denied();
-    let up = readiness.is_replayed() && readiness.is_broker_up() && denied.is_none();
-    let auth = if app.authenticator().is_enabled() {
-        "enabled"
-    } else {
-        "disabled"
-    };
+    let auth_ready = app.authenticator().is_ready();
+    let up = readiness.is_replayed() && readiness.is_broker_up() && denied.is_none() && auth_ready;
+    let auth = app.authenticator().status();
     if failure.is_none() && stalled.is_none() && up {
         let body = serde_json::json!({"status": "ready", "partitions": total, "auth": auth});
         return Json(body).into_response();
@@ -290,6 +287,8 @@ async fn ready(State(app): State<AppState>) -> Response {
             "Reading the event log stopped at a record: {stalled}. \
              It goes on by itself once the registry knows the schema."
         )
+    } else if !auth_ready {
+        "The identity provider's keys (JWKS) have not been loaded yet.".to_owned()
     } else if readiness.is_replayed() {
         "The broker is unreachable.".to_owned()
     } else {

@@ -86,19 +86,15 @@ impl<P: Ports> Lane<P> {
             match message {
                 Some(Staged::Assigned(offsets)) => {
                     self.next.extend(&offsets);
-                    self.pipeline.positions(|p| p.next.extend(offsets));
+                    let restored = self.pipeline.positions(|p| p.assign(&offsets));
+                    self.newest.extend(restored);
                 }
                 Some(Staged::Revoked(partitions, ack)) => {
                     for p in &partitions {
                         self.next.remove(p);
                         self.newest.remove(p);
                     }
-                    self.pipeline.positions(|positions| {
-                        for p in &partitions {
-                            positions.next.remove(p);
-                            positions.newest.remove(p);
-                        }
-                    });
+                    self.pipeline.positions(|p| p.revoke(&partitions));
                     let _ = ack.send(());
                 }
                 Some(Staged::Batch(mut records, mut events)) => {

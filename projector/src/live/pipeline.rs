@@ -76,9 +76,38 @@ pub struct Positions {
     /// Kafka timestamp (ms since the epoch) of the newest record committed of each owned
     /// partition, since this process took it.
     pub newest: HashMap<i32, i64>,
+    /// The newest timestamp of each partition this process gave up, with the next offset
+    /// it held then: the members of one process rebalance among themselves as they join,
+    /// and a partition that comes back to any of them unchanged keeps its age.
+    released: HashMap<i32, (i64, i64)>,
 }
 
 impl Positions {
+    /// Takes `offsets` (next offset by partition, as stored); returns the newest timestamp
+    /// of each partition that comes back at the offset this process released it at.
+    pub fn assign(&mut self, offsets: &HashMap<i32, i64>) -> HashMap<i32, i64> {
+        self.next.extend(offsets);
+        let restored: HashMap<i32, i64> = offsets
+            .iter()
+            .filter_map(|(p, next)| match self.released.remove(p) {
+                Some((at, newest)) if at == *next => Some((*p, newest)),
+                _ => None,
+            })
+            .collect();
+        self.newest.extend(&restored);
+        restored
+    }
+
+    /// Gives up `partitions`, remembering how far each was folded.
+    pub fn revoke(&mut self, partitions: &[i32]) {
+        for p in partitions {
+            let next = self.next.remove(p);
+            if let (Some(next), Some(newest)) = (next, self.newest.remove(p)) {
+                self.released.insert(*p, (next, newest));
+            }
+        }
+    }
+
     /// Records folded so far over all partitions (every offset below `next`).
     pub fn folded(&self) -> u64 {
         self.next.values().sum::<i64>().max(0) as u64
@@ -108,6 +137,9 @@ impl Pipeline {
                 let run = run.clone();
                 let (poll_stop, poller) = (member.poll_stop, member.poller);
                 tokio::spawn(async move {
+                    // Ends the polling thread even when this task is dropped unfinished
+                    // (a runtime shutting down), not only after the loop below.
+                    let _poller_stops = poll_stop.clone().drop_guard();
                     let ended = lane.run(staged, run.clone()).await;
                     run.cancel();
                     Member::leave(poll_stop, poller).await;
@@ -143,5 +175,52 @@ impl<P: Ports> Pipeline<P> {
         for i in &plan.ignored {
             tracing::debug!(order_id = %i.order_id, current = i.current, got = i.got, partition = i.position.partition, offset = i.position.offset, "ignored a duplicate or conflicting event");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Positions;
+    use std::collections::HashMap;
+
+    fn folded(partitions: &[(i32, i64, i64)]) -> Positions {
+        let mut positions = Positions::default();
+        for &(p, next, newest) in partitions {
+            positions.next.insert(p, next);
+            positions.newest.insert(p, newest);
+        }
+        positions
+    }
+
+    #[test]
+    fn a_partition_back_at_the_offset_it_left_keeps_the_age_of_its_newest_record() {
+        let mut positions = folded(&[(0, 5, 1_000), (1, 7, 2_000)]);
+        positions.revoke(&[1]);
+        assert_eq!(positions.newest.get(&1), None);
+
+        let restored = positions.assign(&HashMap::from([(1, 7)]));
+
+        assert_eq!(restored, HashMap::from([(1, 2_000)]));
+        assert_eq!(positions.newest.get(&1), Some(&2_000));
+        assert_eq!(positions.next.get(&1), Some(&7));
+    }
+
+    #[test]
+    fn a_partition_folded_elsewhere_meanwhile_comes_back_without_an_age() {
+        let mut positions = folded(&[(1, 7, 2_000)]);
+        positions.revoke(&[1]);
+
+        let restored = positions.assign(&HashMap::from([(1, 9)]));
+
+        assert!(restored.is_empty());
+        assert_eq!(positions.newest.get(&1), None);
+        assert_eq!(positions.next.get(&1), Some(&9));
+    }
+
+    #[test]
+    fn a_partition_never_folded_here_has_no_age() {
+        let mut positions = Positions::default();
+        assert!(positions.assign(&HashMap::from([(2, 0)])).is_empty());
+        assert!(positions.newest.is_empty());
     }
 }

@@ -151,7 +151,7 @@ install_python_client() {
   fi
   log "installing Confluent's Python client into $PY_VENV"
   ensure_venv
-  "$PY_VENV/bin/pip" install -q 'confluent-kafka[avro,schemaregistry]==2.12.2'
+  "$PY_VENV/bin/pip" install -q -c "$REPO_ROOT/scripts/python/constraints.txt" 'confluent-kafka[avro,schemaregistry]==2.12.2'
 }
 
 # Schemathesis (issue 17), which probes both APIs from their OpenAPI documents.
@@ -162,7 +162,7 @@ install_schemathesis() {
   fi
   log "installing Schemathesis $SCHEMATHESIS_VERSION into $PY_VENV"
   ensure_venv
-  "$PY_VENV/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION"
+  "$PY_VENV/bin/pip" install -q -c "$REPO_ROOT/scripts/python/constraints.txt" "schemathesis==$SCHEMATHESIS_VERSION"
 }
 
 start_postgres() {

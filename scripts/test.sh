@@ -14,6 +14,9 @@ source "$REPO_ROOT/scripts/kafka-secure.sh"
 start_secure_kafka
 install_python_client
 export ORDERFLOW_PYTHON="$PY_VENV/bin/python"
+# Schemathesis probes both APIs from their OpenAPI documents (query-api/tests/conformance).
+install_schemathesis
+export ORDERFLOW_SCHEMATHESIS="$PY_VENV/bin/schemathesis"
 export ORDERFLOW_KAFKA_LIBS="$KAFKA_LIBS"
 export ORDERFLOW_REGISTRY_JAR="$APICURIO_JAR" ORDERFLOW_REGISTRY_JAVA="$REGISTRY_JAVA"
 # Tests create their databases as the stack's admin (not a superuser) and log in as the

@@ -31,12 +31,16 @@ pub enum ApiError {
     /// No such order in the read model. Handling: 404.
     #[error("order {0} not found")]
     NotFound(String),
-    /// `min_version` was not reached within `wait_ms`. Handling: 504 with the version held.
+    /// `min_version` was not reached within `wait_ms`. Handling: 409 with the version held
+    /// and `Retry-After` (the read model is behind the write the client made: a state of
+    /// the resource, not a failure of the server, so not a 5xx).
     #[error("order {order_id} did not reach version {min_version} in time")]
     VersionNotReached {
         order_id: String,
         min_version: u64,
         current_version: Option<u64>,
+        /// The customer of the order held, for the access check (not in the body).
+        owner: Option<String>,
     },
     /// The route exists but not for this method. Handling: 405.
     #[error("method not allowed")]
@@ -86,9 +90,10 @@ fn problem(error: ApiError) -> Problem {
             current_version,
             min_version,
             ..
-        } => Problem::new(S::GATEWAY_TIMEOUT, "version-not-reached", detail)
+        } => Problem::new(S::CONFLICT, "version-not-reached", detail)
             .with("min_version", min_version)
-            .with("current_version", current_version),
+            .with("current_version", current_version)
+            .retry_after(RETRY_AFTER_SECS),
         ApiError::MethodNotAllowed => Problem::new(
             S::METHOD_NOT_ALLOWED,
             "method-not-allowed",

@@ -32,7 +32,11 @@ const MAX_LIMIT: u64 = 200;
 pub struct ListQuery {
     /// Only this customer's orders. A customer may name only itself (and sees only its own
     /// orders without it); an operator may name anyone.
-    #[param(min_length = 1, max_length = 64)]
+    #[param(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]+$"
+    )]
     customer_id: Option<String>,
     /// Only orders in this status.
     #[param(schema_with = orderflow_read_model::status_schema)]

@@ -33,7 +33,7 @@ const MAX_HISTORY_LIMIT: u64 = 1_000;
 #[into_params(parameter_in = Query)]
 pub struct OrderQuery {
     /// Answer only once the read model holds this version or a later one (read your own
-    /// write: the `version` a command answered with); 504 if it does not in `wait_ms`.
+    /// write: the `version` a command answered with); 409 if it does not in `wait_ms`.
     min_version: Option<u64>,
     /// How long to wait for `min_version`, in ms (default 2000); only with `min_version`.
     #[param(maximum = 10_000)]
@@ -72,7 +72,7 @@ pub struct HistoryPage {
 pub(crate) const ID_DOC: &str = "The order id: 1 to 64 characters of A-Z, a-z, 0-9, '.', '_', ':' or '-'. \
      Any other id, and an order of another customer, is 404.";
 
-/// 504: `min_version` was not reached within `wait_ms`.
+/// 409: `min_version` was not reached within `wait_ms`.
 #[derive(Serialize, ToSchema)]
 #[allow(
     dead_code,
@@ -113,8 +113,10 @@ pub struct VersionNotReached {
          content_type = "application/problem+json"),
         (status = 422, description = "`wait_ms` out of range or without `min_version`.",
          body = Problem, content_type = "application/problem+json"),
-        (status = 504, description = "`min_version` was not reached within `wait_ms`.",
-         body = VersionNotReached, content_type = "application/problem+json"),
+        (status = 409, description = "`min_version` was not reached within `wait_ms`: the \
+            read model is behind; retry after `Retry-After` seconds.",
+         body = VersionNotReached, content_type = "application/problem+json",
+         headers(("Retry-After" = u32, description = "Seconds to wait before asking again."))),
     ),
 )]
 pub async fn get_order(
@@ -124,7 +126,7 @@ pub async fn get_order(
     Params(query): Params<OrderQuery>,
 ) -> Result<Response, ApiError> {
     let id = params::order_id(path)?;
-    let min_version = query.min_version;
+    let min_version = params::version("min_version", query.min_version)?;
     let wait = match (min_version, query.wait_ms) {
         (None, Some(_)) => {
             return Err(ApiError::invalid(
@@ -151,7 +153,17 @@ pub async fn get_order(
             .order(&id)
             .await?
             .ok_or_else(|| ApiError::NotFound(id.clone()))?,
-        Some(min) => wait::until_version(&app.store, &app.waiters, &id, min, wait).await?,
+        Some(min) => {
+            let waited = wait::until_version(&app.store, &app.waiters, &id, min, wait).await;
+            // Not reached on another customer's order is a 404 like any other answer on it.
+            if let Err(ApiError::VersionNotReached {
+                owner: Some(owner), ..
+            }) = &waited
+            {
+                access::order_visible(&caller, owner, &id)?;
+            }
+            waited?
+        }
     };
     app.cache.fill(&id, &doc).await;
     access::order_visible(&caller, doc.customer_id(), &id)?;
@@ -213,13 +225,13 @@ pub async fn history(
         DEFAULT_HISTORY_LIMIT,
         MAX_HISTORY_LIMIT,
     )?;
+    let after = params::version("after_version", query.after_version)?.unwrap_or(0);
     let owner = app
         .store
         .owner(&id)
         .await?
         .ok_or_else(|| ApiError::NotFound(id.clone()))?;
     access::order_visible(&caller, &owner, &id)?;
-    let after = query.after_version.unwrap_or(0);
     let mut events = app.store.history(&id, after, limit + 1).await?;
     let next_after_version = (events.len() as u64 > limit).then(|| {
         events.truncate(limit as usize);

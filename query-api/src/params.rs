@@ -55,6 +55,18 @@ pub fn bounded(
     }
 }
 
+/// An order version (`min_version`, `after_version`); 422 beyond `i64::MAX`, which the
+/// read model's versions (`BIGINT`) and the document's `int64` stop at.
+pub fn version(param: &'static str, value: Option<u64>) -> Result<Option<u64>, ApiError> {
+    match value {
+        Some(v) if v > i64::MAX as u64 => Err(ApiError::invalid(
+            param,
+            format!("must be at most {}", i64::MAX),
+        )),
+        v => Ok(v),
+    }
+}
+
 /// `status` as a lifecycle status; 422 for anything else.
 pub fn status(value: Option<&str>) -> Result<Option<&'static str>, ApiError> {
     value

@@ -119,7 +119,8 @@ pub struct HourlyQuery {
     /// The first hour (RFC 3339; default: 24 hours before `to`); at most 31 days before `to`.
     #[param(format = DateTime, example = "2026-01-31T12:00:00Z")]
     from: Option<String>,
-    /// The end of the range (RFC 3339; default: now).
+    /// The end of the range (RFC 3339; default: now, or 31 days after `from` if that is
+    /// earlier).
     #[param(format = DateTime, example = "2026-02-01T12:00:00Z")]
     to: Option<String>,
 }
@@ -188,11 +189,18 @@ pub fn range(
                 ApiError::invalid(param, "must be an RFC 3339 time, e.g. 2026-01-31T12:00:00Z")
             })
     };
-    let to = to.map(|v| parse("to", v)).transpose()?.unwrap_or(now);
-    let from = from
-        .map(|v| parse("from", v))
-        .transpose()?
-        .unwrap_or(to - Duration::hours(24));
+    let from = from.map(|v| parse("from", v)).transpose()?;
+    let to = to.map(|v| parse("to", v)).transpose()?;
+    // Only a `from` asks for the range that starts there: up to now, at most the longest
+    // range (and empty for a `from` still to come).
+    let (from, to) = match (from, to) {
+        (from, Some(to)) => (from.unwrap_or(to - Duration::hours(24)), to),
+        (Some(from), None) => (
+            from,
+            now.min(from + Duration::days(MAX_RANGE_DAYS)).max(from),
+        ),
+        (None, None) => (now - Duration::hours(24), now),
+    };
     if from > to {
         return Err(ApiError::invalid("from", "must not be after `to`"));
     }
@@ -298,6 +306,17 @@ mod tests {
                 now
             )
             .is_err()
+        );
+        // A `from` alone runs up to now, at most 31 days, and a future one is empty.
+        let from = at("2025-06-01T00:00:00Z");
+        assert_eq!(
+            range(Some("2025-06-01T00:00:00Z"), None, now).unwrap(),
+            (from, from + Duration::days(31))
+        );
+        let soon = at("2026-01-02T11:00:00Z");
+        assert_eq!(
+            range(Some("2026-01-02T11:00:00Z"), None, now).unwrap(),
+            (soon, soon)
         );
         assert!(matches!(
             range(Some("yesterday"), None, now),

@@ -100,6 +100,18 @@ async fn out_of_range_parameters_are_422_naming_them() {
     )
     .await;
     problem(
+        "/orders/o-1/history?after_version=9223372036854775808",
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "after_version",
+    )
+    .await;
+    problem(
+        "/orders/o-1?min_version=9223372036854775808",
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "min_version",
+    )
+    .await;
+    problem(
         "/orders/o-1?wait_ms=10",
         StatusCode::UNPROCESSABLE_ENTITY,
         "wait_ms",

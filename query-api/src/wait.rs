@@ -113,7 +113,7 @@ impl Drop for Subscription {
 
 /// Waits until the read model holds `order_id` at `min_version` or later, at most `wait`.
 /// Reads the row after subscribing, once per wake-up, and once at the deadline (so the
-/// 504 reports what the read model holds then). A wait that ends with the version or
+/// 409 reports what the read model holds then). A wait that ends with the version or
 /// without it is counted, with how long it took; one cut short by Postgres is not.
 pub async fn until_version(
     store: &Store,
@@ -158,7 +158,8 @@ async fn wait_for(
         doc => Err(ApiError::VersionNotReached {
             order_id: order_id.to_owned(),
             min_version,
-            current_version: doc.map(|d| d.version),
+            current_version: doc.as_ref().map(|d| d.version),
+            owner: doc.map(|d| d.customer_id().to_owned()),
         }),
     }
 }

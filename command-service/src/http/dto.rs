@@ -59,6 +59,7 @@ pub struct ItemBody {
     )]
     pub product_id: String,
     #[schema(minimum = 1, maximum = 10000, example = 2)]
+    #[serde(deserialize_with = "integer")]
     pub quantity: i64,
     /// A decimal string with at most two decimal places, at most 9999999999.99.
     #[schema(
@@ -290,20 +291,47 @@ fn parse_date(text: &str) -> Option<Date> {
     i32::try_from(days).ok().map(Date)
 }
 
-/// Plain decimal notation only: digits, an optional sign and point; no exponent, no spaces.
+/// A JSON integer, which JSON Schema says `2.0` is too (`"type": "integer"` is about the
+/// value, not its spelling); a fraction or a number beyond `i64` is refused.
+fn integer<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    struct Integer;
+    impl serde::de::Visitor<'_> for Integer {
+        type Value = i64;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an integer")
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<i64, E> {
+            Ok(v)
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<i64, E> {
+            i64::try_from(v)
+                .map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(v), &self))
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<i64, E> {
+            // 2^63 is exact in an f64; below it, an integral f64 converts exactly.
+            if v.fract() == 0.0 && v >= -(2f64.powi(63)) && v < 2f64.powi(63) {
+                Ok(v as i64)
+            } else {
+                Err(E::invalid_value(serde::de::Unexpected::Float(v), &self))
+            }
+        }
+    }
+    deserializer.deserialize_any(Integer)
+}
+
+/// Exactly what the document's pattern allows: 1 to 10 digits, then optionally a point and
+/// 1 or 2 digits (`^[0-9]{1,10}(\.[0-9]{1,2})?$`); no sign, exponent or spaces.
 fn parse_money(text: &str) -> Option<Decimal> {
-    let plain = !text.is_empty()
-        && text.len() <= 32
-        && text
-            .trim_start_matches('-')
-            .bytes()
-            .all(|b| b.is_ascii_digit() || b == b'.')
-        && text.bytes().filter(|b| *b == b'.').count() <= 1
-        && text.bytes().any(|b| b.is_ascii_digit());
-    if !plain {
+    let (units, cents) = match text.split_once('.') {
+        Some((units, cents)) => (units, Some(cents)),
+        None => (text, None),
+    };
+    let digits = |s: &str, max: usize| {
+        !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_digit())
+    };
+    if !digits(units, 10) || cents.is_some_and(|c| !digits(c, 2)) {
         return None;
     }
-    // Exact: a price with more digits than a decimal holds is refused, never rounded.
     Decimal::from_str_exact(text).ok()
 }
 
@@ -366,9 +394,18 @@ mod tests {
     #[test]
     fn money_must_be_plain_decimal_notation() {
         assert_eq!(parse_money("25.99").unwrap().to_string(), "25.99");
-        assert_eq!(parse_money("-1").unwrap().to_string(), "-1");
+        assert_eq!(parse_money("0").unwrap().to_string(), "0");
+        assert_eq!(
+            parse_money("9999999999.99").unwrap().to_string(),
+            "9999999999.99"
+        );
         for bad in [
             "",
+            "-1",
+            "1.",
+            "1.234",
+            "+1",
+            "12345678901",
             "1e3",
             "abc",
             "1.2.3",
@@ -377,8 +414,23 @@ mod tests {
             "-",
             "0x10",
             "25.990000000000000000000000000001",
+            "٣",
         ] {
             assert_eq!(parse_money(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_quantity_is_any_integral_json_number() {
+        let quantity = |json: &str| {
+            let item = format!(r#"{{"product_id":"p","quantity":{json},"unit_price":"1"}}"#);
+            serde_json::from_str::<ItemBody>(&item).map(|i| i.quantity)
+        };
+        assert_eq!(quantity("63").unwrap(), 63);
+        assert_eq!(quantity("63.0").unwrap(), 63);
+        assert_eq!(quantity("-2e0").unwrap(), -2);
+        for bad in ["1.5", "1e300", "9223372036854775808", "\"3\"", "null"] {
+            assert!(quantity(bad).is_err(), "{bad}");
         }
     }
 

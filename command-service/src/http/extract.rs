@@ -103,7 +103,7 @@ fn text_header(headers: &HeaderMap, name: &str, max: usize) -> Result<Option<Str
     Ok(Some(text.to_owned()))
 }
 
-/// `If-Match`: `*` or a list of strong ETags holding versions (`"3"`).
+/// `If-Match`: `*` or a list of strong ETags holding versions (`"3"`, or bare: `3`).
 pub fn precondition(headers: &HeaderMap) -> Result<Option<Precondition>, ApiError> {
     let Some(value) = headers.get(header::IF_MATCH) else {
         return Ok(None);
@@ -123,10 +123,15 @@ pub fn precondition(headers: &HeaderMap) -> Result<Option<Precondition>, ApiErro
             if tag.starts_with("W/") {
                 return Ok(None);
             }
-            let inner = tag
-                .strip_prefix('"')
-                .and_then(|t| t.strip_suffix('"'))
-                .ok_or_else(bad)?;
+            // A bare version is read as its tag: clients drop the quotes, and a number
+            // means the same either way.
+            let inner = match tag.strip_prefix('"') {
+                Some(quoted) => quoted.strip_suffix('"').ok_or_else(bad)?,
+                None => tag,
+            };
+            if inner.is_empty() || inner.len() > 19 || !inner.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(bad());
+            }
             inner.parse::<u64>().map(Some).map_err(|_| bad())
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -147,7 +152,7 @@ mod tests {
     }
 
     #[test]
-    fn if_match_accepts_star_and_strong_version_tags() {
+    fn if_match_accepts_star_and_version_tags_quoted_or_bare() {
         assert_eq!(
             precondition(&headers("if-match", "*")).unwrap(),
             Some(Precondition::Exists)
@@ -160,7 +165,21 @@ mod tests {
             precondition(&headers("if-match", "W/\"3\"")).unwrap(),
             Some(Precondition::Versions(vec![]))
         );
-        assert!(precondition(&headers("if-match", "3")).is_err());
+        assert_eq!(
+            precondition(&headers("if-match", "3, \"5\"")).unwrap(),
+            Some(Precondition::Versions(vec![3, 5]))
+        );
+        for bad in [
+            "",
+            "\"3",
+            "+3",
+            "\"-1\"",
+            "\"abc\"",
+            "3 4",
+            "12345678901234567890",
+        ] {
+            assert!(precondition(&headers("if-match", bad)).is_err(), "{bad:?}");
+        }
         assert_eq!(precondition(&HeaderMap::new()).unwrap(), None);
     }
 

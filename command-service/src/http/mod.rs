@@ -27,7 +27,7 @@ use dto::*;
 use extract::JsonBody;
 use openapi::*;
 use orderflow_auth::{Caller, Principal};
-use orderflow_domain::{Command, CommandKind, validate_order_id};
+use orderflow_domain::{Command, CommandKind, validate_order_id, violations};
 use orderflow_platform::Problem;
 use orderflow_platform::telemetry::TraceLayer;
 use uuid::Uuid;
@@ -141,6 +141,12 @@ async fn transition<B: TransitionBody>(
     let command = body
         .into_command()
         .map_err(|e| refuse(ApiError::InvalidFields(e)))?;
+    // The request's own checks come before its preconditions and the order's state (RFC
+    // 9110 §13.2.1): a malformed command is a 422 whatever the order, never a 412 or 409.
+    let malformed: Vec<_> = violations(&command).into_iter().map(field_error).collect();
+    if !malformed.is_empty() {
+        return Err(refuse(ApiError::InvalidFields(malformed)));
+    }
     let request = self::request(&headers, caller, Some(id), command).map_err(refuse)?;
     submit(&app, request).await
 }

@@ -215,11 +215,11 @@ pub(super) struct CommandHeaders {
 #[allow(dead_code)] // documentation only: `extract` reads the header
 pub(super) struct IfMatch {
     /// `*` (the order exists) or the versions the order may be at, as strong ETags (`"3"`);
-    /// 412 otherwise. Weak tags never match.
+    /// 412 otherwise. Weak tags never match. A bare version (`3`) is read as `"3"`.
     #[param(
         required = false,
         rename = "If-Match",
-        pattern = r#"^(\*|(W/)?"[0-9]{1,19}"(\s*,\s*(W/)?"[0-9]{1,19}")*)$"#,
+        pattern = r#"^(\*|((W/)?"[0-9]{1,19}"|[0-9]{1,19})([ \t]*,[ \t]*((W/)?"[0-9]{1,19}"|[0-9]{1,19}))*)$"#,
         example = "\"1\""
     )]
     if_match: String,

@@ -177,6 +177,24 @@ async fn if_match_guards_every_transition() {
 }
 
 #[tokio::test]
+async fn a_malformed_command_is_refused_before_its_if_match_is_looked_at() {
+    let app = spawn_app().await;
+    let id = app.place_ok().await;
+    let url = format!("/orders/{id}/cancel");
+    let control = json!({ "reason": "changed\u{10}my mind" });
+    let stale = app.post(&url, &control, &[("if-match", "\"7\"")]).await;
+    let problem = expect_json(stale, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(problem["errors"][0]["field"], "reason");
+    // A bare version reads as its tag.
+    let (path, body) = step_request("pack");
+    let bare = app
+        .post(&format!("/orders/{id}/{path}"), &body, &[("if-match", "1")])
+        .await;
+    assert_eq!(expect_json(bare, StatusCode::OK).await["version"], 2);
+    assert_eq!(app.log().await.len(), 2);
+}
+
+#[tokio::test]
 async fn a_restart_replays_the_log_and_keeps_validating() {
     let app = spawn_app().await;
     let packed = app.order_at(&["pack"]).await;

@@ -69,7 +69,7 @@ async fn waits_are_counted_by_how_they_ended_with_their_duration() {
     expect_json(reached, StatusCode::OK).await;
     writer.await.unwrap();
     let late = app.get("/orders/o-1?min_version=9&wait_ms=100").await;
-    expect_json(late, StatusCode::GATEWAY_TIMEOUT).await;
+    expect_json(late, StatusCode::CONFLICT).await;
 
     let after = app.scrape().await;
     let moved =

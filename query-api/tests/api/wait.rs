@@ -42,7 +42,7 @@ async fn a_version_committed_later_is_returned_once_announced() {
 }
 
 #[tokio::test]
-async fn a_version_never_reached_is_a_504_with_the_current_version() {
+async fn a_version_never_reached_is_a_409_with_the_current_version_and_a_retry_after() {
     let app = spawn_app().await;
     insert(
         &app.db,
@@ -52,13 +52,34 @@ async fn a_version_never_reached_is_a_504_with_the_current_version() {
     let started = Instant::now();
     let response = app.get("/orders/o-1?min_version=3&wait_ms=300").await;
     assert!(started.elapsed() >= Duration::from_millis(300));
-    let body = expect_json(response, StatusCode::GATEWAY_TIMEOUT).await;
+    assert_eq!(response.headers()["retry-after"], "1");
+    let body = expect_json(response, StatusCode::CONFLICT).await;
     assert_eq!(body["current_version"], 1);
     assert_eq!(body["min_version"], 3);
 
     let response = app.get("/orders/o-9?min_version=1&wait_ms=100").await;
-    let body = expect_json(response, StatusCode::GATEWAY_TIMEOUT).await;
+    let body = expect_json(response, StatusCode::CONFLICT).await;
     assert!(body["current_version"].is_null());
+}
+
+#[tokio::test]
+async fn waiting_on_another_customers_order_is_a_404_that_tells_nothing() {
+    let app = spawn_app().await;
+    insert(
+        &app.db,
+        &Fixture::placed("o-1", "cust-1", "2026-01-10T12:00:00Z"),
+    )
+    .await;
+    let stranger = app.issuer().customer("cust-2");
+    let response = app
+        .client
+        .get(app.url("/orders/o-1?min_version=3&wait_ms=100"))
+        .bearer_auth(stranger)
+        .send()
+        .await
+        .unwrap();
+    let body = expect_json(response, StatusCode::NOT_FOUND).await;
+    assert!(body.get("current_version").is_none(), "{body}");
 }
 
 #[tokio::test]

@@ -141,7 +141,8 @@ fn share(operation: &mut Operation) {
     parameters.push(RefOr::T(
         header_parameter(
             "traceparent",
-            "W3C trace context: the request's span joins the caller's trace.",
+            "W3C trace context: the request's span joins the caller's trace. One that does \
+             not parse is ignored and a new trace starts (W3C Trace Context).",
         )
         .build(),
     ));

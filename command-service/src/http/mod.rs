@@ -90,6 +90,11 @@ pub fn router(state: AppState) -> axum::Router {
             headers(("Location" = String, description = "`/orders/{id}`"),
                 ("ETag" = String, description = "The order's version, for `If-Match`"),
                 ("Idempotent-Replayed" = String, description = "`true` on a retry's replayed answer"))),
+        (status = 200, description = "An order with this `order_id` and the same content was placed \
+            before: nothing changed (how a retry without an `Idempotency-Key` is answered)",
+            body = CommandResponse,
+            headers(("ETag" = String, description = "The order's version, for `If-Match`"),
+                ("Idempotent-Replayed" = String, description = "`true`"))),
         (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden), (status = 408, response = RequestTimeout),
         (status = 409, response = Conflict), (status = 413, response = PayloadTooLarge),

@@ -200,12 +200,10 @@ pub(super) struct CommandHeaders {
         pattern = r"^[!-~]([ -~]{0,126}[!-~])?$"
     )]
     correlation_id: String,
-    /// W3C trace context: the command's trace continues the caller's.
-    #[param(
-        required = false,
-        rename = "traceparent",
-        pattern = r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
-    )]
+    /// W3C trace context (`00-<trace id>-<span id>-<flags>`): the command's trace continues
+    /// the caller's. One that does not parse is ignored and a new trace starts, as the W3C
+    /// Trace Context recommendation requires, so the document sets no pattern.
+    #[param(required = false, rename = "traceparent")]
     traceparent: String,
 }
 

@@ -74,7 +74,8 @@ async fn schemathesis_finds_no_failure_in_either_api() {
             "schemathesis on the {api} did not test every operation:\n{report}"
         );
         eprintln!(
-            "schemathesis on the {api}: {}",
+            "schemathesis on the {api}: {} test cases; {}",
+            summary_after(&report, "Test cases:").unwrap_or("?"),
             report.lines().last().unwrap_or("")
         );
     }
@@ -86,4 +87,11 @@ fn summary<'a>(report: &'a str, label: &str) -> Option<&'a str> {
         .lines()
         .find_map(|line| line.trim().strip_prefix(label))
         .map(str::trim)
+}
+
+/// The line after `label` in Schemathesis' summary (`Test cases:` then `344 generated, ...`).
+fn summary_after<'a>(report: &'a str, label: &str) -> Option<&'a str> {
+    let mut lines = report.lines().map(str::trim);
+    lines.find(|line| *line == label)?;
+    lines.next()
 }

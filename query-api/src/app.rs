@@ -5,6 +5,7 @@ use crate::error::ApiError;
 use crate::metrics;
 use crate::settings::Settings;
 use crate::store::Store;
+use crate::streams::{self, Hub};
 use crate::wait::{self, Waiters};
 use crate::{list, orders, stats};
 use axum::extract::State;
@@ -22,6 +23,7 @@ use serde_json::json;
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 /// What every handler shares. Cheap to clone.
 #[derive(Clone)]
@@ -29,6 +31,8 @@ pub struct AppState {
     pub(crate) store: Store,
     pub(crate) cache: Cache,
     pub(crate) waiters: Arc<Waiters>,
+    /// The live streams; its token ends them on shutdown.
+    pub(crate) hub: Arc<Hub>,
     pub(crate) authenticator: Authenticator,
     /// Each caller's request budget, inside authentication so it is per principal.
     pub(crate) rate_limit: RateLimitLayer,
@@ -42,6 +46,7 @@ impl AppState {
             store: Store::connect(settings)?,
             cache: Cache::new(settings.redis_ttl(), settings.redis_timeout()),
             waiters: Arc::new(Waiters::default()),
+            hub: Arc::new(Hub::new(settings.streams(), CancellationToken::new())),
             authenticator,
             rate_limit: RateLimitLayer::new(&settings.http, principal_key),
         })
@@ -57,6 +62,8 @@ pub fn router(state: AppState) -> Router {
         .route("/orders", get(list::list))
         .route("/orders/{id}", get(orders::get_order))
         .route("/orders/{id}/history", get(orders::history))
+        .route("/orders/{id}/events", get(streams::http::order_events))
+        .route("/events", get(streams::http::all_events))
         .route("/stats/orders", get(stats::orders))
         .route("/stats/revenue/hourly", get(stats::hourly))
         .route("/stats/products/top", get(stats::top_products))
@@ -179,12 +186,22 @@ pub async fn run(
         state.store.clone(),
         state.waiters.clone(),
         state.cache.clone(),
+        state.hub.clone(),
     ));
+    let publisher = tokio::spawn(state.hub.clone().publish_all(state.store.clone()));
+    // Streams never end by themselves: they end when the server starts to stop, or the
+    // graceful shutdown would wait for them forever.
+    let hub = state.hub.clone();
+    let shutdown = async move {
+        shutdown.await;
+        hub.stop();
+    };
     let sampler = tokio::spawn(metrics::sample(state.store.clone(), state.cache.clone()));
     // The limits per principal sit on the router; the server's own limits are `serve`'s.
     let served = serve(listener, router(state), shutdown, &settings.http).await;
     cache.abort();
     notifications.abort();
+    publisher.abort();
     sampler.abort();
     served
 }

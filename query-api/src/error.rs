@@ -25,6 +25,13 @@ pub enum ApiError {
     /// The pagination cursor was not produced by this API. Handling: 400.
     #[error("the cursor is not valid; pass `next_cursor` from a previous page unchanged")]
     BadCursor,
+    /// `max_streams` streams are open. Handling: 503 with `Retry-After`.
+    #[error("too many streams are open")]
+    TooManyStreams,
+    /// A history row of the read model does not read back as an event (a fault of the
+    /// read model, not of the request). Handling: 500, logged.
+    #[error(transparent)]
+    UnreadableHistory(#[from] orderflow_read_model::UnreadableHistory),
     /// The path cannot be read (e.g. invalid percent-encoding). Handling: 400.
     #[error("{0}")]
     BadPath(String),
@@ -85,6 +92,20 @@ fn problem(error: ApiError) -> Problem {
         }]),
         ApiError::BadCursor => Problem::new(S::BAD_REQUEST, "bad-cursor", detail),
         ApiError::BadPath(detail) => Problem::new(S::BAD_REQUEST, "bad-path", detail),
+        ApiError::TooManyStreams => Problem::new(
+            S::SERVICE_UNAVAILABLE,
+            "too-many-streams",
+            "As many streams are open as this service allows; retry shortly.",
+        )
+        .retry_after(RETRY_AFTER_SECS),
+        ApiError::UnreadableHistory(e) => {
+            tracing::error!(error = %e, "the read model's history does not read back");
+            Problem::new(
+                S::INTERNAL_SERVER_ERROR,
+                "internal",
+                "The order's history could not be read; it has been logged.",
+            )
+        }
         ApiError::NotFound(_) => Problem::new(S::NOT_FOUND, "order-not-found", detail),
         ApiError::VersionNotReached {
             current_version,

@@ -38,6 +38,7 @@ mod params;
 mod settings;
 mod stats;
 mod store;
+mod streams;
 #[cfg(test)]
 mod tests;
 mod wait;

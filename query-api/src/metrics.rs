@@ -1,6 +1,7 @@
 //! What the query API records for its operators (the names are the contract of
 //! docs/operations.md): how the order cache answered, how read-your-writes waits ended,
-//! the Postgres pool's use, and whether Postgres and Redis answer.
+//! the open and ended live streams, the Postgres pool's use, and whether Postgres and
+//! Redis answer.
 //!
 //! Recording goes through the `metrics` facade and is a no-op until a recorder is
 //! installed. The series of the request path are registered once, the first time the
@@ -57,6 +58,16 @@ pub(crate) fn wait_ended(reached: bool, waited: Duration) {
     }
 }
 
+/// The number of open streams changed by `delta`.
+pub(crate) fn streams_open(delta: f64) {
+    metrics::gauge!("orderflow_query_streams_open").increment(delta);
+}
+
+/// The server ended a stream (`reason`: its `end` event's).
+pub(crate) fn stream_ended(reason: &'static str) {
+    metrics::counter!("orderflow_query_streams_ended_total", "reason" => reason).increment(1);
+}
+
 /// The series in `cell`, made by `make` the first time the platform's recorder is
 /// installed; `None` while there is none (recording would be a no-op).
 fn registered<T>(cell: &'static OnceLock<T>, make: fn() -> T) -> Option<&'static T> {
@@ -99,6 +110,14 @@ fn describe() {
         "orderflow_query_wait_duration_seconds",
         Unit::Seconds,
         "How long read-your-writes waits took."
+    );
+    describe_gauge!(
+        "orderflow_query_streams_open",
+        "Live streams (Server-Sent Events) open now."
+    );
+    describe_counter!(
+        "orderflow_query_streams_ended_total",
+        "Streams the server ended, by the reason of their end event."
     );
     describe_gauge!(
         "orderflow_query_db_pool_connections",

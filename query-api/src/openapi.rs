@@ -7,7 +7,7 @@
 //! tracing headers, and the errors answered before a handler runs (authentication, the rate
 //! limit, the server's limits, a method the route does not have).
 
-use crate::{app, list, orders, stats};
+use crate::{app, list, orders, stats, streams};
 use orderflow_platform::{FieldError, Problem};
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
@@ -36,6 +36,8 @@ const BEARER: &str = "bearer";
         list::list,
         orders::get_order,
         orders::history,
+        streams::http::order_events,
+        streams::http::all_events,
         stats::orders,
         stats::hourly,
         stats::top_products,
@@ -45,6 +47,7 @@ const BEARER: &str = "bearer";
     components(schemas(Problem, FieldError)),
     tags(
         (name = "orders", description = "Orders and their histories."),
+        (name = "streams", description = "Live changes, as Server-Sent Events."),
         (name = "stats", description = "Analytics, for operators."),
         (name = "operations", description = "Probes for orchestrators; no token."),
     ),

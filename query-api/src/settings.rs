@@ -51,6 +51,21 @@ pub struct Settings {
     /// it: Redis is an accelerator, never a reason to be slow.
     #[arg(long, env = "ORDERFLOW_QUERY_REDIS_TIMEOUT_MS", default_value_t = 50)]
     pub redis_timeout_ms: u64,
+    /// Live streams open at once (`GET /orders/{id}/events`, `GET /events`); one more is a
+    /// 503 with `Retry-After`.
+    #[arg(long, env = "ORDERFLOW_QUERY_MAX_STREAMS", default_value_t = 10_000)]
+    pub max_streams: usize,
+    /// Changes a stream's client may be behind before it is dropped (with an `end` event;
+    /// it reconnects with its `Last-Event-ID`).
+    #[arg(long, env = "ORDERFLOW_QUERY_STREAM_BUFFER", default_value_t = 256)]
+    pub stream_buffer: usize,
+    /// Seconds between heartbeats on a quiet stream.
+    #[arg(
+        long,
+        env = "ORDERFLOW_QUERY_STREAM_HEARTBEAT_SECS",
+        default_value_t = 15
+    )]
+    pub stream_heartbeat_secs: u64,
     #[command(flatten)]
     pub http: HttpSettings,
     #[command(flatten)]
@@ -72,6 +87,9 @@ impl Settings {
             read_schema: READ_SCHEMA.to_owned(),
             redis_ttl_secs: 86_400,
             redis_timeout_ms: 50,
+            max_streams: 10_000,
+            stream_buffer: 256,
+            stream_heartbeat_secs: 15,
             http: HttpSettings::default(),
             auth: AuthSettings::with_jwks(orderflow_auth::DEV_JWKS),
             metrics: MetricsSettings::default(),
@@ -84,6 +102,14 @@ impl Settings {
 
     pub(crate) fn redis_ttl(&self) -> Duration {
         Duration::from_secs(self.redis_ttl_secs)
+    }
+
+    pub(crate) fn streams(&self) -> crate::streams::StreamSettings {
+        crate::streams::StreamSettings {
+            max_streams: self.max_streams,
+            buffer: self.stream_buffer,
+            heartbeat_secs: self.stream_heartbeat_secs,
+        }
     }
 
     pub(crate) fn redis_timeout(&self) -> Duration {

@@ -14,6 +14,7 @@ use crate::cache::Cache;
 use crate::error::ApiError;
 use crate::metrics;
 use crate::store::{OrderDoc, Store};
+use crate::streams::{EndReason, Hub};
 use orderflow_platform::Backoff;
 use orderflow_read_model::{GENERATION_CHANNEL, ORDERS_CHANNEL, OrderChanged};
 use sqlx::postgres::PgListener;
@@ -88,7 +89,7 @@ impl Waiters {
 
 impl Subscription {
     /// Waits for the next announcement (or listener reconnect) about the order.
-    async fn changed(&mut self) {
+    pub(crate) async fn changed(&mut self) {
         // The registry keeps the sender while this receiver exists, so this cannot fail;
         // if it ever did, waiting out the deadline is the safe answer.
         if self.receiver.changed().await.is_err() {
@@ -167,7 +168,7 @@ async fn wait_for(
 /// The listener task: LISTEN, dispatch announcements, and on any failure reconnect with
 /// backoff (then re-read the live generation and wake everyone, since announcements in
 /// the gap are lost). Runs until aborted.
-pub async fn listen(store: Store, waiters: Arc<Waiters>, cache: Cache) {
+pub async fn listen(store: Store, waiters: Arc<Waiters>, cache: Cache, hub: Arc<Hub>) {
     let mut backoff = Backoff::standard();
     loop {
         match connect(&store).await {
@@ -177,6 +178,7 @@ pub async fn listen(store: Store, waiters: Arc<Waiters>, cache: Cache) {
                     store: &store,
                     waiters: &waiters,
                     cache: &cache,
+                    hub: &hub,
                 };
                 live.refresh().await;
                 waiters.listening.store(true, Ordering::Relaxed);
@@ -206,11 +208,13 @@ async fn connect(store: &Store) -> Result<PgListener, sqlx::Error> {
     Ok(listener)
 }
 
-/// What an announcement may change: waiting requests, and the generation readers use.
+/// What an announcement may change: waiting requests, streams, and the generation
+/// readers use.
 struct Live<'a> {
     store: &'a Store,
     waiters: &'a Waiters,
     cache: &'a Cache,
+    hub: &'a Hub,
 }
 
 impl Live<'_> {
@@ -218,7 +222,14 @@ impl Live<'_> {
     /// a switch (or a gap in announcements) their order may already be at its version.
     async fn refresh(&self) {
         match self.store.generation().await {
-            Ok(generation) => self.cache.set_prefix(generation.map(|(_, prefix)| prefix)),
+            Ok(generation) => {
+                let prefix = generation.map(|(_, prefix)| prefix);
+                // Streams folded the old generation's history: their clients reconnect.
+                if self.hub.note_generation(prefix.clone()) {
+                    self.hub.end_all(EndReason::GenerationSwitch);
+                }
+                self.cache.set_prefix(prefix);
+            }
             Err(e) => {
                 // The prefix may be a retired generation's, which nobody writes any more:
                 // serve from Postgres until the next announcement or reconnect tells.
@@ -253,7 +264,10 @@ async fn dispatch(listener: &mut PgListener, live: &Live<'_>) -> String {
                 live.refresh().await;
             }
             Ok(Some(notification)) => match OrderChanged::parse(notification.payload()) {
-                Ok(n) => live.waiters.notify(&n.order_id, n.version),
+                Ok(n) => {
+                    live.waiters.notify(&n.order_id, n.version);
+                    live.hub.announce(&n.order_id);
+                }
                 Err(e) => {
                     tracing::debug!(error = %e, payload = notification.payload(), "ignoring an unreadable notification")
                 }

@@ -140,6 +140,10 @@ pub struct HistoryEvent {
     /// The order's version after this event.
     #[schema(minimum = 1)]
     pub version: i64,
+    /// The event's id in the log (the same in every copy of the event, so a consumer can
+    /// drop a duplicate).
+    #[schema(value_type = String, format = "uuid")]
+    pub event_id: Uuid,
     /// The event type, e.g. `OrderPlaced`, `OrderPacked`.
     #[serde(rename = "type")]
     #[schema(example = "OrderPacked")]
@@ -157,6 +161,7 @@ impl From<&HistoryRow> for HistoryEvent {
     fn from(row: &HistoryRow) -> HistoryEvent {
         HistoryEvent {
             version: row.version as i64,
+            event_id: row.event_id,
             event_type: row.event_type.to_owned(),
             occurred_at: row.occurred_at,
             data: row.data.clone(),
@@ -244,8 +249,8 @@ mod tests {
         assert_eq!(
             serde_json::to_value(HistoryEvent::from(&row)).unwrap(),
             json!({
-                "version": 2, "type": "OrderPacked",
-                "occurred_at": "2026-01-10T12:00:00.000Z", "data": {"warehouse": "AMS-1"}
+                "version": 2, "event_id": "00000000-0000-0000-0000-000000000000",
+                "type": "OrderPacked", "occurred_at": "2026-01-10T12:00:00.000Z", "data": {"warehouse": "AMS-1"}
             })
         );
     }

@@ -13,6 +13,8 @@
 //! Layout:
 //! - `document`: the order document and its JSON shapes (whole, and as a list entry), the
 //!   history row and event;
+//! - `change`: how an accepted event changes the document, and its history row both ways
+//!   (the projector folds the log with it, the query API's streams an order's history);
 //! - `postgres`: the migrations, schema and view names, and the reads of documents;
 //! - `channels`: the notification channels and the change payload;
 //! - `order_cache`: the Redis key format and the version guard of cached documents.
@@ -20,11 +22,13 @@
 //! The migrations live in `migrations/` of this crate; `tests/` checks the reads through
 //! reader views like the projector's.
 
+mod change;
 mod channels;
 mod document;
 mod order_cache;
 mod postgres;
 
+pub use change::{UnreadableHistory, apply, history_row, to_datetime};
 pub use channels::{GENERATION_CHANNEL, ORDERS_CHANNEL, OrderChanged};
 pub use document::{
     HistoryEvent, HistoryRow, OrderSummary, OrderView, money, money_schema, status_schema,

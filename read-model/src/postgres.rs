@@ -90,7 +90,7 @@ pub async fn load_history<'e>(
     limit: u64,
 ) -> Result<Vec<HistoryEvent>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT version, event_type, occurred_at, data FROM order_history
+        "SELECT version, event_id, event_type, occurred_at, data FROM order_history
          WHERE order_id = $1 AND version > $2 ORDER BY version LIMIT $3",
     )
     .bind(order_id)

@@ -57,8 +57,10 @@ async fn orders_and_history_read_through_the_reader_views() {
     assert_eq!(
         events,
         [
-            json!({"version": 1, "type": "OrderPlaced", "occurred_at": "2026-01-10T12:00:00.123Z", "data": {"n": 1}}),
-            json!({"version": 2, "type": "OrderPacked", "occurred_at": "2026-01-10T12:01:00.000Z", "data": {"n": 2}}),
+            json!({"version": 1, "event_id": "00000000-0000-0000-0000-000000000001", "type": "OrderPlaced",
+                   "occurred_at": "2026-01-10T12:00:00.123Z", "data": {"n": 1}}),
+            json!({"version": 2, "event_id": "00000000-0000-0000-0000-000000000002", "type": "OrderPacked",
+                   "occurred_at": "2026-01-10T12:01:00.000Z", "data": {"n": 2}}),
         ]
     );
     assert!(
@@ -128,8 +130,8 @@ async fn fill(db: &PgPool) {
         "INSERT INTO order_items (order_id, line_no, product_id, quantity, unit_price)
          VALUES ('o-1', 2, 'sku-2', 1, 5.5), ('o-1', 1, 'sku-1', 2, 25.99)",
         "INSERT INTO order_history (order_id, version, event_type, event_id, occurred_at, data)
-         VALUES ('o-1', 2, 'OrderPacked', gen_random_uuid(), '2026-01-10T12:01:00Z', '{\"n\": 2}'),
-                ('o-1', 1, 'OrderPlaced', gen_random_uuid(), '2026-01-10T12:00:00.123Z', '{\"n\": 1}')",
+         VALUES ('o-1', 2, 'OrderPacked', '00000000-0000-0000-0000-000000000002', '2026-01-10T12:01:00Z', '{\"n\": 2}'),
+                ('o-1', 1, 'OrderPlaced', '00000000-0000-0000-0000-000000000001', '2026-01-10T12:00:00.123Z', '{\"n\": 1}')",
     ];
     for sql in statements {
         sqlx::query(sql).execute(db).await.unwrap();

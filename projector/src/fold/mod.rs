@@ -16,7 +16,7 @@ use crate::fold::model::{
 };
 use chrono::{DurationRound, TimeDelta};
 use orderflow_domain::{Decimal, Event, EventKind, FoldOutcome, Order, OrderPlaced, Status, fold};
-use serde_json::{Value, json};
+use orderflow_read_model::{apply, history_row};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Everything one batch changes in the read model.
@@ -62,7 +62,7 @@ pub fn fold_batch<'a>(
             continue;
         }
         let old_status = existing.map(|v| v.status);
-        let view = apply_to_view(current.remove(&event.order_id), event);
+        let view = apply(current.remove(&event.order_id), event);
         tally.count_status(old_status, view.status);
         if let EventKind::Placed(placed) = &event.kind {
             tally.count_placement(event, placed);
@@ -187,102 +187,5 @@ impl Tally {
             })
             .collect();
         plan
-    }
-}
-
-/// The state after an event the fold accepted. `view` is `None` only for a placement.
-fn apply_to_view(view: Option<OrderView>, event: &Event) -> OrderView {
-    let at = to_datetime(event.meta.occurred_at);
-    let mut view = match (view, &event.kind) {
-        (_, EventKind::Placed(p)) => OrderView {
-            order_id: event.order_id.clone(),
-            customer_id: p.customer_id.clone(),
-            status: Status::Placed,
-            items: p.items.clone(),
-            total_amount: p.total_amount,
-            currency: p.currency.clone(),
-            shipping_address: p.shipping_address.clone(),
-            warehouse: None,
-            carrier: None,
-            tracking_number: None,
-            estimated_delivery: None,
-            location: None,
-            cancel_reason: None,
-            version: 0,
-            placed_at: at,
-            updated_at: at,
-        },
-        (Some(view), _) => view,
-        // The fold rule only accepts a non-placement for an order that exists.
-        (None, _) => unreachable!("the fold accepted a change of an order never placed"),
-    };
-    match &event.kind {
-        EventKind::Placed(_) | EventKind::Delivered => {}
-        EventKind::Packed { warehouse } => view.warehouse = Some(warehouse.clone()),
-        EventKind::Shipped {
-            carrier,
-            tracking_number,
-            estimated_delivery,
-        } => {
-            view.carrier = Some(carrier.clone());
-            view.tracking_number = Some(tracking_number.clone());
-            view.estimated_delivery = estimated_delivery.and_then(to_date);
-        }
-        EventKind::LocationUpdated { location } => view.location = Some(location.clone()),
-        EventKind::Cancelled { reason } => view.cancel_reason = Some(reason.clone()),
-    }
-    view.status = event.kind.resulting_status();
-    view.version = event.version;
-    view.updated_at = at;
-    view
-}
-
-/// A domain date (days since 1970-01-01) as a calendar date.
-fn to_date(date: orderflow_domain::Date) -> Option<chrono::NaiveDate> {
-    chrono::NaiveDate::default().checked_add_signed(TimeDelta::try_days(i64::from(date.0))?)
-}
-
-fn history_row(event: &Event) -> HistoryRow {
-    let mut data = match &event.kind {
-        EventKind::Placed(p) => json!({
-            "customer_id": p.customer_id,
-            "items": p.items.iter().map(|i| json!({
-                "product_id": i.product_id,
-                "quantity": i.quantity,
-                "unit_price": i.unit_price.to_string(),
-            })).collect::<Vec<_>>(),
-            "shipping_address": p.shipping_address,
-            "total_amount": p.total_amount.to_string(),
-            "currency": p.currency,
-        }),
-        EventKind::Packed { warehouse } => json!({ "warehouse": warehouse }),
-        EventKind::Shipped {
-            carrier,
-            tracking_number,
-            estimated_delivery,
-        } => json!({
-            "carrier": carrier,
-            "tracking_number": tracking_number,
-            "estimated_delivery": estimated_delivery.and_then(to_date).map(|d| d.to_string()),
-        }),
-        EventKind::LocationUpdated { location } => json!({ "location": location }),
-        EventKind::Delivered => json!({}),
-        EventKind::Cancelled { reason } => json!({ "reason": reason }),
-    };
-    if let Value::Object(map) = &mut data {
-        if let Some(key) = &event.meta.idempotency_key {
-            map.insert("idempotency_key".into(), json!(key));
-        }
-        if let Some(id) = &event.meta.correlation_id {
-            map.insert("correlation_id".into(), json!(id));
-        }
-    }
-    HistoryRow {
-        order_id: event.order_id.clone(),
-        version: event.version,
-        event_type: event.kind.type_name(),
-        event_id: event.meta.event_id,
-        occurred_at: to_datetime(event.meta.occurred_at),
-        data,
     }
 }

@@ -3,8 +3,8 @@
 //! model's contract with the query API, so they live in `orderflow_read_model`.
 
 use chrono::{DateTime, Utc};
-use orderflow_domain::{Decimal, Event, Timestamp};
-pub use orderflow_read_model::{HistoryRow, OrderView};
+use orderflow_domain::{Decimal, Event};
+pub use orderflow_read_model::{HistoryRow, OrderView, to_datetime};
 
 /// Where a record sits in the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -58,10 +58,4 @@ pub struct Ignored {
 pub struct Rejected {
     pub position: Position,
     pub reason: String,
-}
-
-/// Converts the domain's epoch milliseconds.
-pub fn to_datetime(ts: Timestamp) -> DateTime<Utc> {
-    // Out-of-range instants cannot come from the codec (Avro timestamp-millis fits).
-    DateTime::from_timestamp_millis(ts.0).unwrap_or_default()
 }

@@ -9,7 +9,9 @@ mod load;
 mod observability;
 mod rebuild;
 mod secured;
+mod sse;
 mod stack;
+mod streams;
 
 use rust_decimal::Decimal;
 use serde_json::{Value, json};

@@ -46,6 +46,17 @@ impl Service {
     }
 }
 
+impl Service {
+    /// Stops gracefully (a projector leaves its group at once) within `within`.
+    async fn stop(mut self, within: Duration) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let task = std::mem::replace(&mut self.task, tokio::spawn(async {}));
+        let _ = tokio::time::timeout(within, task).await;
+    }
+}
+
 impl Drop for Service {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
@@ -66,7 +77,12 @@ pub struct Stack {
     pub projector: orderflow_projector::Settings,
     commands: Service,
     queries: Service,
-    _projector: Service,
+    projector_service: Service,
+}
+
+/// Starts a projector with `settings`.
+async fn start_projector(settings: orderflow_projector::Settings) -> Service {
+    Service::start(|l, rx| orderflow_projector::run(settings, l, stopped(rx))).await
 }
 
 impl Stack {
@@ -108,8 +124,7 @@ impl Stack {
         .await;
 
         let projector_settings = settings.clone();
-        let projector =
-            Service::start(|l, rx| orderflow_projector::run(settings, l, stopped(rx))).await;
+        let projector = start_projector(settings).await;
 
         let client = issuer.operator_client();
         // The query API reads the projector's tables: wait until the projector has made them.
@@ -125,7 +140,7 @@ impl Stack {
             projector: projector_settings,
             commands,
             queries,
-            _projector: projector,
+            projector_service: projector,
         }
     }
 
@@ -141,7 +156,33 @@ impl Stack {
 
     /// The projector's base URL (health and metrics).
     pub fn projector_url(&self) -> &str {
-        &self._projector.address
+        &self.projector_service.address
+    }
+
+    /// Stops the projector gracefully and starts it again on the same group and read model.
+    pub async fn restart_projector(&mut self) {
+        let restarted = start_projector(self.projector.clone());
+        let old = std::mem::replace(&mut self.projector_service, restarted.await);
+        old.stop(Duration::from_secs(20)).await;
+        wait_ready(&self.client, &self.projector_service.address).await;
+    }
+
+    /// Opens a stream of the query API (`Last-Event-ID` when `last_seen`), as `token`'s
+    /// caller or the stack's operator.
+    pub async fn stream(
+        &self,
+        path: &str,
+        last_seen: Option<u64>,
+        token: Option<&str>,
+    ) -> reqwest::Response {
+        let mut request = self.client.get(format!("{}{path}", self.queries.address));
+        if let Some(version) = last_seen {
+            request = request.header("last-event-id", version.to_string());
+        }
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap()
     }
 
     /// POSTs a command and returns its 2xx body.

@@ -112,6 +112,19 @@ install_prometheus() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 }
 
+# The browser test of the pages (query-api/tests/e2e/pages.rs): Debian's Chromium and
+# playwright-core from query-api/tests/browser/package-lock.json (Node and npm come with
+# the machine; nodejs and npm from Debian otherwise).
+install_browser_tools() {
+  command -v node >/dev/null || apt_install nodejs npm
+  apt_install chromium
+  local dir="$REPO_ROOT/query-api/tests/browser"
+  if [ ! -d "$dir/node_modules/playwright-core" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
+    log "installing playwright-core for the browser test"
+    npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >/dev/null
+  fi
+}
+
 # Whether `java` is 17 or newer and can run single-file source programs.
 java_usable() {
   command -v java >/dev/null || return 1

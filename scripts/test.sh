@@ -17,6 +17,10 @@ export ORDERFLOW_PYTHON="$PY_VENV/bin/python"
 # Schemathesis probes both APIs from their OpenAPI documents (query-api/tests/conformance).
 install_schemathesis
 export ORDERFLOW_SCHEMATHESIS="$PY_VENV/bin/schemathesis"
+# Headless Chromium for the pages (query-api/tests/e2e/pages.rs).
+install_browser_tools
+ORDERFLOW_CHROMIUM="$(command -v chromium)"
+export ORDERFLOW_CHROMIUM
 export ORDERFLOW_KAFKA_LIBS="$KAFKA_LIBS"
 export ORDERFLOW_REGISTRY_JAR="$APICURIO_JAR" ORDERFLOW_REGISTRY_JAVA="$REGISTRY_JAVA"
 # Tests create their databases as the stack's admin (not a superuser) and log in as the

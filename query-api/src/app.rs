@@ -7,7 +7,7 @@ use crate::settings::Settings;
 use crate::store::Store;
 use crate::streams::{self, Hub};
 use crate::wait::{self, Waiters};
-use crate::{list, orders, stats};
+use crate::{list, orders, pages, stats};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::middleware;
@@ -77,6 +77,8 @@ pub fn router(state: AppState) -> Router {
         .merge(authenticated)
         .route("/healthz", get(alive))
         .route("/readyz", get(ready))
+        // The pages hold no data; their scripts call the API with the reader's token.
+        .merge(pages::routes())
         .merge(orderflow_platform::metrics::routes())
         // The contract and its page are open: a client needs them before it has a token.
         .merge(orderflow_platform::docs_page::routes(

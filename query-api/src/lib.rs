@@ -34,6 +34,7 @@ mod list;
 mod metrics;
 mod openapi;
 mod orders;
+mod pages;
 mod params;
 mod settings;
 mod stats;

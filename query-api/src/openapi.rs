@@ -7,7 +7,7 @@
 //! tracing headers, and the errors answered before a handler runs (authentication, the rate
 //! limit, the server's limits, a method the route does not have).
 
-use crate::{app, list, orders, stats, streams};
+use crate::{app, list, orders, pages, stats, streams};
 use orderflow_platform::{FieldError, Problem};
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
@@ -43,12 +43,17 @@ const BEARER: &str = "bearer";
         stats::top_products,
         app::alive,
         app::ready,
+        pages::track,
+        pages::dashboard,
+        pages::asset,
     ),
     components(schemas(Problem, FieldError)),
     tags(
         (name = "orders", description = "Orders and their histories."),
         (name = "streams", description = "Live changes, as Server-Sent Events."),
         (name = "stats", description = "Analytics, for operators."),
+        (name = "pages", description = "The tracking page and the operators' dashboard; \
+            no token to load them, the reader's token to see anything."),
         (name = "operations", description = "Probes for orchestrators; no token."),
     ),
 )]

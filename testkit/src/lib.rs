@@ -9,7 +9,8 @@
 //! - [`TestIssuer`]: bearer tokens signed by a key of the test's own, and the auth
 //!   settings that trust it;
 //! - [`secrets`]: a service binary run with secrets in its environment.
-//! - [`prometheus`]: `/metrics` scraped and parsed into samples.
+//! - [`prometheus`]: `/metrics` scraped and parsed into samples;
+//! - [`installed_tool`]: a tool `scripts/test.sh` installs (Schemathesis, Chromium).
 
 mod database;
 pub mod prometheus;
@@ -24,6 +25,18 @@ pub use database::{
 pub use redis::{redis_url, service_redis_url};
 pub use registry::Registry;
 pub use tokens::TestIssuer;
+
+/// The path of a tool `scripts/test.sh` installs and names in `variable`; `None` outside
+/// CI (the test then says it skipped), and a failure in CI, where skipping would hide it.
+pub fn installed_tool(variable: &str) -> Option<String> {
+    match std::env::var(variable) {
+        Ok(path) => Some(path),
+        Err(_) if std::env::var_os("CI").is_some() => {
+            panic!("{variable} is not set: run the suite with scripts/test.sh")
+        }
+        Err(_) => None,
+    }
+}
 
 /// Confluent-framed bytes: the magic byte, schema `id` (big endian), and `value` written
 /// with `schema`, as a producer with that schema writes them.

@@ -25,7 +25,7 @@ const REGENERATE: &str =
     "ORDERFLOW_UPDATE_OPENAPI=1 cargo test -p orderflow-query-api --test api openapi";
 
 /// Every route of the router.
-const ROUTES: [&str; 14] = [
+const ROUTES: [&str; 17] = [
     "/orders",
     "/orders/{id}",
     "/orders/{id}/history",
@@ -40,6 +40,9 @@ const ROUTES: [&str; 14] = [
     "/openapi.json",
     "/docs",
     "/docs/redoc.standalone.js",
+    "/track/{id}",
+    "/dashboard",
+    "/assets/{file}",
 ];
 
 /// The router with authentication on, over stores nobody listens on.
@@ -244,7 +247,7 @@ fn collect(value: &Value, key: &str, into: &mut Vec<String>) {
 #[tokio::test]
 async fn every_documented_route_is_routed() {
     for route in ROUTES {
-        let path = route.replace("{id}", "o-1");
+        let path = route.replace("{id}", "o-1").replace("{file}", "style.css");
         let (status, _, body) = get(app(false).await, &path).await;
         let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         assert_ne!(body["type"], "/problems/not-found", "{route} is not routed");

@@ -22,21 +22,9 @@ use orderflow_testkit::TestIssuer;
 use stack::Stack;
 use std::time::Duration;
 
-/// Schemathesis from `ORDERFLOW_SCHEMATHESIS` (`scripts/test.sh` installs it), or `None`
-/// outside CI, where the test then says it skipped.
-fn schemathesis() -> Option<String> {
-    match std::env::var("ORDERFLOW_SCHEMATHESIS") {
-        Ok(path) => Some(path),
-        Err(_) if std::env::var_os("CI").is_some() => {
-            panic!("ORDERFLOW_SCHEMATHESIS is not set: run the suite with scripts/test.sh")
-        }
-        Err(_) => None,
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schemathesis_finds_no_failure_in_either_api() {
-    let Some(binary) = schemathesis() else {
+    let Some(binary) = orderflow_testkit::installed_tool("ORDERFLOW_SCHEMATHESIS") else {
         eprintln!("SKIPPED: ORDERFLOW_SCHEMATHESIS is not set (scripts/test.sh sets it)");
         return;
     };

@@ -7,6 +7,7 @@ mod broker_faults;
 mod customers;
 mod load;
 mod observability;
+mod pages;
 mod rebuild;
 mod secured;
 mod sse;

@@ -185,6 +185,8 @@ pub async fn listen(store: Store, waiters: Arc<Waiters>, cache: Cache, hub: Arc<
                 tracing::info!(channel = ORDERS_CHANNEL, "listening for read-model changes");
                 let cause = dispatch(&mut listener, &live).await;
                 waiters.listening.store(false, Ordering::Relaxed);
+                // Announcements sent meanwhile are lost: streams of every order end.
+                hub.changes_missed();
                 tracing::warn!(error = %cause, "notification listener lost; reconnecting");
             }
             Err(e) => {

@@ -11,10 +11,17 @@ use std::future::Future;
 use std::io;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+
+/// How long the requests in flight may take to finish once shutdown starts. A response's
+/// head is bounded by the request timeout, but a streamed body (a live stream whose
+/// client stopped reading, so its last event cannot be written) is not: after this, the
+/// connections left are dropped.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Serves `router` on `listener` over HTTP/1.1 with the limits of `settings`, until
-/// `shutdown` completes; then stops accepting, lets the requests in flight finish (each is
-/// bounded by the request timeout) and closes idle connections.
+/// `shutdown` completes; then stops accepting, lets the requests in flight finish (at most
+/// [`SHUTDOWN_GRACE`]) and closes idle connections.
 ///
 /// HTTP/1.1 only: no client of these services speaks HTTP/2, whose slow-client defences
 /// (stream limits, resets, keep-alive pings) are another set of settings to get right.
@@ -34,6 +41,7 @@ pub async fn serve(
         .header_read_timeout(settings.header_timeout())
         .keep_alive(true);
     let graceful = GracefulShutdown::new();
+    let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
     loop {
         let stream = tokio::select! {
@@ -48,7 +56,9 @@ pub async fn serve(
         };
         let connection = builder.serve_connection(io(stream), service.clone());
         let connection = graceful.watch(connection);
-        tokio::spawn(async move {
+        // Finished connections are reaped as new ones come, so the set stays small.
+        while connections.try_join_next().is_some() {}
+        connections.spawn(async move {
             // A client that goes away or times out is no fault of the server.
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "connection ended with an error");
@@ -56,7 +66,13 @@ pub async fn serve(
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(grace = ?SHUTDOWN_GRACE, "connections still busy at shutdown; dropping them");
+        connections.abort_all();
+    }
     Ok(())
 }
 

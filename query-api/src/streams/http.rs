@@ -8,7 +8,7 @@ use crate::access;
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::params;
-use crate::streams::order_feed::catch_up;
+use crate::streams::order_feed::{FoldError, Wanted, catch_up};
 use crate::streams::schema::StreamEvent;
 use crate::streams::{Change, EndReason, Frame, StreamSlot};
 use axum::extract::rejection::PathRejection;
@@ -41,7 +41,8 @@ const RECONNECT_AFTER: Duration = Duration::from_secs(1);
         every version after that one, from the history), then each new version as it is \
         accepted. Event `order`: the document, `id` its version. Event `end`: the server \
         closes the stream (`shutdown`, `generation-switch`, `slow-subscriber`, \
-        `unavailable`); reconnect with the last `id` to go on where it stopped.",
+        `unavailable`, `unreadable-history`); reconnect with the last `id` to go on where \
+        it stopped.",
     params(("id" = String, Path, description = crate::orders::ID_DOC, min_length = 1,
             max_length = 64, pattern = r"^[A-Za-z0-9._:-]{1,64}$"),
            ("Last-Event-ID" = Option<String>, Header,
@@ -65,7 +66,7 @@ pub async fn order_events(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let id = params::order_id(path)?;
-    let last_seen = last_event_id(&headers);
+    let seen = last_event_id(&headers);
     let owner = app
         .store
         .owner(&id)
@@ -75,9 +76,15 @@ pub async fn order_events(
     let slot = app.hub.admit().ok_or(ApiError::TooManyStreams)?;
     // Subscribed before the history is read: a version committed in between comes live.
     let receiver = app.hub.subscribe(&id, &app.store, &app.waiters);
-    let replay = catch_up(&app.store, &id, &mut None).await?;
-    let mut stream = OrderStream::new(app.clone(), id, receiver, last_seen, slot);
-    stream.start(replay);
+    // Only the versions the client lacks are made documents (none without an id).
+    let wanted = Wanted {
+        after: seen.unwrap_or(u64::MAX),
+        until: u64::MAX,
+    };
+    let mut view = None;
+    let replay = catch_up(&app.store, &id, &mut view, wanted).await?;
+    let mut stream = OrderStream::new(app.clone(), id, receiver, slot);
+    stream.start(seen, replay, view.as_ref().map(Change::of));
     Ok(sse(&app, stream.into_stream()))
 }
 
@@ -93,8 +100,12 @@ pub async fn order_events(
         before the server closes the stream. Several changes of one order committed \
         together arrive as its latest document.",
     security(("bearer" = [])),
-    responses((status = 200, description = "The stream.", content_type = "text/event-stream",
-               body = StreamEvent)),
+    responses(
+        (status = 200, description = "The stream.", content_type = "text/event-stream",
+         body = StreamEvent),
+        (status = 403, description = "The token has neither the customer nor the operator role.",
+         body = Problem, content_type = "application/problem+json"),
+    ),
 )]
 pub async fn all_events(
     State(app): State<AppState>,
@@ -146,8 +157,7 @@ impl AllStream {
     }
 }
 
-/// The next frame of a feed; an end when stopping, lagging, or the feed is gone (a
-/// generation switch dropped it).
+/// The next frame of a feed; an end when stopping or lagging.
 async fn recv(receiver: &mut broadcast::Receiver<Frame>, stop: &CancellationToken) -> Frame {
     tokio::select! {
         biased;
@@ -155,7 +165,8 @@ async fn recv(receiver: &mut broadcast::Receiver<Frame>, stop: &CancellationToke
         frame = receiver.recv() => match frame {
             Ok(frame) => frame,
             Err(RecvError::Lagged(_)) => Frame::End(EndReason::SlowSubscriber),
-            Err(RecvError::Closed) => Frame::End(EndReason::GenerationSwitch),
+            // The hub keeps a feed's sender while it runs; should it be gone, reconnect.
+            Err(RecvError::Closed) => Frame::End(EndReason::Unavailable),
         },
     }
 }
@@ -180,7 +191,6 @@ impl OrderStream {
         app: AppState,
         order_id: String,
         receiver: broadcast::Receiver<Frame>,
-        last_seen: Option<u64>,
         slot: StreamSlot,
     ) -> OrderStream {
         let stop = app.hub.stop.clone();
@@ -188,7 +198,7 @@ impl OrderStream {
             app,
             order_id,
             receiver,
-            sent: last_seen,
+            sent: None,
             queue: VecDeque::new(),
             ending: None,
             ended: false,
@@ -197,13 +207,17 @@ impl OrderStream {
         }
     }
 
-    /// Queues what the client has not seen of `replay` (the whole history folded): the
-    /// versions after its `Last-Event-ID`, or the current document alone.
-    fn start(&mut self, replay: Vec<Change>) {
-        let mut replay = replay.into_iter().map(Arc::new);
-        match self.sent {
-            Some(seen) => self.queue.extend(replay.filter(|c| c.version > seen)),
-            None => self.queue.extend(replay.next_back()),
+    /// Queues what the client lacks: the `replay` of the versions after its `Last-Event-ID`
+    /// (`seen`), or, without one or with one beyond the order's version (another
+    /// generation's), the `current` document alone.
+    fn start(&mut self, seen: Option<u64>, replay: Vec<Change>, current: Option<Change>) {
+        let current_version = current.as_ref().map_or(0, |c| c.version);
+        match seen {
+            Some(seen) if seen <= current_version => {
+                self.sent = Some(seen);
+                self.queue.extend(replay.into_iter().map(Arc::new));
+            }
+            _ => self.queue.extend(current.map(Arc::new)),
         }
     }
 
@@ -247,15 +261,25 @@ impl OrderStream {
             self.queue.push_back(change);
             return;
         }
-        match catch_up(&self.app.store, &self.order_id, &mut None).await {
-            Ok(all) => self.queue.extend(
-                all.into_iter()
-                    .filter(|c| c.version > sent && c.version <= change.version)
-                    .map(Arc::new),
-            ),
+        let wanted = Wanted {
+            after: sent,
+            until: change.version,
+        };
+        match catch_up(&self.app.store, &self.order_id, &mut None, wanted).await {
+            Ok(missed) => {
+                let filled = missed.last().map_or(sent, |c| c.version);
+                self.queue.extend(missed.into_iter().map(Arc::new));
+                // The history read may lag the feed's: the change itself closes the gap.
+                if filled < change.version {
+                    self.queue.push_back(change);
+                }
+            }
             Err(e) => {
                 tracing::warn!(order_id = %self.order_id, error = %e, "stream: filling a gap failed; ending the stream");
-                self.ending = Some(EndReason::Unavailable);
+                self.ending = Some(match e {
+                    FoldError::Database(_) => EndReason::Unavailable,
+                    FoldError::Unreadable(_) => EndReason::UnreadableHistory,
+                });
             }
         }
     }
@@ -297,7 +321,10 @@ fn end(reason: EndReason, last_version: Option<u64>) -> Event {
 /// as a stream without it does: the client gets the state, never a gap.
 fn last_event_id(headers: &HeaderMap) -> Option<u64> {
     let text = headers.get("last-event-id")?.to_str().ok()?.trim();
-    text.parse::<u64>().ok().filter(|v| *v <= i64::MAX as u64)
+    // Versions start at 1: 0 is no version either.
+    text.parse::<u64>()
+        .ok()
+        .filter(|v| (1..=i64::MAX as u64).contains(v))
 }
 
 #[cfg(test)]
@@ -345,7 +372,7 @@ mod tests {
         };
         assert_eq!(last_event_id(&HeaderMap::new()), None);
         assert_eq!(with(" 7 "), Some(7));
-        for other in ["", "-1", "three", "null", "9223372036854775808"] {
+        for other in ["", "0", "-1", "three", "null", "9223372036854775808"] {
             assert_eq!(with(other), None, "{other}");
         }
     }

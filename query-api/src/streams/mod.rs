@@ -17,23 +17,23 @@
 //! with an `end` event too, and a client reconnects with its `Last-Event-ID`.
 //!
 //! Layout: this file holds the hub (the feeds, the all-orders channel, the stream count);
-//! `order_feed` the per-order task; `http` the handlers and the SSE framing; `schema` the
-//! OpenAPI schema of an event.
+//! `order_feed` the per-order task; `all_orders` the all-orders publisher; `http` the
+//! handlers and the SSE framing; `schema` the OpenAPI schema of an event.
 
+mod all_orders;
 pub(crate) mod http;
 mod order_feed;
 mod schema;
 
-use crate::store::{OrderDoc, Store};
 use orderflow_read_model::OrderView;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
 /// Announced changes the all-orders publisher may be behind by before the all-orders
-/// streams end (`slow-subscriber`) and their dashboards reload.
+/// streams end (`unavailable`) and their dashboards reload.
 const ANNOUNCED_BACKLOG: usize = 4_096;
 
 /// What a stream is sent: a change, or why it ends.
@@ -60,27 +60,6 @@ impl Change {
             json: view.to_json().to_string(),
         }
     }
-
-    fn of_doc(doc: &OrderDoc) -> Change {
-        Change {
-            version: doc.version,
-            customer_id: doc.customer_id().to_owned(),
-            json: doc.json.to_string(),
-        }
-    }
-}
-
-impl EndReason {
-    /// The `reason` of the `end` event, and the metric's label.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EndReason::Shutdown => "shutdown",
-            EndReason::GenerationSwitch => "generation-switch",
-            EndReason::SlowSubscriber => "slow-subscriber",
-            EndReason::UnreadableHistory => "unreadable-history",
-            EndReason::Unavailable => "unavailable",
-        }
-    }
 }
 
 /// Why the server ends a stream (the `reason` of its `end` event).
@@ -96,6 +75,19 @@ pub(crate) enum EndReason {
     UnreadableHistory,
     /// The read model could not be read; reconnect shortly.
     Unavailable,
+}
+
+impl EndReason {
+    /// The `reason` of the `end` event, and the metric's label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Shutdown => "shutdown",
+            EndReason::GenerationSwitch => "generation-switch",
+            EndReason::SlowSubscriber => "slow-subscriber",
+            EndReason::UnreadableHistory => "unreadable-history",
+            EndReason::Unavailable => "unavailable",
+        }
+    }
 }
 
 /// Stream settings.
@@ -120,8 +112,12 @@ pub struct Hub {
     /// Orders announced changed, for the all-orders publisher ([`Hub::publish_all`]).
     announced: mpsc::Sender<String>,
     announced_rx: Mutex<Option<mpsc::Receiver<String>>>,
-    /// The live generation's Redis prefix as last seen, to tell a switch from a reconnect.
-    generation: Mutex<Option<String>>,
+    /// The live generation's Redis prefix as last seen (`None`: not seen yet), to tell a
+    /// switch from a reconnect.
+    generation: Mutex<Option<Option<String>>>,
+    /// Set when the all-orders publisher fell behind and its streams were ended; cleared
+    /// once it caught up, so they are ended once per overflow, not per notification.
+    overflowed: AtomicBool,
     /// Cancelled on shutdown: every stream ends.
     stop: CancellationToken,
     open: AtomicUsize,
@@ -135,6 +131,7 @@ impl Hub {
             announced,
             announced_rx: Mutex::new(Some(announced_rx)),
             generation: Mutex::new(None),
+            overflowed: AtomicBool::new(false),
             all: broadcast::channel(settings.buffer.max(1)).0,
             settings,
             stop,
@@ -142,54 +139,13 @@ impl Hub {
         }
     }
 
-    /// An order changed (a notification): read for the all-orders streams, if any.
-    pub fn announce(&self, order_id: &str) {
-        if self.all.receiver_count() == 0 {
-            return;
-        }
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.announced.try_send(order_id.into()) {
-            // The publisher is behind Postgres: rather than skip changes, end the streams.
-            let _ = self.all.send(Frame::End(EndReason::SlowSubscriber));
-        }
-    }
-
-    /// Reads each announced order once and hands its document to the all-orders streams,
-    /// until shutdown. Runs once per process.
-    pub async fn publish_all(self: Arc<Self>, store: Store) {
-        let taken = match self.announced_rx.lock() {
-            Ok(mut rx) => rx.take(),
-            Err(poisoned) => poisoned.into_inner().take(),
-        };
-        let Some(mut announced) = taken else {
-            return;
-        };
-        loop {
-            let order_id = tokio::select! {
-                () = self.stop.cancelled() => return,
-                next = announced.recv() => match next {
-                    Some(order_id) => order_id,
-                    None => return,
-                },
-            };
-            match store.order(&order_id).await {
-                Ok(Some(doc)) => {
-                    let _ = self.all.send(Frame::Change(Arc::new(Change::of_doc(&doc))));
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    tracing::warn!(error = %e, "reading a changed order for the all-orders streams failed; ending them");
-                    let _ = self.all.send(Frame::End(EndReason::Unavailable));
-                }
-            }
-        }
-    }
-
-    /// Notes the live generation (its Redis prefix); `true` when it differs from the one
-    /// noted before (a switch, seen as it happened or after a reconnect).
+    /// Notes the live generation (its Redis prefix, `None` before the first); `true` when
+    /// it differs from the one noted before (a switch, seen as it happened or after a
+    /// reconnect).
     pub fn note_generation(&self, prefix: Option<String>) -> bool {
         let mut noted = self.generation.lock().unwrap_or_else(|p| p.into_inner());
-        let switched = noted.is_some() && *noted != prefix;
-        *noted = prefix;
+        let switched = noted.as_ref().is_some_and(|before| *before != prefix);
+        *noted = Some(prefix);
         switched
     }
 
@@ -217,7 +173,7 @@ impl Hub {
     }
 
     fn feeds(&self) -> std::sync::MutexGuard<'_, HashMap<String, broadcast::Sender<Frame>>> {
-        // Every operation on the map is one call: it stays consistent after a panic.
+        // Nothing under this lock can panic half way through an update of the map.
         self.feeds.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

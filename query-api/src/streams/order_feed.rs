@@ -1,12 +1,13 @@
 //! The feed of one order: one task per order somebody streams, however many do. It wakes
 //! on the order's change notifications (`wait`'s registry), reads the history rows after
 //! the version it holds, folds them with the read model's fold and broadcasts each new
-//! document. It ends when its last subscriber leaves, on shutdown, and when the hub drops
-//! it (a generation switch).
+//! document. It ends when its last subscriber leaves (after a generation switch, once the
+//! hub's `end` has sent them away) and on shutdown.
 
 use crate::store::Store;
 use crate::streams::{Change, EndReason, Frame, Hub};
 use crate::wait::Waiters;
+use orderflow_domain::EventKind;
 use orderflow_platform::Backoff;
 use orderflow_read_model::{OrderView, UnreadableHistory, apply};
 use std::sync::Arc;
@@ -18,7 +19,8 @@ pub(crate) const PAGE: u64 = 500;
 /// Why reading an order's new versions failed.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum FoldError {
-    /// Postgres did not answer. Handling: retried with backoff; subscribers wait.
+    /// Postgres did not answer. Handling: the feed retries with backoff (its subscribers
+    /// wait); a stream's own read ends the stream (`unavailable`) or answers 503.
     #[error("reading the history failed: {0}")]
     Database(#[source] sqlx::Error),
     /// A row does not read back as an event. Handling: logged, streams end.
@@ -26,25 +28,57 @@ pub(crate) enum FoldError {
     Unreadable(#[from] UnreadableHistory),
 }
 
-/// Folds `order_id`'s history rows after `view`'s version onto it; returns each new
-/// document, oldest first (nothing when the order is not in the read model).
+/// Which versions [`catch_up`] returns as documents: those in `after..=until`. Folding
+/// the ones before costs no serialization, and none after `until` is read.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Wanted {
+    pub after: u64,
+    pub until: u64,
+}
+
+impl Wanted {
+    /// Every new version.
+    pub const ALL: Wanted = Wanted {
+        after: 0,
+        until: u64::MAX,
+    };
+}
+
+/// Folds `order_id`'s history rows after `view`'s version onto it, up to `wanted.until`;
+/// returns the documents of the `wanted` versions, oldest first (nothing when the order is
+/// not in the read model).
 pub(crate) async fn catch_up(
     store: &Store,
     order_id: &str,
     view: &mut Option<OrderView>,
+    wanted: Wanted,
 ) -> Result<Vec<Change>, FoldError> {
     let mut changes = Vec::new();
     loop {
         let after = view.as_ref().map_or(0, |v| v.version);
+        if after >= wanted.until {
+            return Ok(changes);
+        }
         let rows = store
-            .history(order_id, after, PAGE)
+            .history(order_id, after, PAGE.min(wanted.until - after))
             .await
             .map_err(FoldError::Database)?;
         let full = rows.len() as u64 == PAGE;
         for row in rows {
             let event = row.event(order_id)?;
+            // The projector folded this history, so it starts with a placement; a row
+            // edited by hand might not, and must not panic here.
+            if view.is_none() && !matches!(event.kind, EventKind::Placed(_)) {
+                return Err(FoldError::Unreadable(UnreadableHistory {
+                    order_id: order_id.to_owned(),
+                    version: row.version,
+                    reason: "the history does not start with OrderPlaced".into(),
+                }));
+            }
             let next = apply(view.take(), &event);
-            changes.push(Change::of(&next));
+            if next.version > wanted.after {
+                changes.push(Change::of(&next));
+            }
             *view = Some(next);
         }
         if !full {
@@ -99,6 +133,14 @@ impl Hub {
         }
         true
     }
+
+    /// Drops `order_id`'s feed whoever still listens (they were told why).
+    fn retire_now(&self, order_id: &str, feed: &broadcast::Sender<Frame>) {
+        let mut feeds = self.feeds();
+        if feeds.get(order_id).is_some_and(|f| f.same_channel(feed)) {
+            feeds.remove(order_id);
+        }
+    }
 }
 
 struct Feed {
@@ -113,25 +155,37 @@ impl Feed {
         // Registered before the first read, so a commit in between still wakes the feed.
         let mut woken = waiters.subscribe(&self.order_id);
         let mut view = None;
-        // The first read only builds the state: each subscriber replays up to where it
-        // joined by itself.
-        let mut announce = false;
+        let mut first = true;
         let mut backoff = Backoff::standard();
         loop {
-            match catch_up(&self.store, &self.order_id, &mut view).await {
+            match catch_up(&self.store, &self.order_id, &mut view, Wanted::ALL).await {
                 Ok(changes) => {
                     backoff.reset();
-                    for change in changes.into_iter().filter(|_| announce) {
+                    // The first read announces only the version it reached: a subscriber
+                    // whose own replay read stopped short fills the gap from the history
+                    // (`OrderStream::take`), and nobody gets the whole history pushed.
+                    let skip = if first {
+                        changes.len().saturating_sub(1)
+                    } else {
+                        0
+                    };
+                    for change in changes.into_iter().skip(skip) {
                         let _ = self.feed.send(Frame::Change(Arc::new(change)));
                     }
-                    announce = true;
+                    first = false;
                 }
                 Err(FoldError::Database(e)) => {
                     tracing::warn!(order_id = %self.order_id, error = %e, "stream feed: reading the history failed; retrying in {:?}", backoff.delay());
                     tokio::select! {
                         () = backoff.wait() => continue,
+                        () = self.feed.closed() => {
+                            if self.hub.retire(&self.order_id, &self.feed) {
+                                return;
+                            }
+                        }
                         () = self.hub.stop.cancelled() => return,
                     }
+                    continue;
                 }
                 Err(FoldError::Unreadable(e)) => {
                     tracing::error!(error = %e, "stream feed: the history does not read back; ending its streams");
@@ -149,16 +203,6 @@ impl Feed {
                 }
                 () = self.hub.stop.cancelled() => return,
             }
-        }
-    }
-}
-
-impl Hub {
-    /// Drops `order_id`'s feed whoever still listens (they were told why).
-    fn retire_now(&self, order_id: &str, feed: &broadcast::Sender<Frame>) {
-        let mut feeds = self.feeds();
-        if feeds.get(order_id).is_some_and(|f| f.same_channel(feed)) {
-            feeds.remove(order_id);
         }
     }
 }

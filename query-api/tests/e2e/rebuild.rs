@@ -67,7 +67,7 @@ async fn given_orders_placed(stack: &Stack, orders: usize) -> Acked {
 
 /// A rebuild of the stack's read model that switches and drops the old generation a second
 /// after the switch.
-async fn rebuilt(stack: &Stack) -> RebuildReport {
+pub(crate) async fn rebuilt(stack: &Stack) -> RebuildReport {
     let options = RebuildOptions {
         keep_old: false,
         fresh: false,

@@ -1,5 +1,6 @@
 //! A Server-Sent Events client for the tests: the events of one response, parsed as the
-//! HTML standard says (fields up to a blank line; comments skipped).
+//! HTML standard says (fields up to a blank line; comments skipped). The services end
+//! lines with `\n` only, so that is all it splits on.
 
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -23,7 +24,10 @@ impl SseEvent {
 /// The events of one streaming response.
 pub struct SseStream {
     body: BoxStream<'static, reqwest::Result<Vec<u8>>>,
-    buffer: String,
+    /// Bytes received, not parsed yet (an event may arrive split anywhere, even inside a
+    /// character).
+    buffer: Vec<u8>,
+    ended: bool,
 }
 
 impl SseStream {
@@ -40,7 +44,8 @@ impl SseStream {
                 .bytes_stream()
                 .map(|c| c.map(|b| b.to_vec()))
                 .boxed(),
-            buffer: String::new(),
+            buffer: Vec::new(),
+            ended: false,
         }
     }
 
@@ -52,22 +57,33 @@ impl SseStream {
             .flatten()
     }
 
+    /// Whether the server closed the stream (or it failed).
+    pub fn ended(&self) -> bool {
+        self.ended
+    }
+
     /// The next event; `None` when the stream ended.
     pub async fn next(&mut self) -> Option<SseEvent> {
         loop {
             if let Some(event) = self.take_event() {
                 return Some(event);
             }
-            let chunk = self.body.next().await?.ok()?;
-            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+            match self.body.next().await {
+                Some(Ok(chunk)) => self.buffer.extend_from_slice(&chunk),
+                Some(Err(_)) | None => {
+                    self.ended = true;
+                    return None;
+                }
+            }
         }
     }
 
     /// Parses one complete event out of the buffer, skipping comment-only blocks.
     fn take_event(&mut self) -> Option<SseEvent> {
         loop {
-            let end = self.buffer.find("\n\n")?;
-            let block: String = self.buffer.drain(..end + 2).collect();
+            let end = self.buffer.windows(2).position(|w| w == b"\n\n")?;
+            let block: Vec<u8> = self.buffer.drain(..end + 2).collect();
+            let block = String::from_utf8(block).expect("an event is UTF-8");
             let mut event = SseEvent {
                 event: "message".into(),
                 id: None,

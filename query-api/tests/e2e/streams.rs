@@ -67,6 +67,7 @@ async fn a_subscriber_sees_every_version_in_order_across_a_projector_restart_and
     expect_version(&mut stream, 5, "delivered").await;
     let again = stream.next_within(Duration::from_secs(1)).await;
     assert_eq!(again, None, "nothing after version 5, and nothing twice");
+    assert!(!stream.ended(), "the stream is still open");
 }
 
 #[tokio::test]
@@ -133,4 +134,32 @@ async fn streams_follow_the_read_sides_authorization() {
         None,
         "bob's order is not hers"
     );
+}
+
+#[tokio::test]
+async fn a_generation_switch_ends_the_stream_and_a_reconnect_goes_on_from_the_new_one() {
+    let stack = Stack::start().await;
+    let id = stack.command("/orders", &order("c-1")).await["order_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    stack.read_own_write(&id, 1).await;
+    let path = format!("/orders/{id}/events");
+    let mut stream = SseStream::of(stack.stream(&path, None, None).await);
+    expect_version(&mut stream, 1, "placed").await;
+
+    crate::rebuild::rebuilt(&stack).await;
+    let end = stream.next_within(WITHIN).await.expect("an end event");
+    assert_eq!(end.event, "end");
+    assert_eq!(
+        end.json(),
+        json!({"reason": "generation-switch", "last_version": 1})
+    );
+    assert_eq!(stream.next().await, None, "the server closed the stream");
+
+    let mut stream = SseStream::of(stack.stream(&path, Some(1), None).await);
+    stack
+        .command(&format!("/orders/{id}/pack"), &json!({"warehouse": "wh-1"}))
+        .await;
+    expect_version(&mut stream, 2, "packed").await;
 }

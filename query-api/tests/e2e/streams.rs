@@ -31,9 +31,9 @@ async fn expect_version(stream: &mut SseStream, version: u64, status: &str) -> S
     event
 }
 
-#[tokio::test]
-async fn a_subscriber_sees_every_version_in_order_across_a_projector_restart_and_a_reconnect() {
-    let mut stack = Stack::start().await;
+/// An order placed, and its stream opened and at version 1: the order id, the stream's
+/// path and the stream.
+async fn placed_and_followed(stack: &Stack) -> (String, String, SseStream) {
     let id = stack.command("/orders", &order("c-1")).await["order_id"]
         .as_str()
         .unwrap()
@@ -42,6 +42,13 @@ async fn a_subscriber_sees_every_version_in_order_across_a_projector_restart_and
     let path = format!("/orders/{id}/events");
     let mut stream = SseStream::of(stack.stream(&path, None, None).await);
     expect_version(&mut stream, 1, "placed").await;
+    (id, path, stream)
+}
+
+#[tokio::test]
+async fn a_subscriber_sees_every_version_in_order_across_a_projector_restart_and_a_reconnect() {
+    let mut stack = Stack::start().await;
+    let (id, path, mut stream) = placed_and_followed(&stack).await;
 
     stack
         .command(&format!("/orders/{id}/pack"), &json!({"warehouse": "wh-1"}))
@@ -139,14 +146,7 @@ async fn streams_follow_the_read_sides_authorization() {
 #[tokio::test]
 async fn a_generation_switch_ends_the_stream_and_a_reconnect_goes_on_from_the_new_one() {
     let stack = Stack::start().await;
-    let id = stack.command("/orders", &order("c-1")).await["order_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    stack.read_own_write(&id, 1).await;
-    let path = format!("/orders/{id}/events");
-    let mut stream = SseStream::of(stack.stream(&path, None, None).await);
-    expect_version(&mut stream, 1, "placed").await;
+    let (id, path, mut stream) = placed_and_followed(&stack).await;
 
     crate::rebuild::rebuilt(&stack).await;
     let end = stream.next_within(WITHIN).await.expect("an end event");

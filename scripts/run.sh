@@ -5,7 +5,8 @@
 #   :8080, projector :8091, query API :8090.
 # A broker, registry or service that is already running is reused.
 # Logs and pids go to .stack/ (Kafka's config and data in .stack/kafka/, kept across
-# restarts). `scripts/run.sh stop` stops what this script started.
+# restarts). `scripts/run.sh stop` stops what this script started; `scripts/run.sh demo
+# [--rate N ...]` runs the demo driver (orderflow-demo) against the running stack.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -16,6 +17,12 @@ if [ "${1:-}" = "stop" ]; then
   stop_registry
   stop_kafka
   exit 0
+fi
+
+if [ "${1:-}" = "demo" ]; then
+  shift
+  cargo build --release --locked -q -p orderflow-demo
+  exec target/release/orderflow-demo "$@"
 fi
 
 start_infrastructure
@@ -53,6 +60,10 @@ Try it (every request needs a token; target/release/orderflow-token prints one):
     -d '{"customer_id":"cust-1","items":[{"product_id":"sku-1","quantity":2,"unit_price":"25.99"}],"shipping_address":"1 Main St"}'
 
   curl -s http://127.0.0.1:8090/orders/<order_id> -H "authorization: Bearer \$TOKEN"
+
+Watch it live: open the dashboard, then let the demo driver move orders along:
+  echo "http://127.0.0.1:8090/dashboard#token=\$(target/release/orderflow-token --role operator --sub ops-1 --ttl 8h)"
+  scripts/run.sh demo      # places an order a second and packs, ships, tracks and delivers it; Ctrl-C stops
 
 Stop it: scripts/run.sh stop
 MSG

@@ -5,6 +5,7 @@
 mod broker;
 mod broker_faults;
 mod customers;
+mod demo;
 mod load;
 mod observability;
 mod pages;

@@ -104,8 +104,12 @@ impl Store {
         partitions: &[i32],
     ) -> Result<(Offsets, Offsets), ProjectorError> {
         sqlx::query(
-            "INSERT INTO projection_offsets (projection, topic, partition, next_offset)
-             SELECT $1, $2, p, 0 FROM UNNEST($3::int[]) AS p
+            // A new partition has nothing folded and nothing cached: its cache position is
+            // 0, not unknown, so a crash after its first commit and before that batch's
+            // cache write still finds the batch to write through (unknown reads as
+            // next_offset, which would skip it).
+            "INSERT INTO projection_offsets (projection, topic, partition, next_offset, cached_offset)
+             SELECT $1, $2, p, 0, 0 FROM UNNEST($3::int[]) AS p
              ON CONFLICT DO NOTHING",
         )
         .bind(PROJECTION)

@@ -143,6 +143,20 @@ async fn a_confirmed_cache_position_means_no_catch_up_on_assignment() {
     second.shutdown().await;
 }
 
+#[tokio::test]
+async fn a_new_partitions_cache_position_starts_at_zero_not_unknown() {
+    // Unknown would read as the stored offset: a crash after a partition's first commit,
+    // before that batch's cache write, would then leave its orders out of Redis for good.
+    let stack = Stack::start().await;
+    let projector = spawn_projector(stack.settings()).await;
+    projector.wait_ready().await;
+    let (_, schema, _) = stack.live_generation().await.unwrap();
+    let sql = format!("SELECT cached_offset FROM {schema}.projection_offsets");
+    let cached: Vec<Option<i64>> = sqlx::query_scalar(&sql).fetch_all(&stack.db).await.unwrap();
+    assert_eq!(cached, vec![Some(0); PARTITIONS as usize]);
+    projector.shutdown().await;
+}
+
 /// Projects a packed order `a` (version 2) and a placed order `b` (version 1), then stops
 /// the projector.
 async fn project_two_orders(stack: &mut Stack) -> (String, String) {

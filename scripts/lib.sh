@@ -125,6 +125,20 @@ install_browser_tools() {
   fi
 }
 
+# Mailpit, the SMTP server the notifier's email tests send to (notifier/tests/smtp.rs),
+# built from the Go module proxy with the machine's Go (about 1.5 minutes the first time).
+MAILPIT_VERSION="${MAILPIT_VERSION:-v1.33.1}"
+MAILPIT_BIN="${MAILPIT_BIN:-$HOME/.cache/orderflow/go-bin/mailpit}"
+install_mailpit() {
+  if [ -x "$MAILPIT_BIN" ] && "$MAILPIT_BIN" version 2>/dev/null | grep -q "${MAILPIT_VERSION#v}"; then
+    return 0
+  fi
+  command -v go >/dev/null || apt_install golang-go
+  log "building Mailpit $MAILPIT_VERSION (Go module proxy)"
+  GOBIN="$(dirname "$MAILPIT_BIN")" go install -ldflags "-X github.com/axllent/mailpit/config.Version=${MAILPIT_VERSION#v}" \
+    "github.com/axllent/mailpit@$MAILPIT_VERSION"
+}
+
 # Whether `java` is 17 or newer and can run single-file source programs.
 java_usable() {
   command -v java >/dev/null || return 1

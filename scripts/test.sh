@@ -21,6 +21,9 @@ export ORDERFLOW_SCHEMATHESIS="$PY_VENV/bin/schemathesis"
 install_browser_tools
 ORDERFLOW_CHROMIUM="$(command -v chromium)"
 export ORDERFLOW_CHROMIUM
+# An SMTP server for the notifier's email tests.
+install_mailpit
+export ORDERFLOW_MAILPIT="$MAILPIT_BIN"
 export ORDERFLOW_KAFKA_LIBS="$KAFKA_LIBS"
 export ORDERFLOW_REGISTRY_JAR="$APICURIO_JAR" ORDERFLOW_REGISTRY_JAVA="$REGISTRY_JAVA"
 # Tests create their databases as the stack's admin (not a superuser) and log in as the

@@ -4,7 +4,8 @@
 //! spends anything on it:
 //!
 //! 1. hyper's connection: the header timeout ([`HttpSettings::header_timeout_ms`]), which
-//!    also closes idle keep-alive connections;
+//!    also closes idle keep-alive connections, and the write timeout
+//!    ([`HttpSettings::write_timeout_ms`], `write_deadline`) for clients that stop reading;
 //! 2. [`Guard`], added by [`serve`]: the concurrency limit (fast 503 with `Retry-After`;
 //!    `/healthz`, `/readyz` and `/metrics` have a small limit of their own), the body
 //!    timeout (408) and the request deadline (503 with `Retry-After`);
@@ -20,6 +21,7 @@ mod limits;
 mod rate_limit;
 mod serve;
 mod settings;
+mod write_deadline;
 
 pub use limits::{BodyTimeout, Guard};
 pub use rate_limit::{KeyFn, MAX_KEYS, RateLimit, RateLimitFuture, RateLimitLayer};

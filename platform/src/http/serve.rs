@@ -1,6 +1,7 @@
 //! [`serve`]: the accept loop every service runs, in place of `axum::serve`, which has no
 //! timeout for reading a request's headers.
 
+use super::write_deadline::WriteDeadline;
 use super::{Guard, HttpSettings};
 use axum::Router;
 use hyper::server::conn::http1;
@@ -54,7 +55,7 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let connection = builder.serve_connection(io(stream), service.clone());
+        let connection = builder.serve_connection(io(stream, settings), service.clone());
         let connection = graceful.watch(connection);
         // Finished connections are reaped as new ones come, so the set stays small.
         while connections.try_join_next().is_some() {}
@@ -76,10 +77,10 @@ pub async fn serve(
     Ok(())
 }
 
-fn io(stream: TcpStream) -> TokioIo<TcpStream> {
+fn io(stream: TcpStream, settings: &HttpSettings) -> TokioIo<WriteDeadline<TcpStream>> {
     // Answers are small and latency matters more than packet count.
     let _ = stream.set_nodelay(true);
-    TokioIo::new(stream)
+    TokioIo::new(WriteDeadline::new(stream, settings.write_timeout()))
 }
 
 /// After a failed accept: a connection that failed before it was accepted is the client's

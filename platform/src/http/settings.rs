@@ -24,6 +24,15 @@ pub struct HttpSettings {
         default_value_t = 15_000
     )]
     pub body_timeout_ms: u64,
+    /// Longest time a write to a client may wait for it to read, in milliseconds; past it
+    /// the connection is closed (a client that stopped reading a stream, or reads a large
+    /// answer too slowly to matter).
+    #[arg(
+        long = "http-write-timeout-ms",
+        env = "ORDERFLOW_HTTP_WRITE_TIMEOUT_MS",
+        default_value_t = 30_000
+    )]
+    pub write_timeout_ms: u64,
     /// Longest time a request may take from its headers to its response, in milliseconds;
     /// past it the request answers 503 with `Retry-After`. Must exceed the longest wait a
     /// handler makes on purpose (the command timeout, the query API's `wait_ms`, 10 s each).
@@ -66,6 +75,7 @@ impl Default for HttpSettings {
         HttpSettings {
             header_timeout_ms: 10_000,
             body_timeout_ms: 15_000,
+            write_timeout_ms: 30_000,
             request_timeout_ms: 30_000,
             max_concurrent_requests: 2048,
             rate_limit_per_second: 0,
@@ -81,6 +91,10 @@ impl HttpSettings {
 
     pub fn body_timeout(&self) -> Duration {
         Duration::from_millis(self.body_timeout_ms)
+    }
+
+    pub fn write_timeout(&self) -> Duration {
+        Duration::from_millis(self.write_timeout_ms)
     }
 
     pub fn request_timeout(&self) -> Duration {
@@ -105,6 +119,7 @@ mod tests {
         let default = HttpSettings::default();
         assert_eq!(parsed.header_timeout_ms, default.header_timeout_ms);
         assert_eq!(parsed.body_timeout_ms, default.body_timeout_ms);
+        assert_eq!(parsed.write_timeout_ms, default.write_timeout_ms);
         assert_eq!(parsed.request_timeout_ms, default.request_timeout_ms);
         assert_eq!(
             parsed.max_concurrent_requests,

@@ -19,6 +19,7 @@ use utoipa::{IntoParams, Modify, OpenApi, ToResponse, ToSchema};
 /// The OpenAPI document of the command API.
 pub fn openapi() -> Document {
     let mut doc = ApiDoc::openapi();
+    add_transition_errors(&mut doc);
     add_lifecycle_links(&mut doc);
     // `/openapi.json`, `/docs` and `/metrics` are the platform's routes.
     orderflow_platform::docs_page::document(&mut doc);
@@ -70,6 +71,47 @@ impl Modify for BearerJwt {
             ))
             .build();
         components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
+
+/// The transitions (every command on an existing order).
+const TRANSITIONS: [&str; 5] = [
+    "pack_order",
+    "ship_order",
+    "update_location",
+    "deliver_order",
+    "cancel_order",
+];
+
+/// What every transition may answer besides 200, by status: the components below.
+const TRANSITION_ERRORS: [(&str, &str); 12] = [
+    ("400", "BadRequest"),
+    ("401", "Unauthorized"),
+    ("403", "Forbidden"),
+    ("404", "NotFound"),
+    ("408", "RequestTimeout"),
+    ("409", "Conflict"),
+    ("412", "PreconditionFailed"),
+    ("413", "PayloadTooLarge"),
+    ("415", "UnsupportedMediaType"),
+    ("422", "UnprocessableEntity"),
+    ("429", "TooManyRequests"),
+    ("503", "ServiceUnavailable"),
+];
+
+fn add_transition_errors(doc: &mut Document) {
+    let transitions = doc
+        .paths
+        .paths
+        .values_mut()
+        .filter_map(|item| item.post.as_mut());
+    for op in
+        transitions.filter(|op| TRANSITIONS.contains(&op.operation_id.as_deref().unwrap_or("")))
+    {
+        for (status, name) in TRANSITION_ERRORS {
+            let reference = RefOr::Ref(Ref::from_response_name(name));
+            op.responses.responses.insert(status.to_owned(), reference);
+        }
     }
 }
 

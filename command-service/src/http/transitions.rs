@@ -1,5 +1,7 @@
 //! The transitions, one documented handler each around [`super::transition`]. Only
-//! operators pack, ship, track and deliver; the order's customer may cancel too.
+//! operators pack, ship, track and deliver; the order's customer may cancel too. Their
+//! error answers are the same for all five, so `openapi` adds them from one list
+//! (`TRANSITION_ERRORS`) instead of each annotation repeating them.
 
 use super::dto::*;
 use super::openapi::*;
@@ -22,12 +24,6 @@ type OrderPath = Result<Path<String>, PathRejection>;
         (status = 200, description = "Packed", body = CommandResponse,
             headers(("ETag" = String, description = "The order's new version, e.g. `\"2\"`"),
                 ("Idempotent-Replayed" = String, description = "`true` on a retry's replayed answer"))),
-        (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden), (status = 404, response = NotFound),
-        (status = 408, response = RequestTimeout), (status = 409, response = Conflict),
-        (status = 412, response = PreconditionFailed), (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType), (status = 422, response = UnprocessableEntity),
-        (status = 429, response = TooManyRequests), (status = 503, response = ServiceUnavailable),
     ))]
 pub(super) async fn pack(
     state: State<AppState>,
@@ -48,12 +44,6 @@ pub(super) async fn pack(
         (status = 200, description = "Shipped", body = CommandResponse,
             headers(("ETag" = String, description = "The order's new version, e.g. `\"3\"`"),
                 ("Idempotent-Replayed" = String, description = "`true` on a retry's replayed answer"))),
-        (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden), (status = 404, response = NotFound),
-        (status = 408, response = RequestTimeout), (status = 409, response = Conflict),
-        (status = 412, response = PreconditionFailed), (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType), (status = 422, response = UnprocessableEntity),
-        (status = 429, response = TooManyRequests), (status = 503, response = ServiceUnavailable),
     ))]
 pub(super) async fn ship(
     state: State<AppState>,
@@ -74,12 +64,6 @@ pub(super) async fn ship(
         (status = 200, description = "Location recorded", body = CommandResponse,
             headers(("ETag" = String, description = "The order's new version"),
                 ("Idempotent-Replayed" = String, description = "`true` on a retry's replayed answer"))),
-        (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden), (status = 404, response = NotFound),
-        (status = 408, response = RequestTimeout), (status = 409, response = Conflict),
-        (status = 412, response = PreconditionFailed), (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType), (status = 422, response = UnprocessableEntity),
-        (status = 429, response = TooManyRequests), (status = 503, response = ServiceUnavailable),
     ))]
 pub(super) async fn location(
     state: State<AppState>,
@@ -101,12 +85,6 @@ pub(super) async fn location(
         (status = 200, description = "Delivered", body = CommandResponse,
             headers(("ETag" = String, description = "The order's new version"),
                 ("Idempotent-Replayed" = String, description = "`true` on a retry's replayed answer"))),
-        (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden), (status = 404, response = NotFound),
-        (status = 408, response = RequestTimeout), (status = 409, response = Conflict),
-        (status = 412, response = PreconditionFailed), (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType), (status = 422, response = UnprocessableEntity),
-        (status = 429, response = TooManyRequests), (status = 503, response = ServiceUnavailable),
     ))]
 pub(super) async fn deliver(
     state: State<AppState>,
@@ -127,12 +105,6 @@ pub(super) async fn deliver(
         (status = 200, description = "Cancelled", body = CommandResponse,
             headers(("ETag" = String, description = "The order's new version"),
                 ("Idempotent-Replayed" = String, description = "`true` on a retry's replayed answer"))),
-        (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden), (status = 404, response = NotFound),
-        (status = 408, response = RequestTimeout), (status = 409, response = Conflict),
-        (status = 412, response = PreconditionFailed), (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType), (status = 422, response = UnprocessableEntity),
-        (status = 429, response = TooManyRequests), (status = 503, response = ServiceUnavailable),
     ))]
 pub(super) async fn cancel(
     state: State<AppState>,

@@ -12,7 +12,7 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use orderflow_auth::Caller;
+use orderflow_auth::{Caller, Principal};
 use orderflow_platform::Problem;
 use orderflow_read_model::{HistoryEvent, OrderView};
 use serde::{Deserialize, Serialize};
@@ -66,6 +66,17 @@ pub struct HistoryPage {
     events: Vec<HistoryEvent>,
     /// Pass as `after_version` for the next page; `null` on the last page.
     next_after_version: Option<u64>,
+}
+
+/// Whether `caller` may see order `id`, which must exist: its history and its stream ask
+/// this (an order read asks after loading it). 404 for anyone else.
+pub(crate) async fn visible(app: &AppState, caller: &Principal, id: &str) -> Result<(), ApiError> {
+    let owner = app
+        .store
+        .owner(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(id.to_owned()))?;
+    access::order_visible(caller, &owner, id)
 }
 
 /// The path parameter of both routes, as the router and the OpenAPI document name it.
@@ -226,12 +237,7 @@ pub async fn history(
         MAX_HISTORY_LIMIT,
     )?;
     let after = params::version("after_version", query.after_version)?.unwrap_or(0);
-    let owner = app
-        .store
-        .owner(&id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(id.clone()))?;
-    access::order_visible(&caller, &owner, &id)?;
+    visible(&app, &caller, &id).await?;
     let mut events = app.store.history(&id, after, limit + 1).await?;
     let next_after_version = (events.len() as u64 > limit).then(|| {
         events.truncate(limit as usize);

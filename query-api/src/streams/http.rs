@@ -7,6 +7,7 @@
 use crate::access;
 use crate::app::AppState;
 use crate::error::ApiError;
+use crate::orders;
 use crate::params;
 use crate::streams::order_feed::{FoldError, Wanted, catch_up};
 use crate::streams::schema::StreamEvent;
@@ -67,12 +68,7 @@ pub async fn order_events(
 ) -> Result<Response, ApiError> {
     let id = params::order_id(path)?;
     let seen = last_event_id(&headers);
-    let owner = app
-        .store
-        .owner(&id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(id.clone()))?;
-    access::order_visible(&caller, &owner, &id)?;
+    orders::visible(&app, &caller, &id).await?;
     let slot = app.hub.admit().ok_or(ApiError::TooManyStreams)?;
     // Subscribed before the history is read: a version committed in between comes live.
     let receiver = app.hub.subscribe(&id, &app.store, &app.waiters);

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use uuid::Uuid;
 
 /// Where and as whom email is sent.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SmtpSettings {
     /// The server (see the module's documentation). Credentials may be in it
     /// (`smtp://user:password@host`): never logged.
@@ -21,6 +21,17 @@ pub struct SmtpSettings {
     pub from: String,
     /// A PEM file of the CA that signed the server's certificate, if not a public one.
     pub ca_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for SmtpSettings {
+    /// The server's host only: the URL may hold a password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpSettings")
+            .field("host", &host_of(&self.url))
+            .field("from", &self.from)
+            .field("ca_file", &self.ca_file)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why an email was not sent.
@@ -102,6 +113,39 @@ fn host_of(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::host_of;
+
+    #[test]
+    fn settings_never_show_the_urls_password() {
+        let settings = super::SmtpSettings {
+            url: "smtps://mailer:s3cret@mail.example.com:465".into(),
+            from: "orders@example.com".into(),
+            ca_file: None,
+        };
+        let shown = format!("{settings:?}");
+        assert!(
+            shown.contains("mail.example.com") && !shown.contains("s3cret"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn an_unreadable_url_is_refused_without_its_password() {
+        for url in [
+            "smtp://mailer:s3cret@mail.example.com:notaport",
+            "ftp://mailer:s3cret@host",
+        ] {
+            let settings = super::SmtpSettings {
+                url: url.into(),
+                from: "orders@example.com".into(),
+                ca_file: None,
+            };
+            let error = super::Mailer::new(&settings)
+                .err()
+                .expect("refused")
+                .to_string();
+            assert!(!error.contains("s3cret"), "{error}");
+        }
+    }
 
     #[test]
     fn the_certificate_name_is_the_urls_host() {

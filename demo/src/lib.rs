@@ -29,7 +29,7 @@ pub struct DemoSettings {
     )]
     pub commands: String,
     /// Orders placed per second.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = positive)]
     pub rate: f64,
     /// Orders to place before stopping (0: until Ctrl-C); the driver then waits until
     /// every order has come to its end.
@@ -37,11 +37,19 @@ pub struct DemoSettings {
     pub orders: u64,
     /// How much faster than real life the warehouse and the carriers are (delays of
     /// seconds at 1).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = positive)]
     pub speed: f64,
     /// Percentage of orders cancelled before they ship.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u8).range(0..=100))]
     pub cancel_percent: u8,
+}
+
+/// A finite number above 0 (a rate or a speed of 0 would divide by it).
+fn positive(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(value) if value.is_finite() && value > 0.0 => Ok(value),
+        _ => Err(format!("{text:?} is not a number above 0")),
+    }
 }
 
 /// What became of the orders.
@@ -69,7 +77,8 @@ pub async fn run(
 ) -> Summary {
     let mut summary = Summary::default();
     let mut orders = JoinSet::new();
-    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / settings.rate.max(0.001)));
+    let period = Duration::from_secs_f64(1.0 / settings.rate).max(Duration::from_micros(1));
+    let mut tick = tokio::time::interval(period);
     let run = rand::random::<u32>();
     while settings.orders == 0 || summary.placed < settings.orders {
         tokio::select! {
@@ -150,4 +159,17 @@ fn order_body() -> serde_json::Value {
         "shipping_address": format!("{} Main St, Springfield", rng.random_range(1..=200)),
         "items": items,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::positive;
+
+    #[test]
+    fn rates_and_speeds_are_numbers_above_zero() {
+        assert_eq!(positive("2.5"), Ok(2.5));
+        for bad in ["0", "-1", "NaN", "inf", "fast"] {
+            assert!(positive(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -5,6 +5,7 @@
 //! retry per cap. Loops that log each failure show [`Backoff::delay`], the wait ahead.
 
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 /// Doubling waits, capped.
 #[derive(Debug, Clone)]
@@ -37,6 +38,14 @@ impl Backoff {
     /// Sleeps the current delay, then doubles it (up to the cap).
     pub async fn wait(&mut self) {
         tokio::time::sleep(self.advance()).await;
+    }
+
+    /// [`Backoff::wait`], cut short by `stop`: false when stopped (the loop should end).
+    pub async fn wait_unless(&mut self, stop: &CancellationToken) -> bool {
+        tokio::select! {
+            _ = stop.cancelled() => false,
+            _ = self.wait() => true,
+        }
     }
 
     /// The current delay, doubling the next one (up to the cap): for loops that cannot

@@ -28,6 +28,20 @@ pub struct RegistrySettings {
     pub basic_auth: Option<String>,
 }
 
+impl RegistrySettings {
+    /// The registry client's settings.
+    pub(crate) fn client_settings(&self) -> Result<SrSettings, CodecError> {
+        let mut builder = SrSettings::new_builder(self.url.clone());
+        builder.set_timeout(self.timeout);
+        if let Some((user, password)) = self.basic_auth.as_deref().and_then(|a| a.split_once(':')) {
+            builder.set_basic_authorization(user, Some(password));
+        }
+        builder
+            .build()
+            .map_err(|e| CodecError::Registry(e.to_string()))
+    }
+}
+
 /// Where the registry is, as every service configures it (flattened into its settings):
 /// `--registry-url`/`ORDERFLOW_SCHEMA_REGISTRY_URL`, `--registry-auth`/`..._AUTH`.
 #[derive(Debug, Clone, clap::Args)]
@@ -89,18 +103,7 @@ pub struct EventCodec {
 impl EventCodec {
     /// A codec for `topic`. Talks to the registry lazily; see [`EventCodec::register_all`].
     pub fn new(registry: &RegistrySettings, topic: &str) -> Result<Self, CodecError> {
-        let mut builder = SrSettings::new_builder(registry.url.clone());
-        builder.set_timeout(registry.timeout);
-        if let Some((user, password)) = registry
-            .basic_auth
-            .as_deref()
-            .and_then(|a| a.split_once(':'))
-        {
-            builder.set_basic_authorization(user, Some(password));
-        }
-        let settings = builder
-            .build()
-            .map_err(|e| CodecError::Registry(e.to_string()))?;
+        let settings = registry.client_settings()?;
         let registrations = EventType::ALL
             .iter()
             .map(|t| {
@@ -209,7 +212,7 @@ fn is_not_found(e: &SRCError) -> bool {
 /// Confluent's error code for "schema not found" (Apicurio's compatibility API uses it too).
 const SCHEMA_NOT_FOUND: u32 = 40403;
 
-fn registry_error(e: SRCError) -> CodecError {
+pub(crate) fn registry_error(e: SRCError) -> CodecError {
     let text = match &e.cause {
         Some(cause) => format!("{}: {cause}", e.error),
         None => e.error.clone(),

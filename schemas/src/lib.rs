@@ -17,6 +17,8 @@
 //! - `compatibility`: Confluent's compatibility levels decided with apache-avro;
 //! - `history`: the `vN.avsc` history on disk and its offline check (`schemas check`);
 //! - `registry_tool`: the same check asked of a registry, and registration;
+//! - `outbound`: the notifier's `notifications.outbound` records ([`OutboundCodec`]), whose
+//!   history is `schemas/notifications/`;
 //! - `upcast`: typed upcasters per (event type, writer version), for changes Avro
 //!   resolution cannot express;
 //! - `error`: [`CodecError`].
@@ -30,6 +32,7 @@ mod convert;
 mod datum;
 mod error;
 mod history;
+mod outbound;
 mod registry_tool;
 mod upcast;
 mod wire;
@@ -40,6 +43,7 @@ pub use compatibility::{CompatibilityLevel, Earlier, UnknownLevel, check, error_
 pub use datum::{ReadPlan, parse_frame, write_datum};
 pub use error::{CodecError, WireError};
 pub use history::{DEFAULT_LEVEL, HistoryError, SchemaHistory, load_histories};
+pub use outbound::{NOTIFICATION_SENT_SCHEMA, NotificationSent, OUTBOUND_TOPIC, OutboundCodec};
 pub use registry_tool::{RegistryEndpoint, RegistryToolError, check_with_registry, register};
 pub use upcast::schema_versions;
 pub use wire::{WireBody, WireEnvelope, WireEvent, WireItem};

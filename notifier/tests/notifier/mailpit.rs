@@ -1,9 +1,8 @@
-//! Email through a real SMTP server: Mailpit (`scripts/test.sh` installs it from the Go
-//! module proxy), requiring STARTTLS with a certificate from a CA of the test's own, and
-//! read back through Mailpit's API.
+//! A real SMTP server for the tests: Mailpit (`scripts/test.sh` installs it from the Go
+//! module proxy), requiring STARTTLS with a certificate from a CA of the test's own; what
+//! arrived is read back through Mailpit's API.
 
-use orderflow_notifier::message::Email;
-use orderflow_notifier::smtp::{MailError, Mailer, SmtpSettings};
+use orderflow_notifier::smtp::{Mailer, SmtpSettings};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -11,11 +10,11 @@ use std::time::Duration;
 use uuid::Uuid;
 
 /// A Mailpit process on ports of its own, killed when dropped.
-struct Mailpit {
+pub struct Mailpit {
     child: Child,
-    smtp_port: u16,
+    pub smtp_port: u16,
     api: String,
-    ca: PathBuf,
+    pub ca: PathBuf,
 }
 
 impl Drop for Mailpit {
@@ -103,7 +102,7 @@ fn certificates(dir: &Path) {
 }
 
 /// A Mailpit of the test's own, or `None` (said) outside CI without one installed.
-async fn mailpit() -> Option<Mailpit> {
+pub async fn mailpit() -> Option<Mailpit> {
     let Some(binary) = orderflow_testkit::installed_tool("ORDERFLOW_MAILPIT") else {
         eprintln!("SKIPPED: ORDERFLOW_MAILPIT is not set (scripts/test.sh sets it)");
         return None;
@@ -153,14 +152,14 @@ async fn start_mailpit(binary: &str) -> Mailpit {
 }
 
 /// The messages Mailpit holds (its API), or `None` while it does not answer.
-async fn messages(mailpit: &Mailpit) -> Option<Value> {
+pub async fn messages(mailpit: &Mailpit) -> Option<Value> {
     let response = reqwest::get(format!("{}/api/v1/messages", mailpit.api))
         .await
         .ok()?;
     response.json().await.ok()
 }
 
-fn mailer(mailpit: &Mailpit, url: String) -> Mailer {
+pub fn mailer(mailpit: &Mailpit, url: String) -> Mailer {
     Mailer::new(&SmtpSettings {
         url,
         from: "orderflow <orders@example.com>".into(),
@@ -169,49 +168,9 @@ fn mailer(mailpit: &Mailpit, url: String) -> Mailer {
     .unwrap()
 }
 
-#[tokio::test]
-async fn an_email_reaches_a_real_smtp_server_over_starttls_under_its_notices_id() {
-    let Some(mailpit) = mailpit().await else {
-        return;
-    };
-    let url = format!("smtp://localhost:{}?tls=required", mailpit.smtp_port);
-    let id = Uuid::new_v4();
-    let email = Email {
-        subject: "Your order o-1 is on its way".into(),
-        text: "UPS carries it.\n".into(),
-    };
-    mailer(&mailpit, url)
-        .send("alice@example.com", &email, id)
-        .await
-        .unwrap();
-
-    let held = messages(&mailpit).await.unwrap();
-    let message = &held["messages"][0];
-    assert_eq!(held["total"], 1, "{held}");
-    assert_eq!(message["Subject"], "Your order o-1 is on its way");
-    assert_eq!(message["To"][0]["Address"], "alice@example.com");
-    assert_eq!(message["MessageID"], format!("{id}@orderflow"));
-}
-
-#[tokio::test]
-async fn a_server_whose_certificate_the_mailer_does_not_trust_gets_nothing() {
-    let Some(mailpit) = mailpit().await else {
-        return;
-    };
-    let email = Email {
-        subject: "s".into(),
-        text: "t".into(),
-    };
-    // The system's roots only: the test CA is not among them.
-    let untrusting = Mailer::new(&SmtpSettings {
-        url: format!("smtp://localhost:{}?tls=required", mailpit.smtp_port),
-        from: "orders@example.com".into(),
-        ca_file: None,
-    })
-    .unwrap();
-    let refused = untrusting
-        .send("alice@example.com", &email, Uuid::new_v4())
-        .await;
-    assert!(matches!(refused, Err(MailError::Send(_))), "{refused:?}");
-    assert_eq!(messages(&mailpit).await.unwrap()["total"], 0);
+impl Mailpit {
+    /// The URL the notifier sends to: STARTTLS required.
+    pub fn url(&self) -> String {
+        format!("smtp://localhost:{}?tls=required", self.smtp_port)
+    }
 }

@@ -1,0 +1,193 @@
+//! Wiring: `run` starts the fold loop, the delivery worker and the health endpoints.
+
+use crate::consume::{self, FoldLoop};
+use crate::deliver::Worker;
+use crate::deliver::publish::Publisher;
+use crate::deliver::send::Sender;
+use crate::health::Health;
+use crate::retry::Policy;
+use crate::settings::Settings;
+use crate::smtp::Mailer;
+use crate::store::Store;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use orderflow_platform::{Backoff, LogSettings, Problem, ensure_topic, redact, serve};
+use orderflow_schemas::{EventCodec, OutboundCodec};
+use serde_json::json;
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use std::future::Future;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Clone)]
+struct AppState {
+    pool: PgPool,
+    health: Arc<Health>,
+}
+
+fn router(state: AppState) -> Router {
+    Router::new()
+        .route(
+            "/healthz",
+            get(|| async { Json(json!({"status": "alive"})) }),
+        )
+        .route("/readyz", get(ready))
+        .merge(orderflow_platform::metrics::routes())
+        .fallback(|| async {
+            Problem::new(StatusCode::NOT_FOUND, "not-found", "No such resource.")
+        })
+        .layer(orderflow_platform::HttpMetricsLayer::new())
+        .with_state(state)
+}
+
+/// Ready when Postgres answers and the registry and the broker were reachable when last
+/// used: a notifier that cannot fold or publish says so.
+async fn ready(State(app): State<AppState>) -> Response {
+    let database = sqlx::query("SELECT 1").execute(&app.pool).await.is_ok();
+    let health = &app.health;
+    let (registry, kafka) = (health.registry_up(), health.kafka_up());
+    let up = |b: bool| if b { "up" } else { "down" };
+    if database && registry && kafka {
+        return Json(
+            json!({"status": "ready", "postgres": "up", "registry": "up",
+                           "kafka": "up", "partitions": health.assigned()}),
+        )
+        .into_response();
+    }
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "not-ready",
+        "A dependency of the notifier is unreachable.",
+    )
+    .with("postgres", up(database))
+    .with("registry", up(registry))
+    .with("kafka", up(kafka))
+    .retry_after(1)
+    .into_response()
+}
+
+/// Runs the notifier until `shutdown` completes. Postgres, the broker and the registry
+/// are waited for (with backoff) at start-up; settings that cannot work fail at once.
+pub async fn run(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    orderflow_platform::metrics::install("notifier", &settings.metrics);
+    let stop = CancellationToken::new();
+    let health = Arc::new(Health::default());
+    let options = PgConnectOptions::from_str(&settings.database_url)
+        .map_err(|e| anyhow::anyhow!("the database URL: {}", redact::text(&e.to_string())))?
+        // The migrator's own table goes into the outbox's schema.
+        .options([
+            ("search_path", orderflow_outbox::SCHEMA),
+            ("statement_timeout", "10000"),
+        ]);
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .connect_lazy_with(options);
+    let mailer = Mailer::new(&settings.smtp())?;
+    let sender = Sender::new(mailer, settings.send_timeout())?;
+    let registry = settings.registry.settings();
+    let codec = Arc::new(EventCodec::new(&registry, &settings.topic)?);
+    let outbound = OutboundCodec::new(&registry, &settings.outbound_topic)?;
+    let server = tokio::spawn({
+        let state = AppState {
+            pool: pool.clone(),
+            health: health.clone(),
+        };
+        let stop = stop.clone();
+        let http = settings.http.clone();
+        async move { serve(listener, router(state), stop.cancelled_owned(), &http).await }
+    });
+    tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            shutdown.await;
+            stop.cancel();
+        }
+    });
+    if prepare(&settings, &pool, &outbound, &stop).await {
+        let publisher = Publisher::new(
+            &settings.kafka,
+            outbound,
+            &settings.outbound_topic,
+            &settings.dlq_topic,
+        )?;
+        let (consumer, assignments) = consume::subscribe(
+            &settings.kafka,
+            &settings.topic,
+            &settings.group,
+            health.clone(),
+        )?;
+        let wake = Arc::new(Notify::new());
+        let fold = FoldLoop {
+            consumer,
+            assignments,
+            topic: settings.topic.clone(),
+            store: Store::new(pool.clone(), &settings.tracking_base),
+            codec,
+            health: health.clone(),
+            wake: wake.clone(),
+            max_records: settings.batch_max_records.max(1),
+        };
+        let worker = Worker {
+            pool: pool.clone(),
+            sender,
+            publisher: Arc::new(publisher),
+            policy: Policy {
+                max_attempts: settings.max_attempts.max(1),
+                base: settings.retry_base(),
+                cap: settings.retry_cap(),
+            },
+            health,
+            wake,
+            claim: settings.claim.max(1),
+            lease: settings.lease(),
+            poll: settings.poll(),
+        };
+        tokio::join!(fold.run(stop.clone()), worker.run(stop.clone()));
+    }
+    server.await??;
+    Ok(())
+}
+
+/// The outbox's tables, the topics written to and the outbound schema, each retried until
+/// it works; false when stopped first.
+async fn prepare(
+    settings: &Settings,
+    pool: &PgPool,
+    outbound: &OutboundCodec,
+    stop: &CancellationToken,
+) -> bool {
+    let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
+    loop {
+        let ready = async {
+            if let Some(warning) = orderflow_outbox::migrate(pool, &settings.api_role).await? {
+                tracing::warn!("{warning}");
+            }
+            for topic in [&settings.outbound_topic, &settings.dlq_topic] {
+                ensure_topic(&settings.kafka, &LogSettings::new(topic)).await?;
+            }
+            outbound.register().await?;
+            anyhow::Ok(())
+        };
+        match ready.await {
+            Ok(()) => return true,
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "the notifier waits for its dependencies")
+            }
+        }
+        if !backoff.wait_unless(stop).await {
+            return false;
+        }
+    }
+}

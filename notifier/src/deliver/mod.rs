@@ -1,0 +1,136 @@
+//! Delivery: workers claim due deliveries from the outbox, make one attempt each (all of a
+//! claim at once), publish what was delivered or parked, and record every outcome.
+//!
+//! - `claims`: the queue in Postgres (claim with a lease, record the outcomes);
+//! - `send`: one attempt on its channel (email, signed webhook);
+//! - `publish`: `notifications.outbound` and the dead-letter topic.
+//!
+//! What follows an attempt is [`crate::retry::Policy::settle`]'s (pure, table-tested).
+
+pub mod claims;
+pub mod publish;
+pub mod send;
+
+use crate::health::Health;
+use crate::metrics;
+use crate::retry::{Outcome, Policy, Settlement};
+use claims::{Claimed, Settled};
+use futures::future::join_all;
+use orderflow_platform::Backoff;
+use publish::Publisher;
+use send::Sender;
+use sqlx::PgPool;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// One delivery worker and what it needs.
+pub struct Worker {
+    pub pool: PgPool,
+    pub sender: Sender,
+    pub publisher: Arc<Publisher>,
+    pub policy: Policy,
+    pub health: Arc<Health>,
+    /// Woken when the fold wrote notices.
+    pub wake: Arc<Notify>,
+    /// Most deliveries per claim.
+    pub claim: usize,
+    pub lease: Duration,
+    /// How often an idle worker looks for deliveries that came due.
+    pub poll: Duration,
+}
+
+impl Worker {
+    /// Delivers until `stop`. An attempt under way when it stops is not recorded: its lease
+    /// runs out and it is made again (under the same id).
+    pub async fn run(self, stop: CancellationToken) {
+        let mut backoff = Backoff::standard();
+        while !stop.is_cancelled() {
+            let claimed = match claims::claim(&self.pool, self.claim, self.lease).await {
+                Ok(claimed) => {
+                    self.health.set_database_up(true);
+                    backoff.reset();
+                    claimed
+                }
+                Err(e) => {
+                    self.health.set_database_up(false);
+                    tracing::warn!(error = %e, "claiming deliveries failed; retrying");
+                    if !backoff.wait_unless(&stop).await {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            if claimed.is_empty() {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = self.wake.notified() => {}
+                    _ = tokio::time::sleep(self.poll) => {}
+                }
+                continue;
+            }
+            if !self.deliver(claimed, &stop).await {
+                return;
+            }
+        }
+    }
+
+    /// One attempt of each of `claimed`; false when stopped before it was recorded.
+    async fn deliver(&self, claimed: Vec<Claimed>, stop: &CancellationToken) -> bool {
+        let outcomes = join_all(claimed.iter().map(|c| self.sender.send(c))).await;
+        let settled: Vec<Settled> = claimed
+            .iter()
+            .zip(&outcomes)
+            .map(|(c, outcome)| {
+                let settlement = self.policy.settle(c.attempt.max(1) as u32, outcome, rand::random::<f64>());
+                metrics::attempt(c.channel(), label(&settlement));
+                if let Outcome::Failed(detail) | Outcome::Undeliverable(detail) = outcome {
+                    tracing::info!(notice = %c.notice_id, subscription = %c.subscription_id, attempt = c.attempt, detail, "delivery attempt failed");
+                }
+                Settled {
+                    notice_id: c.notice_id,
+                    subscription_id: c.subscription_id,
+                    attempt: c.attempt,
+                    settlement,
+                    detail: match outcome {
+                        Outcome::Failed(d) | Outcome::Undeliverable(d) => Some(d.clone()),
+                        Outcome::Delivered | Outcome::Unsubscribed => None,
+                    },
+                }
+            })
+            .collect();
+        let published: Vec<_> = claimed
+            .iter()
+            .zip(&settled)
+            .map(|(c, s)| (c, &s.settlement, s.detail.as_deref()))
+            .collect();
+        let mut backoff = Backoff::standard();
+        while let Err(e) = self.publisher.publish(&published).await {
+            self.health.set_kafka_up(false);
+            tracing::warn!(error = %e, "publishing delivered and parked notices failed; retrying");
+            if !backoff.wait_unless(stop).await {
+                return false;
+            }
+        }
+        self.health.set_kafka_up(true);
+        let mut backoff = Backoff::standard();
+        while let Err(e) = claims::record(&self.pool, &settled).await {
+            self.health.set_database_up(false);
+            tracing::warn!(error = %e, "recording delivery outcomes failed; retrying");
+            if !backoff.wait_unless(stop).await {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+fn label(settlement: &Settlement) -> &'static str {
+    match settlement {
+        Settlement::Delivered => "delivered",
+        Settlement::Retry(_) => "failed",
+        Settlement::Park => "parked",
+        Settlement::Drop => "dropped",
+    }
+}

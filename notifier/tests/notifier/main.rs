@@ -1,0 +1,10 @@
+//! The notifier against the real stack: the broker, the registry, Postgres, an SMTP server
+//! (Mailpit) and webhook receivers over HTTP.
+
+mod crash;
+mod email;
+mod mailpit;
+mod receiver;
+mod smtp;
+mod support;
+mod webhooks;

@@ -48,14 +48,16 @@ fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Ready when Postgres answers and the registry and the broker were reachable when last
-/// used: a notifier that cannot fold or publish says so.
+/// Ready once the outbox, the topics and the outbound schema are in place, while Postgres
+/// answers and the registry and the broker were reachable when last used: a notifier that
+/// cannot fold or publish says so.
 async fn ready(State(app): State<AppState>) -> Response {
     let database = sqlx::query("SELECT 1").execute(&app.pool).await.is_ok();
     let health = &app.health;
     let (registry, kafka) = (health.registry_up(), health.kafka_up());
     let up = |b: bool| if b { "up" } else { "down" };
-    if database && registry && kafka {
+    let prepared = health.prepared();
+    if database && registry && kafka && prepared {
         return Json(
             json!({"status": "ready", "postgres": "up", "registry": "up",
                            "kafka": "up", "partitions": health.assigned()}),
@@ -116,6 +118,7 @@ pub async fn run(
         }
     });
     if prepare(&settings, &pool, &outbound, &stop).await {
+        health.set_prepared();
         let publisher = Publisher::new(
             &settings.kafka,
             outbound,

@@ -9,6 +9,8 @@ pub struct Health {
     registry_up: AtomicBool,
     kafka_up: AtomicBool,
     assigned: AtomicUsize,
+    /// The outbox's tables, the topics and the outbound schema are in place.
+    prepared: AtomicBool,
 }
 
 impl Default for Health {
@@ -18,6 +20,7 @@ impl Default for Health {
             registry_up: AtomicBool::new(true),
             kafka_up: AtomicBool::new(true),
             assigned: AtomicUsize::new(0),
+            prepared: AtomicBool::new(false),
         }
     }
 }
@@ -38,6 +41,14 @@ impl Health {
 
     pub fn set_assigned(&self, partitions: usize) {
         self.assigned.store(partitions, Ordering::Relaxed);
+    }
+
+    pub fn set_prepared(&self) {
+        self.prepared.store(true, Ordering::Relaxed);
+    }
+
+    pub fn prepared(&self) -> bool {
+        self.prepared.load(Ordering::Relaxed)
     }
 
     pub fn database_up(&self) -> bool {

@@ -7,12 +7,12 @@ use crate::settings::Settings;
 use crate::store::Store;
 use crate::streams::{self, Hub};
 use crate::wait::{self, Waiters};
-use crate::{list, orders, pages, stats};
+use crate::{list, notices, orders, pages, stats, subscriptions};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use orderflow_auth::{Authenticator, principal_key};
 use orderflow_platform::Problem;
@@ -24,6 +24,9 @@ use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+
+/// Largest request body (the subscriptions' JSON).
+const BODY_LIMIT: usize = 64 * 1024;
 
 /// What every handler shares. Cheap to clone.
 #[derive(Clone)]
@@ -67,6 +70,21 @@ pub fn router(state: AppState) -> Router {
         .route("/stats/orders", get(stats::orders))
         .route("/stats/revenue/hourly", get(stats::hourly))
         .route("/stats/products/top", get(stats::top_products))
+        .route(
+            "/subscriptions",
+            get(subscriptions::list).post(subscriptions::create),
+        )
+        .route(
+            "/subscriptions/{id}",
+            get(subscriptions::get).delete(subscriptions::delete),
+        )
+        .route("/notices", get(notices::list))
+        .route(
+            "/notices/{id}/deliveries/{subscription_id}/retry",
+            post(notices::retry),
+        )
+        // The subscription bodies are small; anything larger is refused before it is read.
+        .route_layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         // Layers run outside in: authentication first, then the principal's rate limit.
         .route_layer(state.rate_limit.clone())
         .route_layer(middleware::from_fn_with_state(

@@ -35,6 +35,17 @@ pub enum ApiError {
     /// The path cannot be read (e.g. invalid percent-encoding). Handling: 400.
     #[error("{0}")]
     BadPath(String),
+    /// The request body is not what the route reads. Handling: 415, 413, 400 or 422, as
+    /// the variant says.
+    #[error("{0}")]
+    Body(#[from] orderflow_platform::http::BodyError),
+    /// No such record (`what`: a subscription, a delivery), or not the caller's.
+    /// Handling: 404.
+    #[error("no such {0}: {1}")]
+    NoSuch(&'static str, String),
+    /// A retry by hand of a delivery that is not parked. Handling: 409 naming its state.
+    #[error("{0}")]
+    NotParked(String),
     /// No such order in the read model. Handling: 404.
     #[error("order {0} not found")]
     NotFound(String),
@@ -107,6 +118,11 @@ fn problem(error: ApiError) -> Problem {
             )
         }
         ApiError::NotFound(_) => Problem::new(S::NOT_FOUND, "order-not-found", detail),
+        ApiError::NoSuch(what, _) => {
+            Problem::new(S::NOT_FOUND, &format!("{what}-not-found"), detail)
+        }
+        ApiError::NotParked(_) => Problem::new(S::CONFLICT, "not-parked", detail),
+        ApiError::Body(e) => e.problem(),
         ApiError::VersionNotReached {
             current_version,
             min_version,

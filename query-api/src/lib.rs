@@ -18,6 +18,8 @@
 //! - `app`: [`run`], [`router`], the shared state and `/healthz`, `/readyz`;
 //! - `orders`: `GET /orders/{id}` and its history; `list`: `GET /orders` and its cursor;
 //! - `stats`: the analytics endpoints;
+//! - `subscriptions`, `notices`: the notifier's subscriptions and what it sent (the tables
+//!   are `orderflow_outbox`'s; this role may write the subscriptions only);
 //! - `wait`: the notification listener and the registry of waiting requests;
 //! - `store`: Postgres reads; `cache`: Redis reads and guarded fills;
 //! - `access`: who may read what (owner or operator, analytics for operators);
@@ -32,6 +34,7 @@ mod cache;
 mod error;
 mod list;
 mod metrics;
+mod notices;
 mod openapi;
 mod orders;
 mod pages;
@@ -40,6 +43,7 @@ mod settings;
 mod stats;
 mod store;
 mod streams;
+mod subscriptions;
 #[cfg(test)]
 mod tests;
 mod wait;

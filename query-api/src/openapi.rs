@@ -7,7 +7,7 @@
 //! tracing headers, and the errors answered before a handler runs (authentication, the rate
 //! limit, the server's limits, a method the route does not have).
 
-use crate::{app, list, orders, pages, stats, streams};
+use crate::{app, list, notices, orders, pages, stats, streams, subscriptions};
 use orderflow_platform::{FieldError, Problem};
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
@@ -41,6 +41,12 @@ const BEARER: &str = "bearer";
         stats::orders,
         stats::hourly,
         stats::top_products,
+        subscriptions::create,
+        subscriptions::list,
+        subscriptions::get,
+        subscriptions::delete,
+        notices::list,
+        notices::retry,
         app::alive,
         app::ready,
         pages::track,
@@ -52,6 +58,8 @@ const BEARER: &str = "bearer";
         (name = "orders", description = "Orders and their histories."),
         (name = "streams", description = "Live changes, as Server-Sent Events."),
         (name = "stats", description = "Analytics, for operators."),
+        (name = "notifications", description = "Subscriptions to orders' status changes (email, \
+            signed webhooks) and what the notifier sent."),
         (name = "pages", description = "The tracking page and the operators' dashboard; \
             no token to load them, the reader's token to see anything."),
         (name = "operations", description = "Probes for orchestrators; no token."),
@@ -90,8 +98,10 @@ impl Modify for Shared {
             components.responses.insert(name.into(), RefOr::T(response));
         }
         for item in openapi.paths.paths.values_mut() {
-            if let Some(operation) = item.get.as_mut() {
-                share(operation);
+            for operation in [&mut item.get, &mut item.post, &mut item.delete] {
+                if let Some(operation) = operation.as_mut() {
+                    share(operation);
+                }
             }
         }
     }

@@ -3,8 +3,9 @@
 
 use crate::error::ApiError;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{FromRequestParts, Path, Query};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
+use orderflow_platform::http::read_json;
 use serde::de::DeserializeOwned;
 
 /// The query string as `T`: 400 problem+json naming the parameter when it does not parse.
@@ -28,6 +29,40 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Params<T> {
 fn strip_prefix(text: &str) -> &str {
     text.strip_prefix("Failed to deserialize query string: ")
         .unwrap_or(text)
+}
+
+/// A JSON body as `T` (`orderflow_platform::http::read_json`): 415, 413, 400 or 422
+/// problem+json when it is not one.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        read_json(req, state)
+            .await
+            .map(JsonBody)
+            .map_err(ApiError::Body)
+    }
+}
+
+/// The id of a path that names a record by UUID (a subscription, a notice); 404 for
+/// anything that is not one, which names nothing.
+pub fn uuid(path: Result<Path<String>, PathRejection>) -> Result<uuid::Uuid, ApiError> {
+    let Path(text) = path.map_err(|e| ApiError::BadPath(e.body_text()))?;
+    uuid::Uuid::parse_str(&text).map_err(|_| ApiError::NoSuch("record", text))
+}
+
+/// A customer id given as `param`: 1 to 64 characters, no control characters; 422 else.
+pub fn customer_id(param: &'static str, id: String) -> Result<String, ApiError> {
+    if (1..=64).contains(&id.chars().count()) && !id.chars().any(char::is_control) {
+        Ok(id)
+    } else {
+        Err(ApiError::invalid(
+            param,
+            "must be 1 to 64 characters, none a control character",
+        ))
+    }
 }
 
 /// The order id of the path. An id that could never have been placed names no order, so

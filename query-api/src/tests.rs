@@ -169,3 +169,81 @@ async fn readyz_says_when_authentication_is_off() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "no database here");
     assert_eq!(body["auth"], "disabled");
 }
+
+/// POSTs `body` as `content_type` to `/subscriptions`.
+async fn subscribe(content_type: &str, body: &str) -> (StatusCode, Value) {
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/subscriptions")
+        .header(header::CONTENT_TYPE, content_type)
+        .body(Body::from(body.to_owned()))
+        .unwrap();
+    let response = app().oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn a_subscription_body_that_is_not_one_is_refused_before_any_lookup() {
+    let json = "application/json";
+    let table = [
+        (
+            "text/plain",
+            r#"{"channel":"email"}"#,
+            415,
+            "unsupported-media-type",
+        ),
+        (json, r#"{"channel":"#, 400, "malformed-json"),
+        (
+            json,
+            r#"{"channel":"sms","address":"a@b.c"}"#,
+            422,
+            "invalid-fields",
+        ),
+        (json, r#"{"channel":"email"}"#, 422, "invalid-fields"),
+        (
+            json,
+            r#"{"channel":"webhook","url":"ftp://x.example"}"#,
+            422,
+            "invalid-parameter",
+        ),
+        (
+            json,
+            r#"{"channel":"email","customer_id":"c-1","address":"nope"}"#,
+            422,
+            "invalid-parameter",
+        ),
+        // An operator's email subscription names its customer.
+        (
+            json,
+            r#"{"channel":"email","address":"a@example.com"}"#,
+            422,
+            "invalid-parameter",
+        ),
+    ];
+    for (content_type, body, status, kind) in table {
+        let (actual, problem) = subscribe(content_type, body).await;
+        assert_eq!(actual.as_u16(), status, "{body}: {problem}");
+        assert!(
+            problem["type"].as_str().unwrap().ends_with(kind),
+            "{body}: {problem}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_subscription_or_delivery_id_that_is_not_a_uuid_names_nothing() {
+    problem("/subscriptions/42", StatusCode::NOT_FOUND, "42").await;
+    let (status, _, _) = call(Method::POST, "/notices/x/deliveries/y/retry").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    problem(
+        "/notices?limit=0",
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "limit",
+    )
+    .await;
+}

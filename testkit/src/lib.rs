@@ -10,6 +10,8 @@
 //!   settings that trust it;
 //! - [`secrets`]: a service binary run with secrets in its environment.
 //! - [`prometheus`]: `/metrics` scraped and parsed into samples;
+//! - [`WebhookReceiver`]: a webhook endpoint over HTTP that fails as told and keeps what
+//!   it got;
 //! - [`installed_tool`]: a tool `scripts/test.sh` installs (Schemathesis, Chromium).
 
 mod database;
@@ -18,6 +20,7 @@ mod redis;
 pub mod registry;
 pub mod secrets;
 pub mod tokens;
+mod webhooks;
 
 pub use database::{
     ServiceRole, admin_database_url, as_role, fresh_database, fresh_projector_database,
@@ -25,6 +28,7 @@ pub use database::{
 pub use redis::{redis_url, service_redis_url};
 pub use registry::Registry;
 pub use tokens::TestIssuer;
+pub use webhooks::{Received, WebhookReceiver};
 
 /// The path of a tool `scripts/test.sh` installs and names in `variable`; `None` outside
 /// CI (the test then says it skipped), and a failure in CI, where skipping would hide it.

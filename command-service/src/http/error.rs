@@ -3,6 +3,7 @@
 use crate::error::CommandError;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use orderflow_platform::http::{BodyError, invalid_fields};
 use orderflow_platform::{FieldError, Problem};
 
 /// Seconds a client should wait before retrying a 503.
@@ -14,14 +15,11 @@ const RETRY_AFTER_SECS: u32 = 1;
 pub enum ApiError {
     /// The worker refused or could not acknowledge the command.
     Command(CommandError),
-    /// The body is not JSON. Handling: 400.
-    MalformedJson(String),
-    /// Fields have the wrong type or are missing. Handling: 422 naming them.
+    /// The body is not a JSON command: 415, 413 (over 64 KiB), 400 or 422, as the
+    /// variant says.
+    Body(BodyError),
+    /// Fields fail the domain's checks. Handling: 422 naming them.
     InvalidFields(Vec<FieldError>),
-    /// The body is not `application/json`. Handling: 415.
-    UnsupportedMediaType,
-    /// The body exceeds 64 KiB. Handling: 413.
-    PayloadTooLarge,
     /// A header cannot be understood. Handling: 400.
     BadHeader(String),
     /// The path cannot be read (e.g. invalid percent-encoding). Handling: 400.
@@ -38,6 +36,12 @@ impl From<CommandError> for ApiError {
     }
 }
 
+impl From<BodyError> for ApiError {
+    fn from(e: BodyError) -> Self {
+        ApiError::Body(e)
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         problem(self).into_response()
@@ -48,22 +52,8 @@ fn problem(error: ApiError) -> Problem {
     use StatusCode as S;
     match error {
         ApiError::Command(e) => command_problem(e),
-        ApiError::MalformedJson(detail) => Problem::new(
-            S::BAD_REQUEST,
-            "malformed-json",
-            format!("The body is not valid JSON: {detail}"),
-        ),
-        ApiError::InvalidFields(errors) => invalid(errors),
-        ApiError::UnsupportedMediaType => Problem::new(
-            S::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
-            "Send the body as application/json.",
-        ),
-        ApiError::PayloadTooLarge => Problem::new(
-            S::PAYLOAD_TOO_LARGE,
-            "payload-too-large",
-            "The body must not exceed 64 KiB.",
-        ),
+        ApiError::Body(e) => e.problem(),
+        ApiError::InvalidFields(errors) => invalid_fields(errors),
         ApiError::BadHeader(detail) => Problem::new(S::BAD_REQUEST, "bad-header", detail),
         ApiError::BadPath(detail) => Problem::new(S::BAD_REQUEST, "bad-path", detail),
         ApiError::MethodNotAllowed => Problem::new(
@@ -75,19 +65,11 @@ fn problem(error: ApiError) -> Problem {
     }
 }
 
-fn invalid(errors: Vec<FieldError>) -> Problem {
-    let detail = match errors.as_slice() {
-        [one] => format!("Field `{}` {}.", one.field, one.message),
-        many => format!("{} fields are invalid; see `errors`.", many.len()),
-    };
-    Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-fields", detail).with_errors(errors)
-}
-
 fn command_problem(error: CommandError) -> Problem {
     use StatusCode as S;
     let detail = error.to_string();
     match error {
-        CommandError::Invalid(violations) => invalid(
+        CommandError::Invalid(violations) => invalid_fields(
             violations
                 .into_iter()
                 .map(super::dto::field_error)

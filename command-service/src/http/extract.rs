@@ -3,74 +3,23 @@
 
 use super::error::ApiError;
 use crate::aggregates::Precondition;
-use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, header};
-use orderflow_platform::FieldError;
+use orderflow_platform::http::read_json;
 use serde::de::DeserializeOwned;
 
 /// A JSON body: 415 unless `application/json`, 413 over the limit, 400 when not JSON, 422
-/// when a field is missing or has the wrong type.
+/// when a field is missing or has the wrong type (`orderflow_platform::http::read_json`).
 pub struct JsonBody<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let content_type = req.headers().get(header::CONTENT_TYPE).cloned();
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge
-            } else {
-                ApiError::MalformedJson(rejection.body_text())
-            }
-        })?;
-        match content_type {
-            Some(ct) if is_json(ct.to_str().unwrap_or_default()) => {}
-            // An empty body without a content type is an empty object: `POST .../deliver`.
-            None if bytes.iter().all(u8::is_ascii_whitespace) => return parse(b"{}").map(JsonBody),
-            _ => return Err(ApiError::UnsupportedMediaType),
-        }
-        parse(&bytes).map(JsonBody)
-    }
-}
-
-fn is_json(content_type: &str) -> bool {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
-}
-
-fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        // A field error only counts when the whole body is JSON (`{} trailing` is a 400);
-        // checked on the error path alone, so valid requests are parsed once.
-        if let Err(syntax) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
-            return ApiError::MalformedJson(syntax.to_string());
-        }
-        let path = e.path().to_string();
-        let field = if path == "." { "body".to_owned() } else { path };
-        ApiError::InvalidFields(vec![FieldError {
-            field,
-            message: strip_position(&e.into_inner().to_string()),
-        }])
-    })?;
-    de.end()
-        .map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-    Ok(value)
-}
-
-/// serde_json appends "at line 1 column 7"; the field path already says where.
-fn strip_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(at) => message[..at].to_owned(),
-        None => message.to_owned(),
+        read_json(req, state)
+            .await
+            .map(JsonBody)
+            .map_err(ApiError::from)
     }
 }
 
@@ -191,12 +140,5 @@ mod tests {
         );
         assert!(idempotency_key(&headers("idempotency-key", &"k".repeat(256))).is_err());
         assert!(idempotency_key(&headers("idempotency-key", " ")).is_err());
-    }
-
-    #[test]
-    fn json_content_types_include_suffixes_and_parameters() {
-        assert!(is_json("application/json; charset=utf-8"));
-        assert!(is_json("application/merge-patch+json"));
-        assert!(!is_json("text/plain"));
     }
 }

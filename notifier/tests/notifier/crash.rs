@@ -1,9 +1,9 @@
 //! A notifier killed with SIGKILL in the middle of a burst loses nothing: after a restart
 //! every notice reaches the receiver at least once, each under its event's id.
 
-use crate::receiver::Receiver;
-use crate::support::{Harness, eventually, lifecycle};
+use crate::support::{Harness, all_signed, eventually, lifecycle};
 use orderflow_outbox::Channel;
+use orderflow_testkit::WebhookReceiver;
 use std::collections::BTreeSet;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -23,13 +23,13 @@ fn spawn_notifier(harness: &Harness) -> Child {
 #[tokio::test]
 async fn a_notifier_killed_mid_burst_loses_nothing_and_resends_under_the_same_ids() {
     let harness = Harness::new().await;
-    let receiver = Receiver::start(0).await;
+    let receiver = WebhookReceiver::start(0).await;
     let mut first = spawn_notifier(&harness);
     harness.wait_for_outbox().await;
     let (_, secret) = harness
         .subscribe(Channel::Webhook, None, &receiver.url)
         .await;
-    receiver.set_secret(&secret.unwrap());
+    let secret = secret.unwrap();
     let events: Vec<_> = (0..150)
         .flat_map(|n| lifecycle(&format!("o-{n}"), "c-1"))
         .collect();
@@ -67,5 +67,5 @@ async fn a_notifier_killed_mid_burst_loses_nothing_and_resends_under_the_same_id
         got, expected,
         "every notice arrives, under its event's id, and nothing else"
     );
-    assert!(receiver.received().iter().all(|r| r.signed));
+    assert!(all_signed(&receiver, &secret));
 }

@@ -4,7 +4,6 @@
 mod crash;
 mod email;
 mod mailpit;
-mod receiver;
 mod smtp;
 mod support;
 mod webhooks;

@@ -4,11 +4,11 @@
 
 use futures::future::join_all;
 use orderflow_domain::{Decimal, Event, EventKind, EventMeta, LineItem, OrderPlaced, Timestamp};
-use orderflow_notifier::Settings;
+use orderflow_notifier::{Settings, signature};
 use orderflow_outbox::{Channel, NewSubscription};
 use orderflow_platform::{KafkaSettings, LogSettings, ensure_topic};
 use orderflow_schemas::{EventCodec, RegistrySettings};
-use orderflow_testkit::{Registry, fresh_database};
+use orderflow_testkit::{Registry, WebhookReceiver, fresh_database};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use sqlx::PgPool;
 use std::time::{Duration, Instant};
@@ -193,6 +193,25 @@ impl Harness {
             .await
             .unwrap()
     }
+}
+
+/// Whether every request `receiver` got carries a valid signature with `secret`.
+pub fn all_signed(receiver: &WebhookReceiver, secret: &str) -> bool {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    receiver.received().iter().all(|r| {
+        let header = r.signature.as_deref().unwrap_or_default();
+        signature::verify(
+            secret.as_bytes(),
+            header,
+            &r.bytes,
+            now,
+            Duration::from_secs(300),
+        )
+        .is_ok()
+    })
 }
 
 /// Polls `check` until it gives a value, or panics naming `what` after `within`.

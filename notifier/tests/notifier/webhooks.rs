@@ -1,11 +1,11 @@
 //! Webhooks against a real receiver: signed, retried with backoff, kept in order per
 //! order, parked on the dead-letter topic after the last attempt and retried by hand.
 
-use crate::receiver::Receiver;
-use crate::support::{Harness, eventually, lifecycle};
+use crate::support::{Harness, all_signed, eventually, lifecycle};
 use orderflow_outbox::Channel;
 use orderflow_platform::{KafkaSettings, ReadToEnd, Span};
 use orderflow_schemas::NotificationSent;
+use orderflow_testkit::WebhookReceiver;
 use rdkafka::Offset;
 use rdkafka::message::{Headers, Message, OwnedMessage};
 use std::collections::BTreeMap;
@@ -54,12 +54,12 @@ fn header(message: &OwnedMessage, key: &str) -> Option<String> {
 #[tokio::test]
 async fn a_receiver_that_fails_twice_gets_the_notice_on_the_third_attempt_with_a_valid_signature() {
     let harness = Harness::new().await;
-    let receiver = Receiver::start(2).await;
+    let receiver = WebhookReceiver::start(2).await;
     let _notifier = harness.start(&[]).await;
     let (subscription, secret) = harness
         .subscribe(Channel::Webhook, None, &receiver.url)
         .await;
-    receiver.set_secret(&secret.unwrap());
+    let secret = secret.unwrap();
     let placed = lifecycle("o-1", "c-1").remove(0);
 
     harness.append(std::slice::from_ref(&placed)).await;
@@ -71,7 +71,7 @@ async fn a_receiver_that_fails_twice_gets_the_notice_on_the_third_attempt_with_a
     let received = receiver.received();
     let accepted: Vec<bool> = received.iter().map(|r| r.accepted).collect();
     assert_eq!(accepted, [false, false, true]);
-    assert!(received.iter().all(|r| r.signed), "{received:?}");
+    assert!(all_signed(&receiver, &secret));
     let body = &received[2].body;
     assert_eq!(body["id"], placed.meta.event_id.to_string());
     assert_eq!(body["type"], "order.placed");
@@ -100,12 +100,12 @@ async fn a_receiver_that_fails_twice_gets_the_notice_on_the_third_attempt_with_a
 #[tokio::test]
 async fn a_receiver_that_always_fails_ends_in_the_dead_letter_topic_and_a_retry_by_hand_delivers() {
     let harness = Harness::new().await;
-    let receiver = Receiver::start(usize::MAX).await;
+    let receiver = WebhookReceiver::start(usize::MAX).await;
     let _notifier = harness.start(&["--max-attempts", "3"]).await;
     let (subscription, secret) = harness
         .subscribe(Channel::Webhook, Some("c-1"), &receiver.url)
         .await;
-    receiver.set_secret(&secret.unwrap());
+    let secret = secret.unwrap();
     let placed = lifecycle("o-1", "c-1").remove(0);
     let notice = placed.meta.event_id;
 
@@ -134,19 +134,19 @@ async fn a_receiver_that_always_fails_ends_in_the_dead_letter_topic_and_a_retry_
     })
     .await;
     assert_eq!(receiver.accepted().len(), 1);
-    assert!(receiver.received().iter().all(|r| r.signed));
+    assert!(all_signed(&receiver, &secret));
 }
 
 #[tokio::test]
 async fn each_orders_notices_reach_a_webhook_in_version_order_even_when_attempts_fail() {
     let harness = Harness::new().await;
     // Every notice's first attempt fails: a later version must still wait for the retry.
-    let receiver = Receiver::start(1).await;
+    let receiver = WebhookReceiver::start(1).await;
     let _notifier = harness.start(&[]).await;
     let (_, secret) = harness
         .subscribe(Channel::Webhook, None, &receiver.url)
         .await;
-    receiver.set_secret(&secret.unwrap());
+    let secret = secret.unwrap();
     let orders = ["o-1", "o-2", "o-3"];
     let events: Vec<_> = orders.iter().flat_map(|o| lifecycle(o, "c-1")).collect();
 
@@ -165,17 +165,18 @@ async fn each_orders_notices_reach_a_webhook_in_version_order_even_when_attempts
             .collect();
         assert_eq!(versions, [1, 2, 3, 4], "{order}");
     }
+    assert!(all_signed(&receiver, &secret));
 }
 
 #[tokio::test]
 async fn events_the_fold_ignores_notify_no_one() {
     let harness = Harness::new().await;
-    let receiver = Receiver::start(0).await;
+    let receiver = WebhookReceiver::start(0).await;
     let _notifier = harness.start(&[]).await;
     let (_, secret) = harness
         .subscribe(Channel::Webhook, None, &receiver.url)
         .await;
-    receiver.set_secret(&secret.unwrap());
+    let secret = secret.unwrap();
     let life = lifecycle("o-1", "c-1");
     let mut placed_again = lifecycle("o-1", "c-1").remove(0);
     placed_again.meta.event_id = uuid::Uuid::new_v4();
@@ -205,4 +206,5 @@ async fn events_the_fold_ignores_notify_no_one() {
         .map(|b| b["type"].clone())
         .collect();
     assert_eq!(types, ["order.placed", "order.packed"]);
+    assert!(all_signed(&receiver, &secret));
 }

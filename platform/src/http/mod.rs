@@ -17,12 +17,14 @@
 //! A service builds its `Router` with its layers and hands it to [`serve`]: `serve` owns
 //! only what must be outside everything else.
 
+mod json_body;
 mod limits;
 mod rate_limit;
 mod serve;
 mod settings;
 mod write_deadline;
 
+pub use json_body::{BodyError, invalid_fields, read_json};
 pub use limits::{BodyTimeout, Guard};
 pub use rate_limit::{KeyFn, MAX_KEYS, RateLimit, RateLimitFuture, RateLimitLayer};
 pub use serve::serve;

@@ -6,7 +6,7 @@
 use super::helpers::issuer;
 use axum::Router;
 use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode, header};
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use orderflow_auth::Authenticator;
 use orderflow_query_api::{AppState, Settings, openapi, router};
@@ -25,7 +25,7 @@ const REGENERATE: &str =
     "ORDERFLOW_UPDATE_OPENAPI=1 cargo test -p orderflow-query-api --test api openapi";
 
 /// Every route of the router.
-const ROUTES: [&str; 17] = [
+const ROUTES: [&str; 21] = [
     "/orders",
     "/orders/{id}",
     "/orders/{id}/history",
@@ -43,6 +43,10 @@ const ROUTES: [&str; 17] = [
     "/track/{id}",
     "/dashboard",
     "/assets/{file}",
+    "/subscriptions",
+    "/subscriptions/{id}",
+    "/notices",
+    "/notices/{id}/deliveries/{subscription_id}/retry",
 ];
 
 /// The router with authentication on, over stores nobody listens on.
@@ -139,25 +143,28 @@ fn the_document_is_openapi_3_1_and_documents_every_route() {
         doc["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"
     );
-    for route in ROUTES {
-        let operation = &doc["paths"][route]["get"];
-        assert!(operation["operationId"].is_string(), "{route}");
+    for (route, method, operation) in operations(&doc) {
+        let route = route.as_str();
+        assert!(operation["operationId"].is_string(), "{method} {route}");
         let responses = operation["responses"].as_object().unwrap();
-        assert!(responses.contains_key("200"), "{route}");
+        assert!(
+            responses.keys().any(|s| s.starts_with('2')),
+            "{method} {route}"
+        );
         for status in ["405", "408", "503"] {
             assert!(responses.contains_key(status), "{route} lacks {status}");
         }
         let secured = operation["security"][0].get("bearer").is_some();
-        if ["/orders", "/stats", "/events"]
+        if ["/orders", "/stats", "/events", "/subscriptions", "/notices"]
             .iter()
             .any(|secured| route.starts_with(secured))
         {
-            assert!(secured, "{route} needs a token");
+            assert!(secured, "{method} {route} needs a token");
             for status in ["401", "429"] {
                 assert!(responses.contains_key(status), "{route} lacks {status}");
             }
-            let parameters = operation["parameters"].as_array().unwrap();
-            if parameters.iter().any(|p| p["in"] == "query") {
+            let parameters = operation["parameters"].as_array();
+            if parameters.is_some_and(|p| p.iter().any(|p| p["in"] == "query")) {
                 for status in ["400", "422"] {
                     assert!(responses.contains_key(status), "{route} lacks {status}");
                 }
@@ -167,10 +174,21 @@ fn the_document_is_openapi_3_1_and_documents_every_route() {
         }
         for (status, response) in responses {
             if status.as_str() >= "400" {
-                assert_problem(&doc, response, &format!("{route} {status}"));
+                assert_problem(&doc, response, &format!("{method} {route} {status}"));
             }
         }
     }
+}
+
+/// Every operation of the document: its path, method and description.
+fn operations(doc: &Value) -> Vec<(String, String, Value)> {
+    let mut all = Vec::new();
+    for (route, methods) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in methods.as_object().unwrap() {
+            all.push((route.clone(), method.clone(), operation.clone()));
+        }
+    }
+    all
 }
 
 /// An error response is problem+json with a schema based on `Problem`.
@@ -246,11 +264,32 @@ fn collect(value: &Value, key: &str, into: &mut Vec<String>) {
 
 #[tokio::test]
 async fn every_documented_route_is_routed() {
-    for route in ROUTES {
-        let path = route.replace("{id}", "o-1").replace("{file}", "style.css");
-        let (status, _, body) = get(app(false).await, &path).await;
+    for (route, method, _) in operations(&document()) {
+        let path = route
+            .replace("{id}", "o-1")
+            .replace("{file}", "style.css")
+            .replace("{subscription_id}", "s-1");
+        let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes()).unwrap();
+        let request = Request::builder().method(method.clone()).uri(&path);
+        let response = app(false)
+            .await
+            .oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        if response
+            .headers()
+            .get("content-type")
+            .is_some_and(|t| t == "text/event-stream")
+        {
+            continue;
+        }
+        let body = response.into_body().collect().await.unwrap().to_bytes();
         let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        assert_ne!(body["type"], "/problems/not-found", "{route} is not routed");
-        assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{route}");
+        assert_ne!(
+            body["type"], "/problems/not-found",
+            "{method} {route} is not routed"
+        );
+        assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {route}");
     }
 }

@@ -2,17 +2,10 @@
 //! it places and cancels its order on the command API and reads it, read-your-writes, on
 //! the query API; another customer finds nothing of it anywhere.
 
-use crate::stack::Stack;
+use crate::stack::{Stack, as_caller};
 use orderflow_testkit::TestIssuer;
 use reqwest::StatusCode;
-use serde_json::{Value, json};
-
-/// Sends `request` with `token` and returns the status and JSON body.
-async fn as_caller(request: reqwest::RequestBuilder, token: &str) -> (StatusCode, Value) {
-    let response = request.bearer_auth(token).send().await.unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
+use serde_json::json;
 
 #[tokio::test]
 async fn a_customer_places_cancels_and_reads_its_own_order_and_no_one_else_sees_it() {

@@ -7,6 +7,7 @@ mod broker_faults;
 mod customers;
 mod demo;
 mod load;
+mod notifications;
 mod observability;
 mod pages;
 mod rebuild;

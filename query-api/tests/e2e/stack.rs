@@ -78,6 +78,8 @@ pub struct Stack {
     commands: Service,
     queries: Service,
     projector_service: Service,
+    /// Runs for the stack's life (the query API's subscriptions are its tables).
+    _notifier: Service,
 }
 
 /// Starts a projector with `settings`.
@@ -125,11 +127,17 @@ impl Stack {
 
         let projector_settings = settings.clone();
         let projector = start_projector(settings).await;
+        let notifier_settings = notifier_settings(brokers, &registry, &topic, &read_db);
+        let notifier =
+            Service::start(|l, rx| orderflow_notifier::run(notifier_settings, l, stopped(rx)))
+                .await;
 
         let client = issuer.operator_client();
         // The query API reads the projector's tables: wait until the projector has made them.
         wait_ready(&client, &commands.address).await;
         wait_ready(&client, &projector.address).await;
+        // The subscriptions' tables are the notifier's.
+        wait_ready(&client, &notifier.address).await;
         let mut settings = orderflow_query_api::Settings::for_stack(&read_db, &redis);
         settings.auth = issuer.settings();
         let queries =
@@ -141,6 +149,7 @@ impl Stack {
             commands,
             queries,
             projector_service: projector,
+            _notifier: notifier,
         }
     }
 
@@ -223,6 +232,41 @@ impl Stack {
         assert!(body["version"].as_u64().unwrap() >= version, "{body}");
         body
     }
+}
+
+/// The notifier on the stack's log and read-model database, publishing to topics of its
+/// own, retrying quickly.
+fn notifier_settings(
+    brokers: &str,
+    registry: &orderflow_testkit::Registry,
+    topic: &str,
+    database: &str,
+) -> orderflow_notifier::Settings {
+    let id = Uuid::new_v4().simple();
+    let mut args = vec![
+        "notifier".to_owned(),
+        format!("--kafka-brokers={brokers}"),
+        format!("--topic={topic}"),
+        format!("--group=e2e-nt-{id}"),
+        format!("--outbound-topic=notifications.outbound.test-{id}"),
+        format!("--dlq-topic=notifications.dlq.test-{id}"),
+        format!("--database-url={database}"),
+        format!("--registry-url={}", registry.url),
+        "--retry-base-ms=100".to_owned(),
+        "--retry-cap-ms=400".to_owned(),
+        "--poll-ms=50".to_owned(),
+    ];
+    if let Some(auth) = &registry.auth {
+        args.push(format!("--registry-auth={auth}"));
+    }
+    <orderflow_notifier::Settings as clap::Parser>::parse_from(args)
+}
+
+/// Sends `request` with `token` and returns the status and JSON body.
+pub async fn as_caller(request: reqwest::RequestBuilder, token: &str) -> (StatusCode, Value) {
+    let response = request.bearer_auth(token).send().await.unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
 }
 
 async fn wait_ready(client: &reqwest::Client, address: &str) {

@@ -139,6 +139,24 @@ install_mailpit() {
     "github.com/axllent/mailpit@$MAILPIT_VERSION"
 }
 
+# Mailpit as the local stack's SMTP server (:1025) and inbox (http://127.0.0.1:8025), for
+# the notifier's email; reused when it already answers.
+start_mailpit() {
+  if curl -fsS http://127.0.0.1:8025/readyz >/dev/null 2>&1; then
+    log "Mailpit already running"; return 0
+  fi
+  install_mailpit
+  log "starting Mailpit (SMTP 127.0.0.1:1025, inbox http://127.0.0.1:8025)"
+  nohup "$MAILPIT_BIN" --smtp 127.0.0.1:1025 --listen 127.0.0.1:8025 \
+    --database "$STACK_DIR/mailpit.db" --disable-version-check >"$STACK_DIR/mailpit.log" 2>&1 &
+  echo $! >"$STACK_DIR/mailpit.pid"
+  for _ in $(seq 1 100); do
+    curl -fsS http://127.0.0.1:8025/readyz >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "Mailpit did not start, see $STACK_DIR/mailpit.log" >&2; return 1
+}
+
 # Whether `java` is 17 or newer and can run single-file source programs.
 java_usable() {
   command -v java >/dev/null || return 1
@@ -217,6 +235,8 @@ start_postgres() {
   ensure_database orderflow orderflow_projector
   # The query API reads the read model through its views (granted by the projector).
   as_postgres -c "\"GRANT CONNECT ON DATABASE orderflow TO orderflow_reader\""
+  # The notifier creates and owns its schema `notifier` there (ADR 0014).
+  as_postgres -c "\"GRANT CONNECT, CREATE ON DATABASE orderflow TO orderflow_notifier\""
 }
 
 # psql as the cluster's superuser (peer authentication), stopping at the first error.
@@ -228,7 +248,7 @@ as_postgres() { as_root su postgres -c "psql -q -X -v ON_ERROR_STOP=1 -p $PG_POR
 create_postgres_roles() {
   {
     local role
-    for role in admin projector query registry; do
+    for role in admin projector query notifier registry; do
       printf '\\set %s_password %s\n' "$role" "$(secret "postgres-orderflow_$role")"
     done
     cat "$REPO_ROOT/scripts/postgres/roles.sql"
@@ -246,7 +266,8 @@ SQL
 
 # Creates database <name> owned by <owner>, which alone may connect to it (and whom it
 # grants), or hands an existing one and everything in it over to <owner>: a stack from
-# before the per-service roles has them owned by the superuser `orderflow`.
+# before the per-service roles has them owned by the superuser `orderflow`. What the
+# notifier owns (its schema `notifier`) stays its own.
 ensure_database() { # name, owner
   local exists
   exists=$(as_postgres -Atc "\"SELECT 1 FROM pg_database WHERE datname = '$1'\"")
@@ -257,14 +278,16 @@ ensure_database() { # name, owner
 REVOKE ALL ON DATABASE "$1" FROM PUBLIC;
 ALTER DATABASE "$1" OWNER TO $2;
 SELECT format('ALTER SCHEMA %I OWNER TO $2', nspname) FROM pg_namespace
-WHERE nspowner <> '$2'::regrole AND nspname NOT LIKE 'pg\_%' AND nspname <> 'information_schema' \gexec
+WHERE nspowner <> '$2'::regrole AND nspname NOT LIKE 'pg\_%' AND nspname <> 'information_schema'
+  AND nspowner <> 'orderflow_notifier'::regrole \gexec
 SELECT format('ALTER TABLE %s OWNER TO $2', c.oid::regclass) FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND c.relowner <> '$2'::regrole
+  AND c.relowner <> 'orderflow_notifier'::regrole
   AND n.nspname NOT LIKE 'pg\_%' AND n.nspname <> 'information_schema' \gexec
 SELECT format('ALTER SEQUENCE %s OWNER TO $2', c.oid::regclass) FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind = 'S' AND c.relowner <> '$2'::regrole
+WHERE c.relkind = 'S' AND c.relowner <> '$2'::regrole AND c.relowner <> 'orderflow_notifier'::regrole
   AND n.nspname NOT LIKE 'pg\_%' AND n.nspname <> 'information_schema'
   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i')) \gexec
 SELECT format('ALTER ROUTINE %s OWNER TO $2', p.oid::regprocedure) FROM pg_proc p

@@ -2,7 +2,8 @@
 # Installs what is missing and starts the whole local stack:
 #   Kafka (one KRaft node) :9092 (controller :9093), PostgreSQL :5432, Redis :6379,
 #   Apicurio Schema Registry :8081 (Confluent's API under /apis/ccompat/v7), command service
-#   :8080, projector :8091, query API :8090.
+#   :8080, projector :8091, query API :8090, notifier :8093, and Mailpit (SMTP :1025, its
+#   inbox on http://127.0.0.1:8025) for the notifier's email.
 # A broker, registry or service that is already running is reused.
 # Logs and pids go to .stack/ (Kafka's config and data in .stack/kafka/, kept across
 # restarts). `scripts/run.sh stop` stops what this script started; `scripts/run.sh demo
@@ -13,7 +14,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
 if [ "${1:-}" = "stop" ]; then
-  for s in query-api projector command-service; do stop_service "$s"; done
+  for s in notifier query-api projector command-service mailpit; do stop_service "$s"; done
   stop_registry
   stop_kafka
   exit 0
@@ -41,6 +42,11 @@ start_service command-service http://127.0.0.1:8080 target/release/command-servi
   ORDERFLOW_DATABASE_URL="$QUERY_DATABASE_URL" ORDERFLOW_REDIS_URL="$QUERY_REDIS_URL" \
     start_service query-api http://127.0.0.1:8090 target/release/query-api
 )
+# The notifier registers the schema of what it publishes (notifications.outbound), so it
+# keeps the registry's writer credential. Its email goes to Mailpit, a local inbox.
+start_mailpit
+ORDERFLOW_NOTIFIER_DATABASE_URL="$(pg_url orderflow_notifier orderflow)" \
+  start_service notifier http://127.0.0.1:8093 target/release/notifier
 
 cat <<MSG
 
@@ -48,6 +54,8 @@ orderflow is running:
   command service   http://127.0.0.1:8080   (logs: .stack/command-service.log)
   query API         http://127.0.0.1:8090   (logs: .stack/query-api.log)
   projector         http://127.0.0.1:8091   (health only; logs: .stack/projector.log)
+  notifier          http://127.0.0.1:8093   (health only; logs: .stack/notifier.log)
+  email inbox       http://127.0.0.1:8025   (Mailpit: every email the notifier sends)
   schema registry   $ORDERFLOW_SCHEMA_REGISTRY_URL   (Apicurio $APICURIO_VERSION, logs: .stack/registry.log;
                     reads are open, writes need the writer's password in .stack/secrets/)
   Kafka $KAFKA_VERSION       127.0.0.1:$KAFKA_PORT   (logs: .stack/kafka.log)
@@ -64,6 +72,10 @@ Try it (every request needs a token; target/release/orderflow-token prints one):
 Watch it live: open the dashboard, then let the demo driver move orders along:
   echo "http://127.0.0.1:8090/dashboard#token=\$(target/release/orderflow-token --role operator --sub ops-1 --ttl 8h)"
   scripts/run.sh demo      # places an order a second and packs, ships, tracks and delivers it; Ctrl-C stops
+
+Be told: subscribe an address (customers) or a webhook (operators), docs/notifications.md:
+  curl -s -X POST http://127.0.0.1:8090/subscriptions -H "authorization: Bearer \$TOKEN" \\
+    -H 'content-type: application/json' -d '{"channel":"email","address":"cust-1@example.com"}'
 
 Stop it: scripts/run.sh stop
 MSG

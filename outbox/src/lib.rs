@@ -24,6 +24,7 @@ pub use subscriptions::{
 
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
+use sqlx::postgres::PgPoolOptions;
 
 /// The outbox's tables (every name qualified with [`SCHEMA`]).
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
@@ -39,7 +40,18 @@ pub async fn migrate(pool: &PgPool, api_role: &str) -> Result<Option<String>, sq
     sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
         .execute(pool)
         .await?;
-    MIGRATOR.run(pool).await?;
+    // The migrator keeps its history in the first schema of the search path: the outbox's
+    // own, whatever the pool's default (the role may create nothing elsewhere).
+    let options = (*pool.connect_options())
+        .clone()
+        .options([("search_path", SCHEMA)]);
+    let migrating = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await?;
+    let migrated = MIGRATOR.run(&migrating).await;
+    migrating.close().await;
+    migrated?;
     let exists: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
             .bind(api_role)

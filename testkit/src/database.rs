@@ -18,6 +18,8 @@ pub enum ServiceRole {
     Projector,
     /// `orderflow_query`: a member of `orderflow_reader`, which may only read the views.
     Query,
+    /// `orderflow_notifier`: owns the outbox's schema, nothing else.
+    Notifier,
 }
 
 impl ServiceRole {
@@ -26,6 +28,7 @@ impl ServiceRole {
         match self {
             ServiceRole::Projector => "orderflow_projector",
             ServiceRole::Query => "orderflow_query",
+            ServiceRole::Notifier => "orderflow_notifier",
         }
     }
 
@@ -34,6 +37,7 @@ impl ServiceRole {
         match self {
             ServiceRole::Projector => "TEST_PROJECTOR_DATABASE_URL",
             ServiceRole::Query => "TEST_QUERY_DATABASE_URL",
+            ServiceRole::Notifier => "TEST_NOTIFIER_DATABASE_URL",
         }
     }
 

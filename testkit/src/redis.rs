@@ -16,6 +16,7 @@ pub fn service_redis_url(role: ServiceRole) -> String {
     let variable = match role {
         ServiceRole::Projector => "TEST_PROJECTOR_REDIS_URL",
         ServiceRole::Query => "TEST_QUERY_REDIS_URL",
+        ServiceRole::Notifier => panic!("the notifier has no Redis user: it uses no Redis"),
     };
     std::env::var(variable).unwrap_or_else(|_| stack_url(role.name()))
 }

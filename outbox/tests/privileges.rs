@@ -38,7 +38,7 @@ async fn the_query_role_manages_subscriptions_and_reads_deliveries_and_writes_no
     let listed = orderflow_outbox::list(&query, Some("c-1"), 10)
         .await
         .unwrap();
-    assert_eq!(listed, [created.clone()]);
+    assert_eq!(listed, std::slice::from_ref(&created));
     let page = orderflow_outbox::list_notices(&query, Some("c-1"), None, 10)
         .await
         .unwrap();

@@ -39,7 +39,7 @@ export ORDERFLOW_REDIS_URL="$ADMIN_REDIS_URL"
 
 # Topics and databases left behind by earlier runs (topics are kept for good, ADR 0010).
 kafka_java scripts/kafka/DeleteTopics.java "127.0.0.1:$KAFKA_PORT" 'orders\.events\.(test|pj|e2e)-.*|notifications\.(outbound|dlq)\.test-.*'
-kafka_java scripts/kafka/DeleteTopics.java "$ORDERFLOW_SECURE_KAFKA_BROKERS" 'orders\.(events|dlq)\.sec-.*' \
+kafka_java scripts/kafka/DeleteTopics.java "$ORDERFLOW_SECURE_KAFKA_BROKERS" 'orders\.(events|dlq)\.sec-.*|notifications\.(outbound|dlq)\.sec-.*' \
   "$SECURE_KAFKA_DIR/admin.properties"
 
 psql -q "$TEST_DATABASE_URL" -Atc "SELECT datname FROM pg_database WHERE (datname LIKE 'cs\_test\_%' OR datname LIKE 'qa\_test\_%' OR datname LIKE 'pj\_%' OR datname LIKE 'rm\_test\_%' OR datname LIKE 'nt\_test\_%') AND pg_has_role(datdba, 'MEMBER')" \

@@ -117,6 +117,7 @@ pub async fn run(
             stop.cancel();
         }
     });
+    let sampler = tokio::spawn(crate::metrics::sample(pool.clone(), health.clone()));
     if prepare(&settings, &pool, &outbound, &stop).await {
         health.set_prepared();
         let publisher = Publisher::new(
@@ -142,7 +143,7 @@ pub async fn run(
             wake: wake.clone(),
             max_records: settings.batch_max_records.max(1),
         };
-        let worker = Worker {
+        let worker = Arc::new(Worker {
             pool: pool.clone(),
             sender,
             publisher: Arc::new(publisher),
@@ -156,9 +157,11 @@ pub async fn run(
             claim: settings.claim.max(1),
             lease: settings.lease(),
             poll: settings.poll(),
-        };
-        tokio::join!(fold.run(stop.clone()), worker.run(stop.clone()));
+        });
+        let workers = (0..settings.workers.max(1)).map(|_| worker.clone().run(stop.clone()));
+        tokio::join!(fold.run(stop.clone()), futures::future::join_all(workers));
     }
+    sampler.abort();
     server.await??;
     Ok(())
 }

@@ -198,10 +198,10 @@ impl FoldLoop {
         let mut backoff = Backoff::standard();
         loop {
             match self.store.fold(decoded).await {
-                Ok((counts, notices)) => {
+                Ok(folded) => {
                     self.health.set_database_up(true);
-                    metrics::folded(&counts, notices);
-                    if notices > 0 {
+                    metrics::folded(&folded);
+                    if folded.queued > 0 {
                         self.wake.notify_waiters();
                     }
                     return true;

@@ -99,15 +99,20 @@ pub struct Settings {
         default_value_t = 1000
     )]
     pub batch_max_records: usize,
+    /// Delivery workers: each claims and sends on its own, so a slow receiver holds up one
+    /// worker's claim at most.
+    #[arg(long, env = "ORDERFLOW_NOTIFIER_WORKERS", default_value_t = 4)]
+    pub workers: usize,
     /// Most deliveries one claim takes (and sends at once).
     #[arg(long, env = "ORDERFLOW_NOTIFIER_CLAIM", default_value_t = 64)]
     pub claim: usize,
-    /// Attempts of a delivery before it is parked on the dead-letter topic.
-    #[arg(long, env = "ORDERFLOW_NOTIFIER_MAX_ATTEMPTS", default_value_t = 8)]
+    /// Attempts of a delivery before it is parked on the dead-letter topic. With the
+    /// default backoff, 12 attempts span up to about 50 minutes (half on average).
+    #[arg(long, env = "ORDERFLOW_NOTIFIER_MAX_ATTEMPTS", default_value_t = 12)]
     pub max_attempts: u32,
     /// The first retry's ceiling, in milliseconds; it doubles with each retry (with full
     /// jitter) up to the cap.
-    #[arg(long, env = "ORDERFLOW_NOTIFIER_RETRY_BASE_MS", default_value_t = 1000)]
+    #[arg(long, env = "ORDERFLOW_NOTIFIER_RETRY_BASE_MS", default_value_t = 5000)]
     pub retry_base_ms: u64,
     /// The longest wait between two attempts, in milliseconds.
     #[arg(

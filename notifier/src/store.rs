@@ -43,9 +43,8 @@ impl Store {
         Ok(offsets)
     }
 
-    /// Folds `records` in one transaction; how they were taken, and how many notices were
-    /// written.
-    pub async fn fold(&self, records: &[Decoded]) -> Result<(Counts, usize), sqlx::Error> {
+    /// Folds `records` in one transaction.
+    pub async fn fold(&self, records: &[Decoded]) -> Result<Folded, sqlx::Error> {
         let mut partitions: Vec<i32> = records.iter().map(|r| r.partition).collect();
         partitions.sort_unstable();
         partitions.dedup();
@@ -60,7 +59,7 @@ impl Store {
         let orders = load_orders(&mut tx, &ids).await?;
         let plan = plan(&stored, orders, records);
         save_orders(&mut tx, &plan.orders).await?;
-        self.save_notices(&mut tx, &plan.notices).await?;
+        let queued = self.save_notices(&mut tx, &plan.notices).await?;
         let (moved, next): (Vec<i32>, Vec<i64>) =
             plan.next_offsets.iter().map(|(p, o)| (*p, *o)).unzip();
         sqlx::query(
@@ -73,19 +72,23 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok((plan.counts, plan.notices.len()))
+        Ok(Folded {
+            counts: plan.counts,
+            notices: plan.notices.len(),
+            queued,
+        })
     }
 
-    /// The notices and one delivery for each subscription that hears about their
-    /// customer (its own, or a webhook for every order). Subscriptions made later hear
-    /// about later changes only.
+    /// The notices that someone hears about, and one delivery for each subscription that
+    /// hears about their customer (its own, or a webhook for every order). A notice nobody
+    /// subscribed to is not kept; subscriptions made later hear about later changes only.
     async fn save_notices(
         &self,
         tx: &mut Transaction<'_, Postgres>,
         notices: &[Notice],
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<u64, sqlx::Error> {
         if notices.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
         let mut columns = NoticeColumns::default();
         for notice in notices {
@@ -102,12 +105,26 @@ impl Store {
             columns.subject.push(email.subject);
             columns.text.push(email.text);
         }
-        sqlx::query(
-            "INSERT INTO notifier.notices (id, order_id, customer_id, status, version, occurred_at,
-                                           body, email_subject, email_text)
-             SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bigint[],
-                                  $6::timestamptz[], $7::text[], $8::text[], $9::text[])
-             ON CONFLICT (id) DO NOTHING",
+        // One statement, so the notices and their deliveries see the same subscriptions.
+        let queued = sqlx::query(
+            "WITH n AS (
+                 SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[],
+                                      $5::bigint[], $6::timestamptz[], $7::text[], $8::text[],
+                                      $9::text[])
+                     AS n(id, order_id, customer_id, status, version, occurred_at, body,
+                          email_subject, email_text)),
+             d AS (
+                 SELECT n.id, s.id AS subscription_id, n.order_id, n.version
+                 FROM n JOIN notifier.subscriptions s
+                   ON s.customer_id = n.customer_id OR s.customer_id IS NULL),
+             told AS (
+                 INSERT INTO notifier.notices (id, order_id, customer_id, status, version,
+                                               occurred_at, body, email_subject, email_text)
+                 SELECT * FROM n WHERE n.id IN (SELECT id FROM d)
+                 ON CONFLICT (id) DO NOTHING)
+             INSERT INTO notifier.deliveries (notice_id, subscription_id, order_id, version)
+             SELECT * FROM d
+             ON CONFLICT DO NOTHING",
         )
         .bind(&columns.id)
         .bind(&columns.order_id)
@@ -120,23 +137,19 @@ impl Store {
         .bind(&columns.text)
         .execute(&mut **tx)
         .await?;
-        sqlx::query(
-            "INSERT INTO notifier.deliveries (notice_id, subscription_id, order_id, version)
-             SELECT n.id, s.id, n.order_id, n.version
-             FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[])
-                  AS n(id, customer_id, order_id, version)
-             JOIN notifier.subscriptions s
-               ON s.customer_id = n.customer_id OR s.customer_id IS NULL
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(&columns.id)
-        .bind(&columns.customer_id)
-        .bind(&columns.order_id)
-        .bind(&columns.version)
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
+        Ok(queued.rows_affected())
     }
+}
+
+/// What a batch's transaction did.
+#[derive(Debug, Clone, Copy)]
+pub struct Folded {
+    /// How the records were taken.
+    pub counts: Counts,
+    /// Accepted status changes (notices), whether or not anyone hears of them.
+    pub notices: usize,
+    /// Deliveries queued for them.
+    pub queued: u64,
 }
 
 #[derive(Default)]

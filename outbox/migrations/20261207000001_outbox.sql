@@ -64,6 +64,8 @@ CREATE TABLE notifier.deliveries (
     PRIMARY KEY (notice_id, subscription_id)
 );
 CREATE INDEX deliveries_due ON notifier.deliveries (due_at) WHERE state = 'pending';
+-- What the metrics count: the parked deliveries.
+CREATE INDEX deliveries_parked ON notifier.deliveries (notice_id) WHERE state = 'parked';
 -- A delivery waits for the earlier versions of its order to the same subscription.
 CREATE INDEX deliveries_line ON notifier.deliveries (subscription_id, order_id, version)
     WHERE state = 'pending';

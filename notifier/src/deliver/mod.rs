@@ -15,7 +15,8 @@ use crate::health::Health;
 use crate::metrics;
 use crate::retry::{Outcome, Policy, Settlement};
 use claims::{Claimed, Settled};
-use futures::future::join_all;
+use futures::FutureExt;
+use futures::stream::{FuturesUnordered, StreamExt};
 use orderflow_platform::Backoff;
 use publish::Publisher;
 use send::Sender;
@@ -44,7 +45,7 @@ pub struct Worker {
 impl Worker {
     /// Delivers until `stop`. An attempt under way when it stops is not recorded: its lease
     /// runs out and it is made again (under the same id).
-    pub async fn run(self, stop: CancellationToken) {
+    pub async fn run(self: Arc<Self>, stop: CancellationToken) {
         let mut backoff = Backoff::standard();
         while !stop.is_cancelled() {
             let claimed = match claims::claim(&self.pool, self.claim, self.lease).await {
@@ -76,34 +77,39 @@ impl Worker {
         }
     }
 
-    /// One attempt of each of `claimed`; false when stopped before it was recorded.
+    /// One attempt of each of `claimed`, all at once; the outcomes are recorded as they
+    /// come in, a group at a time, so a slow receiver holds back no one else's record.
+    /// False when stopped before everything was recorded.
     async fn deliver(&self, claimed: Vec<Claimed>, stop: &CancellationToken) -> bool {
-        let outcomes = join_all(claimed.iter().map(|c| self.sender.send(c))).await;
-        let settled: Vec<Settled> = claimed
-            .iter()
-            .zip(&outcomes)
-            .map(|(c, outcome)| {
-                let settlement = self.policy.settle(c.attempt.max(1) as u32, outcome, rand::random::<f64>());
-                metrics::attempt(c.channel(), label(&settlement));
-                if let Outcome::Failed(detail) | Outcome::Undeliverable(detail) = outcome {
-                    tracing::info!(notice = %c.notice_id, subscription = %c.subscription_id, attempt = c.attempt, detail, "delivery attempt failed");
-                }
-                Settled {
-                    notice_id: c.notice_id,
-                    subscription_id: c.subscription_id,
-                    attempt: c.attempt,
-                    settlement,
-                    detail: match outcome {
-                        Outcome::Failed(d) | Outcome::Undeliverable(d) => Some(d.clone()),
-                        Outcome::Delivered | Outcome::Unsubscribed => None,
-                    },
-                }
+        let mut sending: FuturesUnordered<_> = claimed
+            .into_iter()
+            .map(|c| async move {
+                let outcome = self.sender.send(&c).await;
+                (c, outcome)
             })
             .collect();
-        let published: Vec<_> = claimed
+        while let Some(first) = sending.next().await {
+            let mut done = vec![first];
+            while let Some(Some(next)) = sending.next().now_or_never() {
+                done.push(next);
+            }
+            if !self.settle(done, stop).await {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Publishes and records how `done` went; false when stopped first.
+    async fn settle(&self, done: Vec<(Claimed, Outcome)>, stop: &CancellationToken) -> bool {
+        let settled: Vec<Settled> = done
+            .iter()
+            .map(|(c, outcome)| self.settled(c, outcome))
+            .collect();
+        let published: Vec<_> = done
             .iter()
             .zip(&settled)
-            .map(|(c, s)| (c, &s.settlement, s.detail.as_deref()))
+            .map(|((c, _), s)| (c, &s.settlement, s.detail.as_deref()))
             .collect();
         let mut backoff = Backoff::standard();
         while let Err(e) = self.publisher.publish(&published).await {
@@ -123,6 +129,28 @@ impl Worker {
             }
         }
         true
+    }
+
+    /// What follows `outcome` for `claimed`, counted and logged.
+    fn settled(&self, claimed: &Claimed, outcome: &Outcome) -> Settled {
+        let attempt = claimed.attempt.max(1) as u32;
+        let settlement = self.policy.settle(attempt, outcome, rand::random::<f64>());
+        metrics::attempt(claimed.channel(), label(&settlement));
+        let detail = match outcome {
+            Outcome::Failed(d) | Outcome::Undeliverable(d) => Some(d.clone()),
+            Outcome::Delivered | Outcome::Unsubscribed => None,
+        };
+        if let Some(detail) = &detail {
+            tracing::info!(notice = %claimed.notice_id, subscription = %claimed.subscription_id,
+                attempt = claimed.attempt, detail, "delivery attempt failed");
+        }
+        Settled {
+            notice_id: claimed.notice_id,
+            subscription_id: claimed.subscription_id,
+            attempt: claimed.attempt,
+            settlement,
+            detail,
+        }
     }
 }
 

@@ -97,7 +97,7 @@ async fn under_load_through(
 async fn start() -> (OwnBroker, Stack) {
     service_logs();
     let broker = OwnBroker::start().await;
-    let stack = Stack::start_on(&broker.bootstrap(), |commands, _| {
+    let stack = Stack::start_on(&broker.bootstrap(), |commands, _, _| {
         commands.command_timeout_ms = COMMAND_TIMEOUT_MS;
     })
     .await;

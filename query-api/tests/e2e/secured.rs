@@ -7,10 +7,13 @@
 //! slowly.
 //!
 //! The tests use topics under the ACLs' test prefixes: the log `orders.events.sec-<id>`,
-//! the dead-letter topic `orders.dlq.sec-<id>`, the group `orderflow-projector-sec-<id>`.
+//! the dead-letter topic `orders.dlq.sec-<id>`, the group `orderflow-projector-sec-<id>`,
+//! and the notifier's `notifications.{outbound,dlq}.sec-<id>` and
+//! `orderflow-notifier-sec-<id>`.
 
 use crate::stack::Stack;
 use orderflow_platform::{KafkaSettings, LogSettings};
+use orderflow_testkit::WebhookReceiver;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -81,6 +84,9 @@ struct Names {
     topic: String,
     dlq: String,
     group: String,
+    notifier_group: String,
+    outbound: String,
+    notifications_dlq: String,
 }
 
 impl Names {
@@ -90,6 +96,9 @@ impl Names {
             topic: format!("orders.events.sec-{id}"),
             dlq: format!("orders.dlq.sec-{id}"),
             group: format!("orderflow-projector-sec-{id}"),
+            notifier_group: format!("orderflow-notifier-sec-{id}"),
+            outbound: format!("notifications.outbound.sec-{id}"),
+            notifications_dlq: format!("notifications.dlq.sec-{id}"),
         }
     }
 }
@@ -103,15 +112,27 @@ async fn an_order_flows_through_services_that_each_authenticate_as_their_own_pri
         orderflow_platform::init_tracing();
     }
     let names = Names::fresh();
-    let stack = Stack::start_on(&secured.brokers, |commands, projector| {
+    let stack = Stack::start_on(&secured.brokers, |commands, projector, notifier| {
         commands.kafka = secured.kafka("command-service");
         commands.log = LogSettings::new(&names.topic);
         projector.kafka = secured.kafka("projector");
         projector.log = LogSettings::new(&names.topic);
         projector.dlq_topic = Some(names.dlq.clone());
         projector.group = names.group.clone();
+        notifier.kafka = secured.kafka("notifier");
+        notifier.group = names.notifier_group.clone();
+        notifier.outbound_topic = names.outbound.clone();
+        notifier.dlq_topic = names.notifications_dlq.clone();
     })
     .await;
+    // The notifier reads the log and publishes as its own principal too.
+    let receiver = WebhookReceiver::start(0).await;
+    let hook = json!({"channel": "webhook", "url": receiver.url});
+    let response = stack
+        .client
+        .post(format!("{}/subscriptions", stack.queries_url()));
+    let created = response.json(&hook).send().await.unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
 
     let body = json!({
         "customer_id": "cust-secured",
@@ -125,6 +146,12 @@ async fn an_order_flows_through_services_that_each_authenticate_as_their_own_pri
     assert_eq!(read["status"], "placed", "{read}");
     assert_eq!(read["customer_id"], "cust-secured", "{read}");
     assert_eq!(read["total_amount"], "19.00", "{read}");
+    let start = Instant::now();
+    while receiver.accepted().is_empty() {
+        assert!(start.elapsed() < REFUSAL_WITHIN, "the notifier told no one");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(receiver.accepted()[0]["data"]["order_id"], id.as_str());
     assert_eq!(secured.refusals_logged(&names.topic), 0);
 }
 

@@ -90,14 +90,19 @@ async fn start_projector(settings: orderflow_projector::Settings) -> Service {
 impl Stack {
     pub async fn start() -> Stack {
         let brokers = env_or("ORDERFLOW_KAFKA_BROKERS", "127.0.0.1:9092");
-        Stack::start_on(&brokers, |_, _| {}).await
+        Stack::start_on(&brokers, |_, _, _| {}).await
     }
 
-    /// The stack on the broker(s) at `brokers`, with `tune` adjusting the command service's
-    /// and the projector's settings before they start.
+    /// The stack on the broker(s) at `brokers`, with `tune` adjusting the command service's,
+    /// the projector's and the notifier's settings before they start (the notifier always
+    /// folds the projector's log).
     pub async fn start_on(
         brokers: &str,
-        tune: impl FnOnce(&mut orderflow_command_service::Settings, &mut orderflow_projector::Settings),
+        tune: impl FnOnce(
+            &mut orderflow_command_service::Settings,
+            &mut orderflow_projector::Settings,
+            &mut orderflow_notifier::Settings,
+        ),
     ) -> Stack {
         let redis = env_or("ORDERFLOW_REDIS_URL", "redis://127.0.0.1:6379");
         let topic = format!("orders.events.e2e-{}", Uuid::new_v4().simple());
@@ -119,7 +124,13 @@ impl Stack {
         );
         settings.redis_prefix = prefix.clone();
         settings.group = format!("e2e-{}", Uuid::new_v4().simple());
-        tune(&mut commands_settings, &mut settings);
+        let mut notifier_settings = notifier_settings(brokers, &registry, &topic, &read_db);
+        tune(
+            &mut commands_settings,
+            &mut settings,
+            &mut notifier_settings,
+        );
+        notifier_settings.topic = settings.log.topic.clone();
         let commands = Service::start(|l, rx| {
             orderflow_command_service::run(commands_settings, l, stopped(rx))
         })
@@ -127,7 +138,6 @@ impl Stack {
 
         let projector_settings = settings.clone();
         let projector = start_projector(settings).await;
-        let notifier_settings = notifier_settings(brokers, &registry, &topic, &read_db);
         let notifier =
             Service::start(|l, rx| orderflow_notifier::run(notifier_settings, l, stopped(rx)))
                 .await;
@@ -255,6 +265,8 @@ fn notifier_settings(
         "--retry-base-ms=100".to_owned(),
         "--retry-cap-ms=400".to_owned(),
         "--poll-ms=50".to_owned(),
+        // No SMTP server in this stack (the discard port is closed): email attempts fail.
+        "--smtp-url=smtp://127.0.0.1:9".to_owned(),
     ];
     if let Some(auth) = &registry.auth {
         args.push(format!("--registry-auth={auth}"));

@@ -7,8 +7,6 @@ use crate::run::Ctx;
 use crate::seed::{self, LIFECYCLE};
 use crate::services::{Service, free_addr};
 use anyhow::Context;
-use orderflow_platform::{LogSettings, ensure_topic};
-use orderflow_schemas::EventCodec;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -24,17 +22,7 @@ pub struct Live {
 const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(900);
 
 pub async fn run(ctx: &mut Ctx) -> anyhow::Result<Live> {
-    let topic = ctx.topic("events");
-    let events = ctx.args.backlog_events;
-    eprintln!("backlog: encoding {events} events into {topic}");
-    let log = LogSettings {
-        partitions: ctx.args.partitions,
-        ..LogSettings::new(&topic)
-    };
-    ensure_topic(&ctx.kafka, &log).await?;
-    let codec = EventCodec::new(&ctx.registry, &topic)?;
-    codec.register_all().await?;
-    let backlog = seed::encode_backlog(&codec, events, false).await?;
+    let (topic, backlog) = ctx.new_log("events", ctx.args.backlog_events).await?;
     let order_ids: Vec<String> = backlog
         .records
         .iter()

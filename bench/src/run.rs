@@ -10,7 +10,9 @@
 //!    rebuild of the same backlog beside the live projector;
 //! 3. command-service start-up and memory with a log of placed orders;
 //! 4. HTTP: the empty handler, place-order, lifecycle, visibility, Redis `GET`, and
-//!    `GET /orders/{id}` cache hit and miss.
+//!    `GET /orders/{id}` cache hit and miss;
+//! 5. notify: the notifier folding a log of its own into its outbox, and delivering every
+//!    status change to a webhook.
 
 use crate::backlog;
 use crate::http_steps;
@@ -47,6 +49,9 @@ pub struct RunArgs {
     /// Orders in the log the command service starts on.
     #[arg(long, default_value_t = 1_000_000)]
     pub startup_orders: usize,
+    /// Events in the log of the notifier step (lifecycles of 6 events, 4 notices each).
+    #[arg(long, default_value_t = 120_000)]
+    pub notify_events: usize,
     /// Concurrent clients (connections) of the closed-loop steps.
     #[arg(long, default_value_t = 128)]
     pub clients: usize,
@@ -75,7 +80,7 @@ pub struct RunArgs {
     /// Steps to run, for working on one figure (`--steps backlog`); the backlog step always
     /// runs, since the later steps use its projector and orders. The report's parameters
     /// say which steps it holds.
-    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Step::Backlog, Step::Startup, Step::Http])]
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Step::Backlog, Step::Startup, Step::Http, Step::Notify])]
     pub steps: Vec<Step>,
 }
 
@@ -89,6 +94,8 @@ pub enum Step {
     Startup,
     /// Every HTTP figure.
     Http,
+    /// The notifier: folding a log into its outbox, and delivering webhooks.
+    Notify,
 }
 
 /// What every step needs.
@@ -109,6 +116,26 @@ pub struct Ctx {
 impl Ctx {
     pub fn topic(&self, what: &str) -> String {
         format!("bench.{}.{what}", self.run_id)
+    }
+
+    /// Creates the run's topic `what` and encodes a backlog of `events` for it (lifecycles,
+    /// through the registry); the topic's name and the backlog, not yet produced.
+    pub async fn new_log(
+        &self,
+        what: &str,
+        events: usize,
+    ) -> anyhow::Result<(String, crate::seed::Backlog)> {
+        let topic = self.topic(what);
+        eprintln!("{what}: encoding {events} events into {topic}");
+        let log = orderflow_platform::LogSettings {
+            partitions: self.args.partitions,
+            ..orderflow_platform::LogSettings::new(&topic)
+        };
+        orderflow_platform::ensure_topic(&self.kafka, &log).await?;
+        let codec = orderflow_schemas::EventCodec::new(&self.registry, &topic)?;
+        codec.register_all().await?;
+        let backlog = crate::seed::encode_backlog(&codec, events, false).await?;
+        Ok((topic, backlog))
     }
 
     pub fn redis_prefix(&self) -> String {
@@ -168,12 +195,16 @@ pub async fn run(
     if ctx.args.steps.contains(&Step::Http) {
         http_steps::run(&mut ctx, live.order_ids).await?;
     }
+    if ctx.args.steps.contains(&Step::Notify) {
+        crate::notify_steps::run(&mut ctx).await?;
+    }
     live.projector.stop().await?;
     clean_redis(&ctx.redis_url, &ctx.redis_prefix()).await?;
     let mut topics = ["events", "events.dlq", "placed", "empty"]
         .map(|t| ctx.topic(t))
         .to_vec();
     topics.extend(crate::ab_steps::topics(&ctx));
+    topics.extend(crate::notify_steps::topics(&ctx));
     delete_topics(&ctx.kafka, &topics).await?;
     let written = ctx.report.write(&ctx.args.out)?;
     Ok(written)

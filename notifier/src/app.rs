@@ -86,30 +86,17 @@ pub async fn run(
     orderflow_platform::metrics::install("notifier", &settings.metrics);
     let stop = CancellationToken::new();
     let health = Arc::new(Health::default());
-    let options = PgConnectOptions::from_str(&settings.database_url)
-        .map_err(|e| anyhow::anyhow!("the database URL: {}", redact::text(&e.to_string())))?
-        // The migrator's own table goes into the outbox's schema.
-        .options([
-            ("search_path", orderflow_outbox::SCHEMA),
-            ("statement_timeout", "10000"),
-        ]);
-    let pool = PgPoolOptions::new()
-        .max_connections(4)
-        .connect_lazy_with(options);
-    let mailer = Mailer::new(&settings.smtp())?;
-    let sender = Sender::new(mailer, settings.send_timeout())?;
+    let pool = pool(&settings)?;
+    let sender = Sender::new(Mailer::new(&settings.smtp())?, settings.send_timeout())?;
     let registry = settings.registry.settings();
     let codec = Arc::new(EventCodec::new(&registry, &settings.topic)?);
     let outbound = OutboundCodec::new(&registry, &settings.outbound_topic)?;
-    let server = tokio::spawn({
-        let state = AppState {
-            pool: pool.clone(),
-            health: health.clone(),
-        };
-        let stop = stop.clone();
-        let http = settings.http.clone();
-        async move { serve(listener, router(state), stop.cancelled_owned(), &http).await }
-    });
+    let state = AppState {
+        pool: pool.clone(),
+        health: health.clone(),
+    };
+    let (http, stopped) = (settings.http.clone(), stop.clone().cancelled_owned());
+    let server = tokio::spawn(async move { serve(listener, router(state), stopped, &http).await });
     tokio::spawn({
         let stop = stop.clone();
         async move {
@@ -143,27 +130,51 @@ pub async fn run(
             wake: wake.clone(),
             max_records: settings.batch_max_records.max(1),
         };
-        let worker = Arc::new(Worker {
-            pool: pool.clone(),
-            sender,
-            publisher: Arc::new(publisher),
-            policy: Policy {
-                max_attempts: settings.max_attempts.max(1),
-                base: settings.retry_base(),
-                cap: settings.retry_cap(),
-            },
-            health,
-            wake,
-            claim: settings.claim.max(1),
-            lease: settings.lease(),
-            poll: settings.poll(),
-        });
+        let worker = Arc::new(worker(&settings, pool, sender, publisher, health, wake));
         let workers = (0..settings.workers.max(1)).map(|_| worker.clone().run(stop.clone()));
         tokio::join!(fold.run(stop.clone()), futures::future::join_all(workers));
     }
     sampler.abort();
     server.await??;
     Ok(())
+}
+
+/// The outbox's pool: a connection for each worker's claim and record, the fold's
+/// transaction, the gauges and `/readyz`, so readiness never queues behind the work.
+/// Connected lazily: a Postgres that is down is waited for by `prepare`.
+fn pool(settings: &Settings) -> anyhow::Result<PgPool> {
+    let options = PgConnectOptions::from_str(&settings.database_url)
+        .map_err(|e| anyhow::anyhow!("the database URL: {}", redact::text(&e.to_string())))?
+        .options([("statement_timeout", "10000")]);
+    Ok(PgPoolOptions::new()
+        .max_connections(settings.workers.max(1) as u32 + 3)
+        .connect_lazy_with(options))
+}
+
+/// The delivery workers' shared setup.
+fn worker(
+    settings: &Settings,
+    pool: PgPool,
+    sender: Sender,
+    publisher: Publisher,
+    health: Arc<Health>,
+    wake: Arc<Notify>,
+) -> Worker {
+    Worker {
+        pool,
+        sender,
+        publisher: Arc::new(publisher),
+        policy: Policy {
+            max_attempts: settings.max_attempts.max(1),
+            base: settings.retry_base(),
+            cap: settings.retry_cap(),
+        },
+        health,
+        wake,
+        claim: settings.claim.max(1),
+        lease: settings.lease(),
+        poll: settings.poll(),
+    }
 }
 
 /// The outbox's tables, the topics written to and the outbound schema, each retried until

@@ -24,25 +24,42 @@ use std::time::Duration;
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
+/// Longest a seek may block the fold loop (librdkafka answers a local seek at once; a
+/// fetcher that is not ready refuses it, and it is tried again before the next batch).
+const SEEK_TIMEOUT: Duration = Duration::from_millis(200);
+
 /// Tells the fold loop which partitions were assigned (librdkafka's callback may not
-/// wait for Postgres; the loop looks the offsets up and seeks).
+/// wait for Postgres; the loop looks the offsets up and seeks) or revoked.
 pub struct AssignmentContext {
-    assigned: mpsc::UnboundedSender<Vec<i32>>,
+    assigned: mpsc::UnboundedSender<Assignment>,
     health: Arc<Health>,
+}
+
+/// A change of the member's partitions.
+#[derive(Debug)]
+pub enum Assignment {
+    Assigned(Vec<i32>),
+    Revoked(Vec<i32>),
 }
 
 impl ClientContext for AssignmentContext {}
 
 impl ConsumerContext for AssignmentContext {
     fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let partitions = |tpl: &rdkafka::TopicPartitionList| -> Vec<i32> {
+            tpl.elements().iter().map(|e| e.partition()).collect()
+        };
         match rebalance {
             Rebalance::Assign(tpl) => {
-                let partitions: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
+                let partitions = partitions(tpl);
                 tracing::info!(?partitions, "partitions assigned");
                 self.health.set_assigned(partitions.len());
-                let _ = self.assigned.send(partitions);
+                let _ = self.assigned.send(Assignment::Assigned(partitions));
             }
-            Rebalance::Revoke(_) => self.health.set_assigned(0),
+            Rebalance::Revoke(tpl) => {
+                self.health.set_assigned(0);
+                let _ = self.assigned.send(Assignment::Revoked(partitions(tpl)));
+            }
             Rebalance::Error(e) => tracing::warn!(error = %e, "rebalance failed"),
         }
     }
@@ -56,7 +73,7 @@ pub fn subscribe(
     topic: &str,
     group: &str,
     health: Arc<Health>,
-) -> Result<(GroupConsumer, mpsc::UnboundedReceiver<Vec<i32>>), rdkafka::error::KafkaError> {
+) -> Result<(GroupConsumer, mpsc::UnboundedReceiver<Assignment>), rdkafka::error::KafkaError> {
     let (assigned, assignments) = mpsc::unbounded_channel();
     let consumer: GroupConsumer = kafka
         .client_config(&[
@@ -77,7 +94,7 @@ pub fn subscribe(
 /// What the fold loop needs.
 pub struct FoldLoop {
     pub consumer: GroupConsumer,
-    pub assignments: mpsc::UnboundedReceiver<Vec<i32>>,
+    pub assignments: mpsc::UnboundedReceiver<Assignment>,
     pub topic: String,
     pub store: Store,
     pub codec: Arc<EventCodec>,
@@ -93,8 +110,13 @@ impl FoldLoop {
     pub async fn run(mut self, stop: CancellationToken) {
         let mut seeks: HashMap<i32, u32> = HashMap::new();
         loop {
-            while let Ok(partitions) = self.assignments.try_recv() {
-                seeks.extend(partitions.into_iter().map(|p| (p, 0)));
+            while let Ok(change) = self.assignments.try_recv() {
+                match change {
+                    Assignment::Assigned(partitions) => {
+                        seeks.extend(partitions.into_iter().map(|p| (p, 0)))
+                    }
+                    Assignment::Revoked(partitions) => seeks.retain(|p, _| !partitions.contains(p)),
+                }
             }
             self.seek_to_stored(&mut seeks).await;
             let first = tokio::select! {
@@ -135,12 +157,9 @@ impl FoldLoop {
             return;
         };
         for (partition, offset) in offsets {
-            let sought = self.consumer.seek(
-                &self.topic,
-                partition,
-                Offset::Offset(offset),
-                Duration::from_secs(1),
-            );
+            let sought =
+                self.consumer
+                    .seek(&self.topic, partition, Offset::Offset(offset), SEEK_TIMEOUT);
             let tries = seeks.entry(partition).or_default();
             *tries += 1;
             match sought {
@@ -193,8 +212,38 @@ impl FoldLoop {
         Some(decoded)
     }
 
-    /// Writes the batch; false when stopped first.
+    /// Writes the batch; false when stopped first. A batch Postgres refuses for its
+    /// content (a value it cannot store: SQLSTATE classes 22 and 23) is written one record
+    /// at a time, and a record refused alone is passed as unwritable: logged, counted, its
+    /// offset moved past, never retried for ever.
     async fn fold(&self, decoded: &[Decoded], stop: &CancellationToken) -> bool {
+        match self.write(decoded, stop).await {
+            Written::Done => true,
+            Written::Stopped => false,
+            Written::Refused(e) if decoded.len() > 1 => {
+                tracing::warn!(error = %e, "Postgres refused a batch for its content; writing it one record at a time");
+                for record in decoded {
+                    if !Box::pin(self.fold(std::slice::from_ref(record), stop)).await {
+                        return false;
+                    }
+                }
+                true
+            }
+            Written::Refused(e) => {
+                let record = &decoded[0];
+                tracing::error!(partition = record.partition, offset = record.offset, error = %e,
+                    "Postgres refuses this record's content; passed as unwritable (no one is notified of it)");
+                let passed = Decoded {
+                    event: Err(format!("unwritable: {e}")),
+                    ..record.clone()
+                };
+                matches!(self.write(&[passed], stop).await, Written::Done)
+            }
+        }
+    }
+
+    /// One attempt at writing `decoded`, retried with backoff while Postgres is away.
+    async fn write(&self, decoded: &[Decoded], stop: &CancellationToken) -> Written {
         let mut backoff = Backoff::standard();
         loop {
             match self.store.fold(decoded).await {
@@ -204,18 +253,34 @@ impl FoldLoop {
                     if folded.queued > 0 {
                         self.wake.notify_waiters();
                     }
-                    return true;
+                    return Written::Done;
                 }
+                Err(e) if refused_for_content(&e) => return Written::Refused(e),
                 Err(e) => {
                     self.health.set_database_up(false);
                     tracing::warn!(error = %e, "folding a batch failed; retrying");
                 }
             }
             if !backoff.wait_unless(stop).await {
-                return false;
+                return Written::Stopped;
             }
         }
     }
+}
+
+/// How a write ended.
+enum Written {
+    Done,
+    Stopped,
+    /// Postgres refused what the records hold; retrying cannot help.
+    Refused(sqlx::Error),
+}
+
+/// Whether Postgres refused the statement for the data in it (data exceptions, integrity
+/// constraints), rather than for being unreachable or busy.
+fn refused_for_content(e: &sqlx::Error) -> bool {
+    let code = e.as_database_error().and_then(|db| db.code());
+    code.is_some_and(|code| code.starts_with("22") || code.starts_with("23"))
 }
 
 /// A record as the loop carries it.

@@ -114,7 +114,7 @@ impl Store {
                      AS n(id, order_id, customer_id, status, version, occurred_at, body,
                           email_subject, email_text)),
              d AS (
-                 SELECT n.id, s.id AS subscription_id, n.order_id, n.version
+                 SELECT n.id, s.id AS subscription_id, s.channel, n.order_id, n.version
                  FROM n JOIN notifier.subscriptions s
                    ON s.customer_id = n.customer_id OR s.customer_id IS NULL),
              told AS (
@@ -122,7 +122,8 @@ impl Store {
                                                occurred_at, body, email_subject, email_text)
                  SELECT * FROM n WHERE n.id IN (SELECT id FROM d)
                  ON CONFLICT (id) DO NOTHING)
-             INSERT INTO notifier.deliveries (notice_id, subscription_id, order_id, version)
+             INSERT INTO notifier.deliveries (notice_id, subscription_id, channel, order_id,
+                                              version)
              SELECT * FROM d
              ON CONFLICT DO NOTHING",
         )

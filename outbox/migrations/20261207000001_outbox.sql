@@ -31,6 +31,9 @@ CREATE TABLE notifier.subscriptions (
     CHECK ((channel = 'webhook') = (secret IS NOT NULL))
 );
 CREATE INDEX subscriptions_customer ON notifier.subscriptions (customer_id);
+-- The same address or URL twice for the same customers would send everything twice.
+CREATE UNIQUE INDEX subscriptions_once
+    ON notifier.subscriptions (channel, coalesce(customer_id, ''), target);
 
 -- One accepted status change, under the event's id. `seq` pages a customer's list.
 CREATE TABLE notifier.notices (
@@ -53,6 +56,8 @@ CREATE INDEX notices_customer ON notifier.notices (customer_id, seq);
 CREATE TABLE notifier.deliveries (
     notice_id       uuid        NOT NULL REFERENCES notifier.notices (id),
     subscription_id uuid        NOT NULL,
+    -- The subscription's, kept when it is deleted: a customer sees its email deliveries.
+    channel         text        NOT NULL,
     order_id        text        NOT NULL,
     version         bigint      NOT NULL,
     state           text        NOT NULL DEFAULT 'pending'

@@ -19,7 +19,8 @@ pub use records::{
     list_notices, retry_parked,
 };
 pub use subscriptions::{
-    Channel, NewSubscription, Subscription, SubscriptionError, create, delete, get, list,
+    Channel, CreateError, MAX_PER_CUSTOMER, NewSubscription, Subscription, SubscriptionError,
+    create, delete, get, list,
 };
 
 use sqlx::PgPool;
@@ -65,7 +66,11 @@ pub async fn migrate(pool: &PgPool, api_role: &str) -> Result<Option<String>, sq
     let role = quote_ident(api_role);
     for grant in [
         format!("GRANT USAGE ON SCHEMA {SCHEMA} TO {role}"),
-        format!("GRANT SELECT, INSERT, DELETE ON {SCHEMA}.subscriptions TO {role}"),
+        // Every column but the secret, which only the notifier reads.
+        format!(
+            "GRANT SELECT (id, channel, customer_id, target, created_by, created_at), INSERT, DELETE
+             ON {SCHEMA}.subscriptions TO {role}"
+        ),
         format!("GRANT SELECT ON {SCHEMA}.notices, {SCHEMA}.attempts TO {role}"),
         format!(
             "GRANT SELECT, UPDATE (state, attempts, due_at, last_error) ON {SCHEMA}.deliveries TO {role}"
@@ -74,6 +79,21 @@ pub async fn migrate(pool: &PgPool, api_role: &str) -> Result<Option<String>, sq
         sqlx::query(&grant).execute(pool).await?;
     }
     Ok(None)
+}
+
+/// Column `column` of `row`, read as text and parsed with `parse`; a decoding error names
+/// the column and the text when the text is not one the code knows.
+pub fn parsed<T>(
+    row: &sqlx::postgres::PgRow,
+    column: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<T, sqlx::Error> {
+    use sqlx::Row;
+    let text: String = row.try_get(column)?;
+    parse(&text).ok_or_else(|| sqlx::Error::ColumnDecode {
+        index: column.into(),
+        source: format!("unknown {column} {text:?}").into(),
+    })
 }
 
 /// `name` as a quoted SQL identifier.

@@ -1,6 +1,7 @@
 //! What was sent: each customer's notices, each with its deliveries and every attempt, as
 //! the API lists them; and the retry by hand of a parked delivery.
 
+use crate::Channel;
 use serde::Serialize;
 use sqlx::{PgPool, Row};
 use std::collections::HashMap;
@@ -55,6 +56,7 @@ pub struct AttemptRecord {
 pub struct DeliveryRecord {
     #[schema(value_type = String, format = "uuid")]
     pub subscription_id: Uuid,
+    pub channel: Channel,
     pub state: DeliveryState,
     /// Tries so far (since the last retry by hand).
     pub attempts: i32,
@@ -93,11 +95,12 @@ pub struct NoticePage {
 }
 
 /// The notices of `customer_id` (every customer's when `None`), newest first, older than
-/// the cursor `before`, at most `limit`, with their deliveries and attempts: three queries
-/// whatever the page's size.
+/// the cursor `before`, at most `limit`, with their deliveries on `channel` (every one
+/// when `None`) and their attempts: three queries whatever the page's size.
 pub async fn list_notices(
     pool: &PgPool,
     customer_id: Option<&str>,
+    channel: Option<Channel>,
     before: Option<i64>,
     limit: i64,
 ) -> Result<NoticePage, sqlx::Error> {
@@ -128,7 +131,7 @@ pub async fn list_notices(
         });
     }
     let ids: Vec<Uuid> = notices.iter().map(|n| n.id).collect();
-    let mut deliveries = deliveries_of(pool, &ids).await?;
+    let mut deliveries = deliveries_of(pool, &ids, channel).await?;
     for notice in &mut notices {
         notice.deliveries = deliveries.remove(&notice.id).unwrap_or_default();
     }
@@ -142,6 +145,7 @@ pub async fn list_notices(
 async fn deliveries_of(
     pool: &PgPool,
     ids: &[Uuid],
+    channel: Option<Channel>,
 ) -> Result<HashMap<Uuid, Vec<DeliveryRecord>>, sqlx::Error> {
     let attempts = sqlx::query(
         "SELECT notice_id, subscription_id, attempt, at, outcome, detail
@@ -161,26 +165,26 @@ async fn deliveries_of(
         });
     }
     let rows = sqlx::query(
-        "SELECT notice_id, subscription_id, state, attempts, due_at, delivered_at
-         FROM notifier.deliveries WHERE notice_id = ANY($1) ORDER BY subscription_id",
+        "SELECT notice_id, subscription_id, channel, state, attempts, due_at, delivered_at
+         FROM notifier.deliveries
+         WHERE notice_id = ANY($1) AND ($2::text IS NULL OR channel = $2)
+         ORDER BY subscription_id",
     )
     .bind(ids)
+    .bind(channel.map(Channel::as_str))
     .fetch_all(pool)
     .await?;
     let mut by_notice: HashMap<Uuid, Vec<DeliveryRecord>> = HashMap::new();
     for row in &rows {
         let notice_id: Uuid = row.try_get("notice_id")?;
         let subscription_id: Uuid = row.try_get("subscription_id")?;
-        let state: String = row.try_get("state")?;
-        let state = DeliveryState::parse(&state).ok_or_else(|| sqlx::Error::ColumnDecode {
-            index: "state".into(),
-            source: format!("unknown delivery state {state:?}").into(),
-        })?;
+        let state = crate::parsed(row, "state", DeliveryState::parse)?;
         by_notice
             .entry(notice_id)
             .or_default()
             .push(DeliveryRecord {
                 subscription_id,
+                channel: crate::parsed(row, "channel", Channel::parse)?,
                 state,
                 attempts: row.try_get("attempts")?,
                 next_attempt_at: (state == DeliveryState::Pending)

@@ -129,13 +129,9 @@ fn new_secret() -> String {
 const COLUMNS: &str = "id, channel, customer_id, target, created_by, created_at";
 
 fn from_row(row: &sqlx::postgres::PgRow) -> Result<Subscription, sqlx::Error> {
-    let channel: String = row.try_get("channel")?;
     Ok(Subscription {
         id: row.try_get("id")?,
-        channel: Channel::parse(&channel).ok_or_else(|| sqlx::Error::ColumnDecode {
-            index: "channel".into(),
-            source: format!("unknown channel {channel:?}").into(),
-        })?,
+        channel: crate::parsed(row, "channel", Channel::parse)?,
         customer_id: row.try_get("customer_id")?,
         target: row.try_get("target")?,
         created_by: row.try_get("created_by")?,
@@ -143,16 +139,39 @@ fn from_row(row: &sqlx::postgres::PgRow) -> Result<Subscription, sqlx::Error> {
     })
 }
 
+/// Most subscriptions one customer may have: every one is a copy of each of its notices.
+pub const MAX_PER_CUSTOMER: i64 = 20;
+
+/// Why a subscription was not created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    /// The same channel and target for the same customer(s) exists. Handling: 409 naming it.
+    #[error("already subscribed: subscription {0}")]
+    Duplicate(Uuid),
+    /// The customer has [`MAX_PER_CUSTOMER`] subscriptions. Handling: 409.
+    #[error("a customer may have at most {MAX_PER_CUSTOMER} subscriptions")]
+    Limit,
+    /// Handling: 503 when Postgres is unreachable, else 500.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
 /// Stores `new` (checked by the caller with [`NewSubscription::check`]) under a new id;
 /// a webhook gets a new secret, returned here once.
 pub async fn create(
     pool: &PgPool,
     new: &NewSubscription,
-) -> Result<(Subscription, Option<String>), sqlx::Error> {
+) -> Result<(Subscription, Option<String>), CreateError> {
     let secret = (new.channel == Channel::Webhook).then(new_secret);
+    // The limit is checked in the insert: two concurrent creations may both pass it, which
+    // a limit against runaway copies tolerates.
     let row = sqlx::query(&format!(
         "INSERT INTO notifier.subscriptions (id, channel, customer_id, target, secret, created_by)
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
+         SELECT $1, $2, $3, $4, $5, $6
+         WHERE $3::text IS NULL
+            OR (SELECT count(*) FROM notifier.subscriptions WHERE customer_id = $3) < $7
+         ON CONFLICT DO NOTHING
+         RETURNING {COLUMNS}"
     ))
     .bind(Uuid::new_v4())
     .bind(new.channel.as_str())
@@ -160,9 +179,22 @@ pub async fn create(
     .bind(&new.target)
     .bind(&secret)
     .bind(&new.created_by)
-    .fetch_one(pool)
+    .bind(MAX_PER_CUSTOMER)
+    .fetch_optional(pool)
     .await?;
-    Ok((from_row(&row)?, secret))
+    if let Some(row) = row {
+        return Ok((from_row(&row)?, secret));
+    }
+    let existing: Option<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM notifier.subscriptions
+         WHERE channel = $1 AND coalesce(customer_id, '') = coalesce($2, '') AND target = $3",
+    )
+    .bind(new.channel.as_str())
+    .bind(&new.customer_id)
+    .bind(&new.target)
+    .fetch_optional(pool)
+    .await?;
+    Err(existing.map_or(CreateError::Limit, CreateError::Duplicate))
 }
 
 /// The subscription `id`, if it exists.
@@ -176,19 +208,21 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<Subscription>, sqlx::
     row.as_ref().map(from_row).transpose()
 }
 
-/// The subscriptions of `customer_id` (every one when `None`), oldest first, at most
-/// `limit`.
+/// The subscriptions of `customer_id` (every one when `None`) on `channel` (every one
+/// when `None`), oldest first, at most `limit`.
 pub async fn list(
     pool: &PgPool,
     customer_id: Option<&str>,
+    channel: Option<Channel>,
     limit: i64,
 ) -> Result<Vec<Subscription>, sqlx::Error> {
     let rows = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM notifier.subscriptions
-         WHERE $1::text IS NULL OR customer_id = $1
-         ORDER BY created_at, id LIMIT $2"
+         WHERE ($1::text IS NULL OR customer_id = $1) AND ($2::text IS NULL OR channel = $2)
+         ORDER BY created_at, id LIMIT $3"
     ))
     .bind(customer_id)
+    .bind(channel.map(Channel::as_str))
     .bind(limit)
     .fetch_all(pool)
     .await?;

@@ -35,11 +35,11 @@ async fn the_query_role_manages_subscriptions_and_reads_deliveries_and_writes_no
         created_by: "c-1".into(),
     };
     let (created, _) = orderflow_outbox::create(&query, &new).await.unwrap();
-    let listed = orderflow_outbox::list(&query, Some("c-1"), 10)
+    let listed = orderflow_outbox::list(&query, Some("c-1"), None, 10)
         .await
         .unwrap();
     assert_eq!(listed, std::slice::from_ref(&created));
-    let page = orderflow_outbox::list_notices(&query, Some("c-1"), None, 10)
+    let page = orderflow_outbox::list_notices(&query, Some("c-1"), None, None, 10)
         .await
         .unwrap();
     assert!(page.notices.is_empty());

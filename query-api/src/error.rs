@@ -5,6 +5,7 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use orderflow_outbox::CreateError;
 use orderflow_platform::{FieldError, Problem};
 
 /// Seconds a client should wait before retrying a 503.
@@ -44,8 +45,12 @@ pub enum ApiError {
     #[error("no such {0}: {1}")]
     NoSuch(&'static str, String),
     /// A retry by hand of a delivery that is not parked. Handling: 409 naming its state.
-    #[error("{0}")]
-    NotParked(String),
+    #[error("the delivery is {}, not parked", .0.as_str())]
+    NotParked(orderflow_outbox::DeliveryState),
+    /// A subscription could not be created. Handling: 409 for a duplicate (naming it) or a
+    /// customer at its limit; a database failure as [`ApiError::Database`].
+    #[error(transparent)]
+    Subscription(#[from] orderflow_outbox::CreateError),
     /// No such order in the read model. Handling: 404.
     #[error("order {0} not found")]
     NotFound(String),
@@ -121,7 +126,17 @@ fn problem(error: ApiError) -> Problem {
         ApiError::NoSuch(what, _) => {
             Problem::new(S::NOT_FOUND, &format!("{what}-not-found"), detail)
         }
-        ApiError::NotParked(_) => Problem::new(S::CONFLICT, "not-parked", detail),
+        ApiError::NotParked(state) => {
+            Problem::new(S::CONFLICT, "not-parked", detail).with("state", state.as_str())
+        }
+        ApiError::Subscription(CreateError::Duplicate(id)) => {
+            Problem::new(S::CONFLICT, "already-subscribed", detail)
+                .with("subscription", id.to_string())
+        }
+        ApiError::Subscription(CreateError::Limit) => {
+            Problem::new(S::CONFLICT, "subscription-limit", detail)
+        }
+        ApiError::Subscription(CreateError::Database(e)) => problem(ApiError::Database(e)),
         ApiError::Body(e) => e.problem(),
         ApiError::VersionNotReached {
             current_version,

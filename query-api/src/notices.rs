@@ -46,9 +46,10 @@ pub struct NoticeQuery {
     operation_id = "listNotices",
     tag = "notifications",
     summary = "What was sent, newest first",
-    description = "Each accepted status change of the customer's orders (its `id` is the \
-        event's, the id every receiver got), with one delivery per subscription and every \
-        attempt of it. A customer sees its own; operators anyone's.",
+    description = "Each status change of the customer's orders that someone subscribed to \
+        (its `id` is the event's, the id every receiver got), with one delivery per \
+        subscription and every attempt of it. A customer sees its own notices and their \
+        email deliveries; operators anyone's, and every delivery.",
     params(NoticeQuery),
     security(("bearer" = [])),
     responses(
@@ -82,9 +83,12 @@ pub async fn list(
         .map(|id| params::customer_id("customer_id", id))
         .transpose()?;
     let customer = access::list_filter(&caller, requested)?;
+    // A customer sees what went to its own email; operators every delivery.
+    let channel = crate::subscriptions::own_channel(&caller);
     let page = orderflow_outbox::list_notices(
         app.store.pool(),
         customer.as_deref(),
+        channel,
         before.map(|b| b as i64),
         limit as i64,
     )
@@ -125,12 +129,16 @@ pub async fn retry(
     let Path((notice, subscription)) = path.map_err(|e| ApiError::BadPath(e.body_text()))?;
     let delivery = format!("{notice}/{subscription}");
     let not_found = || ApiError::NoSuch("delivery", delivery.clone());
-    let notice = uuid::Uuid::parse_str(&notice).map_err(|_| not_found())?;
-    let subscription = uuid::Uuid::parse_str(&subscription).map_err(|_| not_found())?;
+    let (Ok(notice), Ok(subscription)) = (
+        uuid::Uuid::parse_str(&notice),
+        uuid::Uuid::parse_str(&subscription),
+    ) else {
+        return Err(not_found());
+    };
     match orderflow_outbox::retry_parked(app.store.pool(), notice, subscription).await {
         Ok(()) => Ok(StatusCode::ACCEPTED),
         Err(RetryError::NotFound) => Err(not_found()),
-        Err(e @ RetryError::NotParked(_)) => Err(ApiError::NotParked(e.to_string())),
+        Err(RetryError::NotParked(state)) => Err(ApiError::NotParked(state)),
         Err(RetryError::Database(e)) => Err(e.into()),
     }
 }

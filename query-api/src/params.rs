@@ -46,11 +46,14 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     }
 }
 
-/// The id of a path that names a record by UUID (a subscription, a notice); 404 for
-/// anything that is not one, which names nothing.
-pub fn uuid(path: Result<Path<String>, PathRejection>) -> Result<uuid::Uuid, ApiError> {
+/// The id of a path that names a `what` by UUID (a subscription); 404 for anything that
+/// is not one, which names nothing.
+pub fn uuid(
+    what: &'static str,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<uuid::Uuid, ApiError> {
     let Path(text) = path.map_err(|e| ApiError::BadPath(e.body_text()))?;
-    uuid::Uuid::parse_str(&text).map_err(|_| ApiError::NoSuch("record", text))
+    uuid::Uuid::parse_str(&text).map_err(|_| ApiError::NoSuch(what, text))
 }
 
 /// A customer id given as `param`: 1 to 64 characters, no control characters; 422 else.

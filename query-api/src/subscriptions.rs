@@ -1,10 +1,11 @@
 //! `/subscriptions`: who the notifier tells about orders (ADR 0014). The rows are the
 //! outbox's (`orderflow_outbox`), written here under the read side's rules:
 //!
-//! - a customer manages its own email subscriptions;
+//! - a customer manages its own email subscriptions, and sees no others (not even the
+//!   webhooks operators made for its orders);
 //! - operators manage every subscription, and alone create webhooks (a webhook makes this
 //!   system send requests to a URL of the creator's choosing: staff only);
-//! - anyone else's subscription does not exist (404).
+//! - a subscription the caller may not manage does not exist for it (404).
 //!
 //! A webhook's secret is in the answer to its creation, and nowhere afterwards.
 
@@ -144,7 +145,8 @@ fn new_subscription(
     security(("bearer" = [])),
     responses(
         (status = 201, description = "Subscribed.", body = Created,
-         headers(("Location" = String, description = "The subscription's URL.")),
+         headers(("Location" = String, description = "The subscription's URL."),
+                 ("Cache-Control" = String, description = "`no-store`: the answer may hold a secret.")),
          links(("get" = (operation_id = "getSubscription",
                 parameters(("id" = "$response.body#/id")),
                 description = "The subscription.")),
@@ -153,6 +155,9 @@ fn new_subscription(
                 description = "Unsubscribe.")))),
         (status = 400, description = "The body is not JSON.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "A customer asked for another customer, or for a webhook.",
+         body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The same channel and target exist for the same customer \
+            (`subscription` names it), or the customer has as many subscriptions as allowed (20).",
          body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is too large.", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not `application/json`.", body = Problem,
@@ -173,12 +178,12 @@ pub async fn create(
         subscription,
         secret,
     };
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json(created),
-    )
-        .into_response())
+    // The answer may hold the webhook's secret: no cache keeps it.
+    let headers = [
+        (header::LOCATION, location),
+        (header::CACHE_CONTROL, "no-store".to_owned()),
+    ];
+    Ok((StatusCode::CREATED, headers, Json(created)).into_response())
 }
 
 /// `GET /subscriptions`.
@@ -188,7 +193,8 @@ pub async fn create(
     operation_id = "listSubscriptions",
     tag = "notifications",
     summary = "Subscriptions, oldest first",
-    description = "A customer's own subscriptions, or (operators) anyone's; never with secrets.",
+    description = "A customer's own email subscriptions, or (operators) anyone's, webhooks \
+        included; never with secrets.",
     params(SubscriptionQuery),
     security(("bearer" = [])),
     responses(
@@ -211,26 +217,36 @@ pub async fn list(
         .map(|id| params::customer_id("customer_id", id))
         .transpose()?;
     let customer = access::list_filter(&caller, requested)?;
+    let channel = own_channel(&caller);
+    let pool = app.store.pool();
     let subscriptions =
-        orderflow_outbox::list(app.store.pool(), customer.as_deref(), limit as i64).await?;
+        orderflow_outbox::list(pool, customer.as_deref(), channel, limit as i64).await?;
     Ok(Json(SubscriptionList { subscriptions }))
 }
 
-/// The subscription `id` if `caller` may see it: its customer, or staff.
+/// The channel a caller manages only its own of: email, for a customer; `None` (every
+/// channel) for staff.
+pub(crate) fn own_channel(caller: &Principal) -> Option<Channel> {
+    (!caller.is_operator()).then_some(Channel::Email)
+}
+
+/// The subscription `id` if `caller` may manage it: staff any, a customer its own email.
 async fn visible(
     app: &AppState,
     caller: &Principal,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Subscription, ApiError> {
-    let id = params::uuid(path)?;
+    let id = params::uuid("subscription", path)?;
     let not_found = || ApiError::NoSuch("subscription", id.to_string());
     let subscription = orderflow_outbox::get(app.store.pool(), id)
         .await?
         .ok_or_else(not_found)?;
-    match &subscription.customer_id {
-        Some(customer) if caller.may_act_for(customer) => Ok(subscription),
-        None if caller.is_operator() => Ok(subscription),
-        _ => Err(not_found()),
+    let own = subscription.channel == Channel::Email
+        && subscription.customer_id.as_deref() == caller.customer_id();
+    if caller.is_operator() || own {
+        Ok(subscription)
+    } else {
+        Err(not_found())
     }
 }
 

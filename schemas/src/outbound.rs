@@ -93,15 +93,19 @@ impl NotificationSent {
             _ => Err(CodecError::Malformed(format!("{name} is not a uuid"))),
         };
         let millis = |name: &str| match field(name) {
-            Some(Value::TimestampMillis(m) | Value::Long(m)) => Ok(*m),
+            Some(Value::TimestampMillis(m)) => Ok(*m),
             _ => Err(CodecError::Malformed(format!("{name} is not a timestamp"))),
+        };
+        let long = |name: &str| match field(name) {
+            Some(Value::Long(n)) => Ok(*n),
+            _ => Err(CodecError::Malformed(format!("{name} is not a long"))),
         };
         Ok(NotificationSent {
             notice_id: uuid("notice_id")?,
             order_id: text("order_id")?,
             customer_id: text("customer_id")?,
             status: text("status")?,
-            version: millis("version")?,
+            version: long("version")?,
             occurred_at: millis("occurred_at")?,
             subscription_id: uuid("subscription_id")?,
             channel: text("channel")?,

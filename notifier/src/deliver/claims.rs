@@ -8,15 +8,29 @@
 
 use crate::retry::Settlement;
 use chrono::{DateTime, Utc};
+use orderflow_outbox::Channel;
 use sqlx::{PgPool, Row};
 use std::time::Duration;
 use uuid::Uuid;
 
 /// Where a claimed delivery goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum Target {
     Email { address: String },
     Webhook { url: String, secret: String },
+}
+
+impl std::fmt::Debug for Target {
+    /// Never the webhook's secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Email { address } => f.debug_struct("Email").field("address", address).finish(),
+            Target::Webhook { url, .. } => f
+                .debug_struct("Webhook")
+                .field("url", url)
+                .finish_non_exhaustive(),
+        }
+    }
 }
 
 /// A delivery claimed for one attempt.
@@ -24,6 +38,8 @@ pub enum Target {
 pub struct Claimed {
     pub notice_id: Uuid,
     pub subscription_id: Uuid,
+    /// The subscription's channel (kept with the delivery when it is deleted).
+    pub channel: Channel,
     /// This attempt's number, from 1.
     pub attempt: i32,
     pub order_id: String,
@@ -41,11 +57,7 @@ pub struct Claimed {
 
 impl Claimed {
     pub fn channel(&self) -> &'static str {
-        match self.target {
-            Some(Target::Email { .. }) => "email",
-            Some(Target::Webhook { .. }) => "webhook",
-            None => "none",
-        }
+        self.channel.as_str()
     }
 }
 
@@ -70,9 +82,9 @@ pub async fn claim(
          FROM due JOIN notifier.notices n ON n.id = due.notice_id
               LEFT JOIN notifier.subscriptions s ON s.id = due.subscription_id
          WHERE d.notice_id = due.notice_id AND d.subscription_id = due.subscription_id
-         RETURNING d.notice_id, d.subscription_id, d.attempts, n.order_id, n.customer_id,
+         RETURNING d.notice_id, d.subscription_id, d.channel, d.attempts, n.order_id, n.customer_id,
                    n.status, n.version, n.occurred_at, n.body, n.email_subject, n.email_text,
-                   s.channel, s.target, s.secret",
+                   s.target, s.secret",
     )
     .bind(limit as i64)
     .bind(lease.as_secs_f64())
@@ -82,17 +94,19 @@ pub async fn claim(
 }
 
 fn claimed(row: &sqlx::postgres::PgRow) -> Result<Claimed, sqlx::Error> {
-    let channel: Option<String> = row.try_get("channel")?;
+    let channel = orderflow_outbox::parsed(row, "channel", Channel::parse)?;
     let target: Option<String> = row.try_get("target")?;
     let secret: Option<String> = row.try_get("secret")?;
-    let target = match (channel.as_deref(), target, secret) {
-        (Some("email"), Some(address), _) => Some(Target::Email { address }),
-        (Some("webhook"), Some(url), Some(secret)) => Some(Target::Webhook { url, secret }),
+    // No target: the subscription was deleted.
+    let target = match (channel, target, secret) {
+        (Channel::Email, Some(address), _) => Some(Target::Email { address }),
+        (Channel::Webhook, Some(url), Some(secret)) => Some(Target::Webhook { url, secret }),
         _ => None,
     };
     Ok(Claimed {
         notice_id: row.try_get("notice_id")?,
         subscription_id: row.try_get("subscription_id")?,
+        channel,
         attempt: row.try_get("attempts")?,
         order_id: row.try_get("order_id")?,
         customer_id: row.try_get("customer_id")?,
@@ -184,4 +198,22 @@ struct Columns<'a> {
     outcome: Vec<Option<&'a str>>,
     delay: Vec<f64>,
     detail: Vec<Option<&'a str>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Target;
+
+    #[test]
+    fn a_webhooks_secret_never_shows() {
+        let target = Target::Webhook {
+            url: "https://hooks.example.com".into(),
+            secret: "5ec2e7".into(),
+        };
+        let shown = format!("{target:?}");
+        assert!(
+            shown.contains("hooks.example.com") && !shown.contains("5ec2e7"),
+            "{shown}"
+        );
+    }
 }

@@ -15,8 +15,6 @@ use crate::health::Health;
 use crate::metrics;
 use crate::retry::{Outcome, Policy, Settlement};
 use claims::{Claimed, Settled};
-use futures::FutureExt;
-use futures::stream::{FuturesUnordered, StreamExt};
 use orderflow_platform::Backoff;
 use publish::Publisher;
 use send::Sender;
@@ -24,6 +22,7 @@ use sqlx::PgPool;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 /// One delivery worker and what it needs.
@@ -77,21 +76,29 @@ impl Worker {
         }
     }
 
-    /// One attempt of each of `claimed`, all at once; the outcomes are recorded as they
-    /// come in, a group at a time, so a slow receiver holds back no one else's record.
-    /// False when stopped before everything was recorded.
+    /// One attempt of each of `claimed`, all at once, each a task of its own (its timeout
+    /// runs while earlier outcomes are recorded); the outcomes are recorded as they come
+    /// in, a group at a time, so a slow receiver holds back no one else's record. False
+    /// when stopped before everything was recorded.
     async fn deliver(&self, claimed: Vec<Claimed>, stop: &CancellationToken) -> bool {
-        let mut sending: FuturesUnordered<_> = claimed
-            .into_iter()
-            .map(|c| async move {
-                let outcome = self.sender.send(&c).await;
+        let mut sending = JoinSet::new();
+        for c in claimed {
+            let sender = self.sender.clone();
+            sending.spawn(async move {
+                let outcome = sender.send(&c).await;
                 (c, outcome)
-            })
-            .collect();
-        while let Some(first) = sending.next().await {
-            let mut done = vec![first];
-            while let Some(Some(next)) = sending.next().now_or_never() {
-                done.push(next);
+            });
+        }
+        while let Some(first) = sending.join_next().await {
+            let mut done = Vec::new();
+            let mut next = Some(first);
+            while let Some(joined) = next {
+                match joined {
+                    Ok(sent) => done.push(sent),
+                    // Its lease runs out and it is made again, under the same id.
+                    Err(e) => tracing::error!(error = %e, "a delivery attempt's task failed"),
+                }
+                next = sending.try_join_next();
             }
             if !self.settle(done, stop).await {
                 return false;

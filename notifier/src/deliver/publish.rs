@@ -62,78 +62,97 @@ impl Publisher {
         settled: &[(&Claimed, &Settlement, Option<&str>)],
     ) -> Result<(), PublishError> {
         let mut records = Vec::new();
-        for (claimed, settlement, detail) in settled {
-            match settlement {
-                Settlement::Delivered => {
-                    let sent = NotificationSent {
-                        notice_id: claimed.notice_id,
-                        order_id: claimed.order_id.clone(),
-                        customer_id: claimed.customer_id.clone(),
-                        status: claimed.status.clone(),
-                        version: claimed.version,
-                        occurred_at: claimed.occurred_at.timestamp_millis(),
-                        subscription_id: claimed.subscription_id,
-                        channel: claimed.channel().to_owned(),
-                        attempt: claimed.attempt,
-                        sent_at: chrono::Utc::now().timestamp_millis(),
-                    };
-                    let value = self
-                        .codec
-                        .encode(&sent)
-                        .await
-                        .map_err(PublishError::Encode)?;
-                    records.push((
-                        &self.outbound_topic,
-                        &claimed.order_id,
-                        value,
-                        OwnedHeaders::new(),
-                    ));
-                }
-                Settlement::Park => {
-                    let headers = OwnedHeaders::new()
-                        .insert(Header {
-                            key: "notice_id",
-                            value: Some(&claimed.notice_id.to_string()),
-                        })
-                        .insert(Header {
-                            key: "subscription_id",
-                            value: Some(&claimed.subscription_id.to_string()),
-                        })
-                        .insert(Header {
-                            key: "channel",
-                            value: Some(claimed.channel()),
-                        })
-                        .insert(Header {
-                            key: "attempts",
-                            value: Some(&claimed.attempt.to_string()),
-                        })
-                        .insert(Header {
-                            key: "error",
-                            value: Some(detail.unwrap_or_default()),
-                        });
-                    records.push((
-                        &self.dlq_topic,
-                        &claimed.order_id,
-                        claimed.body.clone().into_bytes(),
-                        headers,
-                    ));
-                }
-                Settlement::Retry(_) | Settlement::Drop => {}
-            }
+        for &(claimed, settlement, detail) in settled {
+            records.extend(self.record_of(claimed, settlement, detail).await?);
         }
-        let sends = records
-            .into_iter()
-            .map(|(topic, key, value, headers)| async move {
-                let record = FutureRecord::to(topic)
-                    .key(key)
-                    .payload(&value)
-                    .headers(headers);
-                self.producer
-                    .send(record, DELIVERY_TIMEOUT)
-                    .await
-                    .map(|_| ())
-                    .map_err(|(e, _)| PublishError::Kafka(e))
-            });
+        let sends = records.iter().map(|record| async move {
+            let future = FutureRecord::to(record.topic)
+                .key(record.key)
+                .payload(&record.value)
+                .headers(record.headers.clone());
+            self.producer
+                .send(future, DELIVERY_TIMEOUT)
+                .await
+                .map(|_| ())
+                .map_err(|(e, _)| PublishError::Kafka(e))
+        });
         try_join_all(sends).await.map(|_| ())
     }
+
+    /// The record an attempt that ended in `settlement` puts on the log, if any.
+    async fn record_of<'a>(
+        &'a self,
+        claimed: &'a Claimed,
+        settlement: &Settlement,
+        detail: Option<&str>,
+    ) -> Result<Option<Outgoing<'a>>, PublishError> {
+        let record = match settlement {
+            Settlement::Delivered => {
+                let value = self
+                    .codec
+                    .encode(&sent(claimed))
+                    .await
+                    .map_err(PublishError::Encode)?;
+                Outgoing {
+                    topic: &self.outbound_topic,
+                    key: &claimed.order_id,
+                    value,
+                    headers: OwnedHeaders::new(),
+                }
+            }
+            Settlement::Park => Outgoing {
+                topic: &self.dlq_topic,
+                key: &claimed.order_id,
+                value: claimed.body.clone().into_bytes(),
+                headers: dead_letter_headers(claimed, detail.unwrap_or_default()),
+            },
+            Settlement::Retry(_) | Settlement::Drop => return Ok(None),
+        };
+        Ok(Some(record))
+    }
+}
+
+/// One record for the log.
+struct Outgoing<'a> {
+    topic: &'a str,
+    key: &'a str,
+    value: Vec<u8>,
+    headers: OwnedHeaders,
+}
+
+/// What `notifications.outbound` says of a delivery made now.
+fn sent(claimed: &Claimed) -> NotificationSent {
+    NotificationSent {
+        notice_id: claimed.notice_id,
+        order_id: claimed.order_id.clone(),
+        customer_id: claimed.customer_id.clone(),
+        status: claimed.status.clone(),
+        version: claimed.version,
+        occurred_at: claimed.occurred_at.timestamp_millis(),
+        subscription_id: claimed.subscription_id,
+        channel: claimed.channel().to_owned(),
+        attempt: claimed.attempt,
+        sent_at: chrono::Utc::now().timestamp_millis(),
+    }
+}
+
+/// The headers of a dead letter: which delivery, after how many attempts, and why.
+fn dead_letter_headers(claimed: &Claimed, error: &str) -> OwnedHeaders {
+    let notice = claimed.notice_id.to_string();
+    let subscription = claimed.subscription_id.to_string();
+    let attempts = claimed.attempt.to_string();
+    [
+        ("notice_id", notice.as_str()),
+        ("subscription_id", subscription.as_str()),
+        ("channel", claimed.channel()),
+        ("attempts", attempts.as_str()),
+        ("error", error),
+    ]
+    .into_iter()
+    .fold(OwnedHeaders::new(), |headers, (key, value)| {
+        headers.insert(Header {
+            key,
+            value: Some(value),
+        })
+    })
 }

@@ -4,6 +4,7 @@
 mod crash;
 mod email;
 mod mailpit;
+mod refusals;
 mod smtp;
 mod support;
 mod webhooks;

@@ -36,7 +36,7 @@ impl BodyError {
             BodyError::PayloadTooLarge => Problem::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload-too-large",
-                "The body is larger than this route accepts (64 KiB).",
+                "The body is larger than this route accepts.",
             ),
             BodyError::Malformed(detail) => Problem::new(
                 StatusCode::BAD_REQUEST,

@@ -65,6 +65,9 @@ async function main() {
     pending = setTimeout(() => refresh(bearer).catch(() => {}), 300);
   }, (state) => {
     $("connection").textContent = state;
+    // `/events` is live only: after a reconnect the counts and revenue are read again, so
+    // what changed while the stream was away is not missed.
+    if (state === "live") refresh(bearer).catch(() => {});
   });
 }
 

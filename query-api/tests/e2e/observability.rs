@@ -43,6 +43,12 @@ const SERIES: &[&str] = &[
     "orderflow_query_waits_total",
     "orderflow_query_db_pool_connections",
     "orderflow_query_db_pool_max_connections",
+    "orderflow_notifier_records_total",
+    "orderflow_notifier_notices_total",
+    "orderflow_notifier_deliveries_queued_total",
+    "orderflow_notifier_deliveries_total",
+    "orderflow_notifier_deliveries",
+    "orderflow_notifier_oldest_due_seconds",
     "orderflow_dependency_up",
 ];
 
@@ -254,13 +260,14 @@ async fn a_real_prometheus_scrapes_every_service_and_sees_the_series_move() {
         ("command-service", stack.commands_url()),
         ("projector", stack.projector_url()),
         ("query-api", stack.queries_url()),
+        ("notifier", stack.notifier_url()),
     ];
     let rules = deploy_dir().join("alerts.yml");
     let prometheus = Prometheus::start(&binary, &rules, &targets).await;
     prometheus
         .until_at_least(
-            r#"sum(up{job=~"command-service|projector|query-api"})"#,
-            3.0,
+            r#"sum(up{job=~"command-service|projector|query-api|notifier"})"#,
+            4.0,
         )
         .await;
     // The services of one process share its recorder, and other tests' traffic counts too:
@@ -300,7 +307,7 @@ async fn a_real_prometheus_scrapes_every_service_and_sees_the_series_move() {
     // Series the alerts and the dashboard read: present once traffic has flowed, histograms
     // with their buckets (the quantiles need them).
     for series in [
-        r#"count(count by (job) (orderflow_build_info{job=~"command-service|projector|query-api"}))"#,
+        r#"count(count by (job) (orderflow_build_info{job=~"command-service|projector|query-api|notifier"}))"#,
         r#"count(orderflow_http_request_duration_seconds_bucket{job="command-service", method="POST", le="0.05"})"#,
         r#"count(orderflow_command_append_seconds_bucket{job="command-service"})"#,
         r#"count(orderflow_replay_partitions{job="command-service", state="total"})"#,
@@ -312,6 +319,9 @@ async fn a_real_prometheus_scrapes_every_service_and_sees_the_series_move() {
         r#"count(orderflow_projector_partitions_assigned{job="projector"})"#,
         r#"count(orderflow_query_cache_requests_total{job="query-api"})"#,
         r#"count(orderflow_query_db_pool_max_connections{job="query-api"})"#,
+        r#"count(orderflow_notifier_records_total{job="notifier", outcome="accepted"})"#,
+        r#"count(orderflow_notifier_oldest_due_seconds{job="notifier"})"#,
+        r#"count(orderflow_dependency_up{job="notifier", dependency="postgres"})"#,
     ] {
         prometheus.until_at_least(series, 1.0).await;
     }

@@ -79,7 +79,7 @@ pub struct Stack {
     queries: Service,
     projector_service: Service,
     /// Runs for the stack's life (the query API's subscriptions are its tables).
-    _notifier: Service,
+    notifier: Service,
 }
 
 /// Starts a projector with `settings`.
@@ -159,7 +159,7 @@ impl Stack {
             commands,
             queries,
             projector_service: projector,
-            _notifier: notifier,
+            notifier,
         }
     }
 
@@ -171,6 +171,11 @@ impl Stack {
     /// The query API's base URL.
     pub fn queries_url(&self) -> &str {
         &self.queries.address
+    }
+
+    /// The notifier's base URL (health and metrics).
+    pub fn notifier_url(&self) -> &str {
+        &self.notifier.address
     }
 
     /// The projector's base URL (health and metrics).

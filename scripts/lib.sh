@@ -139,6 +139,41 @@ install_mailpit() {
     "github.com/axllent/mailpit@$MAILPIT_VERSION"
 }
 
+# kubeconform (Go module proxy) and the Kubernetes JSON schemas it validates deploy/k8s
+# against: those of the PyPI package kubernetes-validate (only its data is used), with
+# their references made local files, since kubeconform cannot reach GitHub from here.
+KUBECONFORM_VERSION="${KUBECONFORM_VERSION:-v0.7.0}"
+KUBECONFORM_BIN="${KUBECONFORM_BIN:-$HOME/.cache/orderflow/go-bin/kubeconform}"
+KUBERNETES_VALIDATE_VERSION="${KUBERNETES_VALIDATE_VERSION:-1.37.0}"
+K8S_SCHEMA_VERSION="${K8S_SCHEMA_VERSION:-v1.33.0}"
+K8S_SCHEMAS="${K8S_SCHEMAS:-$HOME/.cache/orderflow/k8s-schemas/$K8S_SCHEMA_VERSION-strict}"
+install_kubeconform() {
+  if [ ! -x "$KUBECONFORM_BIN" ] || ! "$KUBECONFORM_BIN" -v 2>/dev/null | grep -q "${KUBECONFORM_VERSION}"; then
+    command -v go >/dev/null || apt_install golang-go
+    log "building kubeconform $KUBECONFORM_VERSION (Go module proxy)"
+    GOBIN="$(dirname "$KUBECONFORM_BIN")" go install -ldflags "-X main.version=$KUBECONFORM_VERSION" \
+      "github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION"
+  fi
+  [ -f "$K8S_SCHEMAS/.kubernetes-validate-$KUBERNETES_VALIDATE_VERSION" ] && return 0
+  log "installing the Kubernetes $K8S_SCHEMA_VERSION schemas (kubernetes-validate $KUBERNETES_VALIDATE_VERSION, PyPI)"
+  ensure_venv
+  "$PY_VENV/bin/pip" install -q --no-deps "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
+  rm -rf "$K8S_SCHEMAS" && mkdir -p "$K8S_SCHEMAS"
+  "$PY_VENV/bin/python" - "$K8S_SCHEMA_VERSION" "$K8S_SCHEMAS" <<'PY'
+import importlib.util, os, sys
+version, out = sys.argv[1], sys.argv[2]
+# Found, not imported: the package's code needs dependencies its data does not.
+package = importlib.util.find_spec("kubernetes_validate").submodule_search_locations[0]
+src = os.path.join(package, "kubernetes-json-schema", f"{version}-local-strict")
+for name in os.listdir(src):
+    with open(os.path.join(src, name)) as f:
+        text = f.read().replace('"/api/_definitions.json', f'"file://{out}/_definitions.json')
+    with open(os.path.join(out, name), "w") as f:
+        f.write(text)
+PY
+  touch "$K8S_SCHEMAS/.kubernetes-validate-$KUBERNETES_VALIDATE_VERSION"
+}
+
 # Mailpit as the local stack's SMTP server (:1025) and inbox (http://127.0.0.1:8025), for
 # the notifier's email; reused when it already answers.
 start_mailpit() {

@@ -24,6 +24,9 @@ export ORDERFLOW_CHROMIUM
 # An SMTP server for the notifier's email tests.
 install_mailpit
 export ORDERFLOW_MAILPIT="$MAILPIT_BIN"
+# kubeconform and the Kubernetes schemas for deploy/k8s (query-api/tests/e2e/kubernetes.rs).
+install_kubeconform
+export ORDERFLOW_KUBECONFORM="$KUBECONFORM_BIN" ORDERFLOW_K8S_SCHEMAS="$K8S_SCHEMAS"
 export ORDERFLOW_KAFKA_LIBS="$KAFKA_LIBS"
 export ORDERFLOW_REGISTRY_JAR="$APICURIO_JAR" ORDERFLOW_REGISTRY_JAVA="$REGISTRY_JAVA"
 # Tests create their databases as the stack's admin (not a superuser) and log in as the

@@ -6,6 +6,7 @@ mod broker;
 mod broker_faults;
 mod customers;
 mod demo;
+mod kubernetes;
 mod load;
 mod notifications;
 mod observability;

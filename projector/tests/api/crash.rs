@@ -81,7 +81,7 @@ async fn a_projector_killed_with_sigkill_mid_batch_and_restarted_matches_a_fold_
 }
 
 /// The stack's log decoded, in log order per partition, and each partition's end.
-async fn decoded_log(stack: &Stack) -> (Vec<Event>, BTreeMap<i32, i64>) {
+pub(crate) async fn decoded_log(stack: &Stack) -> (Vec<Event>, BTreeMap<i32, i64>) {
     let records = read_topic(&stack.topic).await;
     let mut log = Vec::with_capacity(records.len());
     let mut ends: BTreeMap<i32, i64> = (0..PARTITIONS).map(|p| (p, 0)).collect();
@@ -95,7 +95,7 @@ async fn decoded_log(stack: &Stack) -> (Vec<Event>, BTreeMap<i32, i64>) {
 }
 
 /// What a fold of `log` gives, and how many of its events the fold ignored.
-fn fold_of(log: &[Event]) -> (ReadModel, usize) {
+pub(crate) fn fold_of(log: &[Event]) -> (ReadModel, usize) {
     let mut folder = Folder::default();
     log.iter().for_each(|event| folder.push(event));
     let ignored = folder.ignored;
@@ -122,13 +122,13 @@ async fn killed_a_quarter_in(
 }
 
 /// The live generation's tables, as `verify` reads them.
-async fn stored_read_model_of(stack: &Stack) -> ReadModel {
+pub(crate) async fn stored_read_model_of(stack: &Stack) -> ReadModel {
     let mut db = stack.db.acquire().await.unwrap();
     stored_read_model(&mut db).await.unwrap()
 }
 
 /// Stored next offsets of the stack's topic, by partition.
-async fn stored_offsets(stack: &Stack) -> BTreeMap<i32, i64> {
+pub(crate) async fn stored_offsets(stack: &Stack) -> BTreeMap<i32, i64> {
     stack.stored_offsets().await.into_iter().collect()
 }
 

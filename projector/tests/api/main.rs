@@ -8,6 +8,7 @@ mod crash;
 mod faults;
 mod fixtures;
 mod helpers;
+mod instances;
 mod log;
 mod members;
 mod metrics;

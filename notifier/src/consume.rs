@@ -85,6 +85,11 @@ pub fn subscribe(
             ("auto.offset.reset", "earliest"),
             ("isolation.level", "read_committed"),
             ("fetch.wait.max.ms", "100"),
+            // A member that died without leaving (SIGKILL, a lost node) holds its
+            // partitions until its session expires: 10 s, not librdkafka's 45 s, so the
+            // others take over soon. Overridable with ORDERFLOW_KAFKA_PROPERTIES.
+            ("session.timeout.ms", "10000"),
+            ("heartbeat.interval.ms", "2000"),
         ])
         .create_with_context(AssignmentContext { assigned, health })?;
     consumer.subscribe(&[topic])?;

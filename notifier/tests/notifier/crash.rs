@@ -8,9 +8,11 @@ use std::collections::BTreeSet;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-fn spawn_notifier(harness: &Harness) -> Child {
+/// The notifier binary on `harness`'s stack, listening on `listen`.
+pub(crate) fn spawn_notifier_on(harness: &Harness, listen: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_notifier"))
         .args(harness.args())
+        .args(["--listen", listen])
         // A short lease: what the killed process had in flight is sent again soon.
         .args(["--lease-ms", "1000"])
         .env("RUST_LOG", "warn")
@@ -18,6 +20,10 @@ fn spawn_notifier(harness: &Harness) -> Child {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("the notifier binary starts")
+}
+
+fn spawn_notifier(harness: &Harness) -> Child {
+    spawn_notifier_on(harness, "127.0.0.1:0")
 }
 
 #[tokio::test]

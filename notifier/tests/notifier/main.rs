@@ -3,6 +3,7 @@
 
 mod crash;
 mod email;
+mod instances;
 mod mailpit;
 mod refusals;
 mod smtp;

@@ -22,6 +22,8 @@ pub fn brokers() -> String {
 
 pub struct Harness {
     pub topic: String,
+    /// The notifiers' consumer group: every notifier of the harness is a member.
+    group: String,
     pub outbound_topic: String,
     pub dlq_topic: String,
     pub database_url: String,
@@ -71,6 +73,7 @@ impl Harness {
             .create()
             .unwrap();
         Harness {
+            group: format!("nt-{id}"),
             outbound_topic: format!("notifications.outbound.test-{id}"),
             dlq_topic: format!("notifications.dlq.test-{id}"),
             topic,
@@ -84,18 +87,18 @@ impl Harness {
 
     /// The notifier's settings for this stack, quick retries, plus `extra` flags.
     pub fn settings(&self, extra: &[&str]) -> Settings {
-        let mut args = vec!["notifier".to_owned()];
+        let mut args = vec!["notifier".to_owned(), "--listen=127.0.0.1:0".to_owned()];
         args.extend(self.args());
         args.extend(extra.iter().map(|s| (*s).to_owned()));
         <Settings as clap::Parser>::parse_from(args)
     }
 
-    /// The flags of [`Harness::settings`], for the binary too.
+    /// The flags of [`Harness::settings`] but the address, for the binary too.
     pub fn args(&self) -> Vec<String> {
         let mut args: Vec<String> = [
             ("--kafka-brokers", brokers()),
             ("--topic", self.topic.clone()),
-            ("--group", format!("nt-{}", Uuid::new_v4().simple())),
+            ("--group", self.group.clone()),
             ("--outbound-topic", self.outbound_topic.clone()),
             ("--dlq-topic", self.dlq_topic.clone()),
             ("--database-url", self.database_url.clone()),
@@ -103,7 +106,6 @@ impl Harness {
             ("--retry-base-ms", "100".into()),
             ("--retry-cap-ms", "400".into()),
             ("--poll-ms", "50".into()),
-            ("--listen", "127.0.0.1:0".into()),
         ]
         .into_iter()
         .flat_map(|(k, v)| [k.to_owned(), v])

@@ -15,6 +15,7 @@
 //! - `aggregates`: per-partition state, preconditions, ownership and the location cap;
 //!   `idempotency`: caller-scoped keys and their per-order index;
 //! - `log`: topic creation, producer, consumer and broker probe;
+//! - `ownership`: which instance owns which partition (ADR 0015, in progress);
 //! - `readiness`: what `/readyz` reports; `metrics`: what operators see on `/metrics`;
 //! - `error`: [`CommandError`], the boundary between HTTP and the workers.
 
@@ -27,6 +28,7 @@ mod http;
 mod idempotency;
 mod log;
 mod metrics;
+pub mod ownership;
 mod readiness;
 mod settings;
 mod worker;

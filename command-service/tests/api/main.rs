@@ -13,6 +13,7 @@ mod lifecycle;
 mod log;
 mod metrics;
 mod openapi;
+mod ownership;
 mod registry;
 mod replay;
 mod validation;

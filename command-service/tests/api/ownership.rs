@@ -1,0 +1,76 @@
+//! The owner directory of ADR 0015 against the real broker: two members of one consumer
+//! group, each with its base URL as its `client.id`, and the group's description tells
+//! which of them owns each partition, exactly as each member sees its own assignment.
+
+use crate::helpers::brokers;
+use orderflow_command_service::ownership::directory::describe;
+use orderflow_platform::{KafkaSettings, LogSettings, ensure_topic};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+fn member(kafka: &KafkaSettings, group: &str, url: &str, topic: &str) -> BaseConsumer {
+    let consumer: BaseConsumer = kafka
+        .client_config(&[
+            ("group.id", group),
+            ("client.id", url),
+            ("enable.auto.commit", "false"),
+            ("session.timeout.ms", "6000"),
+        ])
+        .create()
+        .unwrap();
+    consumer.subscribe(&[topic]).unwrap();
+    consumer
+}
+
+/// The partitions `consumer` holds once the group has settled with both members.
+fn own_partitions(consumer: &BaseConsumer) -> Vec<i32> {
+    let assignment = consumer.assignment().unwrap();
+    let mut partitions: Vec<i32> = assignment
+        .elements()
+        .iter()
+        .map(|e| e.partition())
+        .collect();
+    partitions.sort_unstable();
+    partitions
+}
+
+#[tokio::test]
+async fn the_group_description_names_the_owner_of_every_partition() {
+    let kafka = KafkaSettings::new(brokers());
+    let topic = format!("orders.events.test-own-{}", Uuid::new_v4().simple());
+    ensure_topic(&kafka, &LogSettings::new(&topic))
+        .await
+        .unwrap();
+    let group = format!("cs-own-{}", Uuid::new_v4().simple());
+    let urls = ["http://10.0.0.1:8080", "http://10.0.0.2:8080"];
+    let members = [
+        member(&kafka, &group, urls[0], &topic),
+        member(&kafka, &group, urls[1], &topic),
+    ];
+
+    // Poll both until they share the six partitions.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (a, b) = loop {
+        for m in &members {
+            m.poll(Duration::from_millis(100));
+        }
+        let (a, b) = (own_partitions(&members[0]), own_partitions(&members[1]));
+        if !a.is_empty() && !b.is_empty() && a.len() + b.len() == 6 {
+            break (a, b);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the group did not settle: {a:?} {b:?}"
+        );
+    };
+
+    let owners = describe(&members[0], &group, &topic, Duration::from_secs(5)).unwrap();
+    let expected: BTreeMap<i32, String> = a
+        .iter()
+        .map(|&p| (p, urls[0].to_owned()))
+        .chain(b.iter().map(|&p| (p, urls[1].to_owned())))
+        .collect();
+    assert_eq!(owners, expected);
+}

@@ -5,6 +5,7 @@ use crate::aggregates::{Ack, CommandRequest};
 use crate::error::CommandError;
 use crate::log;
 use crate::metrics;
+use crate::ownership::partitions::Held;
 use crate::readiness::Readiness;
 use crate::settings::Settings;
 use crate::worker::{Worker, WorkerContext, WorkerMsg};
@@ -82,6 +83,16 @@ impl AppState {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let workers = guard.as_ref().ok_or(CommandError::Replaying)?;
         let partition = partition_for_key(order_id.as_bytes(), workers.len() as i32);
+        match self.readiness.held(partition) {
+            Held::Serving => {}
+            Held::Replaying => return Err(CommandError::Replaying),
+            // Another instance's (ADR 0015): the client retries (forwarding is to come).
+            Held::NotOwned => {
+                return Err(CommandError::Unavailable(
+                    "the order's partition is served by another instance".into(),
+                ));
+            }
+        }
         // Its worker waits at a record it cannot read: it would not answer in time.
         if let Some(reason) = self.readiness.stalled_at(partition) {
             return Err(CommandError::Unavailable(reason));
@@ -168,6 +179,10 @@ pub async fn run(
         "serving commands"
     );
     let http = settings.http.clone();
+    let mut settings = settings;
+    if settings.advertise_url.is_none() {
+        settings.advertise_url = Some(format!("http://{}", listener.local_addr()?));
+    }
     let mut log_side = tokio::spawn(start_log_side(settings, state.clone()));
     // The limits per principal sit on the router; the server's own limits are `serve`'s.
     let served = serve(listener, crate::http::router(state), shutdown, &http);
@@ -285,7 +300,15 @@ async fn connect(
         (0..partitions).map(|_| mpsc::unbounded_channel()).unzip();
     let deliveries = log::Deliveries::new(failure_senders);
     let producer = log::producer(&settings.kafka, deliveries).context("creating the producer")?;
-    let reader = Arc::new(log::reader(&settings.kafka).context("creating the consumer")?);
+    let membership = log::Membership {
+        group: settings.group(),
+        advertised_url: settings.advertise_url.clone().unwrap_or_default(),
+        topic: topic.clone(),
+        readiness: state.readiness.clone(),
+        changes: Default::default(),
+    };
+    let reader =
+        Arc::new(log::reader(&settings.kafka, membership).context("creating the consumer")?);
     let ends = log::end_offsets(reader.clone(), &topic, partitions)
         .await
         .context("reading end offsets")?;

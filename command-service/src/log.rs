@@ -1,15 +1,16 @@
-//! The Kafka side: the topic, the producer, the reader that feeds the workers, and the
-//! broker health probe.
+//! The Kafka side: the topic, the producer, the reader that feeds the workers (a member of
+//! the command services' group, ADR 0015), and the broker health probe.
 
 use crate::readiness::Readiness;
 use crate::worker::WorkerMsg;
 use orderflow_platform::{KafkaSettings, QuietEof, access_denied, log_gone, possibly_persisted};
 use rdkafka::client::ClientContext;
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{DeliveryResult, ProducerContext, ThreadedProducer};
+use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{Message, Offset, TopicPartitionList};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -89,33 +90,112 @@ pub fn producer(kafka: &KafkaSettings, deliveries: Deliveries) -> Result<Appende
         .create_with_context(deliveries)
 }
 
-/// A consumer that reads every partition from the beginning without a group: the command
-/// side folds the whole log, it does not share it.
-pub fn reader(kafka: &KafkaSettings) -> Result<Reader, KafkaError> {
+/// A member of the command services' consumer group (ADR 0015): it reads the partitions
+/// the group assigns it, each from offset 0 (every assignment replays), and its `client.id`
+/// is the URL other instances reach it at.
+pub fn reader(kafka: &KafkaSettings, membership: Membership) -> Result<Reader, KafkaError> {
+    let group = membership.group.clone();
+    let client_id = membership.advertised_url.clone();
     kafka
         .client_config(&[
-            ("group.id", "orderflow-command-service"),
+            ("group.id", group.as_str()),
+            ("client.id", client_id.as_str()),
             ("enable.auto.commit", "false"),
             ("enable.auto.offset.store", "false"),
             // A record of an aborted transaction is not part of the log (ADR 0010).
             ("isolation.level", "read_committed"),
-            // The log starts at offset 0 (unlimited retention). A position outside it is
-            // an error, never a silent jump to another offset.
+            // Every assignment names offset 0 (the log starts there: unlimited retention).
+            // A position outside it is an error, never a silent jump to another offset.
             ("auto.offset.reset", "error"),
             // A command is acknowledged when its event is read back: the broker answers a
             // fetch as soon as one byte is there, so the wait only bounds idle fetches.
             ("fetch.wait.max.ms", "100"),
             ("fetch.min.bytes", "1"),
-            // The end of the replay is the first end-of-partition event: librdkafka sends
+            // The end of a replay is the first end-of-partition event: librdkafka sends
             // it when the fetch position reaches the end the broker reports (the last
             // stable offset under read_committed).
             ("enable.partition.eof", "true"),
+            // An instance that died without leaving holds its partitions until its session
+            // expires: 10 s, so another takes them over soon (ADR 0015).
+            ("session.timeout.ms", "10000"),
+            ("heartbeat.interval.ms", "2000"),
+            // Eager: a partition is revoked everywhere before it is assigned anywhere.
+            ("partition.assignment.strategy", "range"),
         ])
-        .create_with_context(QuietEof)
+        .create_with_context(membership)
 }
 
 /// The consumer the command side reads the log with.
-pub type Reader = StreamConsumer<QuietEof>;
+pub type Reader = StreamConsumer<Membership>;
+
+/// This instance in the group: its rebalance callback records what it is assigned and
+/// what it loses in the readiness (at once: a worker checks it before acknowledging), and
+/// queues the changes for the workers, which `feed_workers` hands over before any record
+/// of the new assignment.
+pub struct Membership {
+    pub group: String,
+    pub advertised_url: String,
+    pub topic: String,
+    pub readiness: Arc<Readiness>,
+    pub changes: Mutex<Vec<(i32, WorkerMsg)>>,
+}
+
+impl ClientContext for Membership {
+    fn error(&self, error: KafkaError, reason: &str) {
+        QuietEof.error(error, reason);
+    }
+}
+
+impl ConsumerContext for Membership {
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        let partitions: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
+        let mut changes = self.changes.lock().unwrap_or_else(|e| e.into_inner());
+        let applied = match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                tracing::info!(?partitions, "partitions assigned; replaying them");
+                self.readiness.assigned(&partitions);
+                changes.extend(partitions.iter().map(|&p| (p, WorkerMsg::Assigned)));
+                from_offset_zero(&self.topic, &partitions).and_then(|tpl| consumer.assign(&tpl))
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                tracing::info!(?partitions, "partitions revoked");
+                self.readiness.revoked(&partitions);
+                changes.extend(partitions.iter().map(|&p| (p, WorkerMsg::Revoked)));
+                consumer.unassign()
+            }
+            other => {
+                tracing::error!(error = ?other, "rebalance failed");
+                consumer.unassign()
+            }
+        };
+        if let Err(e) = applied {
+            tracing::error!(error = %e, "applying the rebalance failed");
+        }
+    }
+}
+
+impl Membership {
+    /// The changes of the rebalances since the last call, in order.
+    fn take_changes(&self) -> Vec<(i32, WorkerMsg)> {
+        std::mem::take(&mut *self.changes.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// `partitions` of `topic`, each at offset 0.
+fn from_offset_zero(topic: &str, partitions: &[i32]) -> Result<TopicPartitionList, KafkaError> {
+    let mut tpl = TopicPartitionList::new();
+    for &p in partitions {
+        // Offset 0, not "beginning": a log whose first records were deleted is out of
+        // range, which the reader must see rather than start later.
+        tpl.add_partition_offset(topic, p, Offset::Offset(0))?;
+    }
+    Ok(tpl)
+}
 
 /// The high watermark of each partition: the replay's progress total (the replay itself
 /// ends at end-of-partition events).
@@ -154,48 +234,33 @@ pub(crate) fn refusal(action: &str, error: &(dyn std::error::Error + 'static)) -
     None
 }
 
-/// Assigns every partition from offset 0 and hands each record to its worker, until the
-/// workers are gone or the log is (then the readiness says why, and the reader stops).
+/// Joins the group on the topic and hands each record to its worker, each rebalance's
+/// changes first, until the workers are gone or the log is (then the readiness says why,
+/// and the reader stops).
 pub async fn feed_workers(
     consumer: Arc<Reader>,
     topic: String,
     workers: Vec<mpsc::Sender<WorkerMsg>>,
     readiness: Arc<Readiness>,
 ) {
-    let mut assignment = TopicPartitionList::new();
-    for p in 0..workers.len() as i32 {
-        // Offset 0, not "beginning": a log whose first records were deleted is out of
-        // range, which the reader must see rather than start later.
-        // An assignment error leaves `recv` failing below, where it is logged.
-        let _ = assignment.add_partition_offset(&topic, p, Offset::Offset(0));
-    }
-    if let Err(e) = consumer.assign(&assignment) {
-        tracing::error!(error = %e, "cannot assign the topic's partitions");
+    if let Err(e) = consumer.subscribe(&[&topic]) {
+        tracing::error!(error = %e, "cannot join the group on the topic");
         return;
     }
     loop {
-        match consumer.recv().await {
-            Ok(message) => {
-                let partition = message.partition() as usize;
-                let Some(worker) = workers.get(partition) else {
-                    continue;
-                };
-                if worker
-                    .send(WorkerMsg::Record(message.detach()))
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
+        let received = consumer.recv().await;
+        // A rebalance runs inside `recv`: its changes reach the workers before any record
+        // of the new assignment.
+        for (partition, change) in consumer.context().take_changes() {
+            if let Some(worker) = workers.get(partition as usize)
+                && worker.send(change).await.is_err()
+            {
+                return;
             }
-            Err(KafkaError::PartitionEOF(partition)) => {
-                let Some(worker) = workers.get(partition as usize) else {
-                    continue;
-                };
-                if worker.send(WorkerMsg::EndOfLog).await.is_err() {
-                    return;
-                }
-            }
+        }
+        let (partition, msg) = match received {
+            Ok(message) => (message.partition(), WorkerMsg::Record(message.detach())),
+            Err(KafkaError::PartitionEOF(partition)) => (partition, WorkerMsg::EndOfLog),
             Err(e) => {
                 if let Some(failure) = log_gone(&topic, &e) {
                     readiness.fail(failure);
@@ -209,7 +274,13 @@ pub async fn feed_workers(
                     tracing::warn!(error = %e, "reading the log failed; retrying");
                 }
                 tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
             }
+        };
+        if let Some(worker) = workers.get(partition as usize)
+            && worker.send(msg).await.is_err()
+        {
+            return;
         }
     }
 }

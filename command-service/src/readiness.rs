@@ -3,9 +3,10 @@
 //! partition stalled at a record it cannot read yet.
 
 use crate::metrics;
+use crate::ownership::partitions::{Held, Partitions};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// How long a refusal the reader saw counts: it sees one about every second while the
@@ -24,8 +25,8 @@ struct Denial {
 /// Shared readiness and counters of the service.
 #[derive(Debug, Default)]
 pub struct Readiness {
-    partitions: AtomicUsize,
-    replayed: AtomicUsize,
+    /// What this instance does with each partition (ADR 0015).
+    partitions: Partitions,
     broker_up: AtomicBool,
     ignored: AtomicU64,
     folded: AtomicU64,
@@ -40,29 +41,50 @@ pub struct Readiness {
 }
 
 impl Readiness {
-    /// Starts counting down the replay of `partitions` partitions.
+    /// A log of `partitions` partitions, none held until the group assigns some.
     pub fn expect_partitions(&self, partitions: usize) {
-        self.partitions.store(partitions, Ordering::SeqCst);
-        metrics::replay_partitions(self.replayed.load(Ordering::SeqCst), partitions);
+        self.partitions.expect(partitions);
+        self.report_replay();
     }
 
     /// Back to "replaying", for a restart of the log side.
     pub(crate) fn reset(&self) {
-        self.replayed.store(0, Ordering::SeqCst);
+        self.partitions.reset();
         self.stalled().clear();
-        metrics::replay_partitions(0, self.partitions.load(Ordering::SeqCst));
+        self.report_replay();
     }
 
-    pub(crate) fn partition_replayed(&self) {
-        let done = self.replayed.fetch_add(1, Ordering::SeqCst) + 1;
-        let total = self.partitions.load(Ordering::SeqCst);
-        metrics::replay_partitions(done, total);
-        if done == total {
+    /// The group assigned `partitions` to this instance: each replays before it serves.
+    pub(crate) fn assigned(&self, partitions: &[i32]) {
+        self.partitions.assigned(partitions);
+        self.report_replay();
+    }
+
+    /// The group took `partitions` away: nothing is acknowledged for them any more.
+    pub(crate) fn revoked(&self, partitions: &[i32]) {
+        self.partitions.revoked(partitions);
+        self.report_replay();
+    }
+
+    pub(crate) fn partition_replayed(&self, partition: i32) {
+        if self.partitions.replayed(partition) {
+            let (serving, _) = self.partitions.progress();
             tracing::info!(
-                partitions = done,
+                partitions = serving,
                 "state replayed from the log; accepting commands"
             );
         }
+        self.report_replay();
+    }
+
+    /// What this instance does with `partition`.
+    pub fn held(&self, partition: i32) -> Held {
+        self.partitions.held(partition)
+    }
+
+    fn report_replay(&self) {
+        let (serving, held) = self.partitions.progress();
+        metrics::replay_partitions(serving, held);
     }
 
     /// The log this service folds is gone or unreadable: not ready until restarted, and
@@ -153,18 +175,15 @@ impl Readiness {
         self.stalled.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Every partition has been folded up to where the log ended at start-up.
+    /// A member of the group, with every partition it holds folded up to where the log
+    /// ended when it was assigned.
     pub fn is_replayed(&self) -> bool {
-        let partitions = self.partitions.load(Ordering::SeqCst);
-        partitions > 0 && self.replayed.load(Ordering::SeqCst) >= partitions
+        self.partitions.is_replayed()
     }
 
-    /// `(replayed, total)` partitions, for progress reports.
+    /// `(replayed, held)` partitions, for progress reports.
     pub fn progress(&self) -> (usize, usize) {
-        (
-            self.replayed.load(Ordering::SeqCst),
-            self.partitions.load(Ordering::SeqCst),
-        )
+        self.partitions.progress()
     }
 
     pub fn set_broker_up(&self, up: bool) {

@@ -39,6 +39,15 @@ pub struct Settings {
         default_value_t = 1_000
     )]
     pub max_locations_per_order: u32,
+    /// The consumer group the instances share the log's partitions in (ADR 0015);
+    /// `orderflow-command-service.<topic>` when not set, so services of different logs
+    /// never rebalance each other.
+    #[arg(long, env = "ORDERFLOW_COMMAND_GROUP")]
+    pub group: Option<String>,
+    /// The base URL other instances reach this one at (its `client.id` in the group);
+    /// `http://<listen address>` when not set (on Kubernetes: the pod's IP).
+    #[arg(long, env = "ORDERFLOW_COMMAND_ADVERTISE_URL")]
+    pub advertise_url: Option<String>,
     #[command(flatten)]
     pub auth: AuthSettings,
     #[command(flatten)]
@@ -57,9 +66,18 @@ impl Settings {
             command_timeout_ms: 10_000,
             http: HttpSettings::default(),
             max_locations_per_order: 1_000,
+            group: None,
+            advertise_url: None,
             auth: AuthSettings::with_jwks(orderflow_auth::DEV_JWKS),
             metrics: MetricsSettings::default(),
         }
+    }
+
+    /// The consumer group of the instances on this log.
+    pub(crate) fn group(&self) -> String {
+        self.group
+            .clone()
+            .unwrap_or_else(|| format!("orderflow-command-service.{}", self.log.topic))
     }
 
     pub(crate) fn command_timeout(&self) -> Duration {

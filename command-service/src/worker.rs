@@ -13,6 +13,7 @@ use crate::doubt::{Doubt, Doubts, fetch_end};
 use crate::error::CommandError;
 use crate::log::{Appender, DeliveryFailure, Reader};
 use crate::metrics::{self, PartitionReport};
+use crate::ownership::partitions::Held;
 use crate::readiness::Readiness;
 use orderflow_auth::Principal;
 use orderflow_domain::{Event, EventMeta, FoldOutcome, Order, Timestamp, decide};
@@ -36,6 +37,11 @@ pub enum WorkerMsg {
     Record(OwnedMessage),
     /// The reader reached the end of the partition: everything up to here is folded.
     EndOfLog,
+    /// The group assigned the partition here (again): replay it from offset 0, the
+    /// records follow.
+    Assigned,
+    /// The group took the partition away: answer what waits with 503 and forget it.
+    Revoked,
     /// The current aggregate state of an order, if the caller may see it.
     Inspect(
         String,
@@ -133,6 +139,8 @@ impl Worker {
                     Some(WorkerMsg::Command(request, reply)) => self.on_command(request, reply).await,
                     Some(WorkerMsg::Record(record)) => self.on_record(record).await,
                     Some(WorkerMsg::EndOfLog) => self.mark_replayed(),
+                    Some(WorkerMsg::Assigned) => self.forget("the partition is being replayed"),
+                    Some(WorkerMsg::Revoked) => self.forget("the partition moved to another instance"),
                     Some(WorkerMsg::Inspect(order_id, caller, reply)) => {
                         let answer = if self.replayed { self.aggregates.inspect(&order_id, &caller) } else { Err(CommandError::Replaying) };
                         let _ = reply.send(answer);
@@ -163,7 +171,7 @@ impl Worker {
     fn mark_replayed(&mut self) {
         if !self.replayed {
             self.replayed = true;
-            self.ctx.readiness.partition_replayed();
+            self.ctx.readiness.partition_replayed(self.partition);
             self.report.report(self.aggregates.len());
             tracing::info!(
                 partition = self.partition,
@@ -176,6 +184,10 @@ impl Worker {
     async fn on_command(&mut self, request: CommandRequest, reply: Reply) {
         if !self.replayed {
             let _ = reply.send(Err(CommandError::Replaying));
+            return;
+        }
+        if self.ctx.readiness.held(self.partition) != Held::Serving {
+            let _ = reply.send(Err(moved()));
             return;
         }
         let order_id = request.order_id.clone();
@@ -299,7 +311,10 @@ impl Worker {
         else {
             return;
         };
-        let answer = if outcome == FoldOutcome::Accepted {
+        let answer = if self.ctx.readiness.held(self.partition) != Held::Serving {
+            // The partition was revoked: its new owner decides from here (ADR 0015).
+            Err(moved())
+        } else if outcome == FoldOutcome::Accepted {
             metrics::append_confirmed(in_flight.appended.elapsed());
             Ok(Ack {
                 order_id: event.order_id.clone(),
@@ -393,6 +408,24 @@ impl Worker {
         }
     }
 
+    /// Answers every command in flight or waiting with 503 (`why`) and starts over from an
+    /// empty partition: after a revocation, or before the replay of a new assignment.
+    fn forget(&mut self, why: &str) {
+        for (_, queue) in self.queues.drain() {
+            let in_flight = queue.in_flight.and_then(|f| f.reply);
+            for reply in in_flight
+                .into_iter()
+                .chain(queue.waiting.into_iter().map(|(_, r)| r))
+            {
+                let _ = reply.send(Err(CommandError::Unavailable(why.to_owned())));
+            }
+        }
+        self.aggregates = Aggregates::new(self.partition, self.ctx.max_locations);
+        self.doubts = Doubts::default();
+        self.next_offset = 0;
+        self.replayed = false;
+    }
+
     /// Starts waiting commands of `order_id` until one is in flight, or forgets the
     /// emptied queue. Commands answered without an append are handled in this loop.
     async fn drain(&mut self, order_id: &str) {
@@ -407,6 +440,11 @@ impl Worker {
             self.start(request, reply).await;
         }
     }
+}
+
+/// The answer to a command of a partition this instance no longer (or not yet) serves.
+fn moved() -> CommandError {
+    CommandError::Unavailable("the order's partition moved between instances; retry".into())
 }
 
 fn now() -> Timestamp {

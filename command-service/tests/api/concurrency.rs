@@ -1,5 +1,6 @@
-//! Two writers on one topic: the log decides, and no client is told 2xx for an event the
-//! fold ignored.
+//! Two writers on one topic's partitions (an instance and a zombie outside its group,
+//! which believes it owns them too): the log decides, and no client is told 2xx for an
+//! event the fold ignored.
 
 use crate::helpers::{LogRecord, TestApp, spawn_app};
 use orderflow_domain::{FoldOutcome, Order, fold};
@@ -13,7 +14,7 @@ async fn two_instances_never_acknowledge_an_event_the_log_ignores() {
     for _ in 0..10 {
         ids.push(a.place_ok().await);
     }
-    let b = a.second_instance().await;
+    let b = a.zombie_instance().await;
     // Both instances race to move the same orders; each order gets commands from both.
     let ((acked_a, statuses_a), (acked_b, statuses_b)) =
         tokio::join!(hammer(&a, &ids, "a"), hammer(&b, &ids, "b"));
@@ -170,7 +171,7 @@ async fn racing_location_updates_from_two_instances_are_acknowledged_only_when_a
     for _ in 0..5 {
         ids.push(a.order_at(&["pack", "ship"]).await);
     }
-    let b = a.second_instance().await;
+    let b = a.zombie_instance().await;
     // Location updates are always allowed while shipped: every 409 here is a lost race.
     let send = |app: &TestApp, round: usize| {
         let requests: Vec<_> = ids

@@ -74,3 +74,54 @@ async fn the_group_description_names_the_owner_of_every_partition() {
         .collect();
     assert_eq!(owners, expected);
 }
+
+/// `POST /orders/{id}/{step}` on `app`: the status, and whether a 503 says when to retry.
+async fn step(app: &crate::helpers::TestApp, id: &str, step: &str) -> (u16, bool) {
+    let (path, body) = crate::helpers::step_request(step);
+    let response = app.post(&format!("/orders/{id}/{path}"), &body, &[]).await;
+    let retry = response.headers().contains_key("retry-after");
+    (response.status().as_u16(), retry)
+}
+
+#[tokio::test]
+async fn two_instances_share_the_partitions_and_the_survivor_takes_them_over() {
+    let mut a = crate::helpers::spawn_app().await;
+    let mut ids = Vec::new();
+    for _ in 0..12 {
+        ids.push(a.place_ok().await);
+    }
+
+    // A second instance joins the group: each order is now served by exactly one of the
+    // two, which replayed it; the other answers 503 with Retry-After.
+    let b = a.second_instance().await;
+    a.wait_ready().await;
+    let mut served = [0, 0];
+    for id in &ids {
+        let (at_a, at_b) = (step(&a, id, "pack").await, step(&b, id, "pack").await);
+        match (at_a, at_b) {
+            ((200, _), (503, true)) => served[0] += 1,
+            ((503, true), (200, _)) => served[1] += 1,
+            other => panic!("{id}: {other:?}"),
+        }
+    }
+    assert!(
+        served[0] > 0 && served[1] > 0,
+        "the partitions are shared: {served:?}"
+    );
+
+    // The first leaves: the survivor takes its partitions over, replays them and serves
+    // every order.
+    a.shutdown().await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for id in &ids {
+        loop {
+            match step(&b, id, "ship").await {
+                (200, _) => break,
+                (503, true) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(200)).await
+                }
+                other => panic!("{id}: {other:?}"),
+            }
+        }
+    }
+}

@@ -5,6 +5,7 @@ use crate::aggregates::{Ack, CommandRequest};
 use crate::error::CommandError;
 use crate::log;
 use crate::metrics;
+use crate::ownership::directory::Directory;
 use crate::ownership::partitions::Held;
 use crate::readiness::Readiness;
 use crate::settings::Settings;
@@ -23,6 +24,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
+use uuid::Uuid;
 
 /// Capacity of each worker's inbox; a full inbox makes callers wait (backpressure).
 const WORKER_INBOX: usize = 8192;
@@ -40,6 +42,12 @@ pub struct AppState {
     authenticator: Authenticator,
     /// Each caller's request budget, inside authentication so it is per principal.
     rate_limit: RateLimitLayer,
+    /// Who serves which partition, once the log side is up (ADR 0015).
+    directory: Arc<RwLock<Option<Arc<Directory>>>>,
+    /// The client commands for other instances' orders are forwarded with.
+    forwarder: reqwest::Client,
+    /// The URL other instances reach this one at.
+    advertised_url: Arc<str>,
 }
 
 impl AppState {
@@ -51,7 +59,61 @@ impl AppState {
             answer_timeout: command_timeout + Duration::from_secs(1),
             authenticator,
             rate_limit: RateLimitLayer::new(&HttpSettings::default(), principal_key),
+            directory: Arc::new(RwLock::new(None)),
+            // The owner answers within its command timeout; redirects are not followed.
+            forwarder: reqwest::Client::builder()
+                .timeout(command_timeout + Duration::from_secs(2))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap_or_default(),
+            advertised_url: Arc::from(""),
         }
+    }
+
+    /// Other instances reach this one at `url`.
+    pub(crate) fn with_advertised_url(mut self, url: &str) -> Self {
+        self.advertised_url = Arc::from(url);
+        self
+    }
+
+    pub(crate) fn advertised_url(&self) -> &str {
+        &self.advertised_url
+    }
+
+    pub(crate) fn forwarder(&self) -> &reqwest::Client {
+        &self.forwarder
+    }
+
+    /// The partition of `order_id`, once the log side is up.
+    pub(crate) fn partition_of(&self, order_id: &str) -> Option<i32> {
+        let guard = self.workers.read().unwrap_or_else(|p| p.into_inner());
+        let partitions = guard.as_ref()?.len() as i32;
+        Some(partition_for_key(order_id.as_bytes(), partitions))
+    }
+
+    /// The URL of the other instance that serves `partition`, if one does.
+    pub(crate) async fn owner_of(&self, partition: i32) -> Option<String> {
+        let directory = self
+            .directory
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()?;
+        directory.owner(partition).await
+    }
+
+    /// A new order id in a partition this instance serves, so a new order needs no
+    /// forwarding; a random one when it serves none yet.
+    pub(crate) fn new_order_id(&self) -> String {
+        for _ in 0..256 {
+            let id = Uuid::new_v4().to_string();
+            if self
+                .partition_of(&id)
+                .is_some_and(|p| self.readiness.held(p) == Held::Serving)
+            {
+                return id;
+            }
+        }
+        Uuid::new_v4().to_string()
     }
 
     /// Limits each principal's requests as `http` says (off unless it sets a rate).
@@ -171,18 +233,20 @@ pub async fn run(
     orderflow_platform::metrics::install("command-service", &settings.metrics);
     let authenticator = Authenticator::start(&settings.auth)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-    let state =
-        AppState::new(settings.command_timeout(), authenticator).with_rate_limit(&settings.http);
+    let mut settings = settings;
+    if settings.advertise_url.is_none() {
+        settings.advertise_url = Some(format!("http://{}", listener.local_addr()?));
+    }
+    let advertised = settings.advertise_url.clone().unwrap_or_default();
+    let state = AppState::new(settings.command_timeout(), authenticator)
+        .with_rate_limit(&settings.http)
+        .with_advertised_url(&advertised);
     tracing::info!(
         registry = %orderflow_platform::redact::url(&settings.registry.url),
         kafka = ?settings.kafka,
         "serving commands"
     );
     let http = settings.http.clone();
-    let mut settings = settings;
-    if settings.advertise_url.is_none() {
-        settings.advertise_url = Some(format!("http://{}", listener.local_addr()?));
-    }
     let mut log_side = tokio::spawn(start_log_side(settings, state.clone()));
     // The limits per principal sit on the router; the server's own limits are `serve`'s.
     let served = serve(listener, crate::http::router(state), shutdown, &http);
@@ -309,6 +373,13 @@ async fn connect(
     };
     let reader =
         Arc::new(log::reader(&settings.kafka, membership).context("creating the consumer")?);
+    let directory = Directory::new(
+        reader.clone(),
+        &settings.group(),
+        &topic,
+        state.advertised_url(),
+    );
+    *state.directory.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(directory));
     let ends = log::end_offsets(reader.clone(), &topic, partitions)
         .await
         .context("reading end offsets")?;

@@ -3,6 +3,7 @@
 mod dto;
 mod error;
 mod extract;
+mod forward;
 mod openapi;
 #[cfg(test)]
 mod tests;
@@ -53,7 +54,12 @@ pub fn router(state: AppState) -> axum::Router {
         .route("/orders/{id}/location", post(transitions::location))
         .route("/orders/{id}/deliver", post(transitions::deliver))
         .route("/orders/{id}/cancel", post(transitions::cancel))
-        // Layers run outside in: authentication first, then the principal's rate limit.
+        // Layers run outside in: authentication first, then the principal's rate limit, then
+        // forwarding to the instance that serves the order (ADR 0015).
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            forward::forward,
+        ))
         .route_layer(state.rate_limit().clone())
         .route_layer(middleware::from_fn_with_state(
             state.authenticator().clone(),
@@ -119,8 +125,20 @@ async fn place(
             "A customer may place orders only for itself: customer_id must be the token's subject.",
         )));
     }
+    let order_id = order_id.or_else(|| {
+        let key = extract::idempotency_key(&headers).ok().flatten()?;
+        Some(derived_order_id(&caller.subject, &key))
+    });
+    let order_id = order_id.unwrap_or_else(|| app.new_order_id());
     let request = request(&headers, caller, order_id, command).map_err(refuse)?;
     submit(&app, request).await
+}
+
+/// The order id an `Idempotency-Key` derives when the client names none, scoped to the
+/// caller: a retry finds the same order (and partition), and two callers' equal keys do not.
+pub(crate) fn derived_order_id(subject: &str, key: &str) -> String {
+    let scoped = idempotency::scoped_key(subject, key);
+    Uuid::new_v5(&ORDER_ID_NAMESPACE, scoped.as_bytes()).to_string()
 }
 
 /// A transition: the body names the command, the path names the order. Cancelling is for
@@ -152,7 +170,7 @@ async fn transition<B: TransitionBody>(
     if !malformed.is_empty() {
         return Err(refuse(ApiError::InvalidFields(malformed)));
     }
-    let request = self::request(&headers, caller, Some(id), command).map_err(refuse)?;
+    let request = self::request(&headers, caller, id, command).map_err(refuse)?;
     submit(&app, request).await
 }
 
@@ -171,20 +189,14 @@ fn order_id_in(path: Result<Path<String>, PathRejection>) -> Result<String, ApiE
 }
 
 /// The command with what its headers say. The `Idempotency-Key` is scoped to the caller.
-/// Without an order id, one is derived from that scoped key (so retries find the same
-/// order, and two callers' equal keys do not) or made up.
 fn request(
     headers: &HeaderMap,
     caller: Principal,
-    order_id: Option<String>,
+    order_id: String,
     command: Command,
 ) -> Result<CommandRequest, ApiError> {
     let idempotency_key = extract::idempotency_key(headers)?
         .map(|key| idempotency::scoped_key(&caller.subject, &key));
-    let order_id = order_id.unwrap_or_else(|| match &idempotency_key {
-        Some(k) => Uuid::new_v5(&ORDER_ID_NAMESPACE, k.as_bytes()).to_string(),
-        None => Uuid::new_v4().to_string(),
-    });
     Ok(CommandRequest {
         order_id,
         command,

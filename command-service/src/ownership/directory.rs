@@ -4,7 +4,8 @@
 //! a member's id and its assignment say where a partition's orders are served.
 
 use super::assignment::partitions_of;
-use rdkafka::consumer::Consumer;
+use crate::log::Reader;
+use rdkafka::consumer::{Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -16,7 +17,7 @@ pub type Owners = BTreeMap<i32, String>;
 /// now. Blocking (a request to the broker): run it off the async workers. A member whose
 /// assignment does not read is left out (and logged): its partitions look unowned, which
 /// makes a request for them wait and retry rather than go to a guess.
-pub fn describe<C: Consumer>(
+pub fn describe<X: ConsumerContext + 'static, C: Consumer<X>>(
     consumer: &C,
     group: &str,
     topic: &str,
@@ -36,4 +37,61 @@ pub fn describe<C: Consumer>(
         }
     }
     Ok(owners)
+}
+
+/// How old a cached directory may be before a lookup asks the coordinator again.
+const FRESH_FOR: std::time::Duration = Duration::from_secs(1);
+
+/// The owners, cached: asked of the coordinator at most once per [`FRESH_FOR`], and again
+/// when a lookup finds no owner or this instance (its partitions moved since).
+pub struct Directory {
+    consumer: std::sync::Arc<Reader>,
+    group: String,
+    topic: String,
+    own_url: String,
+    cached: tokio::sync::Mutex<(Owners, Option<std::time::Instant>)>,
+}
+
+impl Directory {
+    pub fn new(consumer: std::sync::Arc<Reader>, group: &str, topic: &str, own_url: &str) -> Self {
+        Directory {
+            consumer,
+            group: group.to_owned(),
+            topic: topic.to_owned(),
+            own_url: own_url.to_owned(),
+            cached: tokio::sync::Mutex::new((Owners::new(), None)),
+        }
+    }
+
+    /// The URL of the instance that owns `partition`, if another one does.
+    pub async fn owner(&self, partition: i32) -> Option<String> {
+        let mut cached = self.cached.lock().await;
+        let fresh = cached.1.is_some_and(|at| at.elapsed() < FRESH_FOR);
+        let usable = |owners: &Owners| {
+            owners
+                .get(&partition)
+                .filter(|url| **url != self.own_url)
+                .cloned()
+        };
+        if fresh && let Some(url) = usable(&cached.0) {
+            return Some(url);
+        }
+        if !fresh {
+            let (consumer, group, topic) = (
+                self.consumer.clone(),
+                self.group.clone(),
+                self.topic.clone(),
+            );
+            let described = tokio::task::spawn_blocking(move || {
+                describe(consumer.as_ref(), &group, &topic, Duration::from_secs(2))
+            })
+            .await;
+            match described {
+                Ok(Ok(owners)) => *cached = (owners, Some(std::time::Instant::now())),
+                Ok(Err(e)) => tracing::warn!(error = %e, "describing the group failed"),
+                Err(e) => tracing::warn!(error = %e, "describing the group failed"),
+            }
+        }
+        usable(&cached.0)
+    }
 }

@@ -77,8 +77,20 @@ async fn the_group_description_names_the_owner_of_every_partition() {
 
 /// `POST /orders/{id}/{step}` on `app`: the status, and whether a 503 says when to retry.
 async fn step(app: &crate::helpers::TestApp, id: &str, step: &str) -> (u16, bool) {
+    step_with(app, id, step, &[]).await
+}
+
+/// [`step`] with extra headers.
+async fn step_with(
+    app: &crate::helpers::TestApp,
+    id: &str,
+    step: &str,
+    headers: &[(&str, &str)],
+) -> (u16, bool) {
     let (path, body) = crate::helpers::step_request(step);
-    let response = app.post(&format!("/orders/{id}/{path}"), &body, &[]).await;
+    let response = app
+        .post(&format!("/orders/{id}/{path}"), &body, headers)
+        .await;
     let retry = response.headers().contains_key("retry-after");
     (response.status().as_u16(), retry)
 }
@@ -92,12 +104,15 @@ async fn two_instances_share_the_partitions_and_the_survivor_takes_them_over() {
     }
 
     // A second instance joins the group: each order is now served by exactly one of the
-    // two, which replayed it; the other answers 503 with Retry-After.
+    // two, which replayed it. Asked not to forward (as a forwarded request is), the other
+    // answers 503 with Retry-After.
     let b = a.second_instance().await;
     a.wait_ready().await;
+    let local_only = [("orderflow-forwarded-by", "http://127.0.0.1:1")];
     let mut served = [0, 0];
     for id in &ids {
-        let (at_a, at_b) = (step(&a, id, "pack").await, step(&b, id, "pack").await);
+        let at_a = step_with(&a, id, "pack", &local_only).await;
+        let at_b = step_with(&b, id, "pack", &local_only).await;
         match (at_a, at_b) {
             ((200, _), (503, true)) => served[0] += 1,
             ((503, true), (200, _)) => served[1] += 1,
@@ -124,4 +139,59 @@ async fn two_instances_share_the_partitions_and_the_survivor_takes_them_over() {
             }
         }
     }
+}
+
+#[tokio::test]
+async fn any_instance_takes_any_command_and_forwards_it_to_the_owner() {
+    let a = crate::helpers::spawn_app().await;
+    let b = a.second_instance().await;
+    a.wait_ready().await;
+
+    // Keyed placements derive their ids from the key: half of them belong to the other
+    // instance, which the receiving one forwards them to.
+    let mut ids = Vec::new();
+    for n in 0..12 {
+        let key = format!("k-{n}-{}", Uuid::new_v4().simple());
+        let response = a
+            .post(
+                "/orders",
+                &crate::helpers::order_body(None),
+                &[("idempotency-key", &key)],
+            )
+            .await;
+        assert_eq!(
+            response.status().as_u16(),
+            201,
+            "{}",
+            response.text().await.unwrap()
+        );
+        let body: serde_json::Value = response.json().await.unwrap();
+        ids.push(body["order_id"].as_str().unwrap().to_owned());
+    }
+    // Every step of every order through either instance: all answered by its owner.
+    for (n, id) in ids.iter().enumerate() {
+        let (first, second) = if n % 2 == 0 { (&a, &b) } else { (&b, &a) };
+        assert_eq!(step(first, id, "pack").await.0, 200, "{id}");
+        assert_eq!(step(second, id, "ship").await.0, 200, "{id}");
+    }
+    // A forwarded request that reaches a non-owner is not forwarded again.
+    let (path, body) = crate::helpers::step_request("deliver");
+    let mut refused = 0;
+    for id in &ids {
+        for app in [&a, &b] {
+            let forwarded = [("orderflow-forwarded-by", "http://127.0.0.1:1")];
+            let response = app
+                .post(&format!("/orders/{id}/{path}"), &body, &forwarded)
+                .await;
+            if response.status().as_u16() == 503 {
+                refused += 1;
+                assert!(response.headers().contains_key("retry-after"));
+            }
+        }
+    }
+    assert_eq!(
+        refused,
+        ids.len(),
+        "each order's non-owner refused its forwarded request"
+    );
 }

@@ -76,7 +76,7 @@ async fn hammer(
 }
 
 /// The ids of the events the shared fold accepts, folding the log in order.
-fn accepted_by_the_fold(log: &[LogRecord]) -> HashSet<String> {
+pub(crate) fn accepted_by_the_fold(log: &[LogRecord]) -> HashSet<String> {
     let mut orders: HashMap<String, Order> = HashMap::new();
     let mut accepted = HashSet::new();
     for record in log {

@@ -16,5 +16,6 @@ mod openapi;
 mod ownership;
 mod registry;
 mod replay;
+mod scale_out;
 mod validation;
 mod wire;

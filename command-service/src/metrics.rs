@@ -35,7 +35,7 @@ pub(crate) fn describe() {
     );
     describe_gauge!(
         "orderflow_replay_partitions",
-        "Partitions replayed from the log (state=done) of all partitions (state=total)."
+        "Partitions this instance holds (state=held) and has replayed (state=done), of the log's partitions (state=total)."
     );
     describe_counter!(
         "orderflow_replay_events_total",
@@ -165,9 +165,11 @@ pub(crate) fn append_confirmed(elapsed: Duration) {
     }
 }
 
-/// The replay's progress: `done` of `total` partitions folded up to the log's end.
-pub(crate) fn replay_partitions(done: usize, total: usize) {
+/// The replay's progress: `done` of the `held` partitions this instance serves are
+/// folded up to the log's end; the log has `total` (ADR 0015: instances share them).
+pub(crate) fn replay_partitions(done: usize, held: usize, total: usize) {
     metrics::gauge!("orderflow_replay_partitions", "state" => "done").set(done as f64);
+    metrics::gauge!("orderflow_replay_partitions", "state" => "held").set(held as f64);
     metrics::gauge!("orderflow_replay_partitions", "state" => "total").set(total as f64);
 }
 

@@ -84,7 +84,7 @@ impl Readiness {
 
     fn report_replay(&self) {
         let (serving, held) = self.partitions.progress();
-        metrics::replay_partitions(serving, held);
+        metrics::replay_partitions(serving, held, self.partitions.count());
     }
 
     /// The log this service folds is gone or unreadable: not ready until restarted, and

@@ -68,6 +68,11 @@ impl Partitions {
         !held.contains(&Held::Replaying)
     }
 
+    /// The log's partitions.
+    pub fn count(&self) -> usize {
+        self.read().len()
+    }
+
     pub fn held(&self, partition: i32) -> Held {
         self.read()
             .get(partition as usize)

@@ -117,10 +117,6 @@ impl TestApp {
         spawn_on(&self.topic, registry).await
     }
 
-    /// Another instance on the same topic and registry (a second writer).
-    /// Another instance on the same log outside this one's group: a zombie (an instance
-    /// cut off from the group's coordinator) that believes it owns every partition too,
-    /// so the two write the same partitions and the log must settle it.
     /// Another instance of this one's group: the two share the partitions (ADR 0015).
     pub async fn second_instance(&self) -> TestApp {
         let app = spawn_with(
@@ -132,6 +128,9 @@ impl TestApp {
         app
     }
 
+    /// Another instance on the same log outside this one's group: a zombie (an instance
+    /// cut off from the group's coordinator) that believes it owns every partition too,
+    /// so the two write the same partitions and the log must settle it.
     pub async fn zombie_instance(&self) -> TestApp {
         let mut zombie = settings(&self.registry.url, &self.topic);
         zombie.group = Some(format!("zombie-{}", uuid::Uuid::new_v4().simple()));

@@ -77,12 +77,22 @@ impl Conn {
 
     /// `GET path`.
     pub async fn get(&mut self, path: &str) -> Result<Response, ConnError> {
-        self.send(Method::GET, path, None).await
+        self.send(Method::GET, path, None, None).await
     }
 
     /// `POST path` with a JSON body.
     pub async fn post(&mut self, path: &str, json: Bytes) -> Result<Response, ConnError> {
-        self.send(Method::POST, path, Some(json)).await
+        self.send(Method::POST, path, Some(json), None).await
+    }
+
+    /// `POST path` with a JSON body and an `Idempotency-Key`.
+    pub async fn post_keyed(
+        &mut self,
+        path: &str,
+        json: Bytes,
+        key: &str,
+    ) -> Result<Response, ConnError> {
+        self.send(Method::POST, path, Some(json), Some(key)).await
     }
 
     async fn send(
@@ -90,6 +100,7 @@ impl Conn {
         method: Method,
         path: &str,
         json: Option<Bytes>,
+        key: Option<&str>,
     ) -> Result<Response, ConnError> {
         if self.sender.is_none() {
             self.connect().await?;
@@ -101,6 +112,9 @@ impl Conn {
             .header(HOST, &self.authority);
         if let Some(authorization) = AUTHORIZATION_VALUE.get() {
             builder = builder.header(AUTHORIZATION, authorization);
+        }
+        if let Some(key) = key {
+            builder = builder.header("idempotency-key", key);
         }
         let request = match json {
             Some(body) => builder

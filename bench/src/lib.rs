@@ -15,7 +15,7 @@
 //!   Postgres `COPY`, Redis `GET`).
 //! - `seed`: backlog generation and the pipelined producer.
 //! - `services`: the services under test as child processes (readiness, memory).
-//! - `run`, `backlog`, `startup`, `http_steps`, `ab_steps`, `notify_steps`: the steps of a run; `report`:
+//! - `run`, `backlog`, `startup`, `http_steps`, `ab_steps`, `notify_steps`, `scale_steps`: the steps of a run; `report`:
 //!   its output.
 
 pub mod ab_steps;
@@ -27,6 +27,7 @@ pub mod load;
 pub mod notify_steps;
 pub mod report;
 pub mod run;
+pub mod scale_steps;
 pub mod seed;
 pub mod services;
 pub mod startup;

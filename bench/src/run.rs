@@ -12,7 +12,8 @@
 //! 4. HTTP: the empty handler, place-order, lifecycle, visibility, Redis `GET`, and
 //!    `GET /orders/{id}` cache hit and miss;
 //! 5. notify: the notifier folding a log of its own into its outbox, and delivering every
-//!    status change to a webhook.
+//!    status change to a webhook;
+//! 6. scale: place-order with one and with three command services in one group.
 
 use crate::backlog;
 use crate::http_steps;
@@ -80,7 +81,7 @@ pub struct RunArgs {
     /// Steps to run, for working on one figure (`--steps backlog`); the backlog step always
     /// runs, since the later steps use its projector and orders. The report's parameters
     /// say which steps it holds.
-    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Step::Backlog, Step::Startup, Step::Http, Step::Notify])]
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Step::Backlog, Step::Startup, Step::Http, Step::Notify, Step::Scale])]
     pub steps: Vec<Step>,
 }
 
@@ -96,6 +97,8 @@ pub enum Step {
     Http,
     /// The notifier: folding a log into its outbox, and delivering webhooks.
     Notify,
+    /// place-order with one and with three command services (forwarding's cost).
+    Scale,
 }
 
 /// What every step needs.
@@ -198,6 +201,9 @@ pub async fn run(
     if ctx.args.steps.contains(&Step::Notify) {
         crate::notify_steps::run(&mut ctx).await?;
     }
+    if ctx.args.steps.contains(&Step::Scale) {
+        crate::scale_steps::run(&mut ctx).await?;
+    }
     live.projector.stop().await?;
     clean_redis(&ctx.redis_url, &ctx.redis_prefix()).await?;
     let mut topics = ["events", "events.dlq", "placed", "empty"]
@@ -205,6 +211,7 @@ pub async fn run(
         .to_vec();
     topics.extend(crate::ab_steps::topics(&ctx));
     topics.extend(crate::notify_steps::topics(&ctx));
+    topics.extend(crate::scale_steps::topics(&ctx));
     delete_topics(&ctx.kafka, &topics).await?;
     let written = ctx.report.write(&ctx.args.out)?;
     Ok(written)

@@ -1,8 +1,10 @@
-//! Three command-service instances under load (ADR 0015, issue 19): clients send
-//! conflicting and non-conflicting commands to random instances; one instance, a real
-//! process, is killed with SIGKILL in the middle and another joins. Every 2xx is in the
-//! log and accepted by the fold, and the partitions the killed one served are taken over
-//! (the takeover time is printed).
+//! Three command-service instances under load (ADR 0015, issue 19), beside two projectors
+//! in one group: clients send conflicting and non-conflicting commands to random
+//! instances; one instance, a real process, is killed with SIGKILL in the middle and
+//! another joins. Every 2xx is in the log and accepted by the fold, the partitions the
+//! killed one served are taken over (the takeover time is printed), and once projected
+//! the read model is what `projector verify` expects. A rolling restart of all three
+//! under load ends the same way.
 
 use crate::concurrency::accepted_by_the_fold;
 use crate::helpers::{TestApp, brokers, issuer, order_body, spawn_app, step_request};
@@ -87,6 +89,7 @@ async fn client(urls: Arc<Mutex<Vec<String>>>, acked: Acked, until: Instant) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_instances_under_load_lose_nothing_when_one_is_killed_and_another_joins() {
     let a = spawn_app().await;
+    let projectors = Projectors::start(&a).await;
     let b = a.second_instance().await;
     let (mut killed, killed_url) = process_beside(&a);
     ready(&killed_url).await;
@@ -133,6 +136,7 @@ async fn three_instances_under_load_lose_nothing_when_one_is_killed_and_another_
         missing.is_empty(),
         "acknowledged but not accepted by the fold: {missing:?}"
     );
+    projectors.verified(a.log().await.len() as u64).await;
     drop((b, d));
 }
 
@@ -213,6 +217,7 @@ async fn patient_client(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_rolling_restart_of_three_instances_under_load_loses_nothing_and_applies_nothing_twice() {
     let first = spawn_app().await;
+    let projectors = Projectors::start(&first).await;
     let mut instances = vec![first.second_instance().await, first.second_instance().await];
     instances.insert(0, first);
     for app in &instances {
@@ -253,6 +258,7 @@ async fn a_rolling_restart_of_three_instances_under_load_loses_nothing_and_appli
 
     let acked = acked.lock().unwrap().clone();
     let log = instances[0].log().await;
+    projectors.verified(log.len() as u64).await;
     let accepted = accepted_by_the_fold(&log);
     assert!(
         acked.iter().all(|(_, event)| accepted.contains(event)),
@@ -282,4 +288,65 @@ async fn a_rolling_restart_of_three_instances_under_load_loses_nothing_and_appli
         acked.len(),
         unavailable.load(std::sync::atomic::Ordering::Relaxed)
     );
+}
+
+/// Two projectors in one group on the test's log, in a read-model database of its own.
+struct Projectors {
+    settings: orderflow_projector::Settings,
+    _tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Projectors {
+    async fn start(app: &TestApp) -> Projectors {
+        let database = orderflow_testkit::fresh_database("cs_test_pj").await;
+        let redis = orderflow_testkit::redis_url();
+        let mut settings = orderflow_projector::Settings::for_stack(
+            &brokers(),
+            &app.registry.url,
+            &app.topic,
+            &database,
+            &redis,
+        );
+        let id = Uuid::new_v4().simple();
+        settings.group = format!("cs-pj-{id}");
+        settings.redis_prefix = format!("cstest:{id}:");
+        let mut tasks = Vec::new();
+        for _ in 0..2 {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let run = orderflow_projector::run(settings.clone(), listener, std::future::pending());
+            tasks.push(tokio::spawn(async move {
+                run.await.expect("a projector failed");
+            }));
+        }
+        Projectors {
+            settings,
+            _tasks: tasks,
+        }
+    }
+
+    /// Waits until the read model has folded all `records` of the log, and checks it is
+    /// what a fold of the log gives (`projector verify`).
+    async fn verified(&self, records: u64) {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let report = orderflow_projector::tools::verify::verify(&self.settings).await;
+            if let Ok(report) = report
+                && report.records >= records
+            {
+                assert!(report.differences.is_empty(), "{:#?}", report.differences);
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the projectors did not fold the log in time"
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+}
+
+impl Drop for Projectors {
+    fn drop(&mut self) {
+        self._tasks.iter().for_each(|t| t.abort());
+    }
 }

@@ -24,7 +24,8 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
-use uuid::Uuid;
+
+mod routing;
 
 /// Capacity of each worker's inbox; a full inbox makes callers wait (backpressure).
 const WORKER_INBOX: usize = 8192;
@@ -60,60 +61,16 @@ impl AppState {
             authenticator,
             rate_limit: RateLimitLayer::new(&HttpSettings::default(), principal_key),
             directory: Arc::new(RwLock::new(None)),
-            // The owner answers within its command timeout; redirects are not followed.
+            // The owner answers within its command timeout; a dead one is given up on at
+            // once, and redirects are not followed.
             forwarder: reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(2))
                 .timeout(command_timeout + Duration::from_secs(2))
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap_or_default(),
             advertised_url: Arc::from(""),
         }
-    }
-
-    /// Other instances reach this one at `url`.
-    pub(crate) fn with_advertised_url(mut self, url: &str) -> Self {
-        self.advertised_url = Arc::from(url);
-        self
-    }
-
-    pub(crate) fn advertised_url(&self) -> &str {
-        &self.advertised_url
-    }
-
-    pub(crate) fn forwarder(&self) -> &reqwest::Client {
-        &self.forwarder
-    }
-
-    /// The partition of `order_id`, once the log side is up.
-    pub(crate) fn partition_of(&self, order_id: &str) -> Option<i32> {
-        let guard = self.workers.read().unwrap_or_else(|p| p.into_inner());
-        let partitions = guard.as_ref()?.len() as i32;
-        Some(partition_for_key(order_id.as_bytes(), partitions))
-    }
-
-    /// The URL of the other instance that serves `partition`, if one does.
-    pub(crate) async fn owner_of(&self, partition: i32) -> Option<String> {
-        let directory = self
-            .directory
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()?;
-        directory.owner(partition).await
-    }
-
-    /// A new order id in a partition this instance serves, so a new order needs no
-    /// forwarding; a random one when it serves none yet.
-    pub(crate) fn new_order_id(&self) -> String {
-        for _ in 0..256 {
-            let id = Uuid::new_v4().to_string();
-            if self
-                .partition_of(&id)
-                .is_some_and(|p| self.readiness.held(p) == Held::Serving)
-            {
-                return id;
-            }
-        }
-        Uuid::new_v4().to_string()
     }
 
     /// Limits each principal's requests as `http` says (off unless it sets a rate).
@@ -148,12 +105,9 @@ impl AppState {
         match self.readiness.held(partition) {
             Held::Serving => {}
             Held::Replaying => return Err(CommandError::Replaying),
-            // Another instance's (ADR 0015): the client retries (forwarding is to come).
-            Held::NotOwned => {
-                return Err(CommandError::Unavailable(
-                    "the order's partition is served by another instance".into(),
-                ));
-            }
+            // Another instance's: `http::forward` sends such commands on before they get
+            // here, so this is a partition that moved meanwhile.
+            Held::NotOwned => return Err(crate::ownership::moved()),
         }
         // Its worker waits at a record it cannot read: it would not answer in time.
         if let Some(reason) = self.readiness.stalled_at(partition) {
@@ -235,7 +189,14 @@ pub async fn run(
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     let mut settings = settings;
     if settings.advertise_url.is_none() {
-        settings.advertise_url = Some(format!("http://{}", listener.local_addr()?));
+        let mut address = listener.local_addr()?;
+        if address.ip().is_unspecified() {
+            // Nobody reaches 0.0.0.0: set ORDERFLOW_COMMAND_ADVERTISE_URL where instances
+            // run on several hosts (compose, Kubernetes do).
+            tracing::warn!(%address, "no ORDERFLOW_COMMAND_ADVERTISE_URL: advertising loopback, which only instances on this host reach");
+            address.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        settings.advertise_url = Some(format!("http://{address}"));
     }
     let advertised = settings.advertise_url.clone().unwrap_or_default();
     let state = AppState::new(settings.command_timeout(), authenticator)
@@ -279,6 +240,8 @@ async fn start_log_side(settings: Settings, state: AppState) -> LogError {
                     state.readiness.allowed();
                     let ended = tasks.join_next().await;
                     state.set_workers(None);
+                    // The old reader leaves the group once its tasks and the directory let go.
+                    *state.directory.write().unwrap_or_else(|p| p.into_inner()) = None;
                     if state.readiness.failure().is_some() {
                         return std::future::pending().await;
                     }

@@ -10,12 +10,13 @@
 //! - `settings`: typed configuration ([`Settings`]);
 //! - `app`: [`run`], the shared state and the start-up of the log side;
 //! - `http`: routes, request parsing and problem+json errors ([`router`] is built there);
-//! - `worker`: the per-partition single writer; `doubt`: events whose delivery failed
+//! - `worker`: the per-partition single writer (`worker/endings`: commands that end without
+//!   a read-back); `doubt`: events whose delivery failed
 //!   but which may be in the log; `decode`: what a worker makes of a record read back;
 //! - `aggregates`: per-partition state, preconditions, ownership and the location cap;
 //!   `idempotency`: caller-scoped keys and their per-order index;
 //! - `log`: topic creation, producer, consumer and broker probe;
-//! - `ownership`: which instance owns which partition (ADR 0015, in progress);
+//! - `ownership`: which instance serves which partition (ADR 0015);
 //! - `readiness`: what `/readyz` reports; `metrics`: what operators see on `/metrics`;
 //! - `error`: [`CommandError`], the boundary between HTTP and the workers.
 

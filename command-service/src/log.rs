@@ -121,6 +121,9 @@ pub fn reader(kafka: &KafkaSettings, membership: Membership) -> Result<Reader, K
             ("heartbeat.interval.ms", "2000"),
             // Eager: a partition is revoked everywhere before it is assigned anywhere.
             ("partition.assignment.strategy", "range"),
+            // A reader that stops polling (a log side torn down, or stuck) leaves the group
+            // within a minute rather than hold its partitions for librdkafka's 5 minutes.
+            ("max.poll.interval.ms", "60000"),
         ])
         .create_with_context(membership)
 }
@@ -158,8 +161,9 @@ impl ConsumerContext for Membership {
         let applied = match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
                 tracing::info!(?partitions, "partitions assigned; replaying them");
-                self.readiness.assigned(&partitions);
-                changes.extend(partitions.iter().map(|&p| (p, WorkerMsg::Assigned)));
+                let numbers = self.readiness.assigned(&partitions);
+                let assigned = partitions.iter().zip(numbers);
+                changes.extend(assigned.map(|(&p, n)| (p, WorkerMsg::Assigned(n))));
                 from_offset_zero(&self.topic, &partitions).and_then(|tpl| consumer.assign(&tpl))
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {

@@ -55,9 +55,11 @@ impl Readiness {
     }
 
     /// The group assigned `partitions` to this instance: each replays before it serves.
-    pub(crate) fn assigned(&self, partitions: &[i32]) {
-        self.partitions.assigned(partitions);
+    /// Returns each one's assignment number (see [`Readiness::partition_replayed`]).
+    pub(crate) fn assigned(&self, partitions: &[i32]) -> Vec<u64> {
+        let numbers = self.partitions.assigned(partitions);
         self.report_replay();
+        numbers
     }
 
     /// The group took `partitions` away: nothing is acknowledged for them any more.
@@ -66,8 +68,9 @@ impl Readiness {
         self.report_replay();
     }
 
-    pub(crate) fn partition_replayed(&self, partition: i32) {
-        if self.partitions.replayed(partition) {
+    /// `partition` has been replayed for its assignment `assignment`.
+    pub(crate) fn partition_replayed(&self, partition: i32, assignment: u64) {
+        if self.partitions.replayed(partition, assignment) {
             let (serving, _) = self.partitions.progress();
             tracing::info!(
                 partitions = serving,
@@ -181,7 +184,7 @@ impl Readiness {
         self.partitions.is_replayed()
     }
 
-    /// `(replayed, held)` partitions, for progress reports.
+    /// `(serving, held)` partitions, for progress reports.
     pub fn progress(&self) -> (usize, usize) {
         self.partitions.progress()
     }

@@ -9,10 +9,11 @@
 
 use crate::aggregates::{Ack, Aggregates, CommandRequest};
 use crate::decode::read_back;
-use crate::doubt::{Doubt, Doubts, fetch_end};
+use crate::doubt::{Doubt, Doubts};
 use crate::error::CommandError;
 use crate::log::{Appender, DeliveryFailure, Reader};
 use crate::metrics::{self, PartitionReport};
+use crate::ownership::moved;
 use crate::ownership::partitions::Held;
 use crate::readiness::Readiness;
 use orderflow_auth::Principal;
@@ -28,6 +29,8 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::Span;
 use uuid::Uuid;
 
+mod endings;
+
 /// Where a command's answer goes.
 pub type Reply = oneshot::Sender<Result<Ack, CommandError>>;
 
@@ -37,9 +40,9 @@ pub enum WorkerMsg {
     Record(OwnedMessage),
     /// The reader reached the end of the partition: everything up to here is folded.
     EndOfLog,
-    /// The group assigned the partition here (again): replay it from offset 0, the
-    /// records follow.
-    Assigned,
+    /// The group assigned the partition here (again), as its assignment number `n`:
+    /// replay it from offset 0, the records follow.
+    Assigned(u64),
     /// The group took the partition away: answer what waits with 503 and forget it.
     Revoked,
     /// The current aggregate state of an order, if the caller may see it.
@@ -95,6 +98,9 @@ struct OrderQueue {
 /// The worker of one partition.
 pub struct Worker {
     partition: i32,
+    /// The assignment this worker replays or serves: an end of the log it reads before
+    /// the reset of a newer one does not make that one ready.
+    assignment: u64,
     replayed: bool,
     aggregates: Aggregates,
     queues: HashMap<String, OrderQueue>,
@@ -113,6 +119,7 @@ impl Worker {
         let (ends, ends_answered) = mpsc::unbounded_channel();
         Worker {
             partition,
+            assignment: 0,
             replayed: false,
             aggregates: Aggregates::new(partition, ctx.max_locations),
             queues: HashMap::new(),
@@ -139,7 +146,10 @@ impl Worker {
                     Some(WorkerMsg::Command(request, reply)) => self.on_command(request, reply).await,
                     Some(WorkerMsg::Record(record)) => self.on_record(record).await,
                     Some(WorkerMsg::EndOfLog) => self.mark_replayed(),
-                    Some(WorkerMsg::Assigned) => self.forget("the partition is being replayed"),
+                    Some(WorkerMsg::Assigned(n)) => {
+                        self.assignment = n;
+                        self.forget("the partition is being replayed");
+                    }
                     Some(WorkerMsg::Revoked) => self.forget("the partition moved to another instance"),
                     Some(WorkerMsg::Inspect(order_id, caller, reply)) => {
                         let answer = if self.replayed { self.aggregates.inspect(&order_id, &caller) } else { Err(CommandError::Replaying) };
@@ -171,7 +181,9 @@ impl Worker {
     fn mark_replayed(&mut self) {
         if !self.replayed {
             self.replayed = true;
-            self.ctx.readiness.partition_replayed(self.partition);
+            self.ctx
+                .readiness
+                .partition_replayed(self.partition, self.assignment);
             self.report.report(self.aggregates.len());
             tracing::info!(
                 partition = self.partition,
@@ -203,6 +215,12 @@ impl Worker {
     /// Decides and appends one command whose order has nothing in flight; leaves it in
     /// flight when an event was handed to the producer.
     async fn start(&mut self, request: CommandRequest, reply: Reply) {
+        // The partition may have been revoked since the command waited: no append, and no
+        // answer from state the new owner decides on now.
+        if self.ctx.readiness.held(self.partition) != Held::Serving {
+            let _ = reply.send(Err(moved()));
+            return;
+        }
         if let Some(answer) = self.aggregates.answer_without_appending(&request) {
             let _ = reply.send(answer);
             return;
@@ -338,94 +356,6 @@ impl Worker {
         self.drain(&event.order_id).await;
     }
 
-    /// The delivery of an in-flight event failed: the client gets 503. When the event is
-    /// certainly not in the log, the order moves on; when it may be, the order waits for
-    /// the reader to pass the log's end (see `doubt`).
-    async fn fail_in_flight(&mut self, failure: DeliveryFailure) {
-        let order_id = failure.order_id.as_str();
-        let Some(queue) = self.queues.get_mut(order_id) else {
-            return;
-        };
-        let Some(in_flight) = queue
-            .in_flight
-            .as_mut()
-            .filter(|f| f.payload == failure.payload)
-        else {
-            return;
-        };
-        tracing::warn!(%order_id, error = %failure.error, failure.possibly_persisted, "command not acknowledged");
-        if let Some(reply) = in_flight.reply.take() {
-            let _ = reply.send(Err(CommandError::Unavailable(failure.error)));
-        }
-        let doubt = Doubt {
-            order_id: failure.order_id,
-            payload: failure.payload,
-        };
-        if failure.possibly_persisted {
-            let (reader, topic) = (self.ctx.reader.clone(), self.ctx.topic.clone());
-            fetch_end(reader, topic, self.partition, doubt, self.ends.clone());
-        } else {
-            self.give_up(doubt).await;
-        }
-    }
-
-    /// Gives up the doubts the reader has now passed.
-    async fn settle_doubts(&mut self) {
-        for doubt in self.doubts.passed(self.next_offset) {
-            self.give_up(doubt).await;
-        }
-    }
-
-    /// The event of `doubt` is not in the log (or was settled already): its order moves on.
-    async fn give_up(&mut self, doubt: Doubt) {
-        let Some(queue) = self.queues.get_mut(&doubt.order_id) else {
-            return;
-        };
-        if queue
-            .in_flight
-            .take_if(|f| f.payload == doubt.payload)
-            .is_some()
-        {
-            self.drain(&doubt.order_id).await;
-        }
-    }
-
-    /// Answers 503 to commands whose event was not confirmed in time, keeping their orders
-    /// blocked until the event's fate is known.
-    fn expire_in_flight(&mut self) {
-        let now = Instant::now();
-        for (order_id, queue) in &mut self.queues {
-            let Some(in_flight) = queue.in_flight.as_mut().filter(|f| f.deadline <= now) else {
-                continue;
-            };
-            if let Some(reply) = in_flight.reply.take() {
-                tracing::warn!(%order_id, "event not confirmed by the log in time; answering 503");
-                let error = CommandError::Unavailable(
-                    "the event was not confirmed by the log in time".into(),
-                );
-                let _ = reply.send(Err(error));
-            }
-        }
-    }
-
-    /// Answers every command in flight or waiting with 503 (`why`) and starts over from an
-    /// empty partition: after a revocation, or before the replay of a new assignment.
-    fn forget(&mut self, why: &str) {
-        for (_, queue) in self.queues.drain() {
-            let in_flight = queue.in_flight.and_then(|f| f.reply);
-            for reply in in_flight
-                .into_iter()
-                .chain(queue.waiting.into_iter().map(|(_, r)| r))
-            {
-                let _ = reply.send(Err(CommandError::Unavailable(why.to_owned())));
-            }
-        }
-        self.aggregates = Aggregates::new(self.partition, self.ctx.max_locations);
-        self.doubts = Doubts::default();
-        self.next_offset = 0;
-        self.replayed = false;
-    }
-
     /// Starts waiting commands of `order_id` until one is in flight, or forgets the
     /// emptied queue. Commands answered without an append are handled in this loop.
     async fn drain(&mut self, order_id: &str) {
@@ -440,11 +370,6 @@ impl Worker {
             self.start(request, reply).await;
         }
     }
-}
-
-/// The answer to a command of a partition this instance no longer (or not yet) serves.
-fn moved() -> CommandError {
-    CommandError::Unavailable("the order's partition moved between instances; retry".into())
 }
 
 fn now() -> Timestamp {

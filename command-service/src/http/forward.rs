@@ -9,7 +9,6 @@
 //! checks it again.
 
 use crate::app::AppState;
-use crate::error::CommandError;
 use crate::http::ApiError;
 use crate::ownership::partitions::Held;
 use axum::body::{Body, Bytes};
@@ -70,6 +69,8 @@ pub async fn forward(State(app): State<AppState>, request: Request, next: Next) 
         Ok(response) => response,
         Err(e) => {
             tracing::warn!(%owner, partition, error = %e, "forwarding a command failed");
+            // The owner may be gone: the next lookup asks the group again.
+            app.forget_owners().await;
             moved().into_response()
         }
     }
@@ -87,9 +88,7 @@ fn unreadable(e: &axum::Error) -> ApiError {
 }
 
 fn moved() -> ApiError {
-    ApiError::from(CommandError::Unavailable(
-        "the order's partition is moving between instances; retry".into(),
-    ))
+    ApiError::from(crate::ownership::moved())
 }
 
 /// The order a command names: the path's `/orders/{id}…`, or for `POST /orders` the
@@ -153,6 +152,10 @@ async fn send(
         if !hop_by_hop(name) {
             response = response.header(name, value);
         }
+    }
+    // A command's answer is a small JSON document; anything far larger is refused.
+    if answer.content_length().is_some_and(|n| n > 1 << 20) {
+        return Ok(moved().into_response());
     }
     let bytes = answer.bytes().await?;
     Ok(response

@@ -63,6 +63,11 @@ impl Directory {
         }
     }
 
+    /// Drops what is cached: the next lookup asks the coordinator (a forward failed).
+    pub async fn forget(&self) {
+        self.cached.lock().await.1 = None;
+    }
+
     /// The URL of the instance that owns `partition`, if another one does.
     pub async fn owner(&self, partition: i32) -> Option<String> {
         let mut cached = self.cached.lock().await;
@@ -86,8 +91,10 @@ impl Directory {
                 describe(consumer.as_ref(), &group, &topic, Duration::from_secs(2))
             })
             .await;
+            // A failed description is not asked again at once by every waiting request.
+            cached.1 = Some(std::time::Instant::now());
             match described {
-                Ok(Ok(owners)) => *cached = (owners, Some(std::time::Instant::now())),
+                Ok(Ok(owners)) => cached.0 = owners,
                 Ok(Err(e)) => tracing::warn!(error = %e, "describing the group failed"),
                 Err(e) => tracing::warn!(error = %e, "describing the group failed"),
             }

@@ -21,6 +21,9 @@ pub enum Held {
 #[derive(Debug, Default)]
 pub struct Partitions {
     held: RwLock<Vec<Held>>,
+    /// Each partition's assignments so far: a replay that ends for an older one than the
+    /// current serves nothing.
+    assignments: RwLock<Vec<u64>>,
     joined: AtomicBool,
 }
 
@@ -28,6 +31,7 @@ impl Partitions {
     /// A log of `count` partitions, none held yet (before the first assignment).
     pub fn expect(&self, count: usize) {
         *self.write() = vec![Held::NotOwned; count];
+        *self.assignments.write().unwrap_or_else(|e| e.into_inner()) = vec![0; count];
         self.joined.store(false, Ordering::SeqCst);
     }
 
@@ -37,15 +41,24 @@ impl Partitions {
         self.joined.store(false, Ordering::SeqCst);
     }
 
-    /// The group assigned `partitions` here: each is replayed before it serves.
-    pub fn assigned(&self, partitions: &[i32]) {
+    /// The group assigned `partitions` here: each is replayed before it serves. Returns
+    /// each one's assignment number, for [`Partitions::replayed`].
+    pub fn assigned(&self, partitions: &[i32]) -> Vec<u64> {
         let mut held = self.write();
+        let mut assignments = self.assignments.write().unwrap_or_else(|e| e.into_inner());
+        let mut numbers = Vec::with_capacity(partitions.len());
         for &p in partitions {
-            if let Some(h) = held.get_mut(p as usize) {
+            if let (Some(h), Some(n)) = (held.get_mut(p as usize), assignments.get_mut(p as usize))
+            {
                 *h = Held::Replaying;
+                *n += 1;
+                numbers.push(*n);
+            } else {
+                numbers.push(0);
             }
         }
         self.joined.store(true, Ordering::SeqCst);
+        numbers
     }
 
     /// The group took `partitions` away: from now on nothing is acknowledged for them.
@@ -58,11 +71,15 @@ impl Partitions {
         }
     }
 
-    /// `partition` has been replayed; whether every partition held is serving now. A
-    /// partition revoked meanwhile stays not owned.
-    pub fn replayed(&self, partition: i32) -> bool {
+    /// `partition` has been replayed for its assignment `assignment`; whether every
+    /// partition held is serving now. A partition revoked meanwhile stays not owned, and
+    /// one assigned again since waits for the replay of its newer assignment.
+    pub fn replayed(&self, partition: i32, assignment: u64) -> bool {
         let mut held = self.write();
-        if let Some(h @ Held::Replaying) = held.get_mut(partition as usize) {
+        let current = self.assignments.read().unwrap_or_else(|e| e.into_inner());
+        if current.get(partition as usize) == Some(&assignment)
+            && let Some(h @ Held::Replaying) = held.get_mut(partition as usize)
+        {
             *h = Held::Serving;
         }
         !held.contains(&Held::Replaying)
@@ -112,13 +129,13 @@ mod tests {
         let partitions = Partitions::default();
         partitions.expect(3);
         assert!(!partitions.is_replayed(), "not a member yet");
-        partitions.assigned(&[0, 2]);
+        assert_eq!(partitions.assigned(&[0, 2]), [1, 1]);
         assert_eq!(
             [0, 1, 2].map(|p| partitions.held(p)),
             [Held::Replaying, Held::NotOwned, Held::Replaying]
         );
-        assert!(!partitions.replayed(0), "partition 2 still replays");
-        assert!(partitions.replayed(2));
+        assert!(!partitions.replayed(0, 1), "partition 2 still replays");
+        assert!(partitions.replayed(2, 1));
         assert!(partitions.is_replayed());
         assert_eq!(partitions.progress(), (2, 2));
         partitions.revoked(&[2]);
@@ -132,9 +149,22 @@ mod tests {
         partitions.expect(2);
         partitions.assigned(&[0, 1]);
         partitions.revoked(&[1]);
-        assert!(!partitions.replayed(1), "partition 0 still replays");
+        assert!(!partitions.replayed(1, 1), "partition 0 still replays");
         assert_eq!(partitions.held(1), Held::NotOwned);
-        assert!(partitions.replayed(0));
+        assert!(partitions.replayed(0, 1));
+    }
+
+    #[test]
+    fn the_end_of_an_older_assignments_replay_does_not_make_a_newer_one_serve() {
+        let partitions = Partitions::default();
+        partitions.expect(1);
+        partitions.assigned(&[0]);
+        partitions.revoked(&[0]);
+        assert_eq!(partitions.assigned(&[0]), [2]);
+        assert!(!partitions.replayed(0, 1), "the first assignment's end");
+        assert_eq!(partitions.held(0), Held::Replaying);
+        assert!(partitions.replayed(0, 2));
+        assert_eq!(partitions.held(0), Held::Serving);
     }
 
     #[test]

@@ -156,6 +156,13 @@ fn registered<T>(cell: &'static OnceLock<T>, make: fn() -> T) -> Option<&'static
     Some(cell.get_or_init(make))
 }
 
+/// A command this instance sent on to the instance serving its order (ADR 0015):
+/// `forwarded` (the owner answered, whatever it answered) or `failed` (503 here: no owner
+/// known, unreachable, or a forwarded request that reached a non-owner).
+pub(crate) fn forwarded(outcome: &'static str) {
+    metrics::counter!("orderflow_commands_forwarded_total", "outcome" => outcome).increment(1);
+}
+
 /// An appended event was read back and accepted `elapsed` after it went to the producer.
 pub(crate) fn append_confirmed(elapsed: Duration) {
     static APPEND: OnceLock<Histogram> = OnceLock::new();

@@ -10,6 +10,7 @@
 
 use crate::app::AppState;
 use crate::http::ApiError;
+use crate::metrics;
 use crate::ownership::partitions::Held;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -52,10 +53,10 @@ pub async fn forward(State(app): State<AppState>, request: Request, next: Next) 
         return next.run(Request::from_parts(parts, body)).await;
     };
     if parts.headers.contains_key(FORWARDED_BY) {
-        return moved().into_response();
+        return failed();
     }
     let Some(owner) = app.owner_of(partition).await else {
-        return moved().into_response();
+        return failed();
     };
     let bytes = if placing {
         bytes
@@ -66,12 +67,15 @@ pub async fn forward(State(app): State<AppState>, request: Request, next: Next) 
         }
     };
     match send(&app, &owner, &parts, bytes).await {
-        Ok(response) => response,
+        Ok(response) => {
+            metrics::forwarded("forwarded");
+            response
+        }
         Err(e) => {
             tracing::warn!(%owner, partition, error = %e, "forwarding a command failed");
             // The owner may be gone: the next lookup asks the group again.
             app.forget_owners().await;
-            moved().into_response()
+            failed()
         }
     }
 }
@@ -85,6 +89,12 @@ fn unreadable(e: &axum::Error) -> ApiError {
     } else {
         orderflow_platform::http::BodyError::Malformed(format!("the body could not be read: {e}"))
     })
+}
+
+/// A command this instance could not send on: 503, counted.
+fn failed() -> Response {
+    metrics::forwarded("failed");
+    moved().into_response()
 }
 
 fn moved() -> ApiError {

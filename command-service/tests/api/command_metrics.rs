@@ -125,7 +125,7 @@ async fn a_restart_reports_its_replay_and_the_orders_it_holds() {
 
 impl TestApp {
     /// `GET /metrics`, which needs no token.
-    async fn scrape(&self) -> prometheus::Exposition {
+    pub(crate) async fn scrape(&self) -> prometheus::Exposition {
         prometheus::scrape(&reqwest::Client::new(), &self.address).await
     }
 

@@ -194,4 +194,18 @@ async fn any_instance_takes_any_command_and_forwards_it_to_the_owner() {
         ids.len(),
         "each order's non-owner refused its forwarded request"
     );
+    // Both kinds are counted (the process's services share one recorder: at least).
+    let scraped = a.scrape().await;
+    let count = |outcome| {
+        scraped.or_zero(
+            "orderflow_commands_forwarded_total",
+            &[("outcome", outcome)],
+        )
+    };
+    assert!(
+        count("forwarded") >= ids.len() as f64,
+        "{}",
+        count("forwarded")
+    );
+    assert!(count("failed") >= ids.len() as f64, "{}", count("failed"));
 }

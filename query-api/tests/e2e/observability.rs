@@ -21,6 +21,7 @@ const SERIES: &[&str] = &[
     "orderflow_http_requests_total",
     "orderflow_http_requests_shed_total",
     "orderflow_commands_total",
+    "orderflow_commands_forwarded_total",
     "orderflow_replay_partitions",
     "orderflow_replay_events_total",
     "orderflow_aggregates",

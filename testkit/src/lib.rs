@@ -12,6 +12,7 @@
 //! - [`prometheus`]: `/metrics` scraped and parsed into samples;
 //! - [`WebhookReceiver`]: a webhook endpoint over HTTP that fails as told and keeps what
 //!   it got;
+//! - [`eventually`]: a condition polled until it holds;
 //! - [`installed_tool`]: a tool `scripts/test.sh` installs (Schemathesis, Chromium).
 
 mod database;
@@ -39,6 +40,23 @@ pub fn installed_tool(variable: &str) -> Option<String> {
             panic!("{variable} is not set: run the suite with scripts/test.sh")
         }
         Err(_) => None,
+    }
+}
+
+/// Polls `check` every 50 ms until it gives a value, or panics naming `what` after
+/// `within`.
+pub async fn eventually<T, F, Fut>(within: std::time::Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(start.elapsed() < within, "timed out waiting for {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
 

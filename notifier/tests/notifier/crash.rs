@@ -1,10 +1,9 @@
 //! A notifier killed with SIGKILL in the middle of a burst loses nothing: after a restart
 //! every notice reaches the receiver at least once, each under its event's id.
 
-use crate::support::{Harness, all_signed, eventually, lifecycle};
+use crate::support::{Harness, all_signed, eventually, every_notice, lifecycle};
 use orderflow_outbox::Channel;
 use orderflow_testkit::WebhookReceiver;
-use std::collections::BTreeSet;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -53,16 +52,7 @@ async fn a_notifier_killed_mid_burst_loses_nothing_and_resends_under_the_same_id
     harness.append(after).await;
     let mut second = spawn_notifier(&harness);
 
-    let expected: BTreeSet<String> = events.iter().map(|e| e.meta.event_id.to_string()).collect();
-    let got = eventually(Duration::from_secs(120), "every notice", || async {
-        let got: BTreeSet<String> = receiver
-            .accepted()
-            .iter()
-            .map(|b| b["id"].as_str().unwrap().to_owned())
-            .collect();
-        (got.len() >= expected.len()).then_some(got)
-    })
-    .await;
+    let (got, expected) = every_notice(&receiver, &events).await;
     second.kill().unwrap();
     second.wait().unwrap();
     assert!(

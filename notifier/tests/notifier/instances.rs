@@ -4,10 +4,9 @@
 //! and every delivery ends recorded as delivered.
 
 use crate::crash::spawn_notifier_on;
-use crate::support::{Harness, all_signed, eventually, lifecycle};
+use crate::support::{Harness, all_signed, eventually, every_notice, lifecycle};
 use orderflow_outbox::Channel;
 use orderflow_testkit::WebhookReceiver;
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 fn free_address() -> String {
@@ -50,16 +49,7 @@ async fn two_notifiers_share_the_work_and_one_killed_mid_burst_loses_nothing() {
     first.kill().unwrap();
     first.wait().unwrap();
 
-    let expected: BTreeSet<String> = events.iter().map(|e| e.meta.event_id.to_string()).collect();
-    let got = eventually(Duration::from_secs(120), "every notice", || async {
-        let got: BTreeSet<String> = receiver
-            .accepted()
-            .iter()
-            .map(|b| b["id"].as_str().unwrap().to_owned())
-            .collect();
-        (got.len() >= expected.len()).then_some(got)
-    })
-    .await;
+    let (got, expected) = every_notice(&receiver, &events).await;
     assert_eq!(got, expected);
     eventually(
         Duration::from_secs(30),

@@ -8,10 +8,12 @@ use orderflow_notifier::{Settings, signature};
 use orderflow_outbox::{Channel, NewSubscription};
 use orderflow_platform::{KafkaSettings, LogSettings, ensure_topic};
 use orderflow_schemas::{EventCodec, RegistrySettings};
+pub use orderflow_testkit::eventually;
 use orderflow_testkit::{Registry, WebhookReceiver, fresh_database};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use sqlx::PgPool;
-use std::time::{Duration, Instant};
+use std::collections::BTreeSet;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use uuid::Uuid;
@@ -216,20 +218,23 @@ pub fn all_signed(receiver: &WebhookReceiver, secret: &str) -> bool {
     })
 }
 
-/// Polls `check` until it gives a value, or panics naming `what` after `within`.
-pub async fn eventually<T, F, Fut>(within: Duration, what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let start = Instant::now();
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(start.elapsed() < within, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+/// Waits until `receiver` accepted a notice of every one of `events`; the ids it got,
+/// and the events' ids.
+pub async fn every_notice(
+    receiver: &WebhookReceiver,
+    events: &[Event],
+) -> (BTreeSet<String>, BTreeSet<String>) {
+    let expected: BTreeSet<String> = events.iter().map(|e| e.meta.event_id.to_string()).collect();
+    let got = eventually(Duration::from_secs(120), "every notice", || async {
+        let got: BTreeSet<String> = receiver
+            .accepted()
+            .iter()
+            .map(|b| b["id"].as_str().unwrap().to_owned())
+            .collect();
+        (got.len() >= expected.len()).then_some(got)
+    })
+    .await;
+    (got, expected)
 }
 
 fn event(order: &str, version: u64, kind: EventKind) -> Event {

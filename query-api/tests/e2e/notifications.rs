@@ -4,7 +4,7 @@
 //! operators.
 
 use crate::stack::{Stack, as_caller};
-use orderflow_testkit::{TestIssuer, WebhookReceiver};
+use orderflow_testkit::{TestIssuer, WebhookReceiver, eventually};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -154,7 +154,7 @@ async fn subscribers_hear_of_every_status_change_and_each_caller_lists_what_it_m
     // Operators see every delivery: the webhook's made, the email's failed attempts (no
     // SMTP server listens in this stack) on record with the error.
     let path = format!("/notices?customer_id={}", w.customer);
-    let notices = eventually(|| async {
+    let notices = eventually(Duration::from_secs(30), "the notices settled", || async {
         let (_, page) = w.get(&path, &w.operator).await;
         let notices = page["notices"].as_array()?.clone();
         let done = notices.len() == 4 && notices.iter().all(|n| settled(n, &webhook, &mail));
@@ -177,22 +177,6 @@ async fn subscribers_hear_of_every_status_change_and_each_caller_lists_what_it_m
     }
     let (_, theirs) = w.get("/notices", &w.other).await;
     assert_eq!(theirs["notices"], json!([]));
-}
-
-/// Polls `check` until it gives a value (at most 30 s).
-async fn eventually<T, F, Fut>(mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let start = Instant::now();
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(start.elapsed() < Duration::from_secs(30), "timed out");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// Whether `notice`'s webhook delivery was made and its email's first attempt failed.

@@ -148,6 +148,9 @@ fn pool(settings: &Settings) -> anyhow::Result<PgPool> {
         .options([("statement_timeout", "10000")]);
     Ok(PgPoolOptions::new()
         .max_connections(settings.workers.max(1) as u32 + 3)
+        // A Postgres that is down is noticed in seconds (by `/readyz` too), not after
+        // sqlx's 30 s default.
+        .acquire_timeout(Duration::from_secs(3))
         .connect_lazy_with(options))
 }
 

@@ -16,10 +16,18 @@ pub enum Role {
     Operator,
     /// Everything staff may do, and administration.
     Admin,
+    /// The fulfilment process manager: the only caller that confirms or rejects a pending
+    /// order (a person doing it would skip the stock and the payment).
+    Fulfilment,
 }
 
 impl Role {
-    pub const ALL: [Role; 3] = [Role::Customer, Role::Operator, Role::Admin];
+    pub const ALL: [Role; 4] = [
+        Role::Customer,
+        Role::Operator,
+        Role::Admin,
+        Role::Fulfilment,
+    ];
 
     /// The name in the `roles` claim.
     pub fn as_str(self) -> &'static str {
@@ -27,6 +35,7 @@ impl Role {
             Role::Customer => "customer",
             Role::Operator => "operator",
             Role::Admin => "admin",
+            Role::Fulfilment => "fulfilment",
         }
     }
 

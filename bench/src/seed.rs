@@ -219,6 +219,7 @@ fn placed(n: usize) -> EventKind {
         shipping_address: format!("{} Main St", n % 500),
         currency: "EUR".into(),
         total_amount,
+        confirmation: orderflow_domain::Confirmation::Implied,
     })
 }
 

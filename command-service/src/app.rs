@@ -12,7 +12,7 @@ use crate::settings::Settings;
 use crate::worker::{Worker, WorkerContext, WorkerMsg};
 use anyhow::Context;
 use orderflow_auth::{Authenticator, Principal, principal_key};
-use orderflow_domain::Order;
+use orderflow_domain::{Confirmation, Order};
 use orderflow_platform::Backoff;
 use orderflow_platform::http::{HttpSettings, RateLimitLayer, serve};
 use orderflow_platform::{LogError, LogIdentity, ensure_log, partition_for_key};
@@ -49,6 +49,8 @@ pub struct AppState {
     forwarder: reqwest::Client,
     /// The URL other instances reach this one at.
     advertised_url: Arc<str>,
+    /// What new orders wait for: fulfilment's confirmation, or nothing (ADR 0016).
+    confirmation: Confirmation,
 }
 
 impl AppState {
@@ -70,7 +72,22 @@ impl AppState {
                 .build()
                 .unwrap_or_default(),
             advertised_url: Arc::from(""),
+            confirmation: Confirmation::Implied,
         }
+    }
+
+    /// New orders wait for fulfilment when `on`.
+    pub(crate) fn with_fulfilment(mut self, on: bool) -> Self {
+        self.confirmation = match on {
+            true => Confirmation::Required,
+            false => Confirmation::Implied,
+        };
+        self
+    }
+
+    /// The confirmation new orders are placed with.
+    pub(crate) fn confirmation(&self) -> Confirmation {
+        self.confirmation
     }
 
     /// Limits each principal's requests as `http` says (off unless it sets a rate).
@@ -201,7 +218,8 @@ pub async fn run(
     let advertised = settings.advertise_url.clone().unwrap_or_default();
     let state = AppState::new(settings.command_timeout(), authenticator)
         .with_rate_limit(&settings.http)
-        .with_advertised_url(&advertised);
+        .with_advertised_url(&advertised)
+        .with_fulfilment(settings.fulfilment);
     tracing::info!(
         registry = %orderflow_platform::redact::url(&settings.registry.url),
         kafka = ?settings.kafka,

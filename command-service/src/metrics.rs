@@ -116,6 +116,8 @@ fn command_label(kind: CommandKind) -> &'static str {
         CommandKind::UpdateLocation => "location",
         CommandKind::Deliver => "deliver",
         CommandKind::Cancel => "cancel",
+        CommandKind::Confirm => "confirm",
+        CommandKind::Reject => "reject",
     }
 }
 

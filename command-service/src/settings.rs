@@ -48,6 +48,12 @@ pub struct Settings {
     /// `http://<listen address>` when not set (on Kubernetes: the pod's IP).
     #[arg(long, env = "ORDERFLOW_COMMAND_ADVERTISE_URL")]
     pub advertise_url: Option<String>,
+    /// Whether orders wait for the fulfilment service to reserve their stock and authorize
+    /// their payment (`pending` until it confirms or rejects them). Off, orders are
+    /// accepted as placed, as before fulfilment existed. Turn it on only where the
+    /// fulfilment service runs (ADR 0016).
+    #[arg(long, env = "ORDERFLOW_FULFILMENT", default_value_t = false, action = clap::ArgAction::Set)]
+    pub fulfilment: bool,
     #[command(flatten)]
     pub auth: AuthSettings,
     #[command(flatten)]
@@ -68,6 +74,7 @@ impl Settings {
             max_locations_per_order: 1_000,
             group: None,
             advertise_url: None,
+            fulfilment: false,
             auth: AuthSettings::with_jwks(orderflow_auth::DEV_JWKS),
             metrics: MetricsSettings::default(),
         }

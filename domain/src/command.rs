@@ -1,7 +1,7 @@
 //! What a caller asks of an order. A command is a wish: [`crate::decide`] turns it into a
 //! fact (an event) or refuses it.
 
-use crate::event::{Date, EventKind, LineItem};
+use crate::event::{Confirmation, Date, EventKind, LineItem};
 use sha2::{Digest, Sha256};
 use std::hash::{Hash, Hasher};
 
@@ -24,6 +24,12 @@ pub enum Command {
     Cancel {
         reason: String,
     },
+    /// Fulfilment reserved the stock and authorized the payment of a pending order.
+    Confirm,
+    /// Fulfilment could not: `reason` tells the customer why.
+    Reject {
+        reason: String,
+    },
 }
 
 /// The content of a new order. The total is not part of it: the domain computes it.
@@ -34,6 +40,8 @@ pub struct PlaceOrder {
     pub shipping_address: String,
     /// ISO 4217 code of the prices, e.g. `USD`.
     pub currency: String,
+    /// Set by the service from its configuration, never by the client.
+    pub confirmation: Confirmation,
 }
 
 /// The kind of a command, without its data.
@@ -45,17 +53,21 @@ pub enum CommandKind {
     UpdateLocation,
     Deliver,
     Cancel,
+    Confirm,
+    Reject,
 }
 
 impl CommandKind {
     /// Every kind, for exhaustive tests and tables.
-    pub const ALL: [CommandKind; 6] = [
+    pub const ALL: [CommandKind; 8] = [
         CommandKind::Place,
         CommandKind::Pack,
         CommandKind::Ship,
         CommandKind::UpdateLocation,
         CommandKind::Deliver,
         CommandKind::Cancel,
+        CommandKind::Confirm,
+        CommandKind::Reject,
     ];
 
     /// The verb used in messages and URLs (`"pack"`, `"update location"`, ...).
@@ -67,6 +79,8 @@ impl CommandKind {
             CommandKind::UpdateLocation => "update the location of",
             CommandKind::Deliver => "deliver",
             CommandKind::Cancel => "cancel",
+            CommandKind::Confirm => "confirm",
+            CommandKind::Reject => "reject",
         }
     }
 }
@@ -81,6 +95,8 @@ impl Command {
             Command::UpdateLocation { .. } => CommandKind::UpdateLocation,
             Command::Deliver => CommandKind::Deliver,
             Command::Cancel { .. } => CommandKind::Cancel,
+            Command::Confirm => CommandKind::Confirm,
+            Command::Reject { .. } => CommandKind::Reject,
         }
     }
 
@@ -126,6 +142,7 @@ impl EventKind {
                 items: p.items.clone(),
                 shipping_address: p.shipping_address.clone(),
                 currency: p.currency.clone(),
+                confirmation: p.confirmation,
             }),
             EventKind::Packed { warehouse } => Command::Pack {
                 warehouse: warehouse.clone(),
@@ -144,6 +161,10 @@ impl EventKind {
             },
             EventKind::Delivered => Command::Deliver,
             EventKind::Cancelled { reason } => Command::Cancel {
+                reason: reason.clone(),
+            },
+            EventKind::Confirmed => Command::Confirm,
+            EventKind::Rejected { reason } => Command::Reject {
                 reason: reason.clone(),
             },
         }

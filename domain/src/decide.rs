@@ -46,6 +46,7 @@ fn event_kind(command: &Command) -> EventKind {
                 items,
                 shipping_address: place.shipping_address,
                 currency: place.currency,
+                confirmation: place.confirmation,
             })
         }
         Command::Pack { warehouse } => EventKind::Packed { warehouse },
@@ -61,6 +62,8 @@ fn event_kind(command: &Command) -> EventKind {
         Command::UpdateLocation { location } => EventKind::LocationUpdated { location },
         Command::Deliver => EventKind::Delivered,
         Command::Cancel { reason } => EventKind::Cancelled { reason },
+        Command::Confirm => EventKind::Confirmed,
+        Command::Reject { reason } => EventKind::Rejected { reason },
     }
 }
 

@@ -57,6 +57,25 @@ pub enum EventKind {
     Cancelled {
         reason: String,
     },
+    /// The fulfilment process manager reserved every line and authorized the payment.
+    Confirmed,
+    /// The fulfilment process manager could not reserve the stock or authorize the
+    /// payment, and has undone what it had done. `reason` is for the customer.
+    Rejected {
+        reason: String,
+    },
+}
+
+/// Whether an order waits for fulfilment (stock and payment) before it may be packed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Confirmation {
+    /// Accepted as placed: every `OrderPlaced` written before fulfilment existed (v1, v2)
+    /// and every placement while the command service runs without fulfilment. The order
+    /// starts `placed` and may be packed at once.
+    #[default]
+    Implied,
+    /// The fulfilment process manager confirms or rejects it: the order starts `pending`.
+    Required,
 }
 
 /// The content of `OrderPlaced`.
@@ -69,6 +88,8 @@ pub struct OrderPlaced {
     pub currency: String,
     /// Sum of quantity × unit price over the items, computed by the domain, scale 2.
     pub total_amount: Decimal,
+    /// Whether the order waits for fulfilment (v3; `Implied` for events written before).
+    pub confirmation: Confirmation,
 }
 
 /// One line of an order. `unit_price` has at most two decimal places.
@@ -89,6 +110,8 @@ impl EventKind {
             EventKind::LocationUpdated { .. } => CommandKind::UpdateLocation,
             EventKind::Delivered => CommandKind::Deliver,
             EventKind::Cancelled { .. } => CommandKind::Cancel,
+            EventKind::Confirmed => CommandKind::Confirm,
+            EventKind::Rejected { .. } => CommandKind::Reject,
         }
     }
 
@@ -101,17 +124,24 @@ impl EventKind {
             EventKind::LocationUpdated { .. } => "OrderLocationUpdated",
             EventKind::Delivered => "OrderDelivered",
             EventKind::Cancelled { .. } => "OrderCancelled",
+            EventKind::Confirmed => "OrderConfirmed",
+            EventKind::Rejected { .. } => "OrderRejected",
         }
     }
 
     /// The status an order has right after this event.
     pub fn resulting_status(&self) -> Status {
         match self {
-            EventKind::Placed(_) => Status::Placed,
+            EventKind::Placed(p) => match p.confirmation {
+                Confirmation::Implied => Status::Placed,
+                Confirmation::Required => Status::Pending,
+            },
             EventKind::Packed { .. } => Status::Packed,
             EventKind::Shipped { .. } | EventKind::LocationUpdated { .. } => Status::Shipped,
             EventKind::Delivered => Status::Delivered,
             EventKind::Cancelled { .. } => Status::Cancelled,
+            EventKind::Confirmed => Status::Confirmed,
+            EventKind::Rejected { .. } => Status::Rejected,
         }
     }
 }

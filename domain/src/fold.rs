@@ -1,6 +1,7 @@
 //! The aggregate state and the fold rule shared by every reader of the log.
 
 use crate::event::Event;
+use crate::ledger::version_conflict;
 use crate::status::{Status, transition};
 
 /// What the write side needs to know about one order to decide on the next command. It is
@@ -57,11 +58,8 @@ pub struct Fold {
 /// The fold rule: accept `event` only if its version is exactly `current + 1` and the
 /// lifecycle allows it; otherwise leave the state as it is and say why.
 pub fn fold(order: Order, event: &Event) -> Fold {
-    if event.version != order.version + 1 {
-        let outcome = FoldOutcome::VersionConflict {
-            current: order.version,
-            got: event.version,
-        };
+    if let Some((current, got)) = version_conflict(order.version, event.version) {
+        let outcome = FoldOutcome::VersionConflict { current, got };
         return Fold { order, outcome };
     }
     if transition(order.status, event.kind.command_kind()).is_none() {

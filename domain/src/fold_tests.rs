@@ -19,6 +19,7 @@ fn placed_event() -> Event {
         }],
         shipping_address: "a".into(),
         currency: "USD".into(),
+        confirmation: crate::Confirmation::Implied,
     });
     crate::decide(&Order::new(crate::test_framework::ORDER), &place, meta(1)).unwrap()
 }

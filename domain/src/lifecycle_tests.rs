@@ -1,7 +1,9 @@
 //! Every transition and every refusal of the order lifecycle, given/when/then.
 
 use crate::test_framework::given;
-use crate::{Command, CommandKind, DomainError, EventKind, LineItem, OrderPlaced, PlaceOrder};
+use crate::{
+    Command, CommandKind, Confirmation, DomainError, EventKind, LineItem, OrderPlaced, PlaceOrder,
+};
 use crate::{Status, Violation};
 use rust_decimal::Decimal;
 
@@ -23,6 +25,7 @@ fn place_cmd() -> Command {
         items: vec![item("sku-1", 2, "25.99"), item("sku-2", 1, "5.5")],
         shipping_address: "1 Main St".into(),
         currency: "USD".into(),
+        confirmation: Confirmation::Implied,
     })
 }
 
@@ -33,6 +36,7 @@ fn placed() -> EventKind {
         shipping_address: "1 Main St".into(),
         currency: "USD".into(),
         total_amount: d("57.48"),
+        confirmation: Confirmation::Implied,
     })
 }
 

@@ -65,7 +65,10 @@ pub fn violations(command: &Command) -> Vec<Violation> {
             text("location", location, MAX_SHORT_TEXT, &mut out)
         }
         Command::Deliver => {}
-        Command::Cancel { reason } => text("reason", reason, MAX_LONG_TEXT, &mut out),
+        Command::Cancel { reason } | Command::Reject { reason } => {
+            text("reason", reason, MAX_LONG_TEXT, &mut out)
+        }
+        Command::Confirm => {}
     }
     out
 }

@@ -124,6 +124,7 @@ mod tests {
                 total_amount: Decimal::new(100, 2),
                 shipping_address: "1 Road".into(),
                 currency: "EUR".into(),
+                confirmation: orderflow_domain::Confirmation::Implied,
             }),
         )
     }

@@ -32,6 +32,22 @@ pub fn email(notice: &Notice, tracking_base: &str) -> Email {
                 detail("total_amount")
             ),
         ),
+        Status::Pending => (
+            format!("We have your order {id}"),
+            format!(
+                "Thank you for your order of {}. We are checking the stock and your payment, \
+                 and will write again once it is confirmed.",
+                detail("total_amount")
+            ),
+        ),
+        Status::Confirmed => (
+            format!("Your order {id} is confirmed"),
+            "Its items are reserved for you and your payment is authorized.".to_owned(),
+        ),
+        Status::Rejected => (
+            format!("We could not accept your order {id}"),
+            format!("We are sorry: {}. Nothing was charged.", detail("reason")),
+        ),
         Status::Packed => (
             format!("Your order {id} is packed"),
             "It is packed and waits for the carrier.".to_owned(),

@@ -59,7 +59,10 @@ pub fn notice(tracked: &mut Tracked, event: &Event) -> Option<Notice> {
         ],
         EventKind::LocationUpdated { .. } => return None,
         EventKind::Delivered => Vec::new(),
-        EventKind::Cancelled { reason } => vec![("reason", reason.clone())],
+        EventKind::Cancelled { reason } | EventKind::Rejected { reason } => {
+            vec![("reason", reason.clone())]
+        }
+        EventKind::Confirmed => Vec::new(),
     };
     Some(Notice {
         id: event.meta.event_id,
@@ -104,6 +107,7 @@ mod tests {
                 shipping_address: "1 Main St".into(),
                 currency: "EUR".into(),
                 total_amount: Decimal::new(999, 2),
+                confirmation: orderflow_domain::Confirmation::Implied,
             }),
         )
     }

@@ -10,8 +10,9 @@
 
 use crate::document::{HistoryEvent, HistoryRow, OrderView};
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
-use orderflow_domain::{Date, Decimal, Event, EventKind, EventMeta, LineItem, OrderPlaced};
-use orderflow_domain::{Status, Timestamp};
+use orderflow_domain::OrderPlaced;
+use orderflow_domain::Timestamp;
+use orderflow_domain::{Confirmation, Date, Decimal, Event, EventKind, EventMeta, LineItem};
 use serde_json::{Map, Value, json};
 use std::str::FromStr;
 
@@ -39,6 +40,8 @@ pub fn apply(view: Option<OrderView>, event: &Event) -> OrderView {
         }
         EventKind::LocationUpdated { location } => view.location = Some(location.clone()),
         EventKind::Cancelled { reason } => view.cancel_reason = Some(reason.clone()),
+        EventKind::Confirmed => {}
+        EventKind::Rejected { reason } => view.reject_reason = Some(reason.clone()),
     }
     view.status = event.kind.resulting_status();
     view.version = event.version;
@@ -50,7 +53,7 @@ fn placed(order_id: &str, p: &OrderPlaced, at: DateTime<Utc>) -> OrderView {
     OrderView {
         order_id: order_id.to_owned(),
         customer_id: p.customer_id.clone(),
-        status: Status::Placed,
+        status: EventKind::Placed(p.clone()).resulting_status(),
         items: p.items.clone(),
         total_amount: p.total_amount,
         currency: p.currency.clone(),
@@ -61,6 +64,7 @@ fn placed(order_id: &str, p: &OrderPlaced, at: DateTime<Utc>) -> OrderView {
         estimated_delivery: None,
         location: None,
         cancel_reason: None,
+        reject_reason: None,
         version: 0,
         placed_at: at,
         updated_at: at,
@@ -80,6 +84,7 @@ pub fn history_row(event: &Event) -> HistoryRow {
             "shipping_address": p.shipping_address,
             "total_amount": p.total_amount.to_string(),
             "currency": p.currency,
+            "confirmation": confirmation_name(p.confirmation),
         }),
         EventKind::Packed { warehouse } => json!({ "warehouse": warehouse }),
         EventKind::Shipped {
@@ -93,7 +98,10 @@ pub fn history_row(event: &Event) -> HistoryRow {
         }),
         EventKind::LocationUpdated { location } => json!({ "location": location }),
         EventKind::Delivered => json!({}),
-        EventKind::Cancelled { reason } => json!({ "reason": reason }),
+        EventKind::Cancelled { reason } | EventKind::Rejected { reason } => {
+            json!({ "reason": reason })
+        }
+        EventKind::Confirmed => json!({}),
     };
     if let Value::Object(map) = &mut data {
         if let Some(key) = &event.meta.idempotency_key {
@@ -166,6 +174,11 @@ fn kind_of(event_type: &str, data: &Map<String, Value>) -> Result<EventKind, Str
             shipping_address: text("shipping_address")?,
             currency: text("currency")?,
             total_amount: decimal(&text("total_amount")?)?,
+            // Rows written before fulfilment existed have none: their orders needed none.
+            confirmation: match data.get("confirmation").and_then(Value::as_str) {
+                Some("required") => Confirmation::Required,
+                _ => Confirmation::Implied,
+            },
         }),
         "OrderPacked" => EventKind::Packed {
             warehouse: text("warehouse")?,
@@ -185,8 +198,19 @@ fn kind_of(event_type: &str, data: &Map<String, Value>) -> Result<EventKind, Str
         "OrderCancelled" => EventKind::Cancelled {
             reason: text("reason")?,
         },
+        "OrderConfirmed" => EventKind::Confirmed,
+        "OrderRejected" => EventKind::Rejected {
+            reason: text("reason")?,
+        },
         other => return Err(format!("unknown event type {other}")),
     })
+}
+
+fn confirmation_name(confirmation: Confirmation) -> &'static str {
+    match confirmation {
+        Confirmation::Implied => "implied",
+        Confirmation::Required => "required",
+    }
 }
 
 fn items(items: Option<&Value>) -> Result<Vec<LineItem>, String> {

@@ -1,4 +1,5 @@
 use super::*;
+use orderflow_domain::Status;
 use uuid::Uuid;
 
 fn event(version: u64, kind: EventKind) -> Event {
@@ -33,6 +34,7 @@ fn lifecycle() -> Vec<Event> {
         shipping_address: "1 Main St".into(),
         currency: "EUR".into(),
         total_amount: Decimal::new(4498, 2),
+        confirmation: orderflow_domain::Confirmation::Implied,
     };
     vec![
         event(1, EventKind::Placed(placed)),

@@ -52,6 +52,8 @@ pub struct OrderView {
     pub estimated_delivery: Option<NaiveDate>,
     pub location: Option<String>,
     pub cancel_reason: Option<String>,
+    /// Why fulfilment rejected the order, in words for the customer.
+    pub reject_reason: Option<String>,
     /// The number of events folded into the document; the `ETag` of `GET /orders/{id}`.
     #[schema(minimum = 1)]
     pub version: u64,

@@ -32,8 +32,8 @@ pub const PRIVATE_TABLES: [&str; 2] = ["_sqlx_migrations", "projection_offsets"]
 /// `orders` before `order_items`, the order a generation switch locks the views in.
 pub const SELECT_ORDERS: &str = "SELECT o.order_id, o.customer_id, o.status, o.total_amount,
         o.shipping_address, o.currency, o.warehouse, o.carrier, o.tracking_number,
-        o.estimated_delivery, o.location, o.cancel_reason, o.version, o.placed_at,
-        o.updated_at, i.product_ids, i.quantities, i.unit_prices
+        o.estimated_delivery, o.location, o.cancel_reason, o.reject_reason, o.version,
+        o.placed_at, o.updated_at, i.product_ids, i.quantities, i.unit_prices
     FROM orders o
     CROSS JOIN LATERAL (
         SELECT COALESCE(array_agg(product_id ORDER BY line_no), '{}') AS product_ids,
@@ -64,7 +64,8 @@ pub async fn load_orders_from_tables<'e>(
     let rows = sqlx::query(
         "SELECT o.order_id, o.customer_id, o.status, o.total_amount, o.shipping_address,
                 o.currency, o.warehouse, o.carrier, o.tracking_number, o.estimated_delivery,
-                o.location, o.cancel_reason, o.version, o.placed_at, o.updated_at,
+                o.location, o.cancel_reason, o.reject_reason, o.version, o.placed_at,
+                o.updated_at,
                 COALESCE(array_agg(i.product_id ORDER BY i.line_no)
                          FILTER (WHERE i.line_no IS NOT NULL), '{}') AS product_ids,
                 COALESCE(array_agg(i.quantity ORDER BY i.line_no)
@@ -132,6 +133,7 @@ pub fn order_from_row(row: &PgRow) -> Result<OrderView, sqlx::Error> {
         tracking_number: row.try_get("tracking_number")?,
         location: row.try_get("location")?,
         cancel_reason: row.try_get("cancel_reason")?,
+        reject_reason: row.try_get("reject_reason")?,
         estimated_delivery: row.try_get("estimated_delivery")?,
         version: version.max(0) as u64,
         placed_at: row.try_get("placed_at")?,

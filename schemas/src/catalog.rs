@@ -17,13 +17,15 @@ pub enum EventType {
     OrderLocationUpdated,
     OrderDelivered,
     OrderCancelled,
+    OrderConfirmed,
+    OrderRejected,
 }
 
 /// The newest version of each event's schema: what the code writes and reads into.
-static SOURCES: [(EventType, &str); 6] = [
+static SOURCES: [(EventType, &str); 8] = [
     (
         EventType::OrderPlaced,
-        include_str!("../avro/OrderPlaced/v2.avsc"),
+        include_str!("../avro/OrderPlaced/v3.avsc"),
     ),
     (
         EventType::OrderPacked,
@@ -44,6 +46,14 @@ static SOURCES: [(EventType, &str); 6] = [
     (
         EventType::OrderCancelled,
         include_str!("../avro/OrderCancelled/v2.avsc"),
+    ),
+    (
+        EventType::OrderConfirmed,
+        include_str!("../avro/OrderConfirmed/v1.avsc"),
+    ),
+    (
+        EventType::OrderRejected,
+        include_str!("../avro/OrderRejected/v1.avsc"),
     ),
 ];
 
@@ -81,13 +91,15 @@ static WRITERS: LazyLock<Vec<GenericDatumWriter<'static>>> = LazyLock::new(|| {
 
 impl EventType {
     /// Every event type.
-    pub const ALL: [EventType; 6] = [
+    pub const ALL: [EventType; 8] = [
         EventType::OrderPlaced,
         EventType::OrderPacked,
         EventType::OrderShipped,
         EventType::OrderLocationUpdated,
         EventType::OrderDelivered,
         EventType::OrderCancelled,
+        EventType::OrderConfirmed,
+        EventType::OrderRejected,
     ];
 
     fn index(self) -> usize {
@@ -103,6 +115,8 @@ impl EventType {
             EventType::OrderLocationUpdated => "OrderLocationUpdated",
             EventType::OrderDelivered => "OrderDelivered",
             EventType::OrderCancelled => "OrderCancelled",
+            EventType::OrderConfirmed => "OrderConfirmed",
+            EventType::OrderRejected => "OrderRejected",
         }
     }
 

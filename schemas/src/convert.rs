@@ -3,8 +3,8 @@
 use crate::error::WireError;
 use crate::wire::{WireBody, WireEnvelope, WireEvent, WireItem};
 use orderflow_domain::{
-    Date, Event, EventKind, EventMeta, LineItem, OrderPlaced, Timestamp, limits, validate_order_id,
-    violations,
+    Confirmation, Date, Event, EventKind, EventMeta, LineItem, OrderPlaced, Timestamp, limits,
+    validate_order_id, violations,
 };
 
 impl From<&Event> for WireEvent {
@@ -25,6 +25,11 @@ impl From<&Event> for WireEvent {
                 shipping_address: p.shipping_address.clone(),
                 total_amount: p.total_amount,
                 currency: p.currency.clone(),
+                confirmation: match p.confirmation {
+                    Confirmation::Implied => "IMPLIED",
+                    Confirmation::Required => "REQUIRED",
+                }
+                .to_owned(),
             },
             EventKind::Packed { warehouse } => WireBody::OrderPacked {
                 warehouse: warehouse.clone(),
@@ -43,6 +48,10 @@ impl From<&Event> for WireEvent {
             },
             EventKind::Delivered => WireBody::OrderDelivered,
             EventKind::Cancelled { reason } => WireBody::OrderCancelled {
+                reason: reason.clone(),
+            },
+            EventKind::Confirmed => WireBody::OrderConfirmed,
+            EventKind::Rejected { reason } => WireBody::OrderRejected {
                 reason: reason.clone(),
             },
         };
@@ -93,8 +102,14 @@ impl TryFrom<WireEvent> for Event {
                 shipping_address,
                 total_amount,
                 currency,
+                confirmation,
             } => EventKind::Placed(OrderPlaced {
                 currency,
+                // The enum's default (IMPLIED) stands for any symbol this reader does not know.
+                confirmation: match confirmation.as_str() {
+                    "REQUIRED" => Confirmation::Required,
+                    _ => Confirmation::Implied,
+                },
                 customer_id,
                 items: items
                     .into_iter()
@@ -116,6 +131,8 @@ impl TryFrom<WireEvent> for Event {
             WireBody::OrderLocationUpdated { location } => EventKind::LocationUpdated { location },
             WireBody::OrderDelivered => EventKind::Delivered,
             WireBody::OrderCancelled { reason } => EventKind::Cancelled { reason },
+            WireBody::OrderConfirmed => EventKind::Confirmed,
+            WireBody::OrderRejected { reason } => EventKind::Rejected { reason },
         };
         check_content(&e.order_id, e.occurred_at, &kind)?;
         Ok(Event {
@@ -198,6 +215,7 @@ mod tests {
                     shipping_address: "1 Main St".into(),
                     currency: "EUR".into(),
                     total_amount: "51.98".parse().unwrap(),
+                    confirmation: Confirmation::Required,
                 }),
             ),
             event(
@@ -222,6 +240,8 @@ mod tests {
             ),
             event(5, EventKind::Delivered),
             event(6, EventKind::Cancelled { reason: "r".into() }),
+            event(7, EventKind::Confirmed),
+            event(8, EventKind::Rejected { reason: "r".into() }),
         ]
     }
 
@@ -283,14 +303,14 @@ mod tests {
     }
 
     #[test]
-    fn an_order_placed_written_with_v1_reads_in_us_dollars() {
+    fn an_order_placed_written_with_v1_reads_in_us_dollars_and_needs_no_confirmation() {
         let v1 =
             apache_avro::Schema::parse_str(include_str!("../avro/OrderPlaced/v1.avsc")).unwrap();
         let wire = WireEvent::from(&every_kind()[0]);
         let apache_avro::types::Value::Record(mut fields) = wire.to_value() else {
             unreachable!()
         };
-        fields.retain(|(name, _)| name != "currency");
+        fields.retain(|(name, _)| name != "currency" && name != "confirmation");
         let bytes = GenericDatumWriter::builder(&v1)
             .build()
             .unwrap()
@@ -316,6 +336,46 @@ mod tests {
             ),
             ("USD", "51.98")
         );
+        assert_eq!(placed.confirmation, Confirmation::Implied);
+    }
+
+    /// A future writer may add a symbol to `Confirmation`: this reader reads the enum's
+    /// default, so an order it cannot understand is never held waiting for fulfilment.
+    #[test]
+    fn a_confirmation_symbol_this_reader_does_not_know_reads_as_implied() {
+        let newer_source = crate::EventType::OrderPlaced.schema_source().replacen(
+            r#""REQUIRED""#,
+            r#""REQUIRED", "LATER""#,
+            1,
+        );
+        let newer = apache_avro::Schema::parse_str(&newer_source).unwrap();
+        let wire = WireEvent::from(&every_kind()[0]);
+        let apache_avro::types::Value::Record(mut fields) = wire.to_value() else {
+            unreachable!()
+        };
+        for (name, value) in &mut fields {
+            if name == "confirmation" {
+                *value = apache_avro::types::Value::Enum(2, "LATER".into());
+            }
+        }
+        let bytes = GenericDatumWriter::builder(&newer)
+            .build()
+            .unwrap()
+            .write_value_to_vec(apache_avro::types::Value::Record(fields))
+            .unwrap();
+        let reader = GenericDatumReader::builder(&newer).build().unwrap();
+        let mut value = reader.read_value(&mut bytes.as_slice()).unwrap();
+        crate::datum::widen_decimals(&mut value);
+        let value = value
+            .resolve(crate::EventType::OrderPlaced.schema())
+            .unwrap();
+        let back =
+            Event::try_from(WireEvent::from_value(crate::EventType::OrderPlaced, value).unwrap())
+                .unwrap();
+        let EventKind::Placed(placed) = back.kind else {
+            unreachable!()
+        };
+        assert_eq!(placed.confirmation, Confirmation::Implied);
     }
 
     #[test]

@@ -141,7 +141,7 @@ mod tests {
     fn every_event_schema_history_is_compatible_under_its_level() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("avro");
         let histories = load_histories(&dir).unwrap();
-        assert_eq!(histories.len(), 6);
+        assert_eq!(histories.len(), 8);
         for history in &histories {
             assert!(!history.versions.is_empty(), "{}", history.event);
             let level = history.level.unwrap_or(DEFAULT_LEVEL);

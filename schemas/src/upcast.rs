@@ -11,7 +11,7 @@ use apache_avro::types::Value;
 use std::sync::LazyLock;
 
 /// Every version of every event's schema, as kept in `schemas/avro`.
-static VERSIONS: [(EventType, u32, &str); 9] = [
+static VERSIONS: [(EventType, u32, &str); 12] = [
     (
         EventType::OrderPlaced,
         1,
@@ -21,6 +21,11 @@ static VERSIONS: [(EventType, u32, &str); 9] = [
         EventType::OrderPlaced,
         2,
         include_str!("../avro/OrderPlaced/v2.avsc"),
+    ),
+    (
+        EventType::OrderPlaced,
+        3,
+        include_str!("../avro/OrderPlaced/v3.avsc"),
     ),
     (
         EventType::OrderPacked,
@@ -56,6 +61,16 @@ static VERSIONS: [(EventType, u32, &str); 9] = [
         EventType::OrderCancelled,
         2,
         include_str!("../avro/OrderCancelled/v2.avsc"),
+    ),
+    (
+        EventType::OrderConfirmed,
+        1,
+        include_str!("../avro/OrderConfirmed/v1.avsc"),
+    ),
+    (
+        EventType::OrderRejected,
+        1,
+        include_str!("../avro/OrderRejected/v1.avsc"),
     ),
 ];
 
@@ -152,7 +167,7 @@ mod tests {
 
     #[test]
     fn an_order_cancelled_written_with_v1_keeps_its_reason() {
-        let v1 = Schema::parse_str(VERSIONS[7].2).unwrap();
+        let v1 = Schema::parse_str(include_str!("../avro/OrderCancelled/v1.avsc")).unwrap();
         assert_eq!(writer_version(EventType::OrderCancelled, &v1), Some(1));
         let mut value = Value::Record(vec![(
             "reason".into(),

@@ -2,7 +2,7 @@
 
 use crate::aggregates::Ack;
 use orderflow_domain::{
-    Command, CommandKind, Date, Decimal, LineItem, PlaceOrder, Violation, limits,
+    Command, CommandKind, Confirmation, Date, Decimal, LineItem, PlaceOrder, Violation, limits,
     validate_order_id, violations,
 };
 use orderflow_platform::FieldError;
@@ -209,7 +209,10 @@ impl TransitionBody for CancelBody {
 impl PlaceOrderBody {
     /// The requested order id (if any) and the command, or the fields that cannot be read.
     /// The domain checks the rest of the rules.
-    pub fn into_command(self) -> Result<(Option<String>, Command), Vec<FieldError>> {
+    pub fn into_command(
+        self,
+        confirmation: Confirmation,
+    ) -> Result<(Option<String>, Command), Vec<FieldError>> {
         let mut errors = Vec::new();
         if let Some(id) = &self.order_id
             && let Err(v) = validate_order_id(id)
@@ -227,6 +230,7 @@ impl PlaceOrderBody {
             items,
             shipping_address: self.shipping_address,
             currency: self.currency.unwrap_or_else(|| DEFAULT_CURRENCY.to_owned()),
+            confirmation,
         });
         if errors.is_empty() {
             return Ok((self.order_id, command));
@@ -442,7 +446,7 @@ mod tests {
                 {"product_id":"p","quantity":1,"unit_price":"x"}]}"#,
         )
         .unwrap();
-        let errors = body.into_command().unwrap_err();
+        let errors = body.into_command(Confirmation::Implied).unwrap_err();
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["items[0].quantity", "items[1].unit_price"]);
     }

@@ -5,6 +5,7 @@ mod error;
 mod extract;
 mod forward;
 mod openapi;
+mod outcomes;
 #[cfg(test)]
 mod tests;
 mod transitions;
@@ -27,7 +28,7 @@ use axum::routing::{get, post};
 use dto::*;
 use extract::JsonBody;
 use openapi::*;
-use orderflow_auth::{Caller, Principal};
+use orderflow_auth::{Caller, Principal, Role};
 use orderflow_domain::{Command, CommandKind, validate_order_id, violations};
 use orderflow_platform::Problem;
 use orderflow_platform::telemetry::TraceLayer;
@@ -54,6 +55,8 @@ pub fn router(state: AppState) -> axum::Router {
         .route("/orders/{id}/location", post(transitions::location))
         .route("/orders/{id}/deliver", post(transitions::deliver))
         .route("/orders/{id}/cancel", post(transitions::cancel))
+        .route("/orders/{id}/confirm", post(outcomes::confirm))
+        .route("/orders/{id}/reject", post(outcomes::reject))
         // Layers run outside in: authentication first, then the principal's rate limit, then
         // forwarding to the instance that serves the order (ADR 0015).
         .route_layer(middleware::from_fn_with_state(
@@ -116,7 +119,7 @@ async fn place(
     let refuse = |e| refused(CommandKind::Place, e);
     let JsonBody(body) = body.map_err(refuse)?;
     let (order_id, command) = body
-        .into_command()
+        .into_command(app.confirmation())
         .map_err(|e| refuse(ApiError::InvalidFields(e)))?;
     if let Command::Place(placed) = &command
         && !caller.may_act_for(&placed.customer_id)
@@ -151,10 +154,8 @@ async fn transition<B: TransitionBody>(
     request: Request,
 ) -> Result<Response, ApiError> {
     let refuse = |e| refused(B::KIND, e);
-    if B::KIND != CommandKind::Cancel && !caller.is_operator() {
-        return Err(refuse(ApiError::Forbidden(
-            "Only operators may pack, ship, track or deliver orders.",
-        )));
+    if let Some(refusal) = role_refusal(B::KIND, &caller) {
+        return Err(refuse(ApiError::Forbidden(refusal)));
     }
     let id = order_id_in(path).map_err(refuse)?;
     let headers = request.headers().clone();
@@ -172,6 +173,18 @@ async fn transition<B: TransitionBody>(
     }
     let request = self::request(&headers, caller, id, command).map_err(refuse)?;
     submit(&app, request).await
+}
+
+/// Why `caller` may not ask for `kind` at all, if it may not. Whose order it is, is the
+/// worker's check.
+fn role_refusal(kind: CommandKind, caller: &Principal) -> Option<&'static str> {
+    match kind {
+        CommandKind::Confirm | CommandKind::Reject => (!caller.has(Role::Fulfilment))
+            .then_some("Only the fulfilment service confirms or rejects orders."),
+        CommandKind::Cancel | CommandKind::Place => None,
+        _ => (!caller.is_operator())
+            .then_some("Only operators may pack, ship, track or deliver orders."),
+    }
 }
 
 /// Counts a command refused before it reached its worker, as [`submit`] counts the rest:

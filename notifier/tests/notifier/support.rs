@@ -267,6 +267,7 @@ pub fn lifecycle(order: &str, customer: &str) -> Vec<Event> {
                 shipping_address: "1 Main St".into(),
                 currency: "EUR".into(),
                 total_amount: Decimal::new(2500, 2),
+                confirmation: orderflow_domain::Confirmation::Implied,
             }),
         ),
         event(

@@ -15,7 +15,8 @@ use crate::fold::model::{
     Rejected, to_datetime,
 };
 use chrono::{DurationRound, TimeDelta};
-use orderflow_domain::{Decimal, Event, EventKind, FoldOutcome, Order, OrderPlaced, Status, fold};
+use orderflow_domain::{Confirmation, Decimal, Event, EventKind, FoldOutcome, LineItem, Order};
+use orderflow_domain::{Status, fold};
 use orderflow_read_model::{apply, history_row};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -64,8 +65,17 @@ pub fn fold_batch<'a>(
         let old_status = existing.map(|v| v.status);
         let view = apply(current.remove(&event.order_id), event);
         tally.count_status(old_status, view.status);
-        if let EventKind::Placed(placed) = &event.kind {
-            tally.count_placement(event, placed);
+        // Revenue counts sales: an order placed without fulfilment sells when placed, one
+        // that waits for it sells when confirmed (a rejected one never does).
+        match &event.kind {
+            EventKind::Placed(placed) => {
+                tally.placed_here.insert(event.order_id.clone());
+                if placed.confirmation == Confirmation::Implied {
+                    tally.count_sale(event, placed.total_amount, &placed.items);
+                }
+            }
+            EventKind::Confirmed => tally.count_sale(event, view.total_amount, &view.items),
+            _ => {}
         }
         tally.touch(&event.order_id);
         tally.plan.history.push(history_row(event));
@@ -127,15 +137,15 @@ impl Tally {
     }
 
     /// A placement, in its hour's window and its products' totals.
-    fn count_placement(&mut self, event: &Event, placed: &OrderPlaced) {
-        self.placed_here.insert(event.order_id.clone());
+    /// Adds a sale of `total` and `items` to the hour of `event`.
+    fn count_sale(&mut self, event: &Event, total: Decimal, items: &[LineItem]) {
         let hour = to_datetime(event.meta.occurred_at)
             .duration_trunc(TimeDelta::hours(1))
             .unwrap_or_default();
         let window = self.hourly.entry(hour).or_insert((0, Decimal::ZERO));
         window.0 += 1;
-        window.1 += placed.total_amount;
-        for item in &placed.items {
+        window.1 += total;
+        for item in items {
             let product = self
                 .products
                 .entry(item.product_id.clone())

@@ -35,6 +35,7 @@ pub(crate) fn placed(items: &[(&str, u32, &str)]) -> EventKind {
         shipping_address: "1 Main St".into(),
         currency: "USD".into(),
         total_amount,
+        confirmation: orderflow_domain::Confirmation::Implied,
     })
 }
 

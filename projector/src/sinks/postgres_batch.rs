@@ -46,17 +46,18 @@ async fn upsert_orders(conn: &mut PgConnection, plan: &BatchPlan) -> Result<(), 
         "INSERT INTO orders (order_id, customer_id, status, items_count, total_amount,
                              shipping_address, warehouse, carrier, tracking_number, location,
                              cancel_reason, version, placed_at, updated_at, estimated_delivery,
-                             currency)
+                             currency, reject_reason)
          SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int[], $5::numeric[],
                               $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
                               $11::text[], $12::bigint[], $13::timestamptz[], $14::timestamptz[],
-                              $15::date[], $16::text[])
+                              $15::date[], $16::text[], $17::text[])
          ON CONFLICT (order_id) DO UPDATE SET
              status = EXCLUDED.status, warehouse = EXCLUDED.warehouse,
              carrier = EXCLUDED.carrier, tracking_number = EXCLUDED.tracking_number,
              location = EXCLUDED.location, cancel_reason = EXCLUDED.cancel_reason,
              version = EXCLUDED.version, updated_at = EXCLUDED.updated_at,
-             estimated_delivery = EXCLUDED.estimated_delivery
+             estimated_delivery = EXCLUDED.estimated_delivery,
+             reject_reason = EXCLUDED.reject_reason
          WHERE orders.version < EXCLUDED.version",
     )
     .bind(text(|v| &v.order_id))
@@ -80,6 +81,7 @@ async fn upsert_orders(conn: &mut PgConnection, plan: &BatchPlan) -> Result<(), 
     .bind(views.clone().map(|v| v.updated_at).collect::<Vec<_>>())
     .bind(views.map(|v| v.estimated_delivery).collect::<Vec<_>>())
     .bind(text(|v| &v.currency))
+    .bind(opt(|v| &v.reject_reason))
     .execute(conn)
     .await?;
     Ok(())

@@ -48,6 +48,7 @@ pub fn placed_by(customer_id: String, items: Vec<LineItem>, shipping_address: St
         shipping_address,
         currency: "USD".into(),
         total_amount,
+        confirmation: orderflow_domain::Confirmation::Implied,
     })
 }
 

@@ -171,6 +171,7 @@ fn placed(order_id: &str, currency: &str, items: &[(&str, u32, &str)]) -> Event 
         shipping_address: "1 Main St".into(),
         currency: currency.into(),
         total_amount,
+        confirmation: orderflow_domain::Confirmation::Implied,
     };
     next(order_id, 1, EventKind::Placed(placed))
 }

@@ -357,6 +357,7 @@ fn placed(order_id: &str) -> Event {
             shipping_address: "1 Main St".into(),
             currency: "USD".into(),
             total_amount,
+            confirmation: orderflow_domain::Confirmation::Implied,
         }),
     }
 }

@@ -20,6 +20,7 @@ type OrderTuple = (
     Option<i32>,
     Option<String>,
     Option<String>,
+    Option<String>,
     i64,
     i64,
     i64,
@@ -44,6 +45,7 @@ pub async fn read_model(conn: &mut PgConnection) -> Result<ReadModel, sqlx::Erro
         "SELECT order_id, customer_id, status, items_count, total_amount, currency,
                 shipping_address, warehouse, carrier, tracking_number,
                 (estimated_delivery - DATE '1970-01-01')::int, location, cancel_reason,
+                reject_reason,
                 version, (extract(epoch FROM placed_at) * 1000)::bigint,
                 (extract(epoch FROM updated_at) * 1000)::bigint
          FROM orders",
@@ -104,9 +106,10 @@ fn order(o: OrderTuple) -> (String, OrderRow) {
             estimated_delivery: o.10,
             location: o.11,
             cancel_reason: o.12,
-            version: o.13,
-            placed_at: o.14,
-            updated_at: o.15,
+            reject_reason: o.13,
+            version: o.14,
+            placed_at: o.15,
+            updated_at: o.16,
         },
     )
 }

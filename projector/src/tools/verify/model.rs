@@ -2,7 +2,9 @@
 //! domain's rule and nothing of the projector's own folding code, so a bug there shows up
 //! as a difference instead of being repeated here.
 
-use orderflow_domain::{Decimal, Event, EventKind, FoldOutcome, Order, fold};
+use orderflow_domain::{
+    Confirmation, Decimal, Event, EventKind, FoldOutcome, LineItem, Order, fold,
+};
 use std::collections::{BTreeMap, HashMap};
 
 /// A row of `orders`, timestamps in epoch milliseconds.
@@ -21,6 +23,7 @@ pub struct OrderRow {
     pub estimated_delivery: Option<i32>,
     pub location: Option<String>,
     pub cancel_reason: Option<String>,
+    pub reject_reason: Option<String>,
     pub version: i64,
     pub placed_at: i64,
     pub updated_at: i64,
@@ -54,6 +57,8 @@ pub struct ReadModel {
 pub struct Folder {
     states: HashMap<String, Order>,
     model: ReadModel,
+    /// The total and items of each order that waits for fulfilment, counted when confirmed.
+    placed: HashMap<String, (Decimal, Vec<LineItem>)>,
     /// Events the fold rule did not accept (duplicates, conflicts, forbidden transitions).
     pub ignored: usize,
 }
@@ -82,17 +87,31 @@ impl Folder {
         self.model
     }
 
+    /// A sale at `at` (ms): revenue of its hour and of its products.
+    fn sale(&mut self, at: i64, total: Decimal, items: &[LineItem]) {
+        let m = &mut self.model;
+        let window = m.hourly.entry(at - at.rem_euclid(3_600_000)).or_default();
+        window.0 += 1;
+        window.1 += total;
+        for item in items {
+            let product = m.products.entry(item.product_id.clone()).or_default();
+            product.0 += i64::from(item.quantity);
+            product.1 += item.unit_price * Decimal::from(item.quantity);
+        }
+    }
+
     fn apply(&mut self, e: &Event) {
         let at = e.meta.occurred_at.0;
         if let EventKind::Placed(p) = &e.kind {
+            match p.confirmation {
+                Confirmation::Implied => self.sale(at, p.total_amount, &p.items),
+                Confirmation::Required => {
+                    let sale = (p.total_amount, p.items.clone());
+                    self.placed.insert(e.order_id.clone(), sale);
+                }
+            }
             let m = &mut self.model;
-            let window = m.hourly.entry(at - at.rem_euclid(3_600_000)).or_default();
-            window.0 += 1;
-            window.1 += p.total_amount;
             for (n, item) in p.items.iter().enumerate() {
-                let product = m.products.entry(item.product_id.clone()).or_default();
-                product.0 += i64::from(item.quantity);
-                product.1 += item.unit_price * Decimal::from(item.quantity);
                 let row = (
                     item.product_id.clone(),
                     item.quantity as i32,
@@ -101,6 +120,12 @@ impl Folder {
                 m.items.insert((e.order_id.clone(), n as i32 + 1), row);
             }
             m.orders.insert(e.order_id.clone(), placed_row(p, at));
+        }
+        if matches!(e.kind, EventKind::Confirmed | EventKind::Rejected { .. })
+            && let Some((total, items)) = self.placed.remove(&e.order_id)
+            && e.kind == EventKind::Confirmed
+        {
+            self.sale(at, total, &items);
         }
         let Some(row) = self.model.orders.get_mut(&e.order_id) else {
             return;
@@ -118,6 +143,7 @@ impl Folder {
             }
             EventKind::LocationUpdated { location } => row.location = Some(location.clone()),
             EventKind::Cancelled { reason } => row.cancel_reason = Some(reason.clone()),
+            EventKind::Rejected { reason } => row.reject_reason = Some(reason.clone()),
             _ => {}
         }
         row.status = e.kind.resulting_status().as_str().to_owned();
@@ -144,6 +170,7 @@ fn placed_row(p: &orderflow_domain::OrderPlaced, at: i64) -> OrderRow {
         estimated_delivery: None,
         location: None,
         cancel_reason: None,
+        reject_reason: None,
         version: 0,
         placed_at: at,
         updated_at: at,

@@ -6,25 +6,27 @@ use orderflow_domain::Decimal;
 use sqlx::PgConnection;
 use std::collections::BTreeMap;
 
-type OrderTuple = (
-    String,
-    String,
-    String,
-    i32,
-    Decimal,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<i32>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    i64,
-    i64,
-    i64,
-);
+/// One row of `orders`, as the verify query selects it.
+#[derive(sqlx::FromRow)]
+struct OrderTuple {
+    order_id: String,
+    customer_id: String,
+    status: String,
+    items_count: i32,
+    total_amount: Decimal,
+    currency: String,
+    shipping_address: String,
+    warehouse: Option<String>,
+    carrier: Option<String>,
+    tracking_number: Option<String>,
+    estimated_delivery: Option<i32>,
+    location: Option<String>,
+    cancel_reason: Option<String>,
+    reject_reason: Option<String>,
+    version: i64,
+    placed_at: i64,
+    updated_at: i64,
+}
 
 /// The stored next offset of each partition of `topic`. Call inside the snapshot.
 pub async fn offsets(
@@ -44,10 +46,10 @@ pub async fn read_model(conn: &mut PgConnection) -> Result<ReadModel, sqlx::Erro
     let orders: Vec<OrderTuple> = sqlx::query_as(
         "SELECT order_id, customer_id, status, items_count, total_amount, currency,
                 shipping_address, warehouse, carrier, tracking_number,
-                (estimated_delivery - DATE '1970-01-01')::int, location, cancel_reason,
-                reject_reason,
-                version, (extract(epoch FROM placed_at) * 1000)::bigint,
-                (extract(epoch FROM updated_at) * 1000)::bigint
+                (estimated_delivery - DATE '1970-01-01')::int AS estimated_delivery,
+                location, cancel_reason, reject_reason, version,
+                (extract(epoch FROM placed_at) * 1000)::bigint AS placed_at,
+                (extract(epoch FROM updated_at) * 1000)::bigint AS updated_at
          FROM orders",
     )
     .fetch_all(&mut *conn)
@@ -92,24 +94,24 @@ pub async fn read_model(conn: &mut PgConnection) -> Result<ReadModel, sqlx::Erro
 
 fn order(o: OrderTuple) -> (String, OrderRow) {
     (
-        o.0,
+        o.order_id,
         OrderRow {
-            customer_id: o.1,
-            status: o.2,
-            items_count: o.3,
-            total_amount: o.4,
-            currency: o.5,
-            shipping_address: o.6,
-            warehouse: o.7,
-            carrier: o.8,
-            tracking_number: o.9,
-            estimated_delivery: o.10,
-            location: o.11,
-            cancel_reason: o.12,
-            reject_reason: o.13,
-            version: o.14,
-            placed_at: o.15,
-            updated_at: o.16,
+            customer_id: o.customer_id,
+            status: o.status,
+            items_count: o.items_count,
+            total_amount: o.total_amount,
+            currency: o.currency,
+            shipping_address: o.shipping_address,
+            warehouse: o.warehouse,
+            carrier: o.carrier,
+            tracking_number: o.tracking_number,
+            estimated_delivery: o.estimated_delivery,
+            location: o.location,
+            cancel_reason: o.cancel_reason,
+            reject_reason: o.reject_reason,
+            version: o.version,
+            placed_at: o.placed_at,
+            updated_at: o.updated_at,
         },
     )
 }

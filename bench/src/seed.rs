@@ -220,6 +220,7 @@ fn placed(n: usize) -> EventKind {
         currency: "EUR".into(),
         total_amount,
         confirmation: orderflow_domain::Confirmation::Implied,
+        payment_method: None,
     })
 }
 

@@ -27,6 +27,7 @@ fn place() -> Command {
         shipping_address: "1 Main St".into(),
         currency: "USD".into(),
         confirmation: orderflow_domain::Confirmation::Implied,
+        payment_method: None,
     })
 }
 

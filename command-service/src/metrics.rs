@@ -289,7 +289,9 @@ mod tests {
         let labels: Vec<_> = CommandKind::ALL.into_iter().map(command_label).collect();
         assert_eq!(
             labels,
-            ["place", "pack", "ship", "location", "deliver", "cancel"]
+            [
+                "place", "pack", "ship", "location", "deliver", "cancel", "confirm", "reject"
+            ]
         );
         // The counters are indexed by `kind as usize`, in the order of `ALL`.
         for (i, kind) in CommandKind::ALL.into_iter().enumerate() {

@@ -42,6 +42,8 @@ pub struct PlaceOrder {
     pub currency: String,
     /// Set by the service from its configuration, never by the client.
     pub confirmation: Confirmation,
+    /// The processor's id of the payment method to authorize, e.g. Stripe's `pm_…`.
+    pub payment_method: Option<String>,
 }
 
 /// The kind of a command, without its data.
@@ -143,6 +145,7 @@ impl EventKind {
                 shipping_address: p.shipping_address.clone(),
                 currency: p.currency.clone(),
                 confirmation: p.confirmation,
+                payment_method: p.payment_method.clone(),
             }),
             EventKind::Packed { warehouse } => Command::Pack {
                 warehouse: warehouse.clone(),

@@ -22,6 +22,7 @@ fn place(confirmation: Confirmation) -> Command {
         shipping_address: "1 Main St".into(),
         currency: "EUR".into(),
         confirmation,
+        payment_method: Some("pm_card_visa".into()),
     })
 }
 
@@ -33,6 +34,7 @@ fn placed(confirmation: Confirmation) -> EventKind {
         currency: "EUR".into(),
         total_amount: "10.00".parse().unwrap(),
         confirmation,
+        payment_method: Some("pm_card_visa".into()),
     })
 }
 

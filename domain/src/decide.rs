@@ -47,6 +47,7 @@ fn event_kind(command: &Command) -> EventKind {
                 shipping_address: place.shipping_address,
                 currency: place.currency,
                 confirmation: place.confirmation,
+                payment_method: place.payment_method,
             })
         }
         Command::Pack { warehouse } => EventKind::Packed { warehouse },

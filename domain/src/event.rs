@@ -90,6 +90,9 @@ pub struct OrderPlaced {
     pub total_amount: Decimal,
     /// Whether the order waits for fulfilment (v3; `Implied` for events written before).
     pub confirmation: Confirmation,
+    /// The card processor's id of the customer's payment method (Stripe: `pm_…`, from
+    /// Stripe.js), which fulfilment authorizes (v3; none before).
+    pub payment_method: Option<String>,
 }
 
 /// One line of an order. `unit_price` has at most two decimal places.

@@ -20,6 +20,7 @@ fn placed_event() -> Event {
         shipping_address: "a".into(),
         currency: "USD".into(),
         confirmation: crate::Confirmation::Implied,
+        payment_method: None,
     });
     crate::decide(&Order::new(crate::test_framework::ORDER), &place, meta(1)).unwrap()
 }

@@ -26,6 +26,7 @@ fn place_cmd() -> Command {
         shipping_address: "1 Main St".into(),
         currency: "USD".into(),
         confirmation: Confirmation::Implied,
+        payment_method: None,
     })
 }
 
@@ -37,6 +38,7 @@ fn placed() -> EventKind {
         currency: "USD".into(),
         total_amount: d("57.48"),
         confirmation: Confirmation::Implied,
+        payment_method: None,
     })
 }
 

@@ -87,6 +87,14 @@ fn check_place(place: &PlaceOrder, out: &mut Vec<Violation>) {
             "must be an ISO 4217 code of three capital letters, e.g. USD",
         ));
     }
+    if let Some(method) = &place.payment_method
+        && validate_order_id(method).is_err()
+    {
+        out.push(Violation::new(
+            "payment_method",
+            format!("must be 1 to {MAX_ID_LEN} characters of A-Z, a-z, 0-9, '.', '_', ':' or '-'"),
+        ));
+    }
     if place.items.is_empty() {
         out.push(Violation::new("items", "must hold at least one item"));
     }

@@ -125,6 +125,7 @@ mod tests {
                 shipping_address: "1 Road".into(),
                 currency: "EUR".into(),
                 confirmation: orderflow_domain::Confirmation::Implied,
+                payment_method: None,
             }),
         )
     }

@@ -108,6 +108,7 @@ mod tests {
                 currency: "EUR".into(),
                 total_amount: Decimal::new(999, 2),
                 confirmation: orderflow_domain::Confirmation::Implied,
+                payment_method: None,
             }),
         )
     }

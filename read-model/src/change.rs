@@ -85,6 +85,7 @@ pub fn history_row(event: &Event) -> HistoryRow {
             "total_amount": p.total_amount.to_string(),
             "currency": p.currency,
             "confirmation": confirmation_name(p.confirmation),
+            "payment_method": p.payment_method,
         }),
         EventKind::Packed { warehouse } => json!({ "warehouse": warehouse }),
         EventKind::Shipped {
@@ -179,6 +180,10 @@ fn kind_of(event_type: &str, data: &Map<String, Value>) -> Result<EventKind, Str
                 Some("required") => Confirmation::Required,
                 _ => Confirmation::Implied,
             },
+            payment_method: data
+                .get("payment_method")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
         }),
         "OrderPacked" => EventKind::Packed {
             warehouse: text("warehouse")?,

@@ -35,6 +35,7 @@ fn lifecycle() -> Vec<Event> {
         currency: "EUR".into(),
         total_amount: Decimal::new(4498, 2),
         confirmation: orderflow_domain::Confirmation::Implied,
+        payment_method: None,
     };
     vec![
         event(1, EventKind::Placed(placed)),

@@ -30,6 +30,7 @@ impl From<&Event> for WireEvent {
                     Confirmation::Required => "REQUIRED",
                 }
                 .to_owned(),
+                payment_method: p.payment_method.clone(),
             },
             EventKind::Packed { warehouse } => WireBody::OrderPacked {
                 warehouse: warehouse.clone(),
@@ -103,7 +104,9 @@ impl TryFrom<WireEvent> for Event {
                 total_amount,
                 currency,
                 confirmation,
+                payment_method,
             } => EventKind::Placed(OrderPlaced {
+                payment_method,
                 currency,
                 // The enum's default (IMPLIED) stands for any symbol this reader does not know.
                 confirmation: match confirmation.as_str() {
@@ -216,6 +219,7 @@ mod tests {
                     currency: "EUR".into(),
                     total_amount: "51.98".parse().unwrap(),
                     confirmation: Confirmation::Required,
+                    payment_method: Some("pm_card_visa".into()),
                 }),
             ),
             event(
@@ -310,7 +314,8 @@ mod tests {
         let apache_avro::types::Value::Record(mut fields) = wire.to_value() else {
             unreachable!()
         };
-        fields.retain(|(name, _)| name != "currency" && name != "confirmation");
+        let v3_fields = ["currency", "confirmation", "payment_method"];
+        fields.retain(|(name, _)| !v3_fields.contains(&name.as_str()));
         let bytes = GenericDatumWriter::builder(&v1)
             .build()
             .unwrap()

@@ -27,6 +27,11 @@ pub struct PlaceOrderBody {
     /// ISO 4217 code of the prices; `USD` when absent.
     #[schema(pattern = r"^[A-Z]{3}$", example = "EUR")]
     pub currency: Option<String>,
+    /// The card processor's id of the payment method fulfilment authorizes (Stripe's
+    /// `pm_…`, from Stripe.js). Needed where fulfilment runs; an order without one is
+    /// rejected there.
+    #[schema(pattern = r"^[A-Za-z0-9._:-]{1,64}$", example = "pm_card_visa")]
+    pub payment_method: Option<String>,
     /// Who orders; a customer's token may only name its own subject.
     #[schema(
         min_length = 1,
@@ -231,6 +236,7 @@ impl PlaceOrderBody {
             shipping_address: self.shipping_address,
             currency: self.currency.unwrap_or_else(|| DEFAULT_CURRENCY.to_owned()),
             confirmation,
+            payment_method: self.payment_method,
         });
         if errors.is_empty() {
             return Ok((self.order_id, command));

@@ -47,8 +47,10 @@ pub fn fold_payment(mut payment: Payment, event: &PaymentEvent) -> (Payment, Led
     if !allowed(payment.status, &event.change) {
         return (payment, LedgerOutcome::NotAllowed);
     }
-    if let PaymentChange::Authorized { intent_id, .. } = &event.change {
-        payment.intent_id = Some(intent_id.clone());
+    match &event.change {
+        PaymentChange::Authorized { intent_id, .. } => payment.intent_id = Some(intent_id.clone()),
+        PaymentChange::Declined { reason } => payment.decline_reason = Some(reason.clone()),
+        _ => {}
     }
     payment.status = Some(event.change.status());
     payment.version = event.version;

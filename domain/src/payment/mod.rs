@@ -56,6 +56,8 @@ pub struct Payment {
     pub status: Option<PaymentStatus>,
     /// The processor's id of the authorization (Stripe: the PaymentIntent id).
     pub intent_id: Option<String>,
+    /// What the processor said when it declined, for the rejection's reason.
+    pub decline_reason: Option<String>,
 }
 
 impl Payment {
@@ -66,6 +68,7 @@ impl Payment {
             version: 0,
             status: None,
             intent_id: None,
+            decline_reason: None,
         }
     }
 }

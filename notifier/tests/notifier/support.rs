@@ -268,6 +268,7 @@ pub fn lifecycle(order: &str, customer: &str) -> Vec<Event> {
                 currency: "EUR".into(),
                 total_amount: Decimal::new(2500, 2),
                 confirmation: orderflow_domain::Confirmation::Implied,
+                payment_method: None,
             }),
         ),
         event(

@@ -36,6 +36,7 @@ pub(crate) fn placed(items: &[(&str, u32, &str)]) -> EventKind {
         currency: "USD".into(),
         total_amount,
         confirmation: orderflow_domain::Confirmation::Implied,
+        payment_method: None,
     })
 }
 

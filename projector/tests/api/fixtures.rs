@@ -49,6 +49,7 @@ pub fn placed_by(customer_id: String, items: Vec<LineItem>, shipping_address: St
         currency: "USD".into(),
         total_amount,
         confirmation: orderflow_domain::Confirmation::Implied,
+        payment_method: None,
     })
 }
 

@@ -172,6 +172,7 @@ fn placed(order_id: &str, currency: &str, items: &[(&str, u32, &str)]) -> Event 
         currency: currency.into(),
         total_amount,
         confirmation: orderflow_domain::Confirmation::Implied,
+        payment_method: None,
     };
     next(order_id, 1, EventKind::Placed(placed))
 }

@@ -358,6 +358,7 @@ fn placed(order_id: &str) -> Event {
             currency: "USD".into(),
             total_amount,
             confirmation: orderflow_domain::Confirmation::Implied,
+            payment_method: None,
         }),
     }
 }

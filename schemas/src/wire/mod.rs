@@ -43,6 +43,8 @@ pub enum WireBody {
         currency: String,
         /// The `Confirmation` enum's symbol (v3; `IMPLIED` when written before).
         confirmation: String,
+        /// v3; `None` when written before.
+        payment_method: Option<String>,
     },
     OrderPacked {
         warehouse: String,
@@ -114,6 +116,7 @@ impl WireEvent {
                 total_amount,
                 currency,
                 confirmation,
+                payment_method,
             } => {
                 push("customer_id", Value::String(customer_id.clone()));
                 push(
@@ -124,6 +127,7 @@ impl WireEvent {
                 push("total_amount", money_value(*total_amount));
                 push("currency", Value::String(currency.clone()));
                 push("confirmation", confirmation_value(confirmation));
+                push("payment_method", nullable(payment_method));
             }
             WireBody::OrderPacked { warehouse } => {
                 push("warehouse", Value::String(warehouse.clone()))
@@ -176,6 +180,7 @@ impl WireEvent {
                 total_amount: r.money("total_amount")?,
                 currency: r.string("currency")?,
                 confirmation: r.symbol("confirmation")?,
+                payment_method: r.nullable_string("payment_method")?,
             },
             EventType::OrderPacked => WireBody::OrderPacked {
                 warehouse: r.string("warehouse")?,

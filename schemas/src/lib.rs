@@ -17,6 +17,8 @@
 //! - `compatibility`: Confluent's compatibility levels decided with apache-avro;
 //! - `history`: the `vN.avsc` history on disk and its offline check (`schemas check`);
 //! - `registry_tool`: the same check asked of a registry, and registration;
+//! - `ledger`: the fulfilment logs' records (`inventory.events`, `payments.events`) and
+//!   [`ledger::LedgerCodec`], whose histories are `schemas/inventory/` and `schemas/payments/`;
 //! - `outbound`: the notifier's `notifications.outbound` records ([`OutboundCodec`]), whose
 //!   history is `schemas/notifications/`;
 //! - `upcast`: typed upcasters per (event type, writer version), for changes Avro
@@ -32,6 +34,7 @@ mod convert;
 mod datum;
 mod error;
 mod history;
+pub mod ledger;
 mod outbound;
 mod registry_tool;
 mod upcast;

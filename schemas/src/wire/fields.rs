@@ -101,6 +101,30 @@ impl Fields {
         }
     }
 
+    pub(crate) fn nullable_int(&mut self, name: &str) -> Result<Option<i32>, WireError> {
+        match self.take(name)? {
+            Value::Union(_, inner) => match *inner {
+                Value::Null => Ok(None),
+                Value::Int(n) => Ok(Some(n)),
+                other => Err(unexpected(name, &other)),
+            },
+            Value::Null => Ok(None),
+            other => Err(unexpected(name, &other)),
+        }
+    }
+
+    pub(crate) fn nullable_money(&mut self, name: &str) -> Result<Option<Decimal>, WireError> {
+        match self.take(name)? {
+            Value::Union(_, inner) => match *inner {
+                Value::Null => Ok(None),
+                Value::Decimal(d) => money_from(name, &d).map(Some),
+                other => Err(unexpected(name, &other)),
+            },
+            Value::Null => Ok(None),
+            other => Err(unexpected(name, &other)),
+        }
+    }
+
     pub(crate) fn nullable_string(&mut self, name: &str) -> Result<Option<String>, WireError> {
         match self.take(name)? {
             Value::Union(_, inner) => match *inner {

@@ -4,7 +4,7 @@
 use crate::catalog::EventType;
 use fields::{Fields, item_value, money_value, nullable};
 
-mod fields;
+pub(crate) mod fields;
 use crate::error::WireError;
 use apache_avro::types::Value;
 use rust_decimal::Decimal;

@@ -1,0 +1,201 @@
+//! The fulfilment service's HTTP API: operators receive and adjust stock (the stock log's
+//! commands, acknowledged after the read-back), and the probes and `/metrics`. Stock
+//! levels are read from the query API (`GET /stock`), which serves the read model.
+
+use crate::health::Health;
+use crate::ledger::{Ledger, LedgerError};
+use crate::projection::stock_level;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router, middleware};
+use orderflow_auth::{Authenticator, Caller};
+use orderflow_domain::inventory::{Stock, StockCommand, StockError};
+use orderflow_domain::payment::Payment;
+use orderflow_platform::http::{BodyError, invalid_fields, read_json};
+use orderflow_platform::{FieldError, Problem};
+use serde::Deserialize;
+use serde_json::json;
+use sqlx::PgPool;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub inventory: Ledger<Stock>,
+    pub payments: Ledger<Payment>,
+    pub health: Arc<Health>,
+    pub pool: PgPool,
+    pub authenticator: Authenticator,
+}
+
+/// `POST /stock/{product_id}/receipts`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReceiptBody {
+    quantity: u32,
+}
+
+/// `POST /stock/{product_id}/adjustments`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdjustmentBody {
+    delta: i64,
+    reason: String,
+}
+
+/// Why a request got no stock: each becomes one problem answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The caller may not change stock. Handling: 403.
+    #[error("only operators receive and adjust stock")]
+    Forbidden,
+    /// The path is not one of ours. Handling: 400.
+    #[error("{0}")]
+    BadPath(String),
+    /// The body cannot be read. Handling: 413, 415 or 400, as the platform says.
+    #[error(transparent)]
+    Body(#[from] BodyError),
+    /// The stock refused the command. Handling: 422 with the fields, or 409.
+    #[error(transparent)]
+    Refused(StockError),
+    /// The stock log did not take it in time. Handling: 503 with Retry-After.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            ApiError::Forbidden => {
+                orderflow_auth::forbidden("Only operators receive and adjust stock.")
+            }
+            ApiError::BadPath(text) => Problem::new(StatusCode::BAD_REQUEST, "bad-path", text),
+            ApiError::Body(e) => e.problem(),
+            ApiError::Refused(StockError::Invalid(violations)) => invalid_fields(
+                violations
+                    .into_iter()
+                    .map(|v| FieldError {
+                        field: v.field,
+                        message: v.message,
+                    })
+                    .collect(),
+            ),
+            ApiError::Refused(other) => {
+                Problem::new(StatusCode::CONFLICT, "stock-conflict", format!("{other}."))
+            }
+            ApiError::Unavailable(why) => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                format!("{why}. Check the stock before retrying: the change may have been made."),
+            )
+            .retry_after(1),
+        }
+        .into_response()
+    }
+}
+
+/// The routes. Stock commands need an operator's token; the probes and `/metrics` are
+/// open.
+pub fn router(state: AppState) -> Router {
+    let authenticated = Router::new()
+        .route("/stock/{product_id}/receipts", post(receive))
+        .route("/stock/{product_id}/adjustments", post(adjust))
+        .route_layer(middleware::from_fn_with_state(
+            state.authenticator.clone(),
+            orderflow_auth::authenticate,
+        ));
+    Router::new()
+        .merge(authenticated)
+        .route(
+            "/healthz",
+            get(|| async { Json(json!({"status": "alive"})) }),
+        )
+        .route("/readyz", get(ready))
+        .merge(orderflow_platform::metrics::routes())
+        .fallback(|| async {
+            Problem::new(StatusCode::NOT_FOUND, "not-found", "No such resource.")
+        })
+        .layer(orderflow_platform::HttpMetricsLayer::new())
+        .with_state(state)
+}
+
+async fn receive(
+    State(app): State<AppState>,
+    Caller(caller): Caller,
+    path: Result<Path<String>, PathRejection>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    operator(&caller)?;
+    let product = product_in(path)?;
+    let body: ReceiptBody = read_json(request, &()).await?;
+    let command = StockCommand::Receive {
+        quantity: body.quantity,
+    };
+    submit(&app, &product, command).await
+}
+
+async fn adjust(
+    State(app): State<AppState>,
+    Caller(caller): Caller,
+    path: Result<Path<String>, PathRejection>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    operator(&caller)?;
+    let product = product_in(path)?;
+    let body: AdjustmentBody = read_json(request, &()).await?;
+    let command = StockCommand::Adjust {
+        delta: body.delta,
+        reason: body.reason,
+    };
+    submit(&app, &product, command).await
+}
+
+fn operator(caller: &orderflow_auth::Principal) -> Result<(), ApiError> {
+    if caller.is_operator() {
+        return Ok(());
+    }
+    Err(ApiError::Forbidden)
+}
+
+fn product_in(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+    let Path(product) = path.map_err(|e| ApiError::BadPath(e.body_text()))?;
+    Ok(product)
+}
+
+async fn submit(
+    app: &AppState,
+    product: &str,
+    command: StockCommand,
+) -> Result<Response, ApiError> {
+    match app.inventory.submit(product, command, None).await {
+        Ok(stock) => Ok(Json(stock_level(&stock)).into_response()),
+        Err(LedgerError::Refused(e)) => Err(ApiError::Refused(e)),
+        Err(e @ LedgerError::Unavailable(..)) => Err(ApiError::Unavailable(e.to_string())),
+    }
+}
+
+/// Ready once both ledgers and the order log were read to their ends and Postgres takes
+/// the read model's writes.
+async fn ready(State(app): State<AppState>) -> Response {
+    let database =
+        sqlx::query("SELECT 1").execute(&app.pool).await.is_ok() && app.health.database_up();
+    let (inventory, payments) = (app.inventory.is_ready(), app.payments.is_ready());
+    let sagas = app.health.sagas_live();
+    if database && inventory && payments && sagas {
+        return Json(json!({"status": "ready"})).into_response();
+    }
+    let state = |b: bool, no: &str| if b { "up".to_owned() } else { no.to_owned() };
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "not-ready",
+        "The fulfilment service is reading its logs, or a dependency is unreachable.",
+    )
+    .with("postgres", state(database, "down"))
+    .with("inventory", state(inventory, "reading"))
+    .with("payments", state(payments, "reading"))
+    .with("sagas", state(sagas, "reading"))
+    .retry_after(1)
+    .into_response()
+}

@@ -1,0 +1,14 @@
+//! The stock and payment logs, each written by one [`Ledger`]: a single writer that
+//! decides each command against the aggregate folded from its log, appends one event, and
+//! answers only once it has read that event back and the fold accepted it (as the command
+//! service does for orders, ADR 0001).
+//!
+//! - `aggregate`: the [`Aggregate`] port, and its two implementations over the domain's
+//!   stock and payment;
+//! - `writer`: the task that owns the states, the producer and the reader of the log.
+
+mod aggregate;
+mod writer;
+
+pub use aggregate::Aggregate;
+pub use writer::{Ledger, LedgerConfig, LedgerError, spawn};

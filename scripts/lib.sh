@@ -139,6 +139,38 @@ install_mailpit() {
     "github.com/axllent/mailpit@$MAILPIT_VERSION"
 }
 
+# stripe-mock, Stripe's own mock of its API (Go module proxy): the card processor of the
+# local stack and of the fulfilment tests (fulfilment/tests). About 30 s to build.
+STRIPE_MOCK_VERSION="${STRIPE_MOCK_VERSION:-v0.203.0}"
+STRIPE_MOCK_BIN="${STRIPE_MOCK_BIN:-$HOME/.cache/orderflow/go-bin/stripe-mock}"
+install_stripe_mock() {
+  # stripe-mock has no version flag: a stamp beside the binary says which one it is.
+  if [ -x "$STRIPE_MOCK_BIN" ] && [ "$(cat "$STRIPE_MOCK_BIN.version" 2>/dev/null)" = "$STRIPE_MOCK_VERSION" ]; then
+    return 0
+  fi
+  command -v go >/dev/null || apt_install golang-go
+  log "building stripe-mock $STRIPE_MOCK_VERSION (Go module proxy)"
+  GOBIN="$(dirname "$STRIPE_MOCK_BIN")" go install "github.com/stripe/stripe-mock@$STRIPE_MOCK_VERSION"
+  echo "$STRIPE_MOCK_VERSION" >"$STRIPE_MOCK_BIN.version"
+}
+
+# stripe-mock as the local stack's Stripe (http://127.0.0.1:12111); reused when it answers.
+start_stripe_mock() {
+  if curl -fsS -u sk_test_orderflowlocal: http://127.0.0.1:12111/v1/customers >/dev/null 2>&1; then
+    log "stripe-mock already running"; return 0
+  fi
+  install_stripe_mock
+  log "starting stripe-mock (http://127.0.0.1:12111)"
+  nohup "$STRIPE_MOCK_BIN" -http-addr 127.0.0.1:12111 -https-addr 127.0.0.1:12112 \
+    >"$STACK_DIR/stripe-mock.log" 2>&1 &
+  echo $! >"$STACK_DIR/stripe-mock.pid"
+  for _ in $(seq 1 100); do
+    curl -fsS -u sk_test_orderflowlocal: http://127.0.0.1:12111/v1/customers >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "stripe-mock did not start, see $STACK_DIR/stripe-mock.log" >&2; return 1
+}
+
 # kubeconform (Go module proxy) and the Kubernetes JSON schemas it validates deploy/k8s
 # against: those of the PyPI package kubernetes-validate (only its data is used), with
 # their references made local files, since kubeconform cannot reach GitHub from here.
@@ -270,8 +302,10 @@ start_postgres() {
   ensure_database orderflow orderflow_projector
   # The query API reads the read model through its views (granted by the projector).
   as_postgres -c "\"GRANT CONNECT ON DATABASE orderflow TO orderflow_reader\""
-  # The notifier creates and owns its schema `notifier` there (ADR 0014).
+  # The notifier creates and owns its schema `notifier` there (ADR 0014), and fulfilment
+  # its schema `fulfilment` (ADR 0016).
   as_postgres -c "\"GRANT CONNECT, CREATE ON DATABASE orderflow TO orderflow_notifier\""
+  as_postgres -c "\"GRANT CONNECT, CREATE ON DATABASE orderflow TO orderflow_fulfilment\""
 }
 
 # psql as the cluster's superuser (peer authentication), stopping at the first error.
@@ -283,7 +317,7 @@ as_postgres() { as_root su postgres -c "psql -q -X -v ON_ERROR_STOP=1 -p $PG_POR
 create_postgres_roles() {
   {
     local role
-    for role in admin projector query notifier registry; do
+    for role in admin projector query notifier fulfilment registry; do
       printf '\\set %s_password %s\n' "$role" "$(secret "postgres-orderflow_$role")"
     done
     cat "$REPO_ROOT/scripts/postgres/roles.sql"
@@ -302,7 +336,7 @@ SQL
 # Creates database <name> owned by <owner>, which alone may connect to it (and whom it
 # grants), or hands an existing one and everything in it over to <owner>: a stack from
 # before the per-service roles has them owned by the superuser `orderflow`. What the
-# notifier owns (its schema `notifier`) stays its own.
+# notifier and fulfilment own (their schemas) stays their own.
 ensure_database() { # name, owner
   local exists
   exists=$(as_postgres -Atc "\"SELECT 1 FROM pg_database WHERE datname = '$1'\"")
@@ -314,15 +348,16 @@ REVOKE ALL ON DATABASE "$1" FROM PUBLIC;
 ALTER DATABASE "$1" OWNER TO $2;
 SELECT format('ALTER SCHEMA %I OWNER TO $2', nspname) FROM pg_namespace
 WHERE nspowner <> '$2'::regrole AND nspname NOT LIKE 'pg\_%' AND nspname <> 'information_schema'
-  AND nspowner <> 'orderflow_notifier'::regrole \gexec
+  AND nspowner <> 'orderflow_notifier'::regrole AND nspowner <> 'orderflow_fulfilment'::regrole \gexec
 SELECT format('ALTER TABLE %s OWNER TO $2', c.oid::regclass) FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND c.relowner <> '$2'::regrole
-  AND c.relowner <> 'orderflow_notifier'::regrole
+  AND c.relowner <> 'orderflow_notifier'::regrole AND c.relowner <> 'orderflow_fulfilment'::regrole
   AND n.nspname NOT LIKE 'pg\_%' AND n.nspname <> 'information_schema' \gexec
 SELECT format('ALTER SEQUENCE %s OWNER TO $2', c.oid::regclass) FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'S' AND c.relowner <> '$2'::regrole AND c.relowner <> 'orderflow_notifier'::regrole
+  AND c.relowner <> 'orderflow_fulfilment'::regrole
   AND n.nspname NOT LIKE 'pg\_%' AND n.nspname <> 'information_schema'
   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i')) \gexec
 SELECT format('ALTER ROUTINE %s OWNER TO $2', p.oid::regprocedure) FROM pg_proc p

@@ -24,6 +24,9 @@ export ORDERFLOW_CHROMIUM
 # An SMTP server for the notifier's email tests.
 install_mailpit
 export ORDERFLOW_MAILPIT="$MAILPIT_BIN"
+# stripe-mock, the card processor of the fulfilment tests (behind a fault-injecting proxy).
+install_stripe_mock
+export ORDERFLOW_STRIPE_MOCK="$STRIPE_MOCK_BIN"
 # kubeconform and the Kubernetes schemas for deploy/k8s (query-api/tests/e2e/kubernetes.rs).
 install_kubeconform
 export ORDERFLOW_KUBECONFORM="$KUBECONFORM_BIN" ORDERFLOW_K8S_SCHEMAS="$K8S_SCHEMAS"
@@ -36,16 +39,17 @@ export TEST_DATABASE_URL="${TEST_DATABASE_URL:-$ADMIN_DATABASE_URL}"
 export TEST_PROJECTOR_DATABASE_URL="${TEST_PROJECTOR_DATABASE_URL:-$(pg_url orderflow_projector postgres)}"
 export TEST_QUERY_DATABASE_URL="${TEST_QUERY_DATABASE_URL:-$(pg_url orderflow_query postgres)}"
 export TEST_NOTIFIER_DATABASE_URL="${TEST_NOTIFIER_DATABASE_URL:-$(pg_url orderflow_notifier postgres)}"
+export TEST_FULFILMENT_DATABASE_URL="${TEST_FULFILMENT_DATABASE_URL:-$(pg_url orderflow_fulfilment postgres)}"
 export TEST_PROJECTOR_REDIS_URL="${TEST_PROJECTOR_REDIS_URL:-$(redis_url orderflow_projector)}"
 export TEST_QUERY_REDIS_URL="${TEST_QUERY_REDIS_URL:-$QUERY_REDIS_URL}"
 export ORDERFLOW_REDIS_URL="$ADMIN_REDIS_URL"
 
 # Topics and databases left behind by earlier runs (topics are kept for good, ADR 0010).
-kafka_java scripts/kafka/DeleteTopics.java "127.0.0.1:$KAFKA_PORT" 'orders\.events\.(test|pj|e2e)-.*|notifications\.(outbound|dlq)\.test-.*'
+kafka_java scripts/kafka/DeleteTopics.java "127.0.0.1:$KAFKA_PORT" 'orders\.events\.(test|pj|e2e)-.*|notifications\.(outbound|dlq)\.test-.*|(inventory|payments)\.events\.test-.*'
 kafka_java scripts/kafka/DeleteTopics.java "$ORDERFLOW_SECURE_KAFKA_BROKERS" 'orders\.(events|dlq)\.sec-.*|notifications\.(outbound|dlq)\.sec-.*' \
   "$SECURE_KAFKA_DIR/admin.properties"
 
-psql -q "$TEST_DATABASE_URL" -Atc "SELECT datname FROM pg_database WHERE (datname LIKE 'cs\_test\_%' OR datname LIKE 'qa\_test\_%' OR datname LIKE 'pj\_%' OR datname LIKE 'rm\_test\_%' OR datname LIKE 'nt\_test\_%') AND pg_has_role(datdba, 'MEMBER')" \
+psql -q "$TEST_DATABASE_URL" -Atc "SELECT datname FROM pg_database WHERE (datname LIKE 'cs\_test\_%' OR datname LIKE 'qa\_test\_%' OR datname LIKE 'pj\_%' OR datname LIKE 'rm\_test\_%' OR datname LIKE 'nt\_test\_%' OR datname LIKE 'ff\_test\_%') AND pg_has_role(datdba, 'MEMBER')" \
   | while read -r db; do psql -q "$TEST_DATABASE_URL" -c "DROP DATABASE IF EXISTS $db" || true; done
 
 log "cargo fmt --check"

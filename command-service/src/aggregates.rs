@@ -163,8 +163,12 @@ impl Aggregates {
         let id = &request.order_id;
         let entry = self.entries.get(id);
         let is_place = matches!(request.command, Command::Place(_));
+        // Fulfilment's outcomes come from its service role, checked before the worker
+        // (`http::role_refusal`); every other change is the customer's or staff's.
+        let outcome = matches!(request.command, Command::Confirm | Command::Reject { .. });
         if let Some(entry) = entry
             && !is_place
+            && !outcome
             && !request.caller.may_act_for(&entry.owner)
         {
             return Some(Err(CommandError::NotFound(id.clone())));

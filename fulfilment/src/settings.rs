@@ -84,7 +84,7 @@ pub struct Settings {
         long,
         env = "ORDERFLOW_STRIPE_SECRET_KEY",
         hide_env_values = true,
-        default_value = "sk_test_orderflow_local"
+        default_value = "sk_test_orderflowlocal"
     )]
     pub stripe_secret_key: String,
     /// How long one call to Stripe or to the command service may take, in milliseconds.
@@ -125,6 +125,32 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// Settings for a stack at the given addresses, everything else at its default; used
+    /// by tests and tools that embed the service.
+    pub fn for_stack(brokers: &str, registry_url: &str, database_url: &str) -> Self {
+        Settings {
+            listen: ([127, 0, 0, 1], 0).into(),
+            kafka: KafkaSettings::new(brokers),
+            orders_topic: "orders.events".into(),
+            inventory_topic: "inventory.events".into(),
+            payments_topic: "payments.events".into(),
+            registry: RegistryArgs::new(registry_url),
+            database_url: database_url.into(),
+            api_role: "orderflow_query".into(),
+            command_url: "http://127.0.0.1:8080".into(),
+            token_file: None,
+            stripe_url: "http://127.0.0.1:12111".into(),
+            stripe_secret_key: "sk_test_orderflowlocal".into(),
+            call_timeout_ms: 5_000,
+            authorize_deadline_ms: 30_000,
+            stuck_after_ms: 120_000,
+            ledger_timeout_ms: 10_000,
+            auth: AuthSettings::with_jwks(orderflow_auth::DEV_JWKS),
+            http: HttpSettings::default(),
+            metrics: MetricsSettings::default(),
+        }
+    }
+
     pub fn stripe(&self) -> StripeSettings {
         StripeSettings {
             url: self.stripe_url.clone(),

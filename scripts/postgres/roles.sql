@@ -14,16 +14,20 @@ SET client_min_messages TO warning;
 --                        (the notifier grants it managing subscriptions, ADR 0014).
 --   orderflow_notifier   the notifier: owns its schema `notifier` in the read model's
 --                        database (CONNECT and CREATE on it), nothing else.
+--   orderflow_fulfilment the fulfilment service: owns its schema `fulfilment` in the read
+--                        model's database (CONNECT and CREATE on it), nothing else.
 --   orderflow_registry   owns the schema registry's database (Apicurio's SQL storage).
 SELECT format('CREATE ROLE %I', r)
 FROM unnest(ARRAY['orderflow_admin', 'orderflow_projector', 'orderflow_reader',
-                  'orderflow_query', 'orderflow_notifier', 'orderflow_registry']) AS r
+                  'orderflow_query', 'orderflow_notifier', 'orderflow_fulfilment',
+                  'orderflow_registry']) AS r
 WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) \gexec
 ALTER ROLE orderflow_admin LOGIN NOSUPERUSER CREATEDB NOCREATEROLE;
 ALTER ROLE orderflow_projector LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE;
 ALTER ROLE orderflow_reader NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE;
 ALTER ROLE orderflow_query LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE;
 ALTER ROLE orderflow_notifier LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE;
+ALTER ROLE orderflow_fulfilment LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE;
 ALTER ROLE orderflow_registry LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE;
 GRANT orderflow_reader TO orderflow_query;
 GRANT orderflow_projector TO orderflow_admin;
@@ -38,6 +42,9 @@ ALTER ROLE orderflow_query PASSWORD :'query_password';
 \endif
 \if :{?notifier_password}
 ALTER ROLE orderflow_notifier PASSWORD :'notifier_password';
+\endif
+\if :{?fulfilment_password}
+ALTER ROLE orderflow_fulfilment PASSWORD :'fulfilment_password';
 \endif
 \if :{?registry_password}
 ALTER ROLE orderflow_registry PASSWORD :'registry_password';

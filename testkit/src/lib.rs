@@ -10,6 +10,8 @@
 //!   settings that trust it;
 //! - [`secrets`]: a service binary run with secrets in its environment.
 //! - [`prometheus`]: `/metrics` scraped and parsed into samples;
+//! - [`stripe`]: stripe-mock, and a proxy in front of it that injects faults and counts
+//!   the calls per idempotency key;
 //! - [`WebhookReceiver`]: a webhook endpoint over HTTP that fails as told and keeps what
 //!   it got;
 //! - [`eventually`]: a condition polled until it holds;
@@ -20,6 +22,7 @@ pub mod prometheus;
 mod redis;
 pub mod registry;
 pub mod secrets;
+pub mod stripe;
 pub mod tokens;
 mod webhooks;
 

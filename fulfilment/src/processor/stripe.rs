@@ -147,7 +147,7 @@ impl Stripe {
         let response = self
             .http
             .post(url)
-            .basic_auth(&self.settings.secret_key, Some(""))
+            .bearer_auth(&self.settings.secret_key)
             .header("Idempotency-Key", key)
             .header("Content-Type", "application/x-www-form-urlencoded")
             .body(body)
@@ -183,6 +183,10 @@ fn read_answer(status: StatusCode, body: Value) -> Result<Answer, ProcessorError
         402 => Ok(Answer::Declined(said())),
         400 | 404 => Ok(Answer::Declined(said())),
         409 | 429 | 500..=599 => Err(ProcessorError::Unanswered(format!("{status}: {}", said()))),
+        // Never the message: it may quote the key that was sent.
+        401 | 403 => Err(ProcessorError::Refused(format!(
+            "{status}: the processor refused the secret key (ORDERFLOW_STRIPE_SECRET_KEY)"
+        ))),
         _ => Err(ProcessorError::Refused(format!("{status}: {}", said()))),
     }
 }

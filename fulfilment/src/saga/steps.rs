@@ -181,7 +181,12 @@ pub fn key(order_id: &str, step: &str) -> String {
 
 fn told(answer: Result<orders::Answer, orders::OrdersError>) -> StepOutcome {
     match answer {
-        Ok(_) => StepOutcome::AwaitLog,
+        Ok(orders::Answer::Done) => StepOutcome::AwaitLog,
+        // The order moved on (cancelled meanwhile): the log says how, and the saga follows.
+        Ok(orders::Answer::Refused(why)) => {
+            tracing::info!(%why, "the command service refused the saga's outcome");
+            StepOutcome::AwaitLog
+        }
         Err(e) => StepOutcome::Failed(e.to_string()),
     }
 }

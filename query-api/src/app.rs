@@ -7,7 +7,7 @@ use crate::settings::Settings;
 use crate::store::Store;
 use crate::streams::{self, Hub};
 use crate::wait::{self, Waiters};
-use crate::{list, notices, orders, pages, stats, subscriptions};
+use crate::{fulfilment, list, notices, orders, pages, stats, subscriptions};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::middleware;
@@ -79,6 +79,9 @@ pub fn router(state: AppState) -> Router {
             get(subscriptions::get).delete(subscriptions::delete),
         )
         .route("/notices", get(notices::list))
+        .route("/stock", get(fulfilment::list_stock))
+        .route("/stock/{product_id}", get(fulfilment::stock))
+        .route("/fulfilment/sagas", get(fulfilment::sagas))
         .route(
             "/notices/{id}/deliveries/{subscription_id}/retry",
             post(notices::retry),

@@ -18,6 +18,8 @@
 //! - `app`: [`run`], [`router`], the shared state and `/healthz`, `/readyz`;
 //! - `orders`: `GET /orders/{id}` and its history; `list`: `GET /orders` and its cursor;
 //! - `stats`: the analytics endpoints;
+//! - `fulfilment`: stock levels and stuck sagas (the tables are
+//!   `orderflow_fulfilment_model`'s, written by the fulfilment service);
 //! - `subscriptions`, `notices`: the notifier's subscriptions and what it sent (the tables
 //!   are `orderflow_outbox`'s; this role may write the subscriptions only);
 //! - `wait`: the notification listener and the registry of waiting requests;
@@ -32,6 +34,7 @@ mod access;
 mod app;
 mod cache;
 mod error;
+mod fulfilment;
 mod list;
 mod metrics;
 mod notices;

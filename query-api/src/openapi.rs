@@ -7,7 +7,7 @@
 //! tracing headers, and the errors answered before a handler runs (authentication, the rate
 //! limit, the server's limits, a method the route does not have).
 
-use crate::{app, list, notices, orders, pages, stats, streams, subscriptions};
+use crate::{app, fulfilment, list, notices, orders, pages, stats, streams, subscriptions};
 use orderflow_platform::{FieldError, Problem};
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
@@ -47,6 +47,9 @@ const BEARER: &str = "bearer";
         subscriptions::delete,
         notices::list,
         notices::retry,
+        fulfilment::stock,
+        fulfilment::list_stock,
+        fulfilment::sagas,
         app::alive,
         app::ready,
         pages::track,
@@ -60,6 +63,8 @@ const BEARER: &str = "bearer";
         (name = "stats", description = "Analytics, for operators."),
         (name = "notifications", description = "Subscriptions to orders' status changes (email, \
             signed webhooks) and what the notifier sent."),
+        (name = "fulfilment", description = "Stock levels and the sagas of fulfilment, for \
+            operators."),
         (name = "pages", description = "The tracking page and the operators' dashboard; \
             no token to load them, the reader's token to see anything."),
         (name = "operations", description = "Probes for orchestrators; no token."),

@@ -154,15 +154,16 @@ impl Stack {
         .await;
     }
 
-    fn fulfilment_url(&self, path: &str) -> String {
+    /// Operators receive `quantity` units of `product`.
+    pub async fn receive(&self, product: &str, quantity: u32) -> reqwest::Response {
         let service = self.fulfilment.as_ref().expect("fulfilment runs");
-        format!("{}{path}", service.address)
+        self.receive_at(&service.address, product, quantity).await
     }
 
-    /// Operators receive `quantity` units of `product`.
-    pub async fn receive(&self, product: &str, quantity: u32) -> Response {
+    /// Operators receive stock through the fulfilment service at `address`.
+    pub async fn receive_at(&self, address: &str, product: &str, quantity: u32) -> Response {
         self.http
-            .post(self.fulfilment_url(&format!("/stock/{product}/receipts")))
+            .post(format!("{address}/stock/{product}/receipts"))
             .bearer_auth(issuer().operator())
             .json(&json!({ "quantity": quantity }))
             .send()

@@ -7,6 +7,7 @@ mod children;
 mod crash;
 mod faults;
 mod fixtures;
+mod fulfilment_events;
 mod helpers;
 mod instances;
 mod log;

@@ -10,5 +10,5 @@ FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates libssl3 libsasl2-2 curl \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/target/release/command-service /src/target/release/projector /src/target/release/query-api \
-     /src/target/release/notifier /src/target/release/schemas /src/target/release/orderflow-token /usr/local/bin/
+     /src/target/release/notifier /src/target/release/fulfilment /src/target/release/schemas /src/target/release/orderflow-token /usr/local/bin/
 ENV ORDERFLOW_LOG_FORMAT=json

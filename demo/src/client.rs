@@ -4,6 +4,7 @@
 use orderflow_platform::Backoff;
 use serde_json::Value;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 /// Attempts per command.
 const ATTEMPTS: u32 = 5;
@@ -43,12 +44,59 @@ impl CommandClient {
         body: &Value,
         key: Option<&str>,
     ) -> Result<Value, CommandError> {
+        self.post(&self.base, path, body, key).await
+    }
+
+    /// POSTs `body` to `path` of another service (the fulfilment service's stock API).
+    pub async fn send_to(
+        &self,
+        base: &str,
+        path: &str,
+        body: &Value,
+    ) -> Result<Value, CommandError> {
+        self.post(base.trim_end_matches('/'), path, body, None)
+            .await
+    }
+
+    /// The status of a pending order once fulfilment has decided (`confirmed`,
+    /// `rejected`, or `cancelled`), or `None` if it does not within a minute.
+    pub async fn settled(&self, order_id: &str, stop: &CancellationToken) -> Option<String> {
+        for _ in 0..240 {
+            let answer = self
+                .http
+                .get(format!("{}/orders/{order_id}", self.base))
+                .bearer_auth(&self.token)
+                .send()
+                .await;
+            let status = match answer {
+                Ok(r) if r.status().is_success() => r.json::<Value>().await.ok()?["status"].clone(),
+                _ => Value::Null,
+            };
+            match status.as_str() {
+                Some("pending") | None => {}
+                Some(settled) => return Some(settled.to_owned()),
+            }
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_millis(250)) => {}
+                () = stop.cancelled() => return None,
+            }
+        }
+        None
+    }
+
+    async fn post(
+        &self,
+        base: &str,
+        path: &str,
+        body: &Value,
+        key: Option<&str>,
+    ) -> Result<Value, CommandError> {
         let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
         let mut last = String::new();
         for _ in 0..ATTEMPTS {
             let mut request = self
                 .http
-                .post(format!("{}{path}", self.base))
+                .post(format!("{base}{path}"))
                 .bearer_auth(&self.token)
                 .json(body);
             if let Some(key) = key {

@@ -42,6 +42,10 @@ pub struct DemoSettings {
     /// Percentage of orders cancelled before they ship.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u8).range(0..=100))]
     pub cancel_percent: u8,
+    /// The fulfilment service, where fulfilment runs: the driver receives stock of every
+    /// product it orders there first, and waits for each order's confirmation.
+    #[arg(long, env = "ORDERFLOW_DEMO_FULFILMENT")]
+    pub fulfilment: Option<String>,
 }
 
 /// A finite number above 0 (a rate or a speed of 0 would divide by it).
@@ -58,6 +62,8 @@ pub struct Summary {
     pub placed: u64,
     pub delivered: u64,
     pub cancelled: u64,
+    /// Orders fulfilment rejected (out of stock).
+    pub rejected: u64,
     /// Orders whose placement or a later command failed (logged).
     pub failed: u64,
 }
@@ -66,8 +72,14 @@ pub struct Summary {
 enum End {
     Delivered,
     Cancelled,
+    Rejected,
     Failed,
 }
+
+/// The products the driver orders.
+const PRODUCTS: u32 = 12;
+/// Units of each product received before the first order, where fulfilment runs.
+const STOCK: u32 = 1_000;
 
 /// Places and moves orders until `settings.orders` have ended or `stop` is cancelled.
 pub async fn run(
@@ -76,6 +88,15 @@ pub async fn run(
     stop: CancellationToken,
 ) -> Summary {
     let mut summary = Summary::default();
+    if let Some(fulfilment) = &settings.fulfilment {
+        for product in 1..=PRODUCTS {
+            let receipt = json!({ "quantity": STOCK });
+            let path = format!("/stock/sku-{product}/receipts");
+            if let Err(e) = client.send_to(fulfilment, &path, &receipt).await {
+                tracing::warn!(error = %e, "receiving stock failed; orders may be rejected");
+            }
+        }
+    }
     let mut orders = JoinSet::new();
     let period = Duration::from_secs_f64(1.0 / settings.rate).max(Duration::from_micros(1));
     let mut tick = tokio::time::interval(period);
@@ -103,6 +124,7 @@ fn count(summary: &mut Summary, ended: Option<End>) {
     match ended {
         Some(End::Delivered) => summary.delivered += 1,
         Some(End::Cancelled) => summary.cancelled += 1,
+        Some(End::Rejected) => summary.rejected += 1,
         Some(End::Failed) | None => summary.failed += 1,
     }
 }
@@ -114,14 +136,27 @@ async fn one_order(
     steps: Vec<(Duration, Step)>,
     stop: CancellationToken,
 ) -> End {
-    let placed = match client.send("/orders", &order_body(), Some(&key)).await {
-        Ok(answer) => answer["order_id"].as_str().unwrap_or_default().to_owned(),
+    let (placed, status) = match client.send("/orders", &order_body(), Some(&key)).await {
+        Ok(answer) => (
+            answer["order_id"].as_str().unwrap_or_default().to_owned(),
+            answer["status"].as_str().unwrap_or_default().to_owned(),
+        ),
         Err(e) => {
             tracing::warn!(error = %e, "placing an order failed");
             return End::Failed;
         }
     };
-    tracing::info!(order_id = %placed, "placed");
+    tracing::info!(order_id = %placed, %status, "placed");
+    if status == "pending" {
+        match client.settled(&placed, &stop).await.as_deref() {
+            Some("confirmed") => {}
+            Some("rejected") => return End::Rejected,
+            other => {
+                tracing::warn!(order_id = %placed, status = ?other, "the order was not confirmed");
+                return End::Failed;
+            }
+        }
+    }
     let mut end = End::Delivered;
     for (delay, step) in steps {
         tokio::select! {
@@ -146,7 +181,7 @@ fn order_body() -> serde_json::Value {
     let mut rng = rand::rng();
     let items: Vec<_> = (0..rng.random_range(1..=3))
         .map(|_| {
-            let product = rng.random_range(1..=12);
+            let product = rng.random_range(1..=PRODUCTS);
             json!({
                 "product_id": format!("sku-{product}"),
                 "quantity": rng.random_range(1..=3),
@@ -158,6 +193,8 @@ fn order_body() -> serde_json::Value {
         "customer_id": format!("cust-{}", rng.random_range(1..=20)),
         "shipping_address": format!("{} Main St, Springfield", rng.random_range(1..=200)),
         "items": items,
+        // Stripe's test card; where fulfilment is off, it is kept and never charged.
+        "payment_method": "pm_card_visa",
     })
 }
 

@@ -50,8 +50,8 @@ async fn main() -> anyhow::Result<()> {
     let client = CommandClient::new(&args.demo.commands, token);
     let summary = run(&args.demo, client, stop).await;
     println!(
-        "placed {}, delivered {}, cancelled {}, failed {}",
-        summary.placed, summary.delivered, summary.cancelled, summary.failed
+        "placed {}, delivered {}, cancelled {}, rejected {}, failed {}",
+        summary.placed, summary.delivered, summary.cancelled, summary.rejected, summary.failed
     );
     orderflow_platform::shutdown_tracing();
     Ok(())

@@ -16,6 +16,7 @@ async fn the_demo_driver_moves_every_order_it_places_to_its_end() {
         // Delays of tens of milliseconds instead of seconds.
         speed: 200.0,
         cancel_percent: 40,
+        fulfilment: None,
     };
     let client = CommandClient::new(stack.commands_url(), TestIssuer::shared().operator());
     let summary = run(&settings, client, CancellationToken::new()).await;

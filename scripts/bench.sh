@@ -19,6 +19,9 @@ cd "$REPO_ROOT"
 start_infrastructure
 log "building the release binaries"
 cargo build --release --locked --bins
+# stripe-mock, the card processor of the fulfilment step (time from place-order to confirmed).
+install_stripe_mock
+export BENCH_STRIPE_MOCK="$STRIPE_MOCK_BIN"
 export BENCH_BROKER="${BENCH_BROKER:-Apache Kafka $KAFKA_VERSION (KRaft, one node on this machine, ${KAFKA_HEAP_OPTS%% -XX*})}"
 # The run creates a database of its own and starts the services on it, under a Redis key
 # prefix of its own (bench:<run id>:), so it logs in as the stack's admins, not as the

@@ -13,7 +13,7 @@
 #   tls/ca.pem                  the CA clients trust (ssl.ca.location)
 #   passwords/<user>            one generated password per user, 0600
 #   <service>.properties        librdkafka settings per principal (command-service,
-#                               projector, notifier, intruder), for ORDERFLOW_KAFKA_CONFIG_FILE
+#                               projector, notifier, fulfilment, intruder), for ORDERFLOW_KAFKA_CONFIG_FILE
 #   admin.properties            the Java client settings of the super user, for the scripts
 #   server.properties, data/, kafka.log, kafka.pid
 #
@@ -30,7 +30,7 @@ SECURE_KAFKA_DIR="${SECURE_KAFKA_DIR:-$STACK_DIR/kafka-secure}"
 # Lighter than the plain broker: it carries only the security tests.
 SECURE_KAFKA_HEAP_OPTS="${SECURE_KAFKA_HEAP_OPTS:--Xms256m -Xmx384m -XX:+UseG1GC -XX:MaxGCPauseMillis=20}"
 # The users with SCRAM credentials besides admin; their ACLs are in scripts/kafka/acls.txt.
-SECURE_KAFKA_USERS=(command-service projector notifier intruder)
+SECURE_KAFKA_USERS=(command-service projector notifier fulfilment intruder)
 
 secure_kafka_brokers() { echo "127.0.0.1:$SECURE_KAFKA_PORT"; }
 

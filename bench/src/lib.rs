@@ -15,11 +15,13 @@
 //!   Postgres `COPY`, Redis `GET`).
 //! - `seed`: backlog generation and the pipelined producer.
 //! - `services`: the services under test as child processes (readiness, memory).
-//! - `run`, `backlog`, `startup`, `http_steps`, `ab_steps`, `notify_steps`, `scale_steps`: the steps of a run; `report`:
+//! - `run`, `backlog`, `startup`, `http_steps`, `ab_steps`, `notify_steps`, `scale_steps`,
+//!   `fulfil_steps`: the steps of a run; `report`:
 //!   its output.
 
 pub mod ab_steps;
 pub mod backlog;
+pub mod fulfil_steps;
 pub mod http;
 pub mod http_steps;
 pub mod limits;

@@ -13,7 +13,9 @@
 //!    `GET /orders/{id}` cache hit and miss;
 //! 5. notify: the notifier folding a log of its own into its outbox, and delivering every
 //!    status change to a webhook;
-//! 6. scale: place-order with one and with three command services in one group.
+//! 6. scale: place-order with one and with three command services in one group;
+//! 7. fulfil: the time from place-order to `confirmed`, with a fulfilment service and
+//!    stripe-mock.
 
 use crate::backlog;
 use crate::http_steps;
@@ -81,7 +83,7 @@ pub struct RunArgs {
     /// Steps to run, for working on one figure (`--steps backlog`); the backlog step always
     /// runs, since the later steps use its projector and orders. The report's parameters
     /// say which steps it holds.
-    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Step::Backlog, Step::Startup, Step::Http, Step::Notify, Step::Scale])]
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Step::Backlog, Step::Startup, Step::Http, Step::Notify, Step::Scale, Step::Fulfil])]
     pub steps: Vec<Step>,
 }
 
@@ -99,6 +101,8 @@ pub enum Step {
     Notify,
     /// place-order with one and with three command services (forwarding's cost).
     Scale,
+    /// The time from place-order to `confirmed` (fulfilment, stripe-mock).
+    Fulfil,
 }
 
 /// What every step needs.
@@ -204,6 +208,9 @@ pub async fn run(
     if ctx.args.steps.contains(&Step::Scale) {
         crate::scale_steps::run(&mut ctx).await?;
     }
+    if ctx.args.steps.contains(&Step::Fulfil) {
+        crate::fulfil_steps::run(&mut ctx).await?;
+    }
     live.projector.stop().await?;
     clean_redis(&ctx.redis_url, &ctx.redis_prefix()).await?;
     let mut topics = ["events", "events.dlq", "placed", "empty"]
@@ -212,6 +219,7 @@ pub async fn run(
     topics.extend(crate::ab_steps::topics(&ctx));
     topics.extend(crate::notify_steps::topics(&ctx));
     topics.extend(crate::scale_steps::topics(&ctx));
+    topics.extend(crate::fulfil_steps::topics(&ctx));
     delete_topics(&ctx.kafka, &topics).await?;
     let written = ctx.report.write(&ctx.args.out)?;
     Ok(written)

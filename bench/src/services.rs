@@ -37,12 +37,27 @@ impl Launcher {
         env: &[(&str, String)],
         addr: Option<SocketAddr>,
     ) -> anyhow::Result<Service> {
+        self.spawn_path(name, &self.bin_dir.join(binary), args, env, addr)
+    }
+
+    /// Starts a binary from outside the services' directory (a tool the run needs).
+    pub fn spawn_binary(&self, name: &str, path: &str, args: &[&str]) -> anyhow::Result<Service> {
+        self.spawn_path(name, std::path::Path::new(path), args, &[], None)
+    }
+
+    fn spawn_path(
+        &self,
+        name: &str,
+        path: &std::path::Path,
+        args: &[&str],
+        env: &[(&str, String)],
+        addr: Option<SocketAddr>,
+    ) -> anyhow::Result<Service> {
         std::fs::create_dir_all(&self.log_dir)?;
         let log_path = self.log_dir.join(format!("{name}.log"));
         let log = std::fs::File::create(&log_path)
             .with_context(|| format!("creating {}", log_path.display()))?;
-        let path = self.bin_dir.join(binary);
-        let mut command = Command::new(&path);
+        let mut command = Command::new(path);
         command
             .args(args)
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))

@@ -26,7 +26,7 @@ const DEFAULT_STUCK_AFTER_SECONDS: u64 = 120;
 #[into_params(parameter_in = Query)]
 pub struct StockQuery {
     /// Only products after this id: the last `product_id` of the previous page.
-    #[param(min_length = 1, max_length = 64)]
+    #[param(min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._:-]{1,64}$")]
     after: Option<String>,
     /// Products per page (default 100).
     #[param(minimum = 1, maximum = 500)]
@@ -100,6 +100,14 @@ pub async fn list_stock(
 ) -> Result<Json<StockPage>, ApiError> {
     operators(&caller)?;
     let limit = params::bounded("limit", query.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
+    if let Some(after) = &query.after
+        && orderflow_domain::validate_order_id(after).is_err()
+    {
+        return Err(ApiError::invalid(
+            "after",
+            "must be a product id: 1 to 64 characters of A-Z, a-z, 0-9, '.', '_', ':' or '-'",
+        ));
+    }
     let page = orderflow_fulfilment_model::list_stock(
         app.store.pool(),
         query.after.as_deref(),

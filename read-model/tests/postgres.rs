@@ -29,7 +29,7 @@ async fn orders_and_history_read_through_the_reader_views() {
                 ],
                 "total_amount": "57.48", "currency": "EUR", "shipping_address": "1 Main St",
                 "warehouse": "AMS-1", "carrier": "DHL", "tracking_number": "JD0123",
-                "estimated_delivery": "2026-12-01", "location": null, "cancel_reason": null,
+                "estimated_delivery": "2026-12-01", "location": null, "cancel_reason": null, "reject_reason": null,
                 "version": 3,
                 "placed_at": "2026-01-10T12:00:00.123Z", "updated_at": "2026-01-10T12:02:00.000Z"
             }),
@@ -37,7 +37,7 @@ async fn orders_and_history_read_through_the_reader_views() {
                 "order_id": "o-2", "customer_id": "cust-2", "status": "placed", "items": [],
                 "total_amount": "0.00", "currency": "USD", "shipping_address": "2 Main St",
                 "warehouse": null, "carrier": null, "tracking_number": null,
-                "estimated_delivery": null, "location": null, "cancel_reason": null,
+                "estimated_delivery": null, "location": null, "cancel_reason": null, "reject_reason": null,
                 "version": 1,
                 "placed_at": "2026-01-10T12:00:00.000Z", "updated_at": "2026-01-10T12:00:00.000Z"
             }),

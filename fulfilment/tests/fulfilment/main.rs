@@ -9,3 +9,4 @@ mod crash;
 mod happy_path;
 mod payment_faults;
 mod stock;
+mod stuck;

@@ -9,16 +9,19 @@ const orderId = decodeURIComponent(location.pathname.split("/").pop());
 /** Shows the order's document (any version). */
 function show(order) {
   const status = $("status");
-  status.textContent = order.status === "cancelled"
-    ? `Cancelled${order.cancel_reason ? `: ${order.cancel_reason}` : ""}`
-    : order.status;
+  // A cancelled or rejected order says why; fulfilment's reason is for the customer.
+  const ended = { cancelled: ["Cancelled", order.cancel_reason], rejected: ["Rejected", order.reject_reason] };
+  const [word, reason] = ended[order.status] || [order.status, null];
+  status.textContent = reason ? `${word}: ${reason}` : word;
   status.dataset.status = order.status;
   status.dataset.version = order.version;
   $("location").textContent = order.location || "–";
   $("carrier").textContent = order.carrier || "–";
   $("tracking-number").textContent = order.tracking_number || "–";
   $("estimated-delivery").textContent = order.estimated_delivery || "–";
-  const reached = STEPS.indexOf(order.status === "cancelled" ? "placed" : order.status);
+  // Before it is packed, an order is at its first step, however fulfilment has decided.
+  const early = ["cancelled", "rejected", "pending", "confirmed"].includes(order.status);
+  const reached = STEPS.indexOf(early ? "placed" : order.status);
   for (const step of $("timeline").children) {
     const index = STEPS.indexOf(step.dataset.step);
     step.classList.toggle("done", index <= reached);

@@ -28,7 +28,7 @@ async fn a_miss_reads_postgres_and_fills_the_cache_then_hits() {
             ],
             "total_amount": "57.48", "shipping_address": "1 Main St",
             "warehouse": null, "carrier": null, "tracking_number": null, "estimated_delivery": null, "currency": "USD", "location": null,
-            "cancel_reason": null, "version": 1,
+            "cancel_reason": null, "reject_reason": null, "version": 1,
             "placed_at": "2026-01-10T12:00:00.000Z", "updated_at": "2026-01-10T12:01:00.000Z"
         })
     );

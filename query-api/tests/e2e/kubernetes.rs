@@ -8,7 +8,13 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const SERVICES: [&str; 4] = ["command-service", "projector", "query-api", "notifier"];
+const SERVICES: [&str; 5] = [
+    "command-service",
+    "projector",
+    "query-api",
+    "notifier",
+    "fulfilment",
+];
 
 fn k8s_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/k8s")
@@ -46,7 +52,7 @@ fn every_manifest_is_valid_kubernetes_and_a_broken_one_is_caught() {
     assert!(passed, "{report}");
     assert!(report.contains("Invalid: 0, Errors: 0"), "{report}");
     assert!(
-        report.contains("Valid: 14"),
+        report.contains("Valid: 17"),
         "a Deployment, Service and PDB per service: {report}"
     );
     // The check can fail: a misspelt field of a pod's security context is refused.

@@ -50,6 +50,10 @@ const SERIES: &[&str] = &[
     "orderflow_notifier_deliveries_total",
     "orderflow_notifier_deliveries",
     "orderflow_notifier_oldest_due_seconds",
+    "orderflow_fulfilment_sagas_open",
+    "orderflow_fulfilment_sagas_stuck",
+    "orderflow_fulfilment_steps_total",
+    "orderflow_fulfilment_ignored_total",
     "orderflow_dependency_up",
 ];
 
@@ -257,18 +261,20 @@ async fn a_real_prometheus_scrapes_every_service_and_sees_the_series_move() {
         return;
     };
     let stack = Stack::start().await;
+    let fulfilment = stack.start_fulfilment().await;
     let targets = [
         ("command-service", stack.commands_url()),
         ("projector", stack.projector_url()),
         ("query-api", stack.queries_url()),
         ("notifier", stack.notifier_url()),
+        ("fulfilment", fulfilment.url()),
     ];
     let rules = deploy_dir().join("alerts.yml");
     let prometheus = Prometheus::start(&binary, &rules, &targets).await;
     prometheus
         .until_at_least(
-            r#"sum(up{job=~"command-service|projector|query-api|notifier"})"#,
-            4.0,
+            r#"sum(up{job=~"command-service|projector|query-api|notifier|fulfilment"})"#,
+            5.0,
         )
         .await;
     // The services of one process share its recorder, and other tests' traffic counts too:
@@ -308,7 +314,7 @@ async fn a_real_prometheus_scrapes_every_service_and_sees_the_series_move() {
     // Series the alerts and the dashboard read: present once traffic has flowed, histograms
     // with their buckets (the quantiles need them).
     for series in [
-        r#"count(count by (job) (orderflow_build_info{job=~"command-service|projector|query-api|notifier"}))"#,
+        r#"count(count by (job) (orderflow_build_info{job=~"command-service|projector|query-api|notifier|fulfilment"}))"#,
         r#"count(orderflow_http_request_duration_seconds_bucket{job="command-service", method="POST", le="0.05"})"#,
         r#"count(orderflow_command_append_seconds_bucket{job="command-service"})"#,
         r#"count(orderflow_replay_partitions{job="command-service", state="total"})"#,
@@ -323,6 +329,7 @@ async fn a_real_prometheus_scrapes_every_service_and_sees_the_series_move() {
         r#"count(orderflow_notifier_records_total{job="notifier", outcome="accepted"})"#,
         r#"count(orderflow_notifier_oldest_due_seconds{job="notifier"})"#,
         r#"count(orderflow_dependency_up{job="notifier", dependency="postgres"})"#,
+        r#"count(orderflow_fulfilment_sagas_stuck{job="fulfilment"})"#,
     ] {
         prometheus.until_at_least(series, 1.0).await;
     }

@@ -82,6 +82,15 @@ pub struct Stack {
     notifier: Service,
 }
 
+/// A service a test started beside the stack, stopped when dropped.
+pub struct Extra(Service);
+
+impl Extra {
+    pub fn url(&self) -> &str {
+        &self.0.address
+    }
+}
+
 /// Starts a projector with `settings`.
 async fn start_projector(settings: orderflow_projector::Settings) -> Service {
     Service::start(|l, rx| orderflow_projector::run(settings, l, stopped(rx))).await
@@ -161,6 +170,27 @@ impl Stack {
             projector_service: projector,
             notifier,
         }
+    }
+
+    /// A fulfilment service on the stack's log and read-model database, over topics of its
+    /// own (the stack's orders need no confirmation, so it has no processor to call).
+    pub async fn start_fulfilment(&self) -> Extra {
+        let id = Uuid::new_v4().simple();
+        let projector = &self.projector;
+        let mut settings = orderflow_fulfilment::Settings::for_stack(
+            &projector.kafka.brokers,
+            &projector.registry.url,
+            &projector.database_url,
+        );
+        settings.orders_topic = projector.log.topic.clone();
+        settings.inventory_topic = format!("inventory.events.test-{id}");
+        settings.payments_topic = format!("payments.events.test-{id}");
+        settings.command_url = self.commands.address.clone();
+        settings.auth = TestIssuer::shared().settings();
+        let service =
+            Service::start(|l, rx| orderflow_fulfilment::run(settings, l, stopped(rx))).await;
+        wait_ready(&self.client, &service.address).await;
+        Extra(service)
     }
 
     /// The command service's base URL.

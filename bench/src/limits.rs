@@ -150,7 +150,7 @@ fn copy_text(orders: &[OrderChange], history: &[HistoryRow]) -> (String, String,
         let v: &OrderView = &change.view;
         let _ = writeln!(
             o,
-            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
             v.order_id,
             esc(&v.customer_id),
             v.status.as_str(),
@@ -168,6 +168,7 @@ fn copy_text(orders: &[OrderChange], history: &[HistoryRow]) -> (String, String,
             v.estimated_delivery
                 .map_or("\\N".to_owned(), |d| d.to_string()),
             esc(&v.currency),
+            opt(&v.reject_reason),
         );
         for (n, item) in v.items.iter().enumerate() {
             let _ = writeln!(

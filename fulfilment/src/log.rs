@@ -2,13 +2,16 @@
 //! partition of their topic, outside any consumer group (one fulfilment instance, ADR
 //! 0016), and know they have caught up when every partition reported its end once.
 
-use orderflow_platform::{KafkaSettings, QuietEof};
+use orderflow_platform::{Backoff, KafkaSettings, QuietEof};
+use orderflow_schemas::CodecError;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::HashSet;
+use std::future::Future;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 /// A consumer of `topic` that reports the end of each partition and never moves past a
 /// record it has not read (`auto.offset.reset=error`).
@@ -48,4 +51,31 @@ pub fn read_from_start(
     }
     consumer.assign(&assignment)?;
     Ok(partitions)
+}
+
+/// Decodes one record with `decode`, retrying with backoff whatever is not the record's
+/// fault (the registry away, a schema it does not know yet). Only poison comes back as an
+/// error, to be counted and left out: skipping a record the registry could not answer for
+/// would fold its aggregate without one of its events, for good. `None` when stopped.
+pub async fn decode_patiently<T, F, Fut>(
+    log: &'static str,
+    mut decode: F,
+    stop: &CancellationToken,
+) -> Option<Result<T, CodecError>>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, CodecError>>,
+{
+    let mut backoff = Backoff::standard();
+    loop {
+        match decode().await {
+            Err(e) if !e.is_poison() => {
+                tracing::warn!(log, error = %e, "a record waits for the registry; retrying")
+            }
+            decoded => return Some(decoded),
+        }
+        if !backoff.wait_unless(stop).await {
+            return None;
+        }
+    }
 }

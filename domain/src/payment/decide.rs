@@ -9,7 +9,11 @@ fn allowed(from: Option<PaymentStatus>, change: &PaymentChange) -> bool {
     use PaymentStatus as S;
     matches!(
         (from, change.status()),
-        (None, S::Authorized | S::Declined | S::Unanswered)
+        (None, S::Requested)
+            | (
+                Some(S::Requested),
+                S::Authorized | S::Declined | S::Unanswered
+            )
             | (Some(S::Unanswered), S::Authorized | S::Declined)
             | (Some(S::Authorized), S::Captured | S::Voided)
             | (Some(S::Captured), S::Refunded)

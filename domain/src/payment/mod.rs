@@ -3,15 +3,17 @@
 //! state survives a restart and each processor call is made for a reason the log shows.
 //!
 //! ```text
-//!            ┌──────────► Declined
-//!  (none) ───┼──────────► Authorized ──► Captured ──► Refunded
-//!            └─► Unanswered ──┘   └────► Voided
-//!                     └────────────────► Declined
+//!                        ┌──────────► Declined
+//!  (none) ─► Requested ──┼──────────► Authorized ──► Captured ──► Refunded
+//!                        └─► Unanswered ──┘   └────► Voided
+//!                                 └────────────────► Declined
 //! ```
 //!
-//! `Unanswered` is an authorization the processor never answered (timeouts, 5xx): the
-//! order is rejected, and the authorization is asked again later, under the same
-//! idempotency key, only to learn its outcome and void it.
+//! `Requested` is recorded before the processor is first asked, so a crash or a
+//! cancellation while the call is out still knows money may be held. `Unanswered` is an
+//! authorization the processor never answered in time (timeouts, 5xx): the order is
+//! rejected, and the authorization is asked again later, under the same idempotency key,
+//! only to learn its outcome and void it.
 
 mod decide;
 #[cfg(test)]
@@ -25,6 +27,7 @@ use rust_decimal::Decimal;
 /// Where a payment stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PaymentStatus {
+    Requested,
     Authorized,
     Declined,
     Unanswered,
@@ -37,6 +40,7 @@ impl PaymentStatus {
     /// The lower-case name used on the wire and in the API.
     pub fn as_str(self) -> &'static str {
         match self {
+            PaymentStatus::Requested => "requested",
             PaymentStatus::Authorized => "authorized",
             PaymentStatus::Declined => "declined",
             PaymentStatus::Unanswered => "unanswered",
@@ -76,6 +80,8 @@ impl Payment {
 /// What the processor answered: the command to record it and the event's content.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PaymentChange {
+    /// The processor is about to be asked for an authorization.
+    Requested,
     Authorized {
         intent_id: String,
         amount: Decimal,
@@ -98,6 +104,7 @@ impl PaymentChange {
     /// The status a payment has after this change.
     pub fn status(&self) -> PaymentStatus {
         match self {
+            PaymentChange::Requested => PaymentStatus::Requested,
             PaymentChange::Authorized { .. } => PaymentStatus::Authorized,
             PaymentChange::Declined { .. } => PaymentStatus::Declined,
             PaymentChange::Unanswered => PaymentStatus::Unanswered,

@@ -35,18 +35,20 @@ fn given(history: &[PaymentChange]) -> Payment {
 fn an_authorization_is_captured_then_refunded_and_keeps_its_intent() {
     let amount = "10.00".parse().unwrap();
     let payment = given(&[
+        PaymentChange::Requested,
         authorized(),
         PaymentChange::Captured { amount },
         PaymentChange::Refunded { amount },
     ]);
     assert_eq!(payment.status, Some(PaymentStatus::Refunded));
     assert_eq!(payment.intent_id.as_deref(), Some("pi_1"));
-    assert_eq!(payment.version, 3);
+    assert_eq!(payment.version, 4);
 }
 
 #[test]
 fn an_unanswered_authorization_learns_its_outcome_later() {
     let payment = given(&[
+        PaymentChange::Requested,
         PaymentChange::Unanswered,
         authorized(),
         PaymentChange::Voided,
@@ -55,8 +57,17 @@ fn an_unanswered_authorization_learns_its_outcome_later() {
 }
 
 #[test]
+fn an_authorization_is_requested_before_the_processor_answers() {
+    let refused = decide_payment(&Payment::new("o-1"), authorized(), meta());
+    assert!(matches!(
+        refused,
+        Err(PaymentError::NotAllowed { from: None, .. })
+    ));
+}
+
+#[test]
 fn recording_the_same_outcome_twice_is_recognised() {
-    let payment = given(&[authorized()]);
+    let payment = given(&[PaymentChange::Requested, authorized()]);
     assert_eq!(
         decide_payment(&payment, authorized(), meta()),
         Err(PaymentError::AlreadyRecorded(PaymentStatus::Authorized))
@@ -78,7 +89,11 @@ fn a_capture_needs_an_authorization_and_a_void_is_final() {
             to: PaymentStatus::Captured
         })
     );
-    let voided = given(&[authorized(), PaymentChange::Voided]);
+    let voided = given(&[
+        PaymentChange::Requested,
+        authorized(),
+        PaymentChange::Voided,
+    ]);
     let refused = decide_payment(&voided, PaymentChange::Captured { amount }, meta());
     assert!(matches!(refused, Err(PaymentError::NotAllowed { .. })));
 }
@@ -93,11 +108,11 @@ fn the_fold_ignores_a_change_out_of_order_and_a_duplicate_version() {
     };
     let (payment, outcome) = fold_payment(Payment::new("o-1"), &event(1, PaymentChange::Voided));
     assert_eq!(outcome, LedgerOutcome::NotAllowed);
-    let (payment, _) = fold_payment(payment, &event(1, authorized()));
-    let (payment, outcome) = fold_payment(payment, &event(1, PaymentChange::Voided));
+    let (payment, _) = fold_payment(payment, &event(1, PaymentChange::Requested));
+    let (payment, outcome) = fold_payment(payment, &event(1, authorized()));
     assert_eq!(
         outcome,
         LedgerOutcome::VersionConflict { current: 1, got: 1 }
     );
-    assert_eq!(payment.status, Some(PaymentStatus::Authorized));
+    assert_eq!(payment.status, Some(PaymentStatus::Requested));
 }

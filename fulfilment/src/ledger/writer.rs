@@ -58,6 +58,9 @@ pub struct Ledger<A: Aggregate> {
     requests: mpsc::Sender<Request<A>>,
     states: Arc<RwLock<HashMap<String, A>>>,
     ready: Arc<AtomicBool>,
+    /// The backstop of `submit`: the writer answers at its timeout, unless it is waiting
+    /// at a record for the registry.
+    answer_within: Duration,
 }
 
 impl<A: Aggregate> Clone for Ledger<A> {
@@ -67,6 +70,7 @@ impl<A: Aggregate> Clone for Ledger<A> {
             requests: self.requests.clone(),
             states: self.states.clone(),
             ready: self.ready.clone(),
+            answer_within: self.answer_within,
         }
     }
 }
@@ -89,8 +93,13 @@ impl<A: Aggregate> Ledger<A> {
             conflicts: 0,
         };
         let gone = || LedgerError::Unavailable(self.name, "the writer stopped".into());
-        self.requests.send(request).await.map_err(|_| gone())?;
-        answer.await.map_err(|_| gone())?
+        let late = || LedgerError::Unavailable(self.name, "the writer did not answer".into());
+        let sent = tokio::time::timeout(self.answer_within, self.requests.send(request));
+        sent.await.map_err(|_| late())?.map_err(|_| gone())?;
+        match tokio::time::timeout(self.answer_within, answer).await {
+            Ok(answered) => answered.map_err(|_| gone())?,
+            Err(_) => Err(late()),
+        }
     }
 
     /// The state of `key` as folded so far.
@@ -143,6 +152,7 @@ pub fn spawn<A: Aggregate>(
         requests,
         states: Arc::new(RwLock::new(HashMap::new())),
         ready: Arc::new(AtomicBool::new(false)),
+        answer_within: config.timeout + Duration::from_secs(2),
     };
     let writer = Writer {
         name: config.name,
@@ -197,7 +207,14 @@ impl<A: Aggregate> Writer<A> {
                 _ = stop.cancelled() => break,
                 Some(request) = incoming.recv() => self.take(request, &failed).await,
                 message = consumer.recv() => match message {
-                    Ok(m) => self.read(m.partition(), m.payload(), &failed).await,
+                    Ok(m) => {
+                        let payload = m.payload().unwrap_or_default();
+                        let decode = || self.codec.decode(payload);
+                        let Some(decoded) = crate::log::decode_patiently(self.name, decode, &stop).await else {
+                            break;
+                        };
+                        self.read(m.partition(), decoded, &failed).await
+                    }
                     Err(KafkaError::PartitionEOF(p)) => self.reached_end(p),
                     Err(e) => self.broken(&e),
                 },
@@ -328,8 +345,13 @@ impl<A: Aggregate> Writer<A> {
     }
 
     /// Folds one record of the log, and answers the command it was appended for.
-    async fn read(&mut self, partition: i32, payload: Option<&[u8]>, failed: &Failures) {
-        let event = match self.codec.decode(payload.unwrap_or_default()).await {
+    async fn read(
+        &mut self,
+        partition: i32,
+        decoded: Result<A::Event, orderflow_schemas::CodecError>,
+        failed: &Failures,
+    ) {
+        let event = match decoded {
             Ok(event) => event,
             Err(e) => {
                 metrics::ledger_ignored(self.name, "unreadable");

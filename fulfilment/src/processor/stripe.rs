@@ -3,11 +3,12 @@
 //!
 //! How answers are read: a 2xx is the call's success, except an authorization that needs
 //! the customer (`requires_action`, 3-D Secure: nobody is there to answer it) or came back
-//! `canceled`, which are declines. A 402 is a card error (a decline), a 400 or 404 an
-//! invalid request (for an authorization: a payment method Stripe does not take, told to
-//! the customer as a decline). 409 (the key in use), 429 and 5xx say "try again later", as
-//! do timeouts and refused connections. 401 and 403 are this service's configuration, and
-//! so refused, never a decline.
+//! `canceled`, which are declines; a 2xx whose body cannot be read is no answer (money may
+//! be held: the saga asks again under the same key). A 402, or a 400 or 404 about the
+//! card or the payment method, is a decline; any other 400 or 404 (a wrong URL, a request
+//! this code got wrong) is refused, never a decline. 409 (the key in use), 429 and 5xx say
+//! "try again later", as do timeouts and refused connections. 401 and 403 are this
+//! service's configuration, and so refused.
 
 use super::{Authorization, ProcessorError, minor_units};
 use orderflow_domain::Decimal;
@@ -83,7 +84,7 @@ impl Stripe {
             .post("/v1/payment_intents", &form, request.idempotency_key)
             .await?;
         match answer {
-            Answer::Ok(intent) => Ok(read_intent(&intent)),
+            Answer::Ok(intent) => read_intent(&intent),
             Answer::Declined(reason) => Ok(Authorization::Declined { reason }),
         }
     }
@@ -156,8 +157,15 @@ impl Stripe {
             // Without the URL: a query string could carry what it should not.
             .map_err(|e| ProcessorError::Unanswered(e.without_url().to_string()))?;
         let status = response.status();
-        let json: Value = response.json().await.unwrap_or(Value::Null);
-        read_answer(status, json)
+        match response.json::<Value>().await {
+            Ok(json) => read_answer(status, json),
+            // A success whose body was lost may have done its work: not a decline.
+            Err(e) if status.is_success() => Err(ProcessorError::Unanswered(format!(
+                "{status} with an unreadable body: {}",
+                e.without_url()
+            ))),
+            Err(_) => read_answer(status, Value::Null),
+        }
     }
 }
 
@@ -181,7 +189,7 @@ fn read_answer(status: StatusCode, body: Value) -> Result<Answer, ProcessorError
     match status.as_u16() {
         200..=299 => Ok(Answer::Ok(body)),
         402 => Ok(Answer::Declined(said())),
-        400 | 404 => Ok(Answer::Declined(said())),
+        400 | 404 if about_the_card(error) => Ok(Answer::Declined(said())),
         409 | 429 | 500..=599 => Err(ProcessorError::Unanswered(format!("{status}: {}", said()))),
         // Never the message: it may quote the key that was sent.
         401 | 403 => Err(ProcessorError::Refused(format!(
@@ -191,9 +199,14 @@ fn read_answer(status: StatusCode, body: Value) -> Result<Answer, ProcessorError
     }
 }
 
-fn read_intent(intent: &Value) -> Authorization {
+/// Whether a 400 or 404 is about what the customer paid with, rather than about the call.
+fn about_the_card(error: &Value) -> bool {
+    error["type"] == "card_error" || error["param"] == "payment_method"
+}
+
+fn read_intent(intent: &Value) -> Result<Authorization, ProcessorError> {
     let status = intent["status"].as_str().unwrap_or_default();
-    match (intent["id"].as_str(), status) {
+    Ok(match (intent["id"].as_str(), status) {
         (_, "requires_action") => Authorization::Declined {
             reason: "the card needs the customer to authenticate the payment".into(),
         },
@@ -203,10 +216,11 @@ fn read_intent(intent: &Value) -> Authorization {
         (Some(id), _) => Authorization::Approved {
             intent_id: id.to_owned(),
         },
-        (None, _) => Authorization::Declined {
-            reason: "the processor's answer named no payment".into(),
-        },
-    }
+        (None, _) => {
+            let why = "a success that names no PaymentIntent".to_owned();
+            return Err(ProcessorError::Unanswered(why));
+        }
+    })
 }
 
 #[cfg(test)]
@@ -226,7 +240,14 @@ mod tests {
             answer(402, &decline),
             Ok(Answer::Declined(r)) if r == "insufficient_funds: Your card has insufficient funds."
         ));
-        assert!(matches!(answer(400, &json!({})), Ok(Answer::Declined(_))));
+        let bad_method =
+            json!({"error": {"type": "invalid_request_error", "param": "payment_method"}});
+        assert!(matches!(answer(400, &bad_method), Ok(Answer::Declined(_))));
+        // A 404 from a wrong URL is not the customer's card.
+        assert!(matches!(
+            answer(404, &json!({})),
+            Err(ProcessorError::Refused(_))
+        ));
         for later in [409, 429, 500, 502, 503] {
             assert!(
                 matches!(
@@ -249,11 +270,13 @@ mod tests {
         let approved = read_intent(&json!({"id": "pi_1", "status": "requires_capture"}));
         assert_eq!(
             approved,
-            Authorization::Approved {
+            Ok(Authorization::Approved {
                 intent_id: "pi_1".into()
-            }
+            })
         );
         let needs_3ds = read_intent(&json!({"id": "pi_2", "status": "requires_action"}));
-        assert!(matches!(needs_3ds, Authorization::Declined { .. }));
+        assert!(matches!(needs_3ds, Ok(Authorization::Declined { .. })));
+        let nameless = read_intent(&json!({"status": "requires_capture"}));
+        assert!(matches!(nameless, Err(ProcessorError::Unanswered(_))));
     }
 }

@@ -5,7 +5,7 @@
 //! that step's second run changes nothing.
 //!
 //! ```text
-//! pending ──reserve every line──► authorize ──► confirm ─► confirmed ─► packed ─► shipped
+//! pending ──reserve every line──► request, authorize ──► confirm ─► confirmed ─► packed ─► shipped
 //!    │ out of stock, declined,          │                                          │
 //!    │ or no answer in time             │                          commit lines, capture
 //!    └──► release reserved lines, void what was authorized ──► reject ─► rejected
@@ -34,6 +34,8 @@ pub enum Step {
     Reserve(u32),
     Release(u32),
     Commit(u32),
+    /// Record in the payment log that the processor is about to be asked.
+    Request,
     Authorize,
     /// Ask again, under the same key, for an authorization that got no answer, to learn
     /// whether it holds money that must be released.
@@ -56,6 +58,7 @@ impl Step {
             Step::Reserve(_) => "reserve",
             Step::Release(_) => "release",
             Step::Commit(_) => "commit",
+            Step::Request => "request",
             Step::Authorize => "authorize",
             Step::Resolve => "resolve",
             Step::Capture => "capture",
@@ -91,7 +94,8 @@ fn pending(facts: &Facts) -> Step {
         return Step::Reserve(line as u32);
     }
     match facts.payment {
-        None => Step::Authorize,
+        None => Step::Request,
+        Some(PaymentStatus::Requested) => Step::Authorize,
         Some(PaymentStatus::Authorized) => Step::Confirm,
         // Rejection covers the rest; a captured or voided payment of a pending order is
         // not a state the steps reach.
@@ -136,7 +140,12 @@ fn undo(facts: &Facts) -> Step {
     match facts.payment {
         Some(PaymentStatus::Authorized) => Step::Void,
         Some(PaymentStatus::Captured) => Step::Refund,
-        Some(PaymentStatus::Unanswered) if facts.status != Status::Pending => Step::Resolve,
+        // An authorization asked for and never answered may hold money: learn, then void.
+        Some(PaymentStatus::Requested | PaymentStatus::Unanswered)
+            if facts.status != Status::Pending =>
+        {
+            Step::Resolve
+        }
         _ => Step::Finished,
     }
 }

@@ -17,10 +17,11 @@ fn facts(status: Status, reserved: &[bool], payment: Option<P>) -> Facts<'_> {
 
 #[test]
 fn a_pending_order_reserves_each_line_then_authorizes_then_confirms() {
-    let cases: [(&[bool], Option<P>, Step); 4] = [
+    let cases: [(&[bool], Option<P>, Step); 5] = [
         (&[false, false], None, Step::Reserve(0)),
         (&[true, false], None, Step::Reserve(1)),
-        (&[true, true], None, Step::Authorize),
+        (&[true, true], None, Step::Request),
+        (&[true, true], Some(P::Requested), Step::Authorize),
         (&[true, true], Some(P::Authorized), Step::Confirm),
     ];
     for (reserved, payment, step) in cases {
@@ -136,11 +137,13 @@ fn shipping_commits_every_line_then_captures() {
 
 #[test]
 fn cancelling_releases_the_stock_and_voids_the_authorization() {
-    let cases: [(&[bool], Option<P>, Step); 4] = [
+    let cases: [(&[bool], Option<P>, Step); 5] = [
         (&[true], Some(P::Authorized), Step::Release(0)),
         (&[false], Some(P::Authorized), Step::Void),
         (&[false], Some(P::Voided), Step::Finished),
         (&[false], None, Step::Finished),
+        // Cancelled while the processor was being asked: learn whether money is held.
+        (&[false], Some(P::Requested), Step::Resolve),
     ];
     for (reserved, payment, step) in cases {
         assert_eq!(

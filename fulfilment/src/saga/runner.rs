@@ -102,7 +102,15 @@ impl Runner {
             tokio::select! {
                 _ = stop.cancelled() => break,
                 message = consumer.recv() => match message {
-                    Ok(m) => runner.read(m.payload().unwrap_or_default()).await,
+                    Ok(m) => {
+                        let payload = m.payload().unwrap_or_default();
+                        let codec = runner.config.codec.clone();
+                        let decode = || codec.decode(payload);
+                        let Some(decoded) = crate::log::decode_patiently("orders", decode, &stop).await else {
+                            break;
+                        };
+                        runner.read(decoded)
+                    }
                     Err(KafkaError::PartitionEOF(p)) => runner.reached_end(p),
                     Err(e) => tracing::warn!(error = %e, "reading the order log"),
                 },
@@ -115,8 +123,8 @@ impl Runner {
         }
     }
 
-    async fn read(&mut self, payload: &[u8]) {
-        let event = match self.config.codec.decode(payload).await {
+    fn read(&mut self, decoded: Result<orderflow_domain::Event, orderflow_schemas::CodecError>) {
+        let event = match decoded {
             Ok(event) => event,
             Err(e) => {
                 metrics::ledger_ignored("orders", "unreadable");

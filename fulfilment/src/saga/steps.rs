@@ -57,13 +57,14 @@ impl Steps {
                     Err(e) => StepOutcome::Failed(e.to_string()),
                 }
             }
+            Step::Request => self.record(id, PaymentChange::Requested).await,
             Step::Authorize | Step::Resolve => {
                 self.authorize(saga, overdue && *step == Step::Authorize)
                     .await
             }
             Step::Capture | Step::Void | Step::Refund => self.settle(saga, step).await,
             Step::Confirm => told(self.orders.confirm(id).await),
-            Step::Reject(reason) => told(self.orders.reject(id, reason).await),
+            Step::Reject(reason) => told(self.orders.reject(id, &for_customer(reason)).await),
             Step::Wait | Step::Finished => StepOutcome::Done,
         }
     }
@@ -121,7 +122,10 @@ impl Steps {
                 currency: saga.currency.clone(),
             },
             Ok(Authorization::Declined { reason }) => PaymentChange::Declined { reason },
-            Err(_) if give_up_if_unanswered => PaymentChange::Unanswered,
+            // Only silence gives up: a refused key waits, stuck and visible, to be fixed.
+            Err(ProcessorError::Unanswered(_)) if give_up_if_unanswered => {
+                PaymentChange::Unanswered
+            }
             Err(e) => return StepOutcome::Failed(e.to_string()),
         };
         self.record(id, change).await
@@ -174,6 +178,23 @@ impl Steps {
     }
 }
 
+/// Longest reason the command service takes (the domain's long-text limit).
+const MAX_REASON: usize = 500;
+
+/// `reason` as the command service takes it: no control characters (a processor's
+/// message may hold any), at most [`MAX_REASON`] characters.
+fn for_customer(reason: &str) -> String {
+    let clean: String = reason
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(MAX_REASON)
+        .collect();
+    match clean.trim() {
+        "" => "the order could not be fulfilled".to_owned(),
+        text => text.to_owned(),
+    }
+}
+
 /// The processor's idempotency key of one step of one order's saga.
 pub fn key(order_id: &str, step: &str) -> String {
     format!("orderflow-{order_id}-{step}")
@@ -182,11 +203,23 @@ pub fn key(order_id: &str, step: &str) -> String {
 fn told(answer: Result<orders::Answer, orders::OrdersError>) -> StepOutcome {
     match answer {
         Ok(orders::Answer::Done) => StepOutcome::AwaitLog,
-        // The order moved on (cancelled meanwhile): the log says how, and the saga follows.
+        // The order moved on (cancelled meanwhile), or the outcome was refused: retried
+        // after a backoff, planned again from the log, and stuck (visible) if it lasts.
         Ok(orders::Answer::Refused(why)) => {
-            tracing::info!(%why, "the command service refused the saga's outcome");
-            StepOutcome::AwaitLog
+            StepOutcome::Failed(format!("the command service refused it: {why}"))
         }
         Err(e) => StepOutcome::Failed(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::for_customer;
+
+    #[test]
+    fn a_reason_for_the_customer_has_no_control_characters_and_fits_the_limit() {
+        assert_eq!(for_customer("declined\n(card)\u{7}"), "declined (card)");
+        assert_eq!(for_customer(&"x".repeat(900)).chars().count(), 500);
+        assert_eq!(for_customer("\n"), "the order could not be fulfilled");
     }
 }

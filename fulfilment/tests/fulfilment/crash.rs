@@ -96,7 +96,7 @@ async fn a_process_manager_killed_between_steps_resumes_every_saga_with_one_effe
             .filter(|(o, _)| o == order)
             .map(|(_, c)| c.as_str())
             .collect();
-        assert_eq!(changes, ["authorized", "captured"], "{order}");
+        assert_eq!(changes, ["requested", "authorized", "captured"], "{order}");
         let keys = stack.payment_keys(order);
         assert_eq!(
             keys,

@@ -66,6 +66,13 @@ async fn a_processor_that_answers_too_late_gets_the_order_compensated_and_the_au
         "{steps:?}"
     );
     assert_eq!(steps.iter().filter(|s| *s == "void").count(), 1);
+    let effects = stack.payment_effects().await;
+    let ours: Vec<&str> = effects
+        .iter()
+        .filter(|(o, _)| *o == order)
+        .map(|(_, c)| c.as_str())
+        .collect();
+    assert_eq!(ours, ["requested", "unanswered", "authorized", "voided"]);
 }
 
 #[tokio::test]

@@ -13,13 +13,14 @@ use std::sync::LazyLock;
 const SOURCE: &str = include_str!("../../payments/PaymentRecorded/v1.avsc");
 static SCHEMA: LazyLock<Schema> =
     LazyLock::new(|| Schema::parse_str(SOURCE).expect("PaymentRecorded/v1.avsc is valid (tested)"));
-const SYMBOLS: [&str; 6] = [
+const SYMBOLS: [&str; 7] = [
     "AUTHORIZED",
     "DECLINED",
     "UNANSWERED",
     "CAPTURED",
     "VOIDED",
     "REFUNDED",
+    "REQUESTED",
 ];
 
 impl LedgerRecord for PaymentEvent {
@@ -58,6 +59,7 @@ impl LedgerRecord for PaymentEvent {
             PaymentChange::Captured { amount } => (3, (None, Some(*amount), None, None)),
             PaymentChange::Voided => (4, none),
             PaymentChange::Refunded { amount } => (5, (None, Some(*amount), None, None)),
+            PaymentChange::Requested => (6, none),
         };
         let money = match amount {
             None => Value::Union(0, Box::new(Value::Null)),
@@ -120,6 +122,7 @@ impl LedgerRecord for PaymentEvent {
             "CAPTURED" => PaymentChange::Captured { amount: amount()? },
             "VOIDED" => PaymentChange::Voided,
             "REFUNDED" => PaymentChange::Refunded { amount: amount()? },
+            "REQUESTED" => PaymentChange::Requested,
             other => return Err(WireError::new("change", format!("unknown change {other}"))),
         };
         Ok(PaymentEvent {

@@ -72,6 +72,7 @@ fn every_payment_change_reads_back_as_written() {
         PaymentChange::Captured { amount },
         PaymentChange::Voided,
         PaymentChange::Refunded { amount },
+        PaymentChange::Requested,
     ];
     for (n, change) in changes.into_iter().enumerate() {
         round_trip(PaymentEvent {

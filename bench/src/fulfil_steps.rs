@@ -23,8 +23,7 @@ use std::time::{Duration, Instant};
 
 /// Products the orders draw from, each received in plenty first.
 const PRODUCTS: usize = 50;
-/// Orders a second, and for how long.
-const RATE: u64 = 100;
+/// How long orders are placed.
 const SECONDS: u64 = 20;
 
 /// The topics the step writes (deleted at the end of the run).
@@ -58,14 +57,15 @@ pub async fn run(ctx: &mut Ctx) -> anyhow::Result<()> {
             .await?;
         anyhow::ensure!(r.status == 200, "receiving stock: {}", r.status);
     }
-    let placed = place(commands.addr.context("a listener")?).await?;
+    let rate = ctx.args.fulfil_rate.max(1);
+    let placed = place(commands.addr.context("a listener")?, rate).await?;
     wait_confirmed(ctx, placed).await?;
     let (latency, span) = confirmation_times(ctx).await?;
     fulfilment.stop().await?;
     commands.stop().await?;
     stripe.stop().await?;
     let mut figure = Figure::new(
-        &format!("place-order → confirmed (reserve 2 lines, authorize, confirm), {RATE}/s"),
+        &format!("place-order → confirmed (reserve 2 lines, authorize, confirm), {rate}/s"),
         latency.summary(span).p50_ms,
         "ms p50",
     );
@@ -126,12 +126,12 @@ async fn services(ctx: &Ctx, stripe: &str) -> anyhow::Result<(Service, Service)>
     Ok((commands, fulfilment))
 }
 
-/// Places `RATE` orders a second for `SECONDS` (one task per order, so a slow answer
+/// Places `rate` orders a second for `SECONDS` (one task per order, so a slow answer
 /// never delays the next placement); how many were placed.
-async fn place(addr: std::net::SocketAddr) -> anyhow::Result<u64> {
-    let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / RATE));
+async fn place(addr: std::net::SocketAddr, rate: u64) -> anyhow::Result<u64> {
+    let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / rate));
     let mut placements = tokio::task::JoinSet::new();
-    for n in 0..RATE * SECONDS {
+    for n in 0..rate * SECONDS {
         tick.tick().await;
         let body = json!({
             "customer_id": format!("cust-{}", n % 100),

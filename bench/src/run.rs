@@ -67,6 +67,9 @@ pub struct RunArgs {
     /// The place-order open loop runs at this share of the closed loop's throughput.
     #[arg(long, default_value_t = 0.5)]
     pub open_load: f64,
+    /// Orders per second of the fulfilment step (placed for 20 s, each confirmed).
+    #[arg(long, default_value_t = 100)]
+    pub fulfil_rate: u64,
     /// Requests per second of the cache-hit open loop (the target's rate).
     #[arg(long, default_value_t = 20_000.0)]
     pub get_rate: f64,

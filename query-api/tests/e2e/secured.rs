@@ -8,8 +8,8 @@
 //!
 //! The tests use topics under the ACLs' test prefixes: the log `orders.events.sec-<id>`,
 //! the dead-letter topic `orders.dlq.sec-<id>`, the group `orderflow-projector-sec-<id>`,
-//! and the notifier's `notifications.{outbound,dlq}.sec-<id>` and
-//! `orderflow-notifier-sec-<id>`.
+//! the notifier's `notifications.{outbound,dlq}.sec-<id>` and
+//! `orderflow-notifier-sec-<id>`, and fulfilment's `{inventory,payments}.events.sec-<id>`.
 
 use crate::stack::Stack;
 use orderflow_platform::{KafkaSettings, LogSettings};
@@ -152,6 +152,62 @@ async fn an_order_flows_through_services_that_each_authenticate_as_their_own_pri
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(receiver.accepted()[0]["data"]["order_id"], id.as_str());
+    assert_eq!(secured.refusals_logged(&names.topic), 0);
+}
+
+/// Fulfilment (ADR 0016) as its own principal: it reads the order log, creates, writes and
+/// reads back its two logs under its ACLs, and confirms an order paid through stripe-mock.
+#[tokio::test]
+async fn fulfilment_confirms_an_order_as_its_own_principal() {
+    let Some(secured) = Secured::from_env() else {
+        return;
+    };
+    let Some(stripe) = orderflow_testkit::stripe::StripeMock::start().await else {
+        return;
+    };
+    let names = Names::fresh();
+    let stack = Stack::start_on(&secured.brokers, |commands, projector, notifier| {
+        commands.kafka = secured.kafka("command-service");
+        commands.log = LogSettings::new(&names.topic);
+        commands.fulfilment = true;
+        projector.kafka = secured.kafka("projector");
+        projector.log = LogSettings::new(&names.topic);
+        projector.dlq_topic = Some(names.dlq.clone());
+        projector.group = names.group.clone();
+        notifier.kafka = secured.kafka("notifier");
+        notifier.group = names.notifier_group.clone();
+        notifier.outbound_topic = names.outbound.clone();
+        notifier.dlq_topic = names.notifications_dlq.clone();
+    })
+    .await;
+    let token = std::env::temp_dir().join(format!("orderflow-sec-token-{}", names.group));
+    let issuer = orderflow_testkit::TestIssuer::shared();
+    std::fs::write(&token, issuer.token("fulfilment", &[orderflow_auth::Role::Fulfilment])).unwrap();
+    let fulfilment = stack
+        .start_fulfilment_with(|s| {
+            s.kafka = secured.kafka("fulfilment");
+            s.inventory_topic = format!("inventory.events.sec-{}", names.group);
+            s.payments_topic = format!("payments.events.sec-{}", names.group);
+            s.token_file = Some(token.clone());
+            s.stripe_url = stripe.url.clone();
+        })
+        .await;
+    let receipt = stack
+        .client
+        .post(format!("{}/stock/sku-tls/receipts", fulfilment.url()))
+        .json(&json!({"quantity": 5}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(receipt.status(), StatusCode::OK);
+    let body = json!({
+        "customer_id": "cust-secured", "shipping_address": "1 Main St",
+        "items": [{"product_id": "sku-tls", "quantity": 2, "unit_price": "9.50"}],
+        "payment_method": "pm_card_visa",
+    });
+    let id = stack.command("/orders", &body).await["order_id"].as_str().unwrap().to_owned();
+    let confirmed = stack.read_own_write(&id, 2).await;
+    assert_eq!(confirmed["status"], "confirmed", "{confirmed}");
     assert_eq!(secured.refusals_logged(&names.topic), 0);
 }
 

@@ -175,6 +175,14 @@ impl Stack {
     /// A fulfilment service on the stack's log and read-model database, over topics of its
     /// own (the stack's orders need no confirmation, so it has no processor to call).
     pub async fn start_fulfilment(&self) -> Extra {
+        self.start_fulfilment_with(|_| {}).await
+    }
+
+    /// [`Stack::start_fulfilment`] with `adjust` changing its settings first.
+    pub async fn start_fulfilment_with(
+        &self,
+        adjust: impl FnOnce(&mut orderflow_fulfilment::Settings),
+    ) -> Extra {
         let id = Uuid::new_v4().simple();
         let projector = &self.projector;
         let mut settings = orderflow_fulfilment::Settings::for_stack(
@@ -187,6 +195,7 @@ impl Stack {
         settings.payments_topic = format!("payments.events.test-{id}");
         settings.command_url = self.commands.address.clone();
         settings.auth = TestIssuer::shared().settings();
+        adjust(&mut settings);
         let service =
             Service::start(|l, rx| orderflow_fulfilment::run(settings, l, stopped(rx))).await;
         wait_ready(&self.client, &service.address).await;

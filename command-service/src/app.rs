@@ -63,14 +63,7 @@ impl AppState {
             authenticator,
             rate_limit: RateLimitLayer::new(&HttpSettings::default(), principal_key),
             directory: Arc::new(RwLock::new(None)),
-            // The owner answers within its command timeout; a dead one is given up on at
-            // once, and redirects are not followed.
-            forwarder: reqwest::Client::builder()
-                .connect_timeout(Duration::from_secs(2))
-                .timeout(command_timeout + Duration::from_secs(2))
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap_or_default(),
+            forwarder: routing::forwarding_client(command_timeout),
             advertised_url: Arc::from(""),
             confirmation: Confirmation::Implied,
         }
@@ -396,23 +389,11 @@ async fn connect(
         state.readiness.clone(),
     ));
     tasks.spawn(log::watch_broker(reader, topic, state.readiness.clone()));
-    tasks.spawn(report_replay(state.readiness.clone(), total));
+    tasks.spawn(crate::readiness::log_replay_progress(
+        state.readiness.clone(),
+        total,
+    ));
     tasks.spawn(metrics::sample_producer(ctx.clone()));
     state.set_workers(Some(Arc::new(senders)));
     Ok(tasks)
-}
-
-/// Logs replay progress until every partition is done, then idles. `estimate` is the sum
-/// of the high watermarks at the start.
-async fn report_replay(readiness: Arc<Readiness>, estimate: i64) {
-    let started = std::time::Instant::now();
-    while !readiness.is_replayed() {
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        let (done, total) = readiness.progress();
-        let events = readiness.folded();
-        tracing::info!(events, estimate, partitions_done = done, partitions = total, elapsed = ?started.elapsed(), "replaying the log");
-    }
-    tracing::info!(events = readiness.folded(), ignored = readiness.ignored(), elapsed = ?started.elapsed(), "replay complete");
-    // Stay in the supervised set without ending it: only a failure may end the set.
-    std::future::pending::<()>().await;
 }

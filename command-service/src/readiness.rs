@@ -224,6 +224,21 @@ impl Readiness {
     }
 }
 
+/// Logs replay progress until every partition is done, then idles. `estimate` is the sum
+/// of the high watermarks at the start.
+pub(crate) async fn log_replay_progress(readiness: std::sync::Arc<Readiness>, estimate: i64) {
+    let started = std::time::Instant::now();
+    while !readiness.is_replayed() {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let (done, total) = readiness.progress();
+        let events = readiness.folded();
+        tracing::info!(events, estimate, partitions_done = done, partitions = total, elapsed = ?started.elapsed(), "replaying the log");
+    }
+    tracing::info!(events = readiness.folded(), ignored = readiness.ignored(), elapsed = ?started.elapsed(), "replay complete");
+    // Stay in the supervised set without ending it: only a failure may end the set.
+    std::future::pending::<()>().await;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,20 @@ use super::AppState;
 use crate::ownership::partitions::Held;
 use orderflow_platform::partition_for_key;
 use std::sync::Arc;
+use std::time::Duration;
 use uuid::Uuid;
+
+/// The client commands for other instances' orders are forwarded with. The owner answers
+/// within its command timeout; a dead one is given up on at once, and redirects are not
+/// followed.
+pub(super) fn forwarding_client(command_timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .timeout(command_timeout + Duration::from_secs(2))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_default()
+}
 
 impl AppState {
     /// Other instances reach this one at `url`.

@@ -5,10 +5,13 @@
 //!
 //! - `aggregate`: the [`Aggregate`] port, and its two implementations over the domain's
 //!   stock and payment;
+//! - `handle`: [`Ledger`], what callers hold: submit a command, read a state;
 //! - `writer`: the task that owns the states, the producer and the reader of the log.
 
 mod aggregate;
+mod handle;
 mod writer;
 
 pub use aggregate::Aggregate;
-pub use writer::{Ledger, LedgerConfig, LedgerError, spawn};
+pub use handle::{Ledger, LedgerError};
+pub use writer::{LedgerConfig, OnAccepted, spawn};

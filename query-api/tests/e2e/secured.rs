@@ -182,7 +182,11 @@ async fn fulfilment_confirms_an_order_as_its_own_principal() {
     .await;
     let token = std::env::temp_dir().join(format!("orderflow-sec-token-{}", names.group));
     let issuer = orderflow_testkit::TestIssuer::shared();
-    std::fs::write(&token, issuer.token("fulfilment", &[orderflow_auth::Role::Fulfilment])).unwrap();
+    std::fs::write(
+        &token,
+        issuer.token("fulfilment", &[orderflow_auth::Role::Fulfilment]),
+    )
+    .unwrap();
     let fulfilment = stack
         .start_fulfilment_with(|s| {
             s.kafka = secured.kafka("fulfilment");
@@ -205,7 +209,10 @@ async fn fulfilment_confirms_an_order_as_its_own_principal() {
         "items": [{"product_id": "sku-tls", "quantity": 2, "unit_price": "9.50"}],
         "payment_method": "pm_card_visa",
     });
-    let id = stack.command("/orders", &body).await["order_id"].as_str().unwrap().to_owned();
+    let id = stack.command("/orders", &body).await["order_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let confirmed = stack.read_own_write(&id, 2).await;
     assert_eq!(confirmed["status"], "confirmed", "{confirmed}");
     assert_eq!(secured.refusals_logged(&names.topic), 0);

@@ -81,11 +81,11 @@ orderflow is running:
 Try it (every request needs a token; target/release/orderflow-token prints one). Receive
 stock first (operators), then place an order: it is pending until fulfilment confirms it.
   OPS=\$(target/release/orderflow-token --role operator --sub ops-1 --ttl 1h)
-  curl -s -X POST http://127.0.0.1:8094/stock/sku-1/receipts -H "authorization: Bearer \$OPS" \
+  curl -s -X POST http://127.0.0.1:8094/stock/sku-1/receipts -H "authorization: Bearer \$OPS" \\
     -H 'content-type: application/json' -d '{"quantity":100}'
   TOKEN=\$(target/release/orderflow-token --role customer --sub cust-1 --ttl 1h)
-  curl -si -X POST http://127.0.0.1:8080/orders -H "authorization: Bearer \$TOKEN" \
-    -H 'content-type: application/json' \
+  curl -si -X POST http://127.0.0.1:8080/orders -H "authorization: Bearer \$TOKEN" \\
+    -H 'content-type: application/json' \\
     -d '{"customer_id":"cust-1","items":[{"product_id":"sku-1","quantity":2,"unit_price":"25.99"}],"shipping_address":"1 Main St","payment_method":"pm_card_visa"}'
 
   curl -s http://127.0.0.1:8090/orders/<order_id> -H "authorization: Bearer \$TOKEN"

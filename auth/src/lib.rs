@@ -27,7 +27,7 @@ mod settings;
 mod verify;
 
 pub use authenticator::{Authenticator, authenticate};
-pub use principal::{Caller, Principal, Role, forbidden, principal_key};
+pub use principal::{Caller, Principal, Role, forbidden, principal_key, scoped_key};
 pub use rejection::{InvalidToken, Rejection};
 pub use settings::{AuthMode, AuthSettings, DEV_AUDIENCE, DEV_ISSUER, DEV_JWKS};
 

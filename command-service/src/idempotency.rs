@@ -11,19 +11,7 @@ use orderflow_domain::{Fingerprint, Status};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-/// The idempotency key the log keeps for `key` sent by `subject`: 64 hex characters.
-/// The subject's length goes first, so no (subject, key) pair can imitate another.
-pub fn scoped_key(subject: &str, key: &str) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update((subject.len() as u64).to_be_bytes());
-    hasher.update(subject.as_bytes());
-    hasher.update(key.as_bytes());
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
+pub use orderflow_auth::scoped_key;
 
 /// The in-memory index form of a key read from the log (whatever its text: events written
 /// before keys were scoped carry the client's raw key, which simply never matches again).

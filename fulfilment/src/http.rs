@@ -7,11 +7,11 @@ use crate::ledger::{Ledger, LedgerError};
 use crate::projection::stock_level;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router, middleware};
-use orderflow_auth::{Authenticator, Caller};
+use orderflow_auth::{Authenticator, Caller, Principal};
 use orderflow_domain::inventory::{Stock, StockCommand, StockError};
 use orderflow_domain::payment::Payment;
 use orderflow_platform::http::{BodyError, invalid_fields, read_json};
@@ -54,6 +54,9 @@ pub enum ApiError {
     /// The path is not one of ours. Handling: 400.
     #[error("{0}")]
     BadPath(String),
+    /// `Idempotency-Key` is not 1 to 255 visible characters. Handling: 400.
+    #[error(transparent)]
+    BadHeader(#[from] orderflow_platform::http::BadHeader),
     /// The body cannot be read. Handling: 413, 415 or 400, as the platform says.
     #[error(transparent)]
     Body(#[from] BodyError),
@@ -72,6 +75,9 @@ impl IntoResponse for ApiError {
                 orderflow_auth::forbidden("Only operators receive and adjust stock.")
             }
             ApiError::BadPath(text) => Problem::new(StatusCode::BAD_REQUEST, "bad-path", text),
+            ApiError::BadHeader(e) => {
+                Problem::new(StatusCode::BAD_REQUEST, "bad-header", format!("{e}."))
+            }
             ApiError::Body(e) => e.problem(),
             ApiError::Refused(StockError::Invalid(violations)) => invalid_fields(
                 violations
@@ -88,7 +94,10 @@ impl IntoResponse for ApiError {
             ApiError::Unavailable(why) => Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
-                format!("{why}. Check the stock before retrying: the change may have been made."),
+                format!(
+                    "{why}. Retry with the same Idempotency-Key; without one, check the stock \
+                     first: the change may have been made."
+                ),
             )
             .retry_after(1),
         }
@@ -129,11 +138,12 @@ async fn receive(
 ) -> Result<Response, ApiError> {
     operator(&caller)?;
     let product = product_in(path)?;
+    let key = once_key(&caller, request.headers())?;
     let body: ReceiptBody = read_json(request, &()).await?;
     let command = StockCommand::Receive {
         quantity: body.quantity,
     };
-    submit(&app, &product, command).await
+    submit(&app, &product, command, key).await
 }
 
 async fn adjust(
@@ -144,15 +154,16 @@ async fn adjust(
 ) -> Result<Response, ApiError> {
     operator(&caller)?;
     let product = product_in(path)?;
+    let key = once_key(&caller, request.headers())?;
     let body: AdjustmentBody = read_json(request, &()).await?;
     let command = StockCommand::Adjust {
         delta: body.delta,
         reason: body.reason,
     };
-    submit(&app, &product, command).await
+    submit(&app, &product, command, key).await
 }
 
-fn operator(caller: &orderflow_auth::Principal) -> Result<(), ApiError> {
+fn operator(caller: &Principal) -> Result<(), ApiError> {
     if caller.is_operator() {
         return Ok(());
     }
@@ -164,13 +175,26 @@ fn product_in(path: Result<Path<String>, PathRejection>) -> Result<String, ApiEr
     Ok(product)
 }
 
+/// The request's `Idempotency-Key`, scoped to the caller as the log keeps it.
+fn once_key(caller: &Principal, headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let key = orderflow_platform::http::idempotency_key(headers)?;
+    Ok(key.map(|key| orderflow_auth::scoped_key(&caller.subject, &key)))
+}
+
+/// Appends `command`, answered with the stock after it. A retry under an idempotency key
+/// the log already holds appends nothing and says so (`Idempotent-Replayed: true`).
 async fn submit(
     app: &AppState,
     product: &str,
     command: StockCommand,
+    key: Option<String>,
 ) -> Result<Response, ApiError> {
-    match app.inventory.submit(product, command, None).await {
-        Ok(stock) => Ok(Json(stock_level(&stock)).into_response()),
+    match app.inventory.submit_once(product, command, key).await {
+        Ok(answered) => {
+            let level = Json(stock_level(&answered.state));
+            let replayed = if answered.replayed { "true" } else { "false" };
+            Ok(([("idempotent-replayed", replayed)], level).into_response())
+        }
         Err(LedgerError::Refused(e)) => Err(ApiError::Refused(e)),
         Err(e @ LedgerError::Unavailable(..)) => Err(ApiError::Unavailable(e.to_string())),
     }

@@ -25,31 +25,16 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 
 /// `Idempotency-Key`: 1 to 255 visible ASCII characters.
 pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
-    text_header(headers, "idempotency-key", 255)
+    orderflow_platform::http::idempotency_key(headers).map_err(bad_header)
 }
 
 /// `X-Correlation-Id`: 1 to 128 visible ASCII characters.
 pub fn correlation_id(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
-    text_header(headers, "x-correlation-id", 128)
+    orderflow_platform::http::text_header(headers, "x-correlation-id", 128).map_err(bad_header)
 }
 
-fn text_header(headers: &HeaderMap, name: &str, max: usize) -> Result<Option<String>, ApiError> {
-    let Some(value) = headers.get(name) else {
-        return Ok(None);
-    };
-    let bad = || {
-        ApiError::BadHeader(format!(
-            "{name} must be 1 to {max} visible ASCII characters"
-        ))
-    };
-    let text = value.to_str().map_err(|_| bad())?.trim();
-    if text.is_empty()
-        || text.len() > max
-        || !text.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
-    {
-        return Err(bad());
-    }
-    Ok(Some(text.to_owned()))
+fn bad_header(e: orderflow_platform::http::BadHeader) -> ApiError {
+    ApiError::BadHeader(e.to_string())
 }
 
 /// `If-Match`: `*` or a list of strong ETags holding versions (`"3"`, or bare: `3`).

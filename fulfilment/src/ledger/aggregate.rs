@@ -20,6 +20,8 @@ pub trait Aggregate: Clone + Send + Sync + 'static {
     /// The shared fold rule.
     fn fold(self, event: &Self::Event) -> (Self, LedgerOutcome);
     fn event_id(event: &Self::Event) -> Uuid;
+    /// The (caller-scoped) idempotency key the event was appended under, if any.
+    fn idempotency_key(event: &Self::Event) -> Option<&str>;
 }
 
 impl Aggregate for Stock {
@@ -41,6 +43,10 @@ impl Aggregate for Stock {
 
     fn event_id(event: &StockEvent) -> Uuid {
         event.meta.event_id
+    }
+
+    fn idempotency_key(event: &StockEvent) -> Option<&str> {
+        event.meta.idempotency_key.as_deref()
     }
 }
 
@@ -67,5 +73,10 @@ impl Aggregate for Payment {
 
     fn event_id(event: &PaymentEvent) -> Uuid {
         event.meta.event_id
+    }
+
+    /// Payments need none: each is recorded once by the shape of its aggregate.
+    fn idempotency_key(_: &PaymentEvent) -> Option<&str> {
+        None
     }
 }

@@ -22,13 +22,24 @@ pub enum LedgerError<E> {
     Unavailable(&'static str, String),
 }
 
-pub(super) type Reply<A> = oneshot::Sender<Result<A, LedgerError<<A as Aggregate>::Error>>>;
+/// What a command came to: the state after its event, and whether it was a retry under
+/// an idempotency key already in the log (nothing appended, the state as it is now).
+#[derive(Debug, Clone)]
+pub struct Answered<A> {
+    pub state: A,
+    pub replayed: bool,
+}
+
+pub(super) type Reply<A> =
+    oneshot::Sender<Result<Answered<A>, LedgerError<<A as Aggregate>::Error>>>;
 
 /// One command on its way to the writer, with where its answer goes.
 pub(super) struct Request<A: Aggregate> {
     pub(super) key: String,
     pub(super) command: A::Command,
     pub(super) correlation_id: Option<String>,
+    /// The caller-scoped idempotency key, kept in the event.
+    pub(super) idempotency_key: Option<String>,
     pub(super) reply: Reply<A>,
     /// How often another writer's event took the version this one was decided for.
     pub(super) conflicts: u8,
@@ -66,11 +77,35 @@ impl<A: Aggregate> Ledger<A> {
         command: A::Command,
         correlation_id: Option<String>,
     ) -> Result<A, LedgerError<A::Error>> {
+        let answered = self.send(key, command, correlation_id, None).await?;
+        Ok(answered.state)
+    }
+
+    /// [`Ledger::submit`] under a caller-scoped idempotency key
+    /// (`orderflow_auth::scoped_key`): a retry with a key the log already holds for `key`
+    /// appends nothing and is answered as replayed.
+    pub async fn submit_once(
+        &self,
+        key: &str,
+        command: A::Command,
+        idempotency_key: Option<String>,
+    ) -> Result<Answered<A>, LedgerError<A::Error>> {
+        self.send(key, command, None, idempotency_key).await
+    }
+
+    async fn send(
+        &self,
+        key: &str,
+        command: A::Command,
+        correlation_id: Option<String>,
+        idempotency_key: Option<String>,
+    ) -> Result<Answered<A>, LedgerError<A::Error>> {
         let (reply, answer) = oneshot::channel();
         let request = Request {
             key: key.to_owned(),
             command,
             correlation_id,
+            idempotency_key,
             reply,
             conflicts: 0,
         };

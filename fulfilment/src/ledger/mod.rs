@@ -13,5 +13,5 @@ mod handle;
 mod writer;
 
 pub use aggregate::Aggregate;
-pub use handle::{Ledger, LedgerError};
+pub use handle::{Answered, Ledger, LedgerError};
 pub use writer::{LedgerConfig, OnAccepted, spawn};

@@ -5,7 +5,7 @@
 //! flight together, and the producer batches their records.
 
 use super::Aggregate;
-use super::handle::{Ledger, LedgerError, Request};
+use super::handle::{Answered, Ledger, LedgerError, Request};
 use crate::metrics;
 use orderflow_domain::{EventMeta, LedgerOutcome, Timestamp};
 use orderflow_platform::{KafkaSettings, QuietEof, log_gone};
@@ -74,6 +74,7 @@ pub fn spawn<A: Aggregate>(
         replaying: HashSet::new(),
         in_flight: HashMap::new(),
         queued: HashMap::new(),
+        used_keys: HashMap::new(),
     };
     tokio::spawn(writer.run(consumer, incoming, stop));
     Ok(ledger)
@@ -92,6 +93,8 @@ struct Writer<A: Aggregate> {
     replaying: HashSet<i32>,
     in_flight: HashMap<String, InFlight<A>>,
     queued: HashMap<String, VecDeque<Request<A>>>,
+    /// The idempotency keys each aggregate's events were appended under, from the log.
+    used_keys: HashMap<String, HashSet<String>>,
 }
 
 impl<A: Aggregate> Writer<A> {
@@ -174,6 +177,18 @@ impl<A: Aggregate> Writer<A> {
     /// Decides and appends `request`, or answers it; then the next of its key, if any.
     async fn start(&mut self, mut request: Request<A>, failed: &Failures) {
         loop {
+            if self.already_in_log(&request) {
+                let (key, state) = (request.key.clone(), self.current(&request.key));
+                let _ = request.reply.send(Ok(Answered {
+                    state,
+                    replayed: true,
+                }));
+                match self.next_of(&key) {
+                    Some(next) => request = next,
+                    None => return,
+                }
+                continue;
+            }
             match self.append(&request, failed).await {
                 Ok(event_id) => {
                     let key = request.key.clone();
@@ -198,6 +213,17 @@ impl<A: Aggregate> Writer<A> {
         }
     }
 
+    /// Whether the log already holds an event of `request`'s aggregate appended under its
+    /// idempotency key: a retry, answered without appending.
+    fn already_in_log(&self, request: &Request<A>) -> bool {
+        let Some(idempotency_key) = &request.idempotency_key else {
+            return false;
+        };
+        self.used_keys
+            .get(&request.key)
+            .is_some_and(|keys| keys.contains(idempotency_key))
+    }
+
     fn next_of(&mut self, key: &str) -> Option<Request<A>> {
         let queue = self.queued.get_mut(key)?;
         let next = queue.pop_front();
@@ -216,8 +242,8 @@ impl<A: Aggregate> Writer<A> {
         let meta = EventMeta {
             event_id: Uuid::new_v4(),
             occurred_at: Timestamp(chrono::Utc::now().timestamp_millis()),
-            idempotency_key: None,
             correlation_id: request.correlation_id.clone(),
+            idempotency_key: request.idempotency_key.clone(),
         };
         let event = state
             .decide(&request.command, meta)
@@ -277,6 +303,10 @@ impl<A: Aggregate> Writer<A> {
                 if let Some(on_accepted) = &self.on_accepted {
                     on_accepted(&state);
                 }
+                if let Some(idempotency_key) = A::idempotency_key(&event) {
+                    let keys = self.used_keys.entry(key.clone()).or_default();
+                    keys.insert(idempotency_key.to_owned());
+                }
             }
             LedgerOutcome::VersionConflict { .. } => metrics::ledger_ignored(self.name, "version"),
             LedgerOutcome::NotAllowed => metrics::ledger_ignored(self.name, "not_allowed"),
@@ -287,7 +317,10 @@ impl<A: Aggregate> Writer<A> {
         }
         let flight = self.in_flight.remove(&key).expect("checked above");
         if outcome == LedgerOutcome::Accepted {
-            let _ = flight.request.reply.send(Ok(state));
+            let _ = flight.request.reply.send(Ok(Answered {
+                state,
+                replayed: false,
+            }));
             if let Some(next) = self.next_of(&key) {
                 self.start(next, failed).await;
             }

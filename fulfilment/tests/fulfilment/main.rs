@@ -9,4 +9,5 @@ mod crash;
 mod happy_path;
 mod payment_faults;
 mod stock;
+mod stock_api;
 mod stuck;

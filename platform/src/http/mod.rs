@@ -17,6 +17,7 @@
 //! A service builds its `Router` with its layers and hands it to [`serve`]: `serve` owns
 //! only what must be outside everything else.
 
+mod headers;
 mod json_body;
 mod limits;
 mod rate_limit;
@@ -24,6 +25,7 @@ mod serve;
 mod settings;
 mod write_deadline;
 
+pub use headers::{BadHeader, idempotency_key, text_header};
 pub use json_body::{BodyError, invalid_fields, read_json};
 pub use limits::{BodyTimeout, Guard};
 pub use rate_limit::{KeyFn, MAX_KEYS, RateLimit, RateLimitFuture, RateLimitLayer};

@@ -63,6 +63,10 @@ impl LedgerRecord for StockEvent {
             ),
             ("line".into(), int(line.map(|l| l.line))),
             ("reason".into(), nullable(&reason)),
+            (
+                "idempotency_key".into(),
+                nullable(&self.meta.idempotency_key),
+            ),
         ])
     }
 
@@ -81,6 +85,10 @@ impl LedgerRecord for StockEvent {
         validate_order_id(&product_id).map_err(|v| WireError::new("product_id", v.message))?;
         let version = positive("version", r.long("version")?)?;
         let change = change(&mut r)?;
+        let meta = EventMeta {
+            idempotency_key: r.nullable_string("idempotency_key")?,
+            ..meta
+        };
         Ok(StockEvent {
             product_id,
             version,

@@ -47,10 +47,12 @@ fn every_stock_change_reads_back_as_written() {
         StockChange::Committed { line, quantity: 1 },
     ];
     for (n, change) in changes.into_iter().enumerate() {
+        let mut meta = meta(n as u128);
+        meta.idempotency_key = (n % 2 == 0).then(|| format!("key-{n}"));
         round_trip(StockEvent {
             product_id: "sku-1".into(),
             version: n as u64 + 1,
-            meta: meta(n as u128),
+            meta,
             change,
         });
     }

@@ -14,12 +14,14 @@ use axum::{Json, Router, middleware};
 use orderflow_auth::{Authenticator, Caller, Principal};
 use orderflow_domain::inventory::{Stock, StockCommand, StockError};
 use orderflow_domain::payment::Payment;
+use orderflow_fulfilment_model::StockLevel;
 use orderflow_platform::http::{BodyError, invalid_fields, read_json};
 use orderflow_platform::{FieldError, Problem};
 use serde::Deserialize;
 use serde_json::json;
 use sqlx::PgPool;
 use std::sync::Arc;
+use utoipa::ToSchema;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -30,19 +32,56 @@ pub struct AppState {
     pub authenticator: Authenticator,
 }
 
-/// `POST /stock/{product_id}/receipts`.
-#[derive(Debug, Deserialize)]
+/// `POST /stock/{product_id}/receipts`: units that arrived.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ReceiptBody {
+pub struct ReceiptBody {
+    #[schema(minimum = 1, maximum = 1_000_000, example = 24)]
     quantity: u32,
 }
 
-/// `POST /stock/{product_id}/adjustments`.
-#[derive(Debug, Deserialize)]
+/// `POST /stock/{product_id}/adjustments`: a count that found more or fewer units.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct AdjustmentBody {
+pub struct AdjustmentBody {
+    /// Units found (positive) or missing (negative); never below what is reserved.
+    #[schema(minimum = -1_000_000, maximum = 1_000_000, example = -2)]
     delta: i64,
+    #[schema(min_length = 1, max_length = 500, example = "damaged in the warehouse")]
     reason: String,
+}
+
+/// The answers every stock operation shares besides its 200.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // a documentation type: the handlers answer through `ApiError`
+enum StockProblems {
+    /// The body or a header cannot be read.
+    #[response(status = 400, content_type = "application/problem+json")]
+    BadRequest(#[to_schema] Problem),
+    /// No bearer token, or one that is invalid or expired.
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthorized(#[to_schema] Problem),
+    /// Not an operator.
+    #[response(status = 403, content_type = "application/problem+json")]
+    Forbidden(#[to_schema] Problem),
+    /// The stock refuses it (an adjustment below what is reserved).
+    #[response(status = 409, content_type = "application/problem+json")]
+    Conflict(#[to_schema] Problem),
+    /// A field, or the product id, breaks the rules; each listed in `errors`.
+    #[response(status = 422, content_type = "application/problem+json")]
+    Invalid(#[to_schema] Problem),
+    /// The stock log did not take it in time; retry with the same `Idempotency-Key`.
+    #[response(status = 503, content_type = "application/problem+json")]
+    Unavailable(#[to_schema] Problem),
+}
+
+/// The path and header of a stock operation.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // a documentation type
+struct StockPath {
+    /// The product: 1 to 64 characters of `A-Z a-z 0-9 . _ : -`.
+    product_id: String,
 }
 
 /// Why a request got no stock: each becomes one problem answer.
@@ -122,6 +161,10 @@ pub fn router(state: AppState) -> Router {
             get(|| async { Json(json!({"status": "alive"})) }),
         )
         .route("/readyz", get(ready))
+        .merge(orderflow_platform::docs_page::routes(
+            &crate::openapi::openapi(),
+            "orderflow fulfilment API",
+        ))
         .merge(orderflow_platform::metrics::routes())
         .fallback(|| async {
             Problem::new(StatusCode::NOT_FOUND, "not-found", "No such resource.")
@@ -130,7 +173,15 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn receive(
+/// `POST /stock/{product_id}/receipts`.
+#[utoipa::path(post, path = "/stock/{product_id}/receipts", tag = "stock", operation_id = "receive_stock",
+    summary = "Receive units of a product (operators)",
+    params(StockPath, ("Idempotency-Key" = Option<String>, Header,
+        description = "A retry with the same key (per caller) appends nothing and answers `Idempotent-Replayed: true`")),
+    request_body(content = ReceiptBody, content_type = "application/json"),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The stock after the receipt", body = StockLevel), StockProblems))]
+pub(crate) async fn receive(
     State(app): State<AppState>,
     Caller(caller): Caller,
     path: Result<Path<String>, PathRejection>,
@@ -146,7 +197,15 @@ async fn receive(
     submit(&app, &product, command, key).await
 }
 
-async fn adjust(
+/// `POST /stock/{product_id}/adjustments`.
+#[utoipa::path(post, path = "/stock/{product_id}/adjustments", tag = "stock", operation_id = "adjust_stock",
+    summary = "Correct the units on hand after a count (operators)",
+    params(StockPath, ("Idempotency-Key" = Option<String>, Header,
+        description = "A retry with the same key (per caller) appends nothing and answers `Idempotent-Replayed: true`")),
+    request_body(content = AdjustmentBody, content_type = "application/json"),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The stock after the adjustment", body = StockLevel), StockProblems))]
+pub(crate) async fn adjust(
     State(app): State<AppState>,
     Caller(caller): Caller,
     path: Result<Path<String>, PathRejection>,

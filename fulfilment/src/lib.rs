@@ -10,7 +10,7 @@
 //! - `orders`: the command service, for confirm and reject;
 //! - `saga/`: the process manager (`plan` is the pure heart of it);
 //! - `projection`: the read model (stock levels, saga stages) in Postgres;
-//! - `http`: the stock API and the probes; `health`, `metrics`;
+//! - `http`: the stock API and the probes, documented by `openapi`; `health`, `metrics`;
 //! - `log`: reading a whole log from its start; `settings`; `app`: [`run`].
 
 mod app;
@@ -19,6 +19,7 @@ mod http;
 pub mod ledger;
 mod log;
 mod metrics;
+mod openapi;
 pub mod orders;
 pub mod processor;
 mod projection;

@@ -95,3 +95,28 @@ async fn stock_commands_are_for_operators_and_bad_input_is_a_problem() {
     assert_eq!(refused.status(), 409);
     stack.wait_for_stock(&sku, 2, 2).await;
 }
+
+#[tokio::test]
+async fn the_service_serves_the_document_of_its_api_and_its_page() {
+    let Some(stack) = spawn_stack().await else {
+        return;
+    };
+    let address = &stack.fulfilment.as_ref().expect("fulfilment runs").address;
+    let served = stack
+        .http
+        .get(format!("{address}/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.status(), 200);
+    let served = served.text().await.unwrap();
+    let checked_in = include_str!("../../../docs/openapi/fulfilment-api.json");
+    assert_eq!(served, checked_in);
+    let page = stack
+        .http
+        .get(format!("{address}/docs"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+}

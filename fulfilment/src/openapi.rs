@@ -5,13 +5,13 @@
 
 use orderflow_fulfilment_model::StockLevel;
 use orderflow_platform::{FieldError, Problem};
+use utoipa::OpenApi;
 use utoipa::openapi::OpenApi as Document;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi};
 
 /// The OpenAPI document of the fulfilment service.
 pub fn openapi() -> Document {
     let mut doc = ApiDoc::openapi();
+    orderflow_platform::docs_page::add_bearer(&mut doc, "Roles: `operator` or `admin`.");
     orderflow_platform::docs_page::document(&mut doc);
     doc
 }
@@ -28,28 +28,9 @@ pub fn openapi() -> Document {
     ),
     paths(crate::http::receive, crate::http::adjust),
     components(schemas(Problem, FieldError, StockLevel)),
-    modifiers(&BearerJwt),
     tags((name = "stock", description = "Receipts and adjustments (operators).")),
 )]
 struct ApiDoc;
-
-/// The `bearer` security scheme.
-struct BearerJwt;
-
-impl Modify for BearerJwt {
-    fn modify(&self, doc: &mut Document) {
-        let components = doc.components.get_or_insert_with(Default::default);
-        let scheme = HttpBuilder::new()
-            .scheme(HttpAuthScheme::Bearer)
-            .bearer_format("JWT")
-            .description(Some(
-                "A JWT signed by a key of the configured JWKS, with the `operator` or \
-                 `admin` role.",
-            ))
-            .build();
-        components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
-    }
-}
 
 #[cfg(test)]
 mod tests {

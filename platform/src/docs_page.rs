@@ -100,6 +100,21 @@ fn unavailable() -> utoipa::openapi::Response {
         .build()
 }
 
+/// Adds the `bearer` security scheme every API's operations name: a JWT signed by a key
+/// of the configured JWKS, with `roles` saying which roles the API knows.
+pub fn add_bearer(document: &mut OpenApi, roles: &str) {
+    use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+    let components = document.components.get_or_insert_with(Default::default);
+    let scheme = HttpBuilder::new()
+        .scheme(HttpAuthScheme::Bearer)
+        .bearer_format("JWT")
+        .description(Some(format!(
+            "A JWT signed by a key of the configured JWKS. {roles}"
+        )))
+        .build();
+    components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
+}
+
 /// The document as it is served: pretty JSON with a final newline, the exact bytes the
 /// services keep under `docs/openapi/`.
 pub fn render(document: &OpenApi) -> String {

@@ -10,15 +10,19 @@ use super::transitions;
 use orderflow_platform::{FieldError, PROBLEM_JSON, Problem};
 use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::response::ResponseBuilder;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{
     Content, Header, ObjectBuilder, OpenApi as Document, Ref, RefOr, Response as Resp, Type,
 };
-use utoipa::{IntoParams, Modify, OpenApi, ToResponse, ToSchema};
+use utoipa::{IntoParams, OpenApi, ToResponse, ToSchema};
 
 /// The OpenAPI document of the command API.
 pub fn openapi() -> Document {
     let mut doc = ApiDoc::openapi();
+    orderflow_platform::docs_page::add_bearer(
+        &mut doc,
+        "Roles: `customer` (its own orders, `sub` is the customer id) and `operator` (every \
+         order, every command).",
+    );
     add_transition_errors(&mut doc);
     add_lifecycle_links(&mut doc);
     // `/openapi.json`, `/docs` and `/metrics` are the platform's routes.
@@ -48,31 +52,12 @@ pub fn openapi() -> Document {
             TooManyRequests, ServiceUnavailable,
         ),
     ),
-    modifiers(&BearerJwt),
     tags(
         (name = "orders", description = "Commands and the write side's view of an order"),
         (name = "operations", description = "Probes, metrics and this documentation"),
     ),
 )]
 struct ApiDoc;
-
-/// The `bearer` security scheme of issue 15's authentication.
-struct BearerJwt;
-
-impl Modify for BearerJwt {
-    fn modify(&self, doc: &mut Document) {
-        let components = doc.components.get_or_insert_with(Default::default);
-        let scheme = HttpBuilder::new()
-            .scheme(HttpAuthScheme::Bearer)
-            .bearer_format("JWT")
-            .description(Some(
-                "A JWT signed by a key of the configured JWKS. Roles: `customer` (its own \
-                 orders, `sub` is the customer id) and `operator` (every order, every command).",
-            ))
-            .build();
-        components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
-    }
-}
 
 /// The transitions (every command on an existing order).
 const TRANSITIONS: [&str; 5] = [

@@ -37,16 +37,20 @@ pub struct AppState {
 #[serde(deny_unknown_fields)]
 pub struct ReceiptBody {
     #[schema(minimum = 1, maximum = 1_000_000, example = 24)]
-    quantity: u32,
+    #[serde(deserialize_with = "orderflow_platform::http::json_integer")]
+    quantity: i64,
 }
 
 /// `POST /stock/{product_id}/adjustments`: a count that found more or fewer units.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdjustmentBody {
-    /// Units found (positive) or missing (negative); never below what is reserved.
+    /// Units found (positive) or missing (negative), never 0; the stock never goes below
+    /// what is reserved.
     #[schema(minimum = -1_000_000, maximum = 1_000_000, example = -2)]
+    #[serde(deserialize_with = "orderflow_platform::http::json_integer")]
     delta: i64,
+    /// Why; not only spaces.
     #[schema(min_length = 1, max_length = 500, example = "damaged in the warehouse")]
     reason: String,
 }
@@ -64,7 +68,8 @@ enum StockProblems {
     /// Not an operator.
     #[response(status = 403, content_type = "application/problem+json")]
     Forbidden(#[to_schema] Problem),
-    /// The stock refuses it (an adjustment below what is reserved).
+    /// The stock refuses it (an adjustment below what is reserved), or the
+    /// `Idempotency-Key` was used for another change of this product.
     #[response(status = 409, content_type = "application/problem+json")]
     Conflict(#[to_schema] Problem),
     /// A field, or the product id, breaks the rules; each listed in `errors`.
@@ -75,13 +80,31 @@ enum StockProblems {
     Unavailable(#[to_schema] Problem),
 }
 
-/// The path and header of a stock operation.
+/// The path of a stock operation.
 #[derive(utoipa::IntoParams)]
 #[into_params(parameter_in = Path)]
 #[allow(dead_code)] // a documentation type
 struct StockPath {
     /// The product: 1 to 64 characters of `A-Z a-z 0-9 . _ : -`.
+    #[param(pattern = r"^[A-Za-z0-9._:-]{1,64}$", example = "sku-1")]
     product_id: String,
+}
+
+/// The header of a stock operation.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)] // a documentation type
+struct StockHeaders {
+    /// Makes the change safe to retry: a retry with the same key (from the same caller)
+    /// appends nothing and answers `Idempotent-Replayed: true`. 1 to 255 visible ASCII
+    /// characters (spaces inside).
+    #[param(
+        required = false,
+        rename = "Idempotency-Key",
+        pattern = r"^[!-~]([ -~]{0,253}[!-~])?$",
+        example = "receipt-2026-11-28-1"
+    )]
+    idempotency_key: String,
 }
 
 /// Why a request got no stock: each becomes one problem answer.
@@ -102,6 +125,9 @@ pub enum ApiError {
     /// The stock refused the command. Handling: 422 with the fields, or 409.
     #[error(transparent)]
     Refused(StockError),
+    /// The `Idempotency-Key` was used for another change of this product. Handling: 409.
+    #[error("the idempotency key was used for another request")]
+    KeyReused,
     /// The stock log did not take it in time. Handling: 503 with Retry-After.
     #[error("{0}")]
     Unavailable(String),
@@ -126,6 +152,11 @@ impl IntoResponse for ApiError {
                         message: v.message,
                     })
                     .collect(),
+            ),
+            ApiError::KeyReused => Problem::new(
+                StatusCode::CONFLICT,
+                "idempotency-key-reused",
+                "This Idempotency-Key was used for another change of this product.",
             ),
             ApiError::Refused(other) => {
                 Problem::new(StatusCode::CONFLICT, "stock-conflict", format!("{other}."))
@@ -176,8 +207,7 @@ pub fn router(state: AppState) -> Router {
 /// `POST /stock/{product_id}/receipts`.
 #[utoipa::path(post, path = "/stock/{product_id}/receipts", tag = "stock", operation_id = "receive_stock",
     summary = "Receive units of a product (operators)",
-    params(StockPath, ("Idempotency-Key" = Option<String>, Header,
-        description = "A retry with the same key (per caller) appends nothing and answers `Idempotent-Replayed: true`")),
+    params(StockPath, StockHeaders),
     request_body(content = ReceiptBody, content_type = "application/json"),
     security(("bearer" = [])),
     responses((status = 200, description = "The stock after the receipt", body = StockLevel), StockProblems))]
@@ -191,8 +221,9 @@ pub(crate) async fn receive(
     let product = product_in(path)?;
     let key = once_key(&caller, request.headers())?;
     let body: ReceiptBody = read_json(request, &()).await?;
+    // Out of u32 is out of the stock's range too, which it reports as such.
     let command = StockCommand::Receive {
-        quantity: body.quantity,
+        quantity: u32::try_from(body.quantity).unwrap_or(0),
     };
     submit(&app, &product, command, key).await
 }
@@ -200,8 +231,7 @@ pub(crate) async fn receive(
 /// `POST /stock/{product_id}/adjustments`.
 #[utoipa::path(post, path = "/stock/{product_id}/adjustments", tag = "stock", operation_id = "adjust_stock",
     summary = "Correct the units on hand after a count (operators)",
-    params(StockPath, ("Idempotency-Key" = Option<String>, Header,
-        description = "A retry with the same key (per caller) appends nothing and answers `Idempotent-Replayed: true`")),
+    params(StockPath, StockHeaders),
     request_body(content = AdjustmentBody, content_type = "application/json"),
     security(("bearer" = [])),
     responses((status = 200, description = "The stock after the adjustment", body = StockLevel), StockProblems))]
@@ -255,6 +285,7 @@ async fn submit(
             Ok(([("idempotent-replayed", replayed)], level).into_response())
         }
         Err(LedgerError::Refused(e)) => Err(ApiError::Refused(e)),
+        Err(LedgerError::KeyReused) => Err(ApiError::KeyReused),
         Err(e @ LedgerError::Unavailable(..)) => Err(ApiError::Unavailable(e.to_string())),
     }
 }

@@ -63,7 +63,7 @@ pub struct ItemBody {
     )]
     pub product_id: String,
     #[schema(minimum = 1, maximum = 10000, example = 2)]
-    #[serde(deserialize_with = "integer")]
+    #[serde(deserialize_with = "orderflow_platform::http::json_integer")]
     pub quantity: i64,
     /// A decimal string with at most two decimal places, at most 9999999999.99.
     #[schema(
@@ -297,34 +297,6 @@ fn parse_date(text: &str) -> Option<Date> {
         .signed_duration_since(chrono::NaiveDate::default())
         .num_days();
     i32::try_from(days).ok().map(Date)
-}
-
-/// A JSON integer, which JSON Schema says `2.0` is too (`"type": "integer"` is about the
-/// value, not its spelling); a fraction or a number beyond `i64` is refused.
-fn integer<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
-    struct Integer;
-    impl serde::de::Visitor<'_> for Integer {
-        type Value = i64;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("an integer")
-        }
-        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<i64, E> {
-            Ok(v)
-        }
-        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<i64, E> {
-            i64::try_from(v)
-                .map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(v), &self))
-        }
-        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<i64, E> {
-            // 2^63 is exact in an f64; below it, an integral f64 converts exactly.
-            if v.fract() == 0.0 && v >= -(2f64.powi(63)) && v < 2f64.powi(63) {
-                Ok(v as i64)
-            } else {
-                Err(E::invalid_value(serde::de::Unexpected::Float(v), &self))
-            }
-        }
-    }
-    deserializer.deserialize_any(Integer)
 }
 
 /// Exactly what the document's pattern allows: 1 to 10 digits, then optionally a point and

@@ -5,16 +5,24 @@ use crate::ledger::{LedgerOutcome, version_conflict};
 use crate::validate::limits::MAX_LONG_TEXT;
 use crate::{EventMeta, Violation, validate_order_id};
 
+/// The field rules of `command` for `product_id`, alone: what makes it malformed whatever
+/// the stock (checked before anything else, a retry's replay included).
+pub fn check_stock_command(product_id: &str, command: &StockCommand) -> Result<(), StockError> {
+    let problems = violations(product_id, command);
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(StockError::Invalid(problems))
+    }
+}
+
 /// Decides what `command` means for `stock`: one event at `stock.version + 1`, or why not.
 pub fn decide_stock(
     stock: &Stock,
     command: &StockCommand,
     meta: EventMeta,
 ) -> Result<StockEvent, StockError> {
-    let problems = violations(&stock.product_id, command);
-    if !problems.is_empty() {
-        return Err(StockError::Invalid(problems));
-    }
+    check_stock_command(&stock.product_id, command)?;
     let change = change_for(stock, command)?;
     Ok(StockEvent {
         product_id: stock.product_id.clone(),

@@ -10,7 +10,7 @@ mod decide;
 #[cfg(test)]
 mod tests;
 
-pub use decide::{decide_stock, fold_stock};
+pub use decide::{check_stock_command, decide_stock, fold_stock};
 
 use crate::EventMeta;
 use std::collections::BTreeMap;

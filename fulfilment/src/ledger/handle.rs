@@ -20,6 +20,10 @@ pub enum LedgerError<E> {
     /// event may have been appended all the same, which the caller's next decision sees.
     #[error("the {0} log is unavailable: {1}")]
     Unavailable(&'static str, String),
+    /// The idempotency key was used for another request on this aggregate. Handling: 409;
+    /// nothing was appended.
+    #[error("the idempotency key was used for another request")]
+    KeyReused,
 }
 
 /// What a command came to: the state after its event, and whether it was a retry under

@@ -93,8 +93,8 @@ struct Writer<A: Aggregate> {
     replaying: HashSet<i32>,
     in_flight: HashMap<String, InFlight<A>>,
     queued: HashMap<String, VecDeque<Request<A>>>,
-    /// The idempotency keys each aggregate's events were appended under, from the log.
-    used_keys: HashMap<String, HashSet<String>>,
+    /// The events appended under an idempotency key, by aggregate and key, from the log.
+    used_keys: HashMap<String, HashMap<String, A::Event>>,
 }
 
 impl<A: Aggregate> Writer<A> {
@@ -177,12 +177,23 @@ impl<A: Aggregate> Writer<A> {
     /// Decides and appends `request`, or answers it; then the next of its key, if any.
     async fn start(&mut self, mut request: Request<A>, failed: &Failures) {
         loop {
-            if self.already_in_log(&request) {
-                let (key, state) = (request.key.clone(), self.current(&request.key));
-                let _ = request.reply.send(Ok(Answered {
-                    state,
+            // A malformed request is refused first, a retry's included; then a retry is
+            // answered from the log, or refused if its key was used for another request.
+            let early = match (
+                A::check(&request.key, &request.command),
+                self.earlier(&request),
+            ) {
+                (Err(e), _) => Some(Err(LedgerError::Refused(e))),
+                (Ok(()), Some(true)) => Some(Ok(Answered {
+                    state: self.current(&request.key),
                     replayed: true,
-                }));
+                })),
+                (Ok(()), Some(false)) => Some(Err(LedgerError::KeyReused)),
+                (Ok(()), None) => None,
+            };
+            if let Some(answer) = early {
+                let key = request.key.clone();
+                let _ = request.reply.send(answer);
                 match self.next_of(&key) {
                     Some(next) => request = next,
                     None => return,
@@ -214,14 +225,12 @@ impl<A: Aggregate> Writer<A> {
     }
 
     /// Whether the log already holds an event of `request`'s aggregate appended under its
-    /// idempotency key: a retry, answered without appending.
-    fn already_in_log(&self, request: &Request<A>) -> bool {
-        let Some(idempotency_key) = &request.idempotency_key else {
-            return false;
-        };
-        self.used_keys
-            .get(&request.key)
-            .is_some_and(|keys| keys.contains(idempotency_key))
+    /// idempotency key (`None`: it does not), and whether that event is what `request`
+    /// asks for.
+    fn earlier(&self, request: &Request<A>) -> Option<bool> {
+        let idempotency_key = request.idempotency_key.as_ref()?;
+        let event = self.used_keys.get(&request.key)?.get(idempotency_key)?;
+        Some(A::same_request(event, &request.command))
     }
 
     fn next_of(&mut self, key: &str) -> Option<Request<A>> {
@@ -305,7 +314,7 @@ impl<A: Aggregate> Writer<A> {
                 }
                 if let Some(idempotency_key) = A::idempotency_key(&event) {
                     let keys = self.used_keys.entry(key.clone()).or_default();
-                    keys.insert(idempotency_key.to_owned());
+                    keys.insert(idempotency_key.to_owned(), event.clone());
                 }
             }
             LedgerOutcome::VersionConflict { .. } => metrics::ledger_ignored(self.name, "version"),

@@ -39,6 +39,18 @@ async fn a_receipt_retried_under_its_idempotency_key_counts_once_for_its_caller(
     let other = issuer().token("ops-2", &[Role::Operator]);
     let theirs = post(&stack, &other, &path, &receipt, Some("receipt-1")).await;
     assert_eq!(theirs.headers()["idempotent-replayed"], "false");
+    // The same key for another change is refused, and a malformed retry is a 422 first.
+    let changed = post(
+        &stack,
+        &ops,
+        &path,
+        r#"{"quantity": 6.0}"#,
+        Some("receipt-1"),
+    )
+    .await;
+    assert_eq!(changed.status(), 409);
+    let malformed = post(&stack, &ops, &path, r#"{"quantity": 0}"#, Some("receipt-1")).await;
+    assert_eq!(malformed.status(), 422);
     stack.wait_for_stock(&sku, 10, 0).await;
 }
 

@@ -26,7 +26,7 @@ mod settings;
 mod write_deadline;
 
 pub use headers::{BadHeader, idempotency_key, text_header};
-pub use json_body::{BodyError, invalid_fields, read_json};
+pub use json_body::{BodyError, invalid_fields, json_integer, read_json};
 pub use limits::{BodyTimeout, Guard};
 pub use rate_limit::{KeyFn, MAX_KEYS, RateLimit, RateLimitFuture, RateLimitLayer};
 pub use serve::serve;

@@ -1,4 +1,4 @@
-//! Schemathesis against both APIs of the real stack (issue 17): every operation of each
+//! Schemathesis against the APIs of the real stack (issues 17 and 20): every operation of each
 //! served OpenAPI document, with positive and negative data and the documents' links
 //! (stateful), must give no 5xx, conform to the document (status, content type, schema,
 //! problem+json on errors) and not hang.
@@ -8,8 +8,8 @@
 //! larger number (README, "API documentation").
 //!
 //! What a schema-valid request may be refused for, which no schema can state (a cross-field
-//! rule, a business state), is listed per API in `command-api.toml` and `query-api.toml`
-//! beside this file. No check and no operation is left out.
+//! rule, a business state), is listed per API in `command-api.toml`, `query-api.toml` and
+//! `fulfilment-api.toml` beside this file. No check and no operation is left out.
 //!
 //! A test binary of its own, like the tracing test: one stack, probed for a while.
 
@@ -23,17 +23,19 @@ use stack::Stack;
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn schemathesis_finds_no_failure_in_either_api() {
+async fn schemathesis_finds_no_failure_in_any_api() {
     let Some(binary) = orderflow_testkit::installed_tool("ORDERFLOW_SCHEMATHESIS") else {
         eprintln!("SKIPPED: ORDERFLOW_SCHEMATHESIS is not set (scripts/test.sh sets it)");
         return;
     };
     let examples = std::env::var("ORDERFLOW_SCHEMATHESIS_EXAMPLES").unwrap_or("25".into());
     let stack = Stack::start().await;
+    let fulfilment = stack.start_fulfilment().await;
     let token = TestIssuer::shared().operator();
     for (api, base, config) in [
         ("command API", stack.commands_url(), "command-api.toml"),
         ("query API", stack.queries_url(), "query-api.toml"),
+        ("fulfilment API", fulfilment.url(), "fulfilment-api.toml"),
     ] {
         let config = format!("{}/tests/conformance/{config}", env!("CARGO_MANIFEST_DIR"));
         let run = tokio::process::Command::new(&binary)

@@ -114,38 +114,52 @@ pub fn fold_stock(stock: Stock, event: &StockEvent) -> (Stock, LedgerOutcome) {
     if let Some((current, got)) = version_conflict(stock.version, event.version) {
         return (stock, LedgerOutcome::VersionConflict { current, got });
     }
-    match applied(stock.clone(), &event.change) {
-        Some(mut next) => {
-            next.version = event.version;
-            (next, LedgerOutcome::Accepted)
+    if !allowed(&stock, &event.change) {
+        return (stock, LedgerOutcome::NotAllowed);
+    }
+    let mut next = stock;
+    apply_change(&mut next, &event.change);
+    next.version = event.version;
+    (next, LedgerOutcome::Accepted)
+}
+
+/// Whether `change` keeps the invariant (`reserved <= on_hand`, no overflow), checked
+/// without touching the stock: a refused event leaves it as it was, with no copy made.
+fn allowed(stock: &Stock, change: &StockChange) -> bool {
+    let held = |line: &LineRef, quantity: &u32| stock.reservations.get(line) == Some(quantity);
+    match change {
+        StockChange::Received { quantity } => {
+            stock.on_hand.checked_add(u64::from(*quantity)).is_some()
         }
-        None => (stock, LedgerOutcome::NotAllowed),
+        StockChange::Adjusted { delta, .. } => stock
+            .on_hand
+            .checked_add_signed(*delta)
+            .is_some_and(|after| after >= stock.reserved()),
+        StockChange::Reserved { line, quantity } => {
+            stock.available() >= u64::from(*quantity) && !stock.reservations.contains_key(line)
+        }
+        StockChange::Released { line, quantity } => held(line, quantity),
+        // Committed units were held, so they are on hand.
+        StockChange::Committed { line, quantity } => held(line, quantity),
     }
 }
 
-/// The state after `change`, or `None` when the invariant forbids it.
-fn applied(mut stock: Stock, change: &StockChange) -> Option<Stock> {
+/// Applies a change [`allowed`] accepted.
+fn apply_change(stock: &mut Stock, change: &StockChange) {
     match change {
-        StockChange::Received { quantity } => {
-            stock.on_hand = stock.on_hand.checked_add(u64::from(*quantity))?;
-        }
+        StockChange::Received { quantity } => stock.on_hand += u64::from(*quantity),
         StockChange::Adjusted { delta, .. } => {
-            stock.on_hand = stock.on_hand.checked_add_signed(*delta)?;
+            stock.on_hand = stock.on_hand.saturating_add_signed(*delta)
         }
         StockChange::Reserved { line, quantity } => {
-            let free = stock.available() >= u64::from(*quantity);
-            if !free || stock.reservations.contains_key(line) {
-                return None;
-            }
             stock.reservations.insert(line.clone(), *quantity);
         }
-        StockChange::Released { line, quantity } => {
-            (stock.reservations.remove(line)? == *quantity).then_some(())?;
+        StockChange::Released { line, .. } => {
+            stock.reservations.remove(line);
         }
         StockChange::Committed { line, quantity } => {
-            (stock.reservations.remove(line)? == *quantity).then_some(())?;
-            stock.on_hand = stock.on_hand.checked_sub(u64::from(*quantity))?;
+            stock.reservations.remove(line);
+            stock.on_hand -= u64::from(*quantity);
         }
     }
-    (stock.reserved() <= stock.on_hand).then_some(stock)
 }

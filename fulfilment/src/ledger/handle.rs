@@ -2,6 +2,8 @@
 //! (`writer`) and come back answered; states are read without it.
 
 use super::Aggregate;
+use orderflow_platform::KafkaSettings;
+use orderflow_schemas::ledger::LedgerCodec;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
@@ -140,3 +142,18 @@ impl<A: Aggregate> Ledger<A> {
         self.ready.load(Ordering::Acquire)
     }
 }
+
+/// Where a ledger's writer reads and writes.
+pub struct LedgerConfig<'a, A: Aggregate> {
+    pub name: &'static str,
+    pub kafka: &'a KafkaSettings,
+    pub topic: &'a str,
+    pub codec: Arc<LedgerCodec<A::Event>>,
+    /// How long a command may wait for its read-back.
+    pub timeout: Duration,
+    /// Told every accepted state, for the read model.
+    pub on_accepted: Option<OnAccepted<A>>,
+}
+
+/// What a ledger calls with each state the fold accepted.
+pub type OnAccepted<A> = Box<dyn Fn(&A) + Send + Sync>;

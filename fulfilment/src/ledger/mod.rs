@@ -13,5 +13,5 @@ mod handle;
 mod writer;
 
 pub use aggregate::Aggregate;
-pub use handle::{Answered, Ledger, LedgerError};
-pub use writer::{LedgerConfig, OnAccepted, spawn};
+pub use handle::{Answered, Ledger, LedgerConfig, LedgerError, OnAccepted};
+pub use writer::spawn;

@@ -5,10 +5,10 @@
 //! flight together, and the producer batches their records.
 
 use super::Aggregate;
-use super::handle::{Answered, Ledger, LedgerError, Request};
+use super::handle::{Answered, Ledger, LedgerConfig, LedgerError, OnAccepted, Request};
 use crate::metrics;
 use orderflow_domain::{EventMeta, LedgerOutcome, Timestamp};
-use orderflow_platform::{KafkaSettings, QuietEof, log_gone};
+use orderflow_platform::{QuietEof, log_gone};
 use orderflow_schemas::ledger::{LedgerCodec, LedgerRecord};
 use rdkafka::consumer::StreamConsumer;
 use rdkafka::error::KafkaError;
@@ -26,18 +26,6 @@ struct InFlight<A: Aggregate> {
     event_id: Uuid,
     request: Request<A>,
     since: Instant,
-}
-
-/// Where a ledger's writer reads and writes.
-pub struct LedgerConfig<'a, A: Aggregate> {
-    pub name: &'static str,
-    pub kafka: &'a KafkaSettings,
-    pub topic: &'a str,
-    pub codec: Arc<LedgerCodec<A::Event>>,
-    /// How long a command may wait for its read-back.
-    pub timeout: Duration,
-    /// Told every accepted state, for the read model.
-    pub on_accepted: Option<OnAccepted<A>>,
 }
 
 /// Starts the writer of `config.topic`: it reads the whole log, then takes commands.
@@ -247,16 +235,21 @@ impl<A: Aggregate> Writer<A> {
         request: &Request<A>,
         failed: &Failures,
     ) -> Result<Uuid, LedgerError<A::Error>> {
-        let state = self.current(&request.key);
         let meta = EventMeta {
             event_id: Uuid::new_v4(),
             occurred_at: Timestamp(chrono::Utc::now().timestamp_millis()),
             correlation_id: request.correlation_id.clone(),
             idempotency_key: request.idempotency_key.clone(),
         };
-        let event = state
-            .decide(&request.command, meta)
-            .map_err(LedgerError::Refused)?;
+        // Decided under the read lock, on the state as it is: no copy of it.
+        let decided = {
+            let states = self.states.read().unwrap_or_else(|p| p.into_inner());
+            match states.get(&request.key) {
+                Some(state) => state.decide(&request.command, meta),
+                None => A::new(&request.key).decide(&request.command, meta),
+            }
+        };
+        let event = decided.map_err(LedgerError::Refused)?;
         let unavailable = |e: String| LedgerError::Unavailable(self.name, e);
         let bytes = self
             .codec
@@ -282,6 +275,21 @@ impl<A: Aggregate> Writer<A> {
         Ok(A::event_id(&event))
     }
 
+    /// Folds `event` into the state of `key` in place (no copy of the state), telling
+    /// the read model of an accepted one.
+    fn fold(&self, key: &str, event: &A::Event) -> LedgerOutcome {
+        let mut states = self.states.write().unwrap_or_else(|p| p.into_inner());
+        let state = states.remove(key).unwrap_or_else(|| A::new(key));
+        let (state, outcome) = state.fold(event);
+        if outcome == LedgerOutcome::Accepted
+            && let Some(on_accepted) = &self.on_accepted
+        {
+            on_accepted(&state);
+        }
+        states.insert(key.to_owned(), state);
+        outcome
+    }
+
     fn current(&self, key: &str) -> A {
         let states = self.states.read().unwrap_or_else(|p| p.into_inner());
         states.get(key).cloned().unwrap_or_else(|| A::new(key))
@@ -303,15 +311,9 @@ impl<A: Aggregate> Writer<A> {
             }
         };
         let key = event.key().to_owned();
-        let (state, outcome) = self.current(&key).fold(&event);
+        let outcome = self.fold(&key, &event);
         match outcome {
             LedgerOutcome::Accepted => {
-                let mut states = self.states.write().unwrap_or_else(|p| p.into_inner());
-                states.insert(key.clone(), state.clone());
-                drop(states);
-                if let Some(on_accepted) = &self.on_accepted {
-                    on_accepted(&state);
-                }
                 if let Some(idempotency_key) = A::idempotency_key(&event) {
                     let keys = self.used_keys.entry(key.clone()).or_default();
                     keys.insert(idempotency_key.to_owned(), event.clone());
@@ -327,7 +329,7 @@ impl<A: Aggregate> Writer<A> {
         let flight = self.in_flight.remove(&key).expect("checked above");
         if outcome == LedgerOutcome::Accepted {
             let _ = flight.request.reply.send(Ok(Answered {
-                state,
+                state: self.current(&key),
                 replayed: false,
             }));
             if let Some(next) = self.next_of(&key) {
@@ -392,6 +394,3 @@ impl<A: Aggregate> Writer<A> {
 }
 
 type Failures = mpsc::UnboundedSender<(String, Uuid, String)>;
-
-/// What a ledger calls with each state the fold accepted.
-pub type OnAccepted<A> = Box<dyn Fn(&A) + Send + Sync>;

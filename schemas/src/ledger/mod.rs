@@ -57,9 +57,42 @@ pub struct LedgerCodec<R> {
     decoder: AvroDecoder,
     strategy: SubjectNameStrategy,
     id: OnceLock<u32>,
-    /// Readers per writer schema id, built on the first record of each.
-    readers: RwLock<HashMap<u32, Arc<Schema>>>,
+    /// The writer of the schema this code writes, built once.
+    writer: GenericDatumWriter<'static>,
+    /// How to read each writer schema id, prepared on the first record of each.
+    plans: RwLock<HashMap<u32, Arc<ReadPlan>>>,
     record: PhantomData<R>,
+}
+
+/// How to read the records written with one writer schema: its reader, and whether its
+/// values must be resolved into the current schema (compared once, not per record).
+pub struct ReadPlan {
+    reader: GenericDatumReader<'static>,
+    resolve: bool,
+}
+
+impl ReadPlan {
+    /// The plan for `writer`. It keeps a copy of the schema for the life of the process:
+    /// build one per schema, never per record.
+    pub fn new<R: LedgerRecord>(writer: &Schema) -> Result<ReadPlan, CodecError> {
+        let resolve = writer.canonical_form() != R::schema().canonical_form();
+        let writer: &'static Schema = Box::leak(Box::new(writer.clone()));
+        let reader = GenericDatumReader::builder(writer)
+            .build()
+            .map_err(|e| CodecError::Malformed(e.to_string()))?;
+        Ok(ReadPlan { reader, resolve })
+    }
+
+    /// Reads a datum into the current shape.
+    pub fn read<R: LedgerRecord>(&self, mut datum: &[u8]) -> Result<R, CodecError> {
+        let malformed = |e: apache_avro::Error| CodecError::Malformed(e.to_string());
+        let mut value = self.reader.read_value(&mut datum).map_err(malformed)?;
+        if self.resolve {
+            widen_decimals(&mut value);
+            value = value.resolve(R::schema()).map_err(malformed)?;
+        }
+        Ok(R::from_value(value)?)
+    }
 }
 
 impl<R: LedgerRecord> LedgerCodec<R> {
@@ -78,7 +111,10 @@ impl<R: LedgerRecord> LedgerCodec<R> {
                 supplied,
             ),
             id: OnceLock::new(),
-            readers: RwLock::new(HashMap::new()),
+            writer: GenericDatumWriter::builder(R::schema())
+                .build()
+                .map_err(|e| CodecError::Malformed(e.to_string()))?,
+            plans: RwLock::new(HashMap::new()),
             record: PhantomData,
         })
     }
@@ -102,28 +138,31 @@ impl<R: LedgerRecord> LedgerCodec<R> {
         let id = self.register().await?;
         let mut bytes = vec![0];
         bytes.extend_from_slice(&id.to_be_bytes());
-        write_datum(record, &mut bytes)?;
+        self.writer
+            .write_value(&mut bytes, record.to_value())
+            .map_err(|e| {
+                CodecError::Malformed(format!("{} cannot be written: {e}", R::FULL_NAME))
+            })?;
         Ok(bytes)
     }
 
     /// The record in Confluent-framed `bytes`, written with any registered version.
     pub async fn decode(&self, bytes: &[u8]) -> Result<R, CodecError> {
         let (id, datum) = parse_frame(bytes)?;
-        let writer = self.writer_schema(id).await?;
-        read_datum(&writer, datum)
+        self.plan(id).await?.read(datum)
     }
 
-    async fn writer_schema(&self, id: u32) -> Result<Arc<Schema>, CodecError> {
-        if let Some(schema) = self.readers.read().expect("poisoned").get(&id) {
-            return Ok(schema.clone());
+    async fn plan(&self, id: u32) -> Result<Arc<ReadPlan>, CodecError> {
+        if let Some(plan) = self.plans.read().expect("poisoned").get(&id) {
+            return Ok(plan.clone());
         }
         let fetched = self.decoder.get_schema(id).await.map_err(|e| {
             self.decoder.remove_errors_from_cache();
             CodecError::RegistryUnavailable(format!("schema {id}: {e}"))
         })?;
-        let schema = Arc::new(fetched.parsed.clone());
-        let mut readers = self.readers.write().expect("poisoned");
-        Ok(readers.entry(id).or_insert(schema).clone())
+        let plan = Arc::new(ReadPlan::new::<R>(&fetched.parsed)?);
+        let mut plans = self.plans.write().expect("poisoned");
+        Ok(plans.entry(id).or_insert(plan).clone())
     }
 }
 
@@ -136,16 +175,8 @@ pub fn write_datum<R: LedgerRecord>(record: &R, out: &mut Vec<u8>) -> Result<(),
         .map_err(|e| CodecError::Malformed(format!("{} cannot be written: {e}", R::FULL_NAME)))
 }
 
-/// Reads a datum written with `writer` into the current shape.
-pub fn read_datum<R: LedgerRecord>(writer: &Schema, mut datum: &[u8]) -> Result<R, CodecError> {
-    let malformed = |e: apache_avro::Error| CodecError::Malformed(e.to_string());
-    let mut value = GenericDatumReader::builder(writer)
-        .build()
-        .and_then(|reader| reader.read_value(&mut datum))
-        .map_err(malformed)?;
-    if writer.canonical_form() != R::schema().canonical_form() {
-        widen_decimals(&mut value);
-        value = value.resolve(R::schema()).map_err(malformed)?;
-    }
-    Ok(R::from_value(value)?)
+/// Reads a datum written with `writer` into the current shape, with a plan of its own
+/// (the codec keeps one per schema id).
+pub fn read_datum<R: LedgerRecord>(writer: &Schema, datum: &[u8]) -> Result<R, CodecError> {
+    ReadPlan::new::<R>(writer)?.read(datum)
 }

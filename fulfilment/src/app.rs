@@ -86,6 +86,12 @@ pub async fn run(
         },
         stop.clone(),
     )?;
+    tokio::spawn(crate::health::watch_broker(
+        settings.kafka.clone(),
+        settings.orders_topic.clone(),
+        health.clone(),
+        stop.clone(),
+    ));
     let writer = tokio::spawn(projection::run(
         pool.clone(),
         updates_in,
@@ -126,7 +132,7 @@ pub async fn run(
     };
     tracing::info!(
         stripe = %redact::url(&settings.stripe_url),
-        command_service = %settings.command_url,
+        command_service = %redact::url(&settings.command_url),
         "fulfilment serving"
     );
     serve(

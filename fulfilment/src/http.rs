@@ -297,7 +297,8 @@ async fn ready(State(app): State<AppState>) -> Response {
         sqlx::query("SELECT 1").execute(&app.pool).await.is_ok() && app.health.database_up();
     let (inventory, payments) = (app.inventory.is_ready(), app.payments.is_ready());
     let sagas = app.health.sagas_live();
-    if database && inventory && payments && sagas {
+    let broker = app.health.broker_up();
+    if database && inventory && payments && sagas && broker {
         return Json(json!({"status": "ready"})).into_response();
     }
     let state = |b: bool, no: &str| if b { "up".to_owned() } else { no.to_owned() };
@@ -310,6 +311,7 @@ async fn ready(State(app): State<AppState>) -> Response {
     .with("inventory", state(inventory, "reading"))
     .with("payments", state(payments, "reading"))
     .with("sagas", state(sagas, "reading"))
+    .with("kafka", state(broker, "down"))
     .retry_after(1)
     .into_response()
 }

@@ -69,6 +69,7 @@ pub async fn run(
             topic: &settings.inventory_topic,
             codec: stock_codec,
             timeout: settings.ledger_timeout(),
+            health: health.clone(),
             on_accepted: Some(Box::new(move |stock: &Stock| {
                 let _ = stock_updates.send(Update::Stock(stock_level(stock)));
             })),
@@ -82,6 +83,7 @@ pub async fn run(
             topic: &settings.payments_topic,
             codec: payment_codec,
             timeout: settings.ledger_timeout(),
+            health: health.clone(),
             on_accepted: None,
         },
         stop.clone(),

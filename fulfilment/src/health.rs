@@ -13,6 +13,7 @@ pub struct Health {
     sagas_live: AtomicBool,
     database_down: AtomicBool,
     broker_down: AtomicBool,
+    registry_down: AtomicBool,
 }
 
 impl Health {
@@ -32,6 +33,15 @@ impl Health {
 
     pub fn database_up(&self) -> bool {
         !self.database_down.load(Ordering::Relaxed)
+    }
+
+    /// Whether the last record read decoded, or waits for the registry.
+    pub fn set_registry_up(&self, up: bool) {
+        self.registry_down.store(!up, Ordering::Relaxed);
+    }
+
+    pub fn registry_up(&self) -> bool {
+        !self.registry_down.load(Ordering::Relaxed)
     }
 
     /// Whether the broker answered the last probe.

@@ -297,8 +297,8 @@ async fn ready(State(app): State<AppState>) -> Response {
         sqlx::query("SELECT 1").execute(&app.pool).await.is_ok() && app.health.database_up();
     let (inventory, payments) = (app.inventory.is_ready(), app.payments.is_ready());
     let sagas = app.health.sagas_live();
-    let broker = app.health.broker_up();
-    if database && inventory && payments && sagas && broker {
+    let (broker, registry) = (app.health.broker_up(), app.health.registry_up());
+    if database && inventory && payments && sagas && broker && registry {
         return Json(json!({"status": "ready"})).into_response();
     }
     let state = |b: bool, no: &str| if b { "up".to_owned() } else { no.to_owned() };
@@ -312,6 +312,7 @@ async fn ready(State(app): State<AppState>) -> Response {
     .with("payments", state(payments, "reading"))
     .with("sagas", state(sagas, "reading"))
     .with("kafka", state(broker, "down"))
+    .with("registry", state(registry, "down"))
     .retry_after(1)
     .into_response()
 }

@@ -2,6 +2,7 @@
 //! partition of their topic, outside any consumer group (one fulfilment instance, ADR
 //! 0016), and know they have caught up when every partition reported its end once.
 
+use crate::health::Health;
 use orderflow_platform::{Backoff, KafkaSettings, QuietEof};
 use orderflow_schemas::CodecError;
 use rdkafka::consumer::{Consumer, StreamConsumer};
@@ -57,9 +58,11 @@ pub fn read_from_start(
 /// fault (the registry away, a schema it does not know yet). Only poison comes back as an
 /// error, to be counted and left out: skipping a record the registry could not answer for
 /// would fold its aggregate without one of its events, for good. `None` when stopped.
+/// While it waits, `health` says the registry is down (`/readyz`).
 pub async fn decode_patiently<T, F, Fut>(
     log: &'static str,
     mut decode: F,
+    health: &Health,
     stop: &CancellationToken,
 ) -> Option<Result<T, CodecError>>
 where
@@ -70,9 +73,13 @@ where
     loop {
         match decode().await {
             Err(e) if !e.is_poison() => {
+                health.set_registry_up(false);
                 tracing::warn!(log, error = %e, "a record waits for the registry; retrying")
             }
-            decoded => return Some(decoded),
+            decoded => {
+                health.set_registry_up(true);
+                return Some(decoded);
+            }
         }
         if !backoff.wait_unless(stop).await {
             return None;

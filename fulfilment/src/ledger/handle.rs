@@ -153,6 +153,8 @@ pub struct LedgerConfig<'a, A: Aggregate> {
     pub timeout: Duration,
     /// Told every accepted state, for the read model.
     pub on_accepted: Option<OnAccepted<A>>,
+    /// Where a wait for the registry is reported.
+    pub health: Arc<crate::health::Health>,
 }
 
 /// What a ledger calls with each state the fold accepted.

@@ -57,6 +57,7 @@ pub fn spawn<A: Aggregate>(
         producer,
         timeout: config.timeout,
         on_accepted: config.on_accepted,
+        health: config.health,
         states: ledger.states.clone(),
         ready: ledger.ready.clone(),
         replaying: HashSet::new(),
@@ -75,6 +76,7 @@ struct Writer<A: Aggregate> {
     producer: FutureProducer,
     timeout: Duration,
     on_accepted: Option<OnAccepted<A>>,
+    health: Arc<crate::health::Health>,
     states: Arc<RwLock<HashMap<String, A>>>,
     ready: Arc<AtomicBool>,
     /// Partitions not read to their end yet since the start.
@@ -109,7 +111,7 @@ impl<A: Aggregate> Writer<A> {
                     Ok(m) => {
                         let payload = m.payload().unwrap_or_default();
                         let decode = || self.codec.decode(payload);
-                        let Some(decoded) = crate::log::decode_patiently(self.name, decode, &stop).await else {
+                        let Some(decoded) = crate::log::decode_patiently(self.name, decode, &self.health, &stop).await else {
                             break;
                         };
                         self.read(m.partition(), decoded, &failed).await

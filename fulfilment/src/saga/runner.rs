@@ -106,7 +106,7 @@ impl Runner {
                         let payload = m.payload().unwrap_or_default();
                         let codec = runner.config.codec.clone();
                         let decode = || codec.decode(payload);
-                        let Some(decoded) = crate::log::decode_patiently("orders", decode, &stop).await else {
+                        let Some(decoded) = crate::log::decode_patiently("orders", decode, &runner.config.health, &stop).await else {
                             break;
                         };
                         runner.read(decoded)
